@@ -1,0 +1,7 @@
+//! catar: a state tracer and debugger for record-processing pipelines.
+//!
+//! Processing nodes run set-at-a-time over a cabinet store; every state operator reports what
+//! it changed, and that report is what recorders and tracers attach to.
+
+pub mod model;
+pub mod ops;

@@ -1,0 +1,86 @@
+use super::{CabinetId, ContextId, Value};
+
+static EMPTY: Value = Value::Empty;
+
+/// A record's header (SPEC §1).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Header {
+    /// The record's state; `DISARMED` means logically deleted.
+    pub cabinet: CabinetId,
+    /// Registration id: unique per record for its whole life, links it across nodes.
+    pub reg_id: u64,
+    /// Hash of the context values the last arm selected: the join key of collisions.
+    pub linkey: u64,
+    /// A `reg_id` this record points at (0: none).
+    pub link_to: u64,
+    /// Pseudo-clock time (Unix seconds) at which it was registered.
+    pub reg_time: i64,
+    /// Numeric hashed header for stream processing: the hash of its routing key.
+    pub trackey: u64,
+    /// When set, the record takes part in no collision.
+    pub skip: bool,
+}
+
+/// A record: header plus slots, one per context of the schema (absent slots are empty).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Record {
+    /// The header.
+    pub header: Header,
+    // Grown on demand so that records holding few contexts stay small.
+    slots: Vec<Value>,
+}
+
+impl Record {
+    /// A new record with no contexts, in no cabinet yet.
+    pub fn new(reg_id: u64) -> Self {
+        Record { header: Header { reg_id, ..Header::default() }, slots: Vec::new() }
+    }
+
+    /// The value of a context (empty when the record has none).
+    pub fn get(&self, context: ContextId) -> &Value {
+        self.slots.get(context.slot()).unwrap_or(&EMPTY)
+    }
+
+    /// Set a context, returning the previous value. Inside a table, change records through the
+    /// operators instead, so that the change is reported.
+    pub fn set(&mut self, context: ContextId, value: Value) -> Value {
+        let slot = context.slot();
+        if slot >= self.slots.len() {
+            if value.is_empty() {
+                return Value::Empty;
+            }
+            self.slots.resize(slot + 1, Value::Empty);
+        }
+        std::mem::replace(&mut self.slots[slot], value)
+    }
+
+    /// The non-empty contexts with their values, in slot order.
+    pub fn contexts(&self) -> impl Iterator<Item = (ContextId, &Value)> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(i, v)| (ContextId(i as u16), v))
+    }
+
+    /// True when the record is in a live cabinet (not disarmed).
+    pub fn is_live(&self) -> bool {
+        self.header.cabinet.is_live()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_grow_on_demand_and_absent_contexts_are_empty() {
+        let mut r = Record::new(7);
+        assert_eq!(r.get(ContextId(5)), &Value::Empty);
+        assert_eq!(r.set(ContextId(3), Value::Int(1)), Value::Empty);
+        assert_eq!(r.get(ContextId(3)), &Value::Int(1));
+        assert_eq!(r.contexts().collect::<Vec<_>>(), vec![(ContextId(3), &Value::Int(1))]);
+        assert_eq!(r.set(ContextId(9), Value::Empty), Value::Empty);
+        assert_eq!(r.contexts().count(), 1);
+    }
+}

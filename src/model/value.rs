@@ -1,0 +1,83 @@
+use std::fmt;
+use std::sync::Arc;
+
+use jiff::Timestamp;
+
+/// The value of one context in one record. `Empty` means the context has no value there.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Value {
+    /// No value: the context is absent from the record.
+    #[default]
+    Empty,
+    /// An integer (money in cents, counts, durations).
+    Int(i64),
+    /// Text; shared so that copying a value between records never allocates.
+    Text(Arc<str>),
+    /// An instant (event times), compared as instants whatever offset it was written with.
+    Time(Timestamp),
+}
+
+impl Value {
+    /// Text value from anything string-like.
+    pub fn text(s: impl Into<Arc<str>>) -> Self {
+        Value::Text(s.into())
+    }
+
+    /// True when the context holds no value.
+    pub fn is_empty(&self) -> bool {
+        matches!(self, Value::Empty)
+    }
+
+    /// The integer, if this is one.
+    pub fn as_int(&self) -> Option<i64> {
+        match self {
+            Value::Int(v) => Some(*v),
+            _ => None,
+        }
+    }
+
+    /// The text, if this is text.
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            Value::Text(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The instant, if this is one.
+    pub fn as_time(&self) -> Option<Timestamp> {
+        match self {
+            Value::Time(t) => Some(*t),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Empty => Ok(()),
+            Value::Int(v) => write!(f, "{v}"),
+            Value::Text(s) => f.write_str(s),
+            Value::Time(t) => write!(f, "{t}"),
+        }
+    }
+}
+
+impl From<i64> for Value {
+    fn from(v: i64) -> Self {
+        Value::Int(v)
+    }
+}
+
+impl From<&str> for Value {
+    fn from(s: &str) -> Self {
+        Value::Text(s.into())
+    }
+}
+
+impl From<Timestamp> for Value {
+    fn from(t: Timestamp) -> Self {
+        Value::Time(t)
+    }
+}

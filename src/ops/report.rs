@@ -1,0 +1,100 @@
+use crate::model::{CabinetId, ContextId, TableId, Value};
+
+/// One record changing cabinet in one table. Entering a table is a transition from
+/// `DISARMED`, leaving it (or being disarmed) a transition to `DISARMED`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transition {
+    /// The table the record is in.
+    pub table: TableId,
+    /// The record.
+    pub reg_id: u64,
+    /// Cabinet before the step.
+    pub from: CabinetId,
+    /// Cabinet after the step.
+    pub to: CabinetId,
+}
+
+/// The net change of one cabinet's mass in one table during a step.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MassDelta {
+    /// The table.
+    pub table: TableId,
+    /// The cabinet.
+    pub cabinet: CabinetId,
+    /// Records gained (positive) or lost (negative).
+    pub delta: i64,
+}
+
+/// One context of one record set to a value, or cleared (`Value::Empty`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContextChange {
+    /// The table the record is in.
+    pub table: TableId,
+    /// The record.
+    pub reg_id: u64,
+    /// The record's cabinet when the change happened.
+    pub cabinet: CabinetId,
+    /// The context.
+    pub context: ContextId,
+    /// Its new value; `Empty` when cleared.
+    pub value: Value,
+}
+
+/// What one statement changed: everything the recorder writes and the tracer matches.
+/// Reused from step to step so that reporting allocates nothing once warm.
+#[derive(Clone, Debug, Default)]
+pub struct StepReport {
+    /// Records that changed cabinet (or entered or left a table).
+    pub transitions: Vec<Transition>,
+    /// Net mass change per (table, cabinet).
+    pub mass: Vec<MassDelta>,
+    /// Contexts set or cleared.
+    pub contexts: Vec<ContextChange>,
+    /// Records the operator applied to (matched its filter), whether or not they changed.
+    pub matched: u64,
+}
+
+impl StepReport {
+    /// Forget the previous step, keeping the buffers.
+    pub fn clear(&mut self) {
+        self.transitions.clear();
+        self.mass.clear();
+        self.contexts.clear();
+        self.matched = 0;
+    }
+
+    /// True when the step changed nothing.
+    pub fn is_empty(&self) -> bool {
+        self.transitions.is_empty() && self.contexts.is_empty()
+    }
+
+    /// The tables whose cabinet field this step touched.
+    pub fn touched_tables(&self) -> Vec<TableId> {
+        let mut t: Vec<TableId> = self.mass.iter().map(|m| m.table).collect();
+        t.sort();
+        t.dedup();
+        t
+    }
+
+    pub(crate) fn transition(&mut self, table: TableId, reg_id: u64, from: CabinetId, to: CabinetId) {
+        self.transitions.push(Transition { table, reg_id, from, to });
+        if from.is_live() {
+            self.add_mass(table, from, -1);
+        }
+        if to.is_live() {
+            self.add_mass(table, to, 1);
+        }
+    }
+
+    pub(crate) fn context(&mut self, table: TableId, reg_id: u64, cabinet: CabinetId, context: ContextId, value: Value) {
+        self.contexts.push(ContextChange { table, reg_id, cabinet, context, value });
+    }
+
+    fn add_mass(&mut self, table: TableId, cabinet: CabinetId, delta: i64) {
+        // A step touches few (table, cabinet) pairs, so a scan beats a map here.
+        match self.mass.iter_mut().find(|m| m.table == table && m.cabinet == cabinet) {
+            Some(m) => m.delta += delta,
+            None => self.mass.push(MassDelta { table, cabinet, delta }),
+        }
+    }
+}
