@@ -1,0 +1,54 @@
+use jiff::Timestamp;
+
+use super::{NodeId, OpKind, Workspace};
+use crate::ops::StepReport;
+
+/// Where a node is: the statement about to run (or just run) and the step counters.
+#[derive(Clone, Copy, Debug)]
+pub struct StepPoint<'a> {
+    /// The node.
+    pub node: &'a NodeId,
+    /// Position of the statement in the node's program.
+    pub statement: usize,
+    /// The statement's name.
+    pub name: &'a str,
+    /// The operator it applies.
+    pub op: OpKind,
+    /// Steps this node has executed before this one (its 0-based step number).
+    pub node_step: u64,
+    /// The step's number across all nodes, in the order steps started.
+    pub global_step: u64,
+    /// The node's tick (micro-batch window).
+    pub tick: u64,
+    /// The node's pseudo-clock.
+    pub pseudo_time: Option<Timestamp>,
+}
+
+/// Attached to every node: sees each step before it runs and its report after. A recorder
+/// writes reports, a tracer matches them and may block in `before_step` to freeze the node.
+pub trait StepHook: Send {
+    /// Called before a statement runs.
+    fn before_step(&mut self, _at: &StepPoint<'_>, _workspace: &Workspace) {}
+    /// Called after a statement ran, with what it changed.
+    fn after_step(&mut self, _at: &StepPoint<'_>, _report: &StepReport, _workspace: &Workspace) {}
+    /// Called when the node has processed all its input.
+    fn finish(&mut self, _node: &NodeId) {}
+}
+
+/// Makes the hook of each node when the pipeline starts.
+pub trait HookFactory: Sync {
+    /// The hook for one node.
+    fn hook_for(&self, node: &NodeId) -> Box<dyn StepHook>;
+}
+
+/// The hook that does nothing: what a run without recorder or tracer uses.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoHook;
+
+impl StepHook for NoHook {}
+
+impl HookFactory for NoHook {
+    fn hook_for(&self, _node: &NodeId) -> Box<dyn StepHook> {
+        Box::new(NoHook)
+    }
+}

@@ -1,0 +1,15 @@
+//! The runtime: programs of named statements, nodes (one thread per segment of a stage) that
+//! tick over micro-batches, per-key routing between stages over bounded channels, the
+//! pseudo-clock and the step hook where recorders and tracers attach.
+
+mod clock;
+mod hook;
+mod node;
+mod pipeline;
+mod program;
+
+pub use clock::PseudoClock;
+pub use hook::{HookFactory, NoHook, StepHook, StepPoint};
+pub use node::{NodeId, NodeStats};
+pub use pipeline::{BoxError, EngineError, Pipeline, RunReport, Sink, SinkBatch, Source};
+pub use program::{OpKind, Stage, StageBuilder, Statement, StatementError, Workspace};

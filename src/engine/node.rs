@@ -1,0 +1,184 @@
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crossbeam_channel::{Receiver, Sender};
+
+use super::pipeline::{Batch, EngineError, SinkBatch};
+use super::program::Port;
+use super::{Stage, StepHook, StepPoint, Workspace};
+use crate::model::{Record, TableId};
+use crate::ops::{StepReport, linkey_of};
+
+/// A node: one segment of one stage, running in its own thread (`REG/0`, `RATE/1` …).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct NodeId {
+    /// Position of its stage in the pipeline.
+    pub stage: usize,
+    /// Its segment within the stage.
+    pub segment: usize,
+    /// `STAGE/segment`.
+    pub name: String,
+}
+
+impl NodeId {
+    pub(crate) fn new(stage: usize, stage_name: &str, segment: usize) -> Self {
+        NodeId { stage, segment, name: format!("{stage_name}/{segment}") }
+    }
+}
+
+impl fmt::Display for NodeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name)
+    }
+}
+
+/// What a node did in a run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeStats {
+    /// The node.
+    pub node: NodeId,
+    /// Ticks that had records to process.
+    pub ticks: u64,
+    /// Statements executed.
+    pub steps: u64,
+    /// Records received.
+    pub records_in: u64,
+    /// Records sent downstream or to the sink.
+    pub records_out: u64,
+}
+
+/// Routes a record to one of `n` segments by the value of the stage's key, so that all records
+/// of a key go to one segment.
+pub(crate) fn route(record: &mut Record, stage: &Stage, n: usize) -> usize {
+    let trackey = linkey_of([record.get(stage.key)]);
+    record.header.trackey = trackey;
+    (trackey % n as u64) as usize
+}
+
+pub(crate) struct Node<'a> {
+    pub id: NodeId,
+    pub stage: &'a Stage,
+    pub inputs: Vec<Receiver<Batch>>,
+    pub next: Option<(&'a Stage, Vec<Sender<Batch>>)>,
+    pub sink: Sender<SinkBatch>,
+    pub hook: Box<dyn StepHook>,
+    pub global_step: Arc<AtomicU64>,
+}
+
+impl Node<'_> {
+    /// Tick over every window until the upstream closes.
+    pub fn run(mut self) -> Result<NodeStats, EngineError> {
+        let mut ws = self.stage.workspace();
+        let mut stats = NodeStats { node: self.id.clone(), ticks: 0, steps: 0, records_in: 0, records_out: 0 };
+        let mut report = StepReport::default();
+        while let Some((window, records)) = self.receive()? {
+            stats.records_in += records.len() as u64;
+            if !records.is_empty() {
+                ws.inbox = records;
+                self.tick(&mut ws, &mut report, window, &mut stats)?;
+            }
+            self.flush(&mut ws, window, &mut stats)?;
+        }
+        self.hook.finish(&self.id);
+        Ok(stats)
+    }
+
+    /// One batch per upstream for the next window, merged in reg_id (input) order; `None` when
+    /// every upstream has closed at the same window boundary.
+    fn receive(&self) -> Result<Option<(u64, Vec<Record>)>, EngineError> {
+        let mut window = None;
+        let mut records = Vec::new();
+        let mut closed = 0;
+        for rx in &self.inputs {
+            match rx.recv() {
+                Ok(batch) => {
+                    if window.is_some_and(|w| w != batch.window) {
+                        return Err(EngineError::Disconnected { node: self.id.name.clone() });
+                    }
+                    window = Some(batch.window);
+                    records.extend(batch.records);
+                }
+                Err(_) => closed += 1,
+            }
+        }
+        match (closed, window) {
+            (0, Some(w)) => {
+                if self.inputs.len() > 1 {
+                    records.sort_by_key(|r| r.header.reg_id);
+                }
+                Ok(Some((w, records)))
+            }
+            (n, None) if n == self.inputs.len() => Ok(None),
+            _ => Err(EngineError::Disconnected { node: self.id.name.clone() }),
+        }
+    }
+
+    fn tick(&mut self, ws: &mut Workspace, report: &mut StepReport, window: u64, stats: &mut NodeStats) -> Result<(), EngineError> {
+        stats.ticks += 1;
+        for (position, statement) in self.stage.statements.iter().enumerate() {
+            let point = StepPoint {
+                node: &self.id,
+                statement: position,
+                name: &statement.name,
+                op: statement.op,
+                node_step: stats.steps,
+                global_step: self.global_step.fetch_add(1, Ordering::Relaxed),
+                tick: window,
+                pseudo_time: ws.clock.now(),
+            };
+            self.hook.before_step(&point, ws);
+            report.clear();
+            statement.run(ws, report).map_err(|e| EngineError::Statement {
+                node: self.id.name.clone(),
+                statement: statement.name.clone(),
+                message: e.0,
+            })?;
+            stats.steps += 1;
+            self.hook.after_step(&point, report, ws);
+        }
+        if !ws.inbox.is_empty() {
+            // Records never vanish: a program that does not charge its inbox is a bug.
+            return Err(EngineError::Statement {
+                node: self.id.name.clone(),
+                statement: "(end of tick)".into(),
+                message: format!("{} records were never charged", ws.inbox.len()),
+            });
+        }
+        Ok(())
+    }
+
+    /// Send this window's port tables on: the next stage gets one batch per segment (empty
+    /// ones too, so that it knows the window is complete), the sink gets what there is.
+    fn flush(&mut self, ws: &mut Workspace, window: u64, stats: &mut NodeStats) -> Result<(), EngineError> {
+        let disconnected = || EngineError::Disconnected { node: self.id.name.clone() };
+        for id in self.stage.port_tables(Port::Sink).collect::<Vec<TableId>>() {
+            let records = ws.table_mut(id).drain();
+            if !records.is_empty() {
+                stats.records_out += records.len() as u64;
+                let table = ws.table(id).name().to_string();
+                self.sink.send(SinkBatch { node: self.id.clone(), table, records }).map_err(|_| disconnected())?;
+            }
+        }
+        if let Some((next, senders)) = &self.next {
+            let mut parts: Vec<Vec<Record>> = vec![Vec::new(); senders.len()];
+            for id in self.stage.port_tables(Port::Next).collect::<Vec<TableId>>() {
+                for mut r in ws.table_mut(id).drain() {
+                    let to = route(&mut r, next, senders.len());
+                    parts[to].push(r);
+                }
+            }
+            for (tx, records) in senders.iter().zip(parts) {
+                stats.records_out += records.len() as u64;
+                tx.send(Batch { window, records }).map_err(|_| disconnected())?;
+            }
+        }
+        for t in 0..ws.tables().len() {
+            let table = ws.table_mut(TableId(t as u16));
+            if matches!(table.kind(), crate::model::TableKind::Reactor(_)) {
+                table.compact();
+            }
+        }
+        Ok(())
+    }
+}
