@@ -3,6 +3,10 @@
 //! Processing nodes run set-at-a-time over a cabinet store; every state operator reports what
 //! it changed, and that report is what recorders and tracers attach to.
 
+pub mod app;
+pub mod cli;
+pub mod engine;
 pub mod model;
 pub mod ops;
-pub mod engine;
+pub mod rating;
+pub mod store;

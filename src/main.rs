@@ -1,1 +1,6 @@
-fn main() {}
+use clap::Parser;
+
+fn main() {
+    let cli = catar::cli::Cli::parse();
+    std::process::exit(catar::app::main_with(cli));
+}

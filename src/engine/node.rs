@@ -23,7 +23,11 @@ pub struct NodeId {
 
 impl NodeId {
     pub(crate) fn new(stage: usize, stage_name: &str, segment: usize) -> Self {
-        NodeId { stage, segment, name: format!("{stage_name}/{segment}") }
+        NodeId {
+            stage,
+            segment,
+            name: format!("{stage_name}/{segment}"),
+        }
     }
 }
 
@@ -70,7 +74,13 @@ impl Node<'_> {
     /// Tick over every window until the upstream closes.
     pub fn run(mut self) -> Result<NodeStats, EngineError> {
         let mut ws = self.stage.workspace();
-        let mut stats = NodeStats { node: self.id.clone(), ticks: 0, steps: 0, records_in: 0, records_out: 0 };
+        let mut stats = NodeStats {
+            node: self.id.clone(),
+            ticks: 0,
+            steps: 0,
+            records_in: 0,
+            records_out: 0,
+        };
         let mut report = StepReport::default();
         while let Some((window, records)) = self.receive()? {
             stats.records_in += records.len() as u64;
@@ -94,7 +104,9 @@ impl Node<'_> {
             match rx.recv() {
                 Ok(batch) => {
                     if window.is_some_and(|w| w != batch.window) {
-                        return Err(EngineError::Disconnected { node: self.id.name.clone() });
+                        return Err(EngineError::Disconnected {
+                            node: self.id.name.clone(),
+                        });
                     }
                     window = Some(batch.window);
                     records.extend(batch.records);
@@ -110,11 +122,19 @@ impl Node<'_> {
                 Ok(Some((w, records)))
             }
             (n, None) if n == self.inputs.len() => Ok(None),
-            _ => Err(EngineError::Disconnected { node: self.id.name.clone() }),
+            _ => Err(EngineError::Disconnected {
+                node: self.id.name.clone(),
+            }),
         }
     }
 
-    fn tick(&mut self, ws: &mut Workspace, report: &mut StepReport, window: u64, stats: &mut NodeStats) -> Result<(), EngineError> {
+    fn tick(
+        &mut self,
+        ws: &mut Workspace,
+        report: &mut StepReport,
+        window: u64,
+        stats: &mut NodeStats,
+    ) -> Result<(), EngineError> {
         stats.ticks += 1;
         for (position, statement) in self.stage.statements.iter().enumerate() {
             let point = StepPoint {
@@ -129,11 +149,13 @@ impl Node<'_> {
             };
             self.hook.before_step(&point, ws);
             report.clear();
-            statement.run(ws, report).map_err(|e| EngineError::Statement {
-                node: self.id.name.clone(),
-                statement: statement.name.clone(),
-                message: e.0,
-            })?;
+            statement
+                .run(ws, report)
+                .map_err(|e| EngineError::Statement {
+                    node: self.id.name.clone(),
+                    statement: statement.name.clone(),
+                    message: e.0,
+                })?;
             stats.steps += 1;
             self.hook.after_step(&point, report, ws);
         }
@@ -150,14 +172,27 @@ impl Node<'_> {
 
     /// Send this window's port tables on: the next stage gets one batch per segment (empty
     /// ones too, so that it knows the window is complete), the sink gets what there is.
-    fn flush(&mut self, ws: &mut Workspace, window: u64, stats: &mut NodeStats) -> Result<(), EngineError> {
-        let disconnected = || EngineError::Disconnected { node: self.id.name.clone() };
+    fn flush(
+        &mut self,
+        ws: &mut Workspace,
+        window: u64,
+        stats: &mut NodeStats,
+    ) -> Result<(), EngineError> {
+        let disconnected = || EngineError::Disconnected {
+            node: self.id.name.clone(),
+        };
         for id in self.stage.port_tables(Port::Sink).collect::<Vec<TableId>>() {
             let records = ws.table_mut(id).drain();
             if !records.is_empty() {
                 stats.records_out += records.len() as u64;
                 let table = ws.table(id).name().to_string();
-                self.sink.send(SinkBatch { node: self.id.clone(), table, records }).map_err(|_| disconnected())?;
+                self.sink
+                    .send(SinkBatch {
+                        node: self.id.clone(),
+                        table,
+                        records,
+                    })
+                    .map_err(|_| disconnected())?;
             }
         }
         if let Some((next, senders)) = &self.next {
@@ -170,7 +205,8 @@ impl Node<'_> {
             }
             for (tx, records) in senders.iter().zip(parts) {
                 stats.records_out += records.len() as u64;
-                tx.send(Batch { window, records }).map_err(|_| disconnected())?;
+                tx.send(Batch { window, records })
+                    .map_err(|_| disconnected())?;
             }
         }
         for t in 0..ws.tables().len() {

@@ -108,7 +108,12 @@ pub struct Pipeline {
 impl Pipeline {
     /// A pipeline over a schema, with no stages yet.
     pub fn new(schema: Arc<Schema>) -> Self {
-        Pipeline { schema, stages: Vec::new(), window: 1024, capacity: 4 }
+        Pipeline {
+            schema,
+            stages: Vec::new(),
+            window: 1024,
+            capacity: 4,
+        }
     }
 
     /// Append a stage run by `segments` nodes.
@@ -150,7 +155,12 @@ impl Pipeline {
 
     /// Run to the end of the source: one thread per node, one for the source and one for the
     /// sink. Returns the first root-cause error if any thread failed.
-    pub fn run(&self, source: &mut dyn Source, sink: &mut dyn Sink, hooks: &dyn HookFactory) -> Result<RunReport, EngineError> {
+    pub fn run(
+        &self,
+        source: &mut dyn Source,
+        sink: &mut dyn Sink,
+        hooks: &dyn HookFactory,
+    ) -> Result<RunReport, EngineError> {
         if self.stages.is_empty() {
             return Err(EngineError::Definition("no stages".into()));
         }
@@ -176,13 +186,24 @@ impl Pipeline {
         let records = AtomicU64::new(0);
 
         let mut nodes = Vec::new();
-        let mut senders = senders.into_iter().map(|s| s.into_iter()).collect::<Vec<_>>();
-        let mut receivers = receivers.into_iter().map(|r| r.into_iter()).collect::<Vec<_>>();
+        let mut senders = senders
+            .into_iter()
+            .map(|s| s.into_iter())
+            .collect::<Vec<_>>();
+        let mut receivers = receivers
+            .into_iter()
+            .map(|r| r.into_iter())
+            .collect::<Vec<_>>();
         let source_tx = senders[0].next().expect("the source feeds stage 0");
         for (s, (stage, n)) in self.stages.iter().enumerate() {
             for segment in 0..*n {
                 let id = NodeId::new(s, &stage.name, segment);
-                let next = self.stages.get(s + 1).map(|(next, _)| (next, senders[s + 1].next().expect("one sender row per node")));
+                let next = self.stages.get(s + 1).map(|(next, _)| {
+                    (
+                        next,
+                        senders[s + 1].next().expect("one sender row per node"),
+                    )
+                });
                 nodes.push(Node {
                     hook: hooks.hook_for(&id),
                     id,
@@ -201,14 +222,18 @@ impl Pipeline {
         thread::scope(|scope| {
             let source_thread = thread::Builder::new()
                 .name("source".into())
-                .spawn_scoped(scope, || feed(source, first_stage, source_tx, window, &records))
+                .spawn_scoped(scope, || {
+                    feed(source, first_stage, source_tx, window, &records)
+                })
                 .expect("spawn source thread");
             let node_threads: Vec<_> = nodes
                 .into_iter()
                 .map(|node| {
                     let name = node.id.name.clone();
-                    let handle =
-                        thread::Builder::new().name(name.clone()).spawn_scoped(scope, move || node.run()).expect("spawn node thread");
+                    let handle = thread::Builder::new()
+                        .name(name.clone())
+                        .spawn_scoped(scope, move || node.run())
+                        .expect("spawn node thread");
                     (name, handle)
                 })
                 .collect();
@@ -236,15 +261,29 @@ impl Pipeline {
                 Ok(Err(e)) => errors.push(e),
                 Err(p) => errors.push(panicked("sink", p)),
             }
-            if let Some(root) = errors.iter().position(|e| !e.is_consequence()).or(if errors.is_empty() { None } else { Some(0) }) {
+            if let Some(root) = errors
+                .iter()
+                .position(|e| !e.is_consequence())
+                .or(if errors.is_empty() { None } else { Some(0) })
+            {
                 return Err(errors.swap_remove(root));
             }
-            Ok(RunReport { nodes: stats, steps: global_step.load(Ordering::Relaxed), records: records.load(Ordering::Relaxed) })
+            Ok(RunReport {
+                nodes: stats,
+                steps: global_step.load(Ordering::Relaxed),
+                records: records.load(Ordering::Relaxed),
+            })
         })
     }
 }
 
-fn feed(source: &mut dyn Source, stage: &Stage, senders: Vec<Sender<Batch>>, window: usize, count: &AtomicU64) -> Result<(), EngineError> {
+fn feed(
+    source: &mut dyn Source,
+    stage: &Stage,
+    senders: Vec<Sender<Batch>>,
+    window: usize,
+    count: &AtomicU64,
+) -> Result<(), EngineError> {
     let mut w = 0;
     while let Some(batch) = source.next_batch(window).map_err(EngineError::Source)? {
         count.fetch_add(batch.len() as u64, Ordering::Relaxed);
@@ -254,7 +293,10 @@ fn feed(source: &mut dyn Source, stage: &Stage, senders: Vec<Sender<Batch>>, win
             parts[to].push(r);
         }
         for (tx, records) in senders.iter().zip(parts) {
-            tx.send(Batch { window: w, records }).map_err(|_| EngineError::Disconnected { node: "source".into() })?;
+            tx.send(Batch { window: w, records })
+                .map_err(|_| EngineError::Disconnected {
+                    node: "source".into(),
+                })?;
         }
         w += 1;
     }
@@ -274,5 +316,8 @@ fn panicked(node: &str, payload: Box<dyn std::any::Any + Send>) -> EngineError {
         .map(|s| s.to_string())
         .or_else(|| payload.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "unknown panic".into());
-    EngineError::Panicked { node: node.into(), message }
+    EngineError::Panicked {
+        node: node.into(),
+        message,
+    }
 }

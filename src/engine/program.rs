@@ -53,7 +53,8 @@ impl fmt::Display for OpKind {
 #[error("{0}")]
 pub struct StatementError(pub String);
 
-type StatementFn = dyn Fn(&mut Workspace, &mut StepReport) -> Result<(), StatementError> + Send + Sync;
+type StatementFn =
+    dyn Fn(&mut Workspace, &mut StepReport) -> Result<(), StatementError> + Send + Sync;
 
 /// One line of a node's program: a named operator application.
 pub struct Statement {
@@ -153,10 +154,19 @@ impl Stage {
             .enumerate()
             .map(|(i, d)| {
                 let id = TableId(i as u16);
-                if d.keys_only { Table::keys_only(id, &d.name, cabinets) } else { Table::new(id, &d.name, d.kind, cabinets) }
+                if d.keys_only {
+                    Table::keys_only(id, &d.name, cabinets)
+                } else {
+                    Table::new(id, &d.name, d.kind, cabinets)
+                }
             })
             .collect();
-        let mut ws = Workspace { schema: self.schema.clone(), tables, inbox: Vec::new(), clock: PseudoClock::default() };
+        let mut ws = Workspace {
+            schema: self.schema.clone(),
+            tables,
+            inbox: Vec::new(),
+            clock: PseudoClock::default(),
+        };
         if let Some(init) = &self.init {
             init(&mut ws);
         }
@@ -164,7 +174,11 @@ impl Stage {
     }
 
     pub(crate) fn port_tables(&self, port: Port) -> impl Iterator<Item = TableId> + '_ {
-        self.tables.iter().enumerate().filter(move |(_, d)| d.port == Some(port)).map(|(i, _)| TableId(i as u16))
+        self.tables
+            .iter()
+            .enumerate()
+            .filter(move |(_, d)| d.port == Some(port))
+            .map(|(i, _)| TableId(i as u16))
     }
 }
 
@@ -176,7 +190,12 @@ pub struct StageBuilder {
 impl StageBuilder {
     fn add(&mut self, name: &str, kind: TableKind, keys_only: bool, port: Option<Port>) -> TableId {
         let id = TableId(self.stage.tables.len() as u16);
-        self.stage.tables.push(TableDef { name: name.into(), kind, keys_only, port });
+        self.stage.tables.push(TableDef {
+            name: name.into(),
+            kind,
+            keys_only,
+            port,
+        });
         id
     }
 
@@ -211,9 +230,17 @@ impl StageBuilder {
         name: &str,
         op: OpKind,
         text: &str,
-        run: impl Fn(&mut Workspace, &mut StepReport) -> Result<(), StatementError> + Send + Sync + 'static,
+        run: impl Fn(&mut Workspace, &mut StepReport) -> Result<(), StatementError>
+        + Send
+        + Sync
+        + 'static,
     ) -> &mut Self {
-        self.stage.statements.push(Statement { name: name.into(), op, text: text.into(), run: Box::new(run) });
+        self.stage.statements.push(Statement {
+            name: name.into(),
+            op,
+            text: text.into(),
+            run: Box::new(run),
+        });
         self
     }
 
@@ -253,7 +280,10 @@ impl Workspace {
 
     /// Two different tables, to change together (collision, discharge, de-escalate).
     pub fn pair_mut(&mut self, a: TableId, b: TableId) -> (&mut Table, &mut Table) {
-        let [x, y] = self.tables.get_disjoint_mut([a.0 as usize, b.0 as usize]).expect("two distinct tables");
+        let [x, y] = self
+            .tables
+            .get_disjoint_mut([a.0 as usize, b.0 as usize])
+            .expect("two distinct tables");
         (x, y)
     }
 

@@ -33,7 +33,13 @@ pub struct Record {
 impl Record {
     /// A new record with no contexts, in no cabinet yet.
     pub fn new(reg_id: u64) -> Self {
-        Record { header: Header { reg_id, ..Header::default() }, slots: Vec::new() }
+        Record {
+            header: Header {
+                reg_id,
+                ..Header::default()
+            },
+            slots: Vec::new(),
+        }
     }
 
     /// The value of a context (empty when the record has none).
@@ -79,7 +85,10 @@ mod tests {
         assert_eq!(r.get(ContextId(5)), &Value::Empty);
         assert_eq!(r.set(ContextId(3), Value::Int(1)), Value::Empty);
         assert_eq!(r.get(ContextId(3)), &Value::Int(1));
-        assert_eq!(r.contexts().collect::<Vec<_>>(), vec![(ContextId(3), &Value::Int(1))]);
+        assert_eq!(
+            r.contexts().collect::<Vec<_>>(),
+            vec![(ContextId(3), &Value::Int(1))]
+        );
         assert_eq!(r.set(ContextId(9), Value::Empty), Value::Empty);
         assert_eq!(r.contexts().count(), 1);
     }

@@ -9,7 +9,9 @@ mod state;
 mod transform;
 
 pub use arm::{ArmMode, arm, linkey_of};
-pub use collision::{Accumulate, Collision, CollisionCount, collision, collision_accumulate, collision_learn};
+pub use collision::{
+    Accumulate, Collision, CollisionCount, collision, collision_accumulate, collision_learn,
+};
 pub use movement::{charge, deescalate, discharge, rolling};
 pub use report::{ContextChange, MassDelta, StepReport, Transition};
 pub use state::{disarm, skip, state};
@@ -35,17 +37,34 @@ pub(crate) fn set_cabinet(table: &mut Table, row: usize, to: CabinetId, report: 
 }
 
 /// Set one context of a row, reporting it when the value changes.
-pub(crate) fn set_value(table: &mut Table, row: usize, context: ContextId, value: Value, report: &mut StepReport) {
+pub(crate) fn set_value(
+    table: &mut Table,
+    row: usize,
+    context: ContextId,
+    value: Value,
+    report: &mut StepReport,
+) {
     let rec = &mut table.rows[row];
     if rec.get(context) == &value {
         return;
     }
-    report.context(table.id, rec.header.reg_id, rec.header.cabinet, context, value.clone());
+    report.context(
+        table.id,
+        rec.header.reg_id,
+        rec.header.cabinet,
+        context,
+        value.clone(),
+    );
     rec.set(context, value);
 }
 
 /// Append a record to a table in `cabinet`, reporting its arrival and its contexts.
-pub(crate) fn insert(table: &mut Table, mut record: Record, cabinet: CabinetId, report: &mut StepReport) {
+pub(crate) fn insert(
+    table: &mut Table,
+    mut record: Record,
+    cabinet: CabinetId,
+    report: &mut StepReport,
+) {
     record.header.cabinet = cabinet;
     let reg_id = record.header.reg_id;
     for (context, value) in record.contexts() {
@@ -59,8 +78,14 @@ pub(crate) fn insert(table: &mut Table, mut record: Record, cabinet: CabinetId, 
 }
 
 /// Positions of the live rows matching `filter`, counted in the report.
-pub(crate) fn matching(table: &Table, mut filter: impl FnMut(&Record) -> bool, report: &mut StepReport) -> Vec<usize> {
-    let rows: Vec<usize> = (0..table.rows.len()).filter(|&i| table.rows[i].is_live() && filter(&table.rows[i])).collect();
+pub(crate) fn matching(
+    table: &Table,
+    mut filter: impl FnMut(&Record) -> bool,
+    report: &mut StepReport,
+) -> Vec<usize> {
+    let rows: Vec<usize> = (0..table.rows.len())
+        .filter(|&i| table.rows[i].is_live() && filter(&table.rows[i]))
+        .collect();
     report.matched += rows.len() as u64;
     rows
 }
@@ -68,7 +93,9 @@ pub(crate) fn matching(table: &Table, mut filter: impl FnMut(&Record) -> bool, r
 #[cfg(test)]
 pub(crate) mod fixture {
     //! A tiny schema shared by the operator tests.
-    use crate::model::{CabinetId, ContextId, Record, Schema, Table, TableId, TableKind, ReactorKind, Value, Weight};
+    use crate::model::{
+        CabinetId, ContextId, ReactorKind, Record, Schema, Table, TableId, TableKind, Value, Weight,
+    };
 
     pub struct Fx {
         pub schema: Schema,
@@ -90,12 +117,26 @@ pub(crate) mod fixture {
         let raw = b.root("RAW", &[id, kind, amount]);
         let ok = b.cabinet("OK", Some(raw), &[name]);
         let bad = b.cabinet("BAD", Some(raw), &[]);
-        Fx { schema: b.build().unwrap(), id, kind, amount, name, raw, ok, bad }
+        Fx {
+            schema: b.build().unwrap(),
+            id,
+            kind,
+            amount,
+            name,
+            raw,
+            ok,
+            bad,
+        }
     }
 
     impl Fx {
         pub fn reactor(&self, id: u16) -> Table {
-            Table::new(TableId(id), "R", TableKind::Reactor(ReactorKind::Driving), self.schema.cabinets().len())
+            Table::new(
+                TableId(id),
+                "R",
+                TableKind::Reactor(ReactorKind::Driving),
+                self.schema.cabinets().len(),
+            )
         }
 
         pub fn table(&self, id: u16, kind: TableKind) -> Table {

@@ -76,8 +76,19 @@ impl StepReport {
         t
     }
 
-    pub(crate) fn transition(&mut self, table: TableId, reg_id: u64, from: CabinetId, to: CabinetId) {
-        self.transitions.push(Transition { table, reg_id, from, to });
+    pub(crate) fn transition(
+        &mut self,
+        table: TableId,
+        reg_id: u64,
+        from: CabinetId,
+        to: CabinetId,
+    ) {
+        self.transitions.push(Transition {
+            table,
+            reg_id,
+            from,
+            to,
+        });
         if from.is_live() {
             self.add_mass(table, from, -1);
         }
@@ -86,15 +97,36 @@ impl StepReport {
         }
     }
 
-    pub(crate) fn context(&mut self, table: TableId, reg_id: u64, cabinet: CabinetId, context: ContextId, value: Value) {
-        self.contexts.push(ContextChange { table, reg_id, cabinet, context, value });
+    pub(crate) fn context(
+        &mut self,
+        table: TableId,
+        reg_id: u64,
+        cabinet: CabinetId,
+        context: ContextId,
+        value: Value,
+    ) {
+        self.contexts.push(ContextChange {
+            table,
+            reg_id,
+            cabinet,
+            context,
+            value,
+        });
     }
 
     fn add_mass(&mut self, table: TableId, cabinet: CabinetId, delta: i64) {
         // A step touches few (table, cabinet) pairs, so a scan beats a map here.
-        match self.mass.iter_mut().find(|m| m.table == table && m.cabinet == cabinet) {
+        match self
+            .mass
+            .iter_mut()
+            .find(|m| m.table == table && m.cabinet == cabinet)
+        {
             Some(m) => m.delta += delta,
-            None => self.mass.push(MassDelta { table, cabinet, delta }),
+            None => self.mass.push(MassDelta {
+                table,
+                cabinet,
+                delta,
+            }),
         }
     }
 }

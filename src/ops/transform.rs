@@ -29,9 +29,20 @@ mod tests {
         let f = fx();
         let mut t = f.reactor(0);
         let mut rep = StepReport::default();
-        charge(&mut t, f.raw, [f.rec(1, "A", 2), f.rec(2, "B", 3)], &mut rep);
+        charge(
+            &mut t,
+            f.raw,
+            [f.rec(1, "A", 2), f.rec(2, "B", 3)],
+            &mut rep,
+        );
         rep.clear();
-        let n = transform(&mut t, f.amount, |_| true, |r| Value::Int(r.get(f.amount).as_int().unwrap().max(3)), &mut rep);
+        let n = transform(
+            &mut t,
+            f.amount,
+            |_| true,
+            |r| Value::Int(r.get(f.amount).as_int().unwrap().max(3)),
+            &mut rep,
+        );
         assert_eq!(n, 2);
         assert_eq!(rep.contexts.len(), 1, "3 stays 3: no change reported");
         assert_eq!(t.rows()[0].get(f.amount), &Value::Int(3));

@@ -1,0 +1,73 @@
+//! The command line (clap definitions only).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// catar: a state tracer and debugger for record-processing pipelines.
+///
+/// With no command, runs the built-in demo: a generated telecom input rated by
+/// REG → RATE → DIS.
+#[derive(Debug, Parser)]
+#[command(name = "catar", version, about, long_about)]
+pub struct Cli {
+    /// What to do (the built-in demo when omitted).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a deterministic rating input directory (five CSV files).
+    Gen(GenArgs),
+    /// Rate an input directory into an SQLite database.
+    Run(RunArgs),
+}
+
+/// `catar gen`.
+#[derive(Debug, Args)]
+pub struct GenArgs {
+    /// Directory to write cdrs.csv, subscribers.csv, family.csv, tariffs.csv, tiers.csv into.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// CDR rows to write.
+    #[arg(long, default_value_t = 10_000)]
+    pub cdrs: usize,
+    /// Subscribers to write.
+    #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub subscribers: u32,
+    /// Seed: the same seed writes the same bytes.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Share of anomalous CDR rows (duplicates, unknown IMSIs, unparsable or invalid rows).
+    #[arg(long, default_value_t = 0.01, value_parser = rate)]
+    pub bad_rate: f64,
+}
+
+/// `catar run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Input directory (as written by `catar gen`).
+    #[arg(long)]
+    pub input: PathBuf,
+    /// SQLite database to write; a rerun on the same input completes it.
+    #[arg(long, default_value = "catar.db")]
+    pub db: PathBuf,
+    /// Segments (nodes, threads) per stage.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub segments: u16,
+    /// Run without a terminal UI (the only mode until the TUI lands).
+    #[arg(long)]
+    pub headless: bool,
+    /// Party numbers not starting with this prefix are international.
+    #[arg(long, default_value = crate::rating::DEFAULT_DOMESTIC_PREFIX)]
+    pub domestic_prefix: String,
+}
+
+fn rate(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(f) if (0.0..=1.0).contains(&f) => Ok(f),
+        _ => Err(format!("{s:?} is not a rate between 0 and 1")),
+    }
+}

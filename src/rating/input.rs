@@ -1,0 +1,312 @@
+//! Reading the input directory: the reference files (validated whole, before anything runs)
+//! and `cdrs.csv` as a streaming source of RAW records.
+
+use std::fs::File;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use indicatif::ProgressBar;
+
+use super::schema::Rating;
+use crate::engine::{BoxError, Source};
+use crate::model::{Record, Value};
+
+/// The input files, by name.
+pub const CDRS: &str = "cdrs.csv";
+/// Subscribers file.
+pub const SUBSCRIBERS: &str = "subscribers.csv";
+/// Family members file.
+pub const FAMILY: &str = "family.csv";
+/// Tariffs file.
+pub const TARIFFS: &str = "tariffs.csv";
+/// Tiers file.
+pub const TIERS: &str = "tiers.csv";
+/// All five, in the order they are checked.
+pub const FILES: [&str; 5] = [CDRS, SUBSCRIBERS, FAMILY, TARIFFS, TIERS];
+
+/// The columns of `cdrs.csv`.
+pub const CDR_COLUMNS: [&str; 10] = [
+    "EVENT_ID",
+    "SESSION_ID",
+    "DEVICE_ID",
+    "IMSI",
+    "SERVICE",
+    "ACTION",
+    "START_TIME",
+    "END_TIME",
+    "PARTY",
+    "DURATION",
+];
+
+/// Bad input: what is wrong and where.
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    /// The input directory cannot be read.
+    #[error("cannot read input directory {}: {source}", path.display())]
+    Dir {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// A file cannot be opened or read.
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// The header row lacks a column.
+    #[error("{}: missing column {column}", path.display())]
+    MissingColumn {
+        /// The file.
+        path: PathBuf,
+        /// The column.
+        column: String,
+    },
+    /// A field holds a bad value.
+    #[error("{} line {line}, field {field}: {message}", path.display())]
+    Field {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line (the header is line 1).
+        line: u64,
+        /// The column.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A row is malformed (field count, encoding).
+    #[error("{} line {line}: {message}", path.display())]
+    Row {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: u64,
+        /// What is wrong.
+        message: String,
+    },
+    /// The file as a whole is inconsistent (missing tariffs, gaps between tiers).
+    #[error("{}: {message}", path.display())]
+    Content {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// A CSV file opened with its header, columns found by name.
+pub(crate) struct Csv {
+    pub path: PathBuf,
+    pub reader: csv::Reader<File>,
+    pub columns: Vec<usize>,
+    pub width: usize,
+}
+
+impl Csv {
+    /// Open `dir/name` and find `columns` in its header.
+    pub fn open(dir: &Path, name: &str, columns: &[&str]) -> Result<Csv, InputError> {
+        let path = dir.join(name);
+        let file = File::open(&path).map_err(|source| InputError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(file);
+        let header = reader
+            .byte_headers()
+            .map_err(|e| csv_error(&path, e))?
+            .clone();
+        let names: Vec<&[u8]> = header
+            .iter()
+            .map(|h| h.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(h))
+            .collect();
+        let columns = columns
+            .iter()
+            .map(|c| {
+                names
+                    .iter()
+                    .position(|h| *h == c.as_bytes())
+                    .ok_or_else(|| InputError::MissingColumn {
+                        path: path.clone(),
+                        column: c.to_string(),
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Csv {
+            path,
+            reader,
+            columns,
+            width: header.len(),
+        })
+    }
+
+    /// Every row of a small file as text fields (in `columns` order) with its line; a malformed
+    /// row is an error, since reference data must be whole.
+    pub fn rows(mut self) -> Result<(PathBuf, Vec<(u64, Vec<String>)>), InputError> {
+        let mut out = Vec::new();
+        for row in self.reader.byte_records() {
+            let row = row.map_err(|e| csv_error(&self.path, e))?;
+            let line = row.position().map_or(0, |p| p.line());
+            if row.len() != self.width {
+                let message = format!("{} fields where the header has {}", row.len(), self.width);
+                return Err(InputError::Row {
+                    path: self.path,
+                    line,
+                    message,
+                });
+            }
+            let mut fields = Vec::with_capacity(self.columns.len());
+            for &c in &self.columns {
+                match std::str::from_utf8(&row[c]) {
+                    Ok(s) => fields.push(s.to_string()),
+                    Err(_) => {
+                        return Err(InputError::Row {
+                            path: self.path,
+                            line,
+                            message: "not UTF-8".into(),
+                        });
+                    }
+                }
+            }
+            out.push((line, fields));
+        }
+        Ok((self.path, out))
+    }
+}
+
+fn csv_error(path: &Path, e: csv::Error) -> InputError {
+    let line = e.position().map_or(0, |p| p.line());
+    match e.into_kind() {
+        csv::ErrorKind::Io(source) => InputError::Read {
+            path: path.into(),
+            source,
+        },
+        other => InputError::Row {
+            path: path.into(),
+            line,
+            message: format!("{other:?}"),
+        },
+    }
+}
+
+/// Check that the directory and all five files are there before anything runs.
+pub fn check_dir(dir: &Path) -> Result<(), InputError> {
+    std::fs::read_dir(dir).map_err(|source| InputError::Dir {
+        path: dir.into(),
+        source,
+    })?;
+    for f in FILES {
+        let path = dir.join(f);
+        File::open(&path).map_err(|source| InputError::Read { path, source })?;
+    }
+    Ok(())
+}
+
+/// A fingerprint of the input's content, so that a database is never mixed from two inputs.
+pub fn fingerprint(dir: &Path) -> Result<String, InputError> {
+    let mut parts = Vec::new();
+    for f in FILES {
+        let path = dir.join(f);
+        let bytes = std::fs::read(&path).map_err(|source| InputError::Read { path, source })?;
+        parts.push(format!(
+            "{f}:{}:{:08x}",
+            bytes.len(),
+            crc32c::crc32c(&bytes)
+        ));
+    }
+    Ok(parts.join(" "))
+}
+
+/// `cdrs.csv` read row by row into RAW records: reg_id is the row's line, fields are text
+/// (typed by REG's statements). A row of the wrong width or not UTF-8 gets REASON = parse and
+/// no other contexts, so that it is rejected, never dropped.
+pub struct CdrSource {
+    csv: Csv,
+    rating: Arc<Rating>,
+    row: csv::ByteRecord,
+    progress: Option<ProgressBar>,
+    shared: [Value; 5],
+}
+
+impl CdrSource {
+    /// Open `dir/cdrs.csv` and check its header.
+    pub fn open(
+        dir: &Path,
+        rating: Arc<Rating>,
+        progress: Option<ProgressBar>,
+    ) -> Result<Self, InputError> {
+        let csv = Csv::open(dir, CDRS, &CDR_COLUMNS)?;
+        // Light values repeat on every row: share one allocation each.
+        let shared = ["VOICE", "SMS", "DATA", "MO", "MT"].map(Value::text);
+        Ok(CdrSource {
+            csv,
+            rating,
+            row: csv::ByteRecord::new(),
+            progress,
+            shared,
+        })
+    }
+
+    fn record(&self) -> Record {
+        let line = self.row.position().map_or(0, |p| p.line());
+        let mut r = Record::new(line);
+        let c = &self.rating.ctx;
+        let fields: Option<Vec<&str>> = (self.row.len() == self.csv.width)
+            .then(|| {
+                self.csv
+                    .columns
+                    .iter()
+                    .map(|&i| std::str::from_utf8(&self.row[i]).ok())
+                    .collect()
+            })
+            .flatten();
+        let Some(fields) = fields else {
+            r.set(c.reason, Value::text(super::schema::REASON_PARSE));
+            return r;
+        };
+        let targets = [
+            c.event_id,
+            c.session_id,
+            c.device_id,
+            c.imsi,
+            c.service,
+            c.action,
+            c.start_time,
+            c.end_time,
+            c.party,
+            c.duration,
+        ];
+        for (ctx, field) in targets.into_iter().zip(fields) {
+            if field.is_empty() {
+                continue;
+            }
+            let shared = self.shared.iter().find(|v| v.as_text() == Some(field));
+            r.set(ctx, shared.cloned().unwrap_or_else(|| Value::text(field)));
+        }
+        r
+    }
+}
+
+impl Source for CdrSource {
+    fn next_batch(&mut self, max: usize) -> Result<Option<Vec<Record>>, BoxError> {
+        let mut batch = Vec::with_capacity(max);
+        while batch.len() < max {
+            let more = self
+                .csv
+                .reader
+                .read_byte_record(&mut self.row)
+                .map_err(|e| csv_error(&self.csv.path, e))?;
+            if !more {
+                break;
+            }
+            batch.push(self.record());
+        }
+        if let Some(p) = &self.progress {
+            p.set_position(self.csv.reader.position().byte());
+        }
+        Ok((!batch.is_empty()).then_some(batch))
+    }
+}

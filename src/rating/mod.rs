@@ -1,0 +1,178 @@
+//! The reference pipeline: telecom rating REG → RATE → DIS (SPEC §8), written only against
+//! catar's public API, the way a user would write their own pipeline.
+
+mod dis;
+pub mod generate;
+pub mod input;
+pub mod output;
+mod rate;
+pub mod reference;
+mod reg;
+pub mod schema;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::engine::{EngineError, HookFactory, Pipeline, RunReport};
+use crate::store::StoreError;
+pub use input::InputError;
+pub use output::Outcome;
+pub use reference::Reference;
+pub use schema::Rating;
+
+/// The domestic prefix of SPEC §8 rule 3.
+pub const DEFAULT_DOMESTIC_PREFIX: &str = "+972";
+
+/// How to run the rating pipeline.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// The input directory.
+    pub input: PathBuf,
+    /// The SQLite database to write.
+    pub db: PathBuf,
+    /// Segments (nodes) per stage.
+    pub segments: usize,
+    /// Show a progress bar on stderr (only drawn when it is a terminal).
+    pub progress: bool,
+    /// Numbers not starting with it are international.
+    pub domestic_prefix: String,
+}
+
+impl RunOptions {
+    /// Options with the defaults for everything but the paths.
+    pub fn new(input: impl Into<PathBuf>, db: impl Into<PathBuf>) -> Self {
+        RunOptions {
+            input: input.into(),
+            db: db.into(),
+            segments: 2,
+            progress: false,
+            domestic_prefix: DEFAULT_DOMESTIC_PREFIX.into(),
+        }
+    }
+}
+
+/// What a run did.
+#[derive(Clone, Debug)]
+pub struct RunSummary {
+    /// Data rows read from cdrs.csv.
+    pub cdrs: u64,
+    /// Wall time of the run.
+    pub elapsed: Duration,
+    /// What the database holds after it.
+    pub outcome: Outcome,
+    /// Per-node figures.
+    pub report: RunReport,
+}
+
+/// Why a rating run failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RatingError {
+    /// Bad input.
+    #[error(transparent)]
+    Input(#[from] InputError),
+    /// The database cannot be used or written.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The pipeline failed.
+    #[error(transparent)]
+    Engine(EngineError),
+    /// Rows went missing: a bug, reported rather than hidden.
+    #[error(
+        "conservation broken: {rows} rows in cdrs.csv but {stored} stored in persistent, rejected and quarantine"
+    )]
+    Conservation {
+        /// Data rows read.
+        rows: u64,
+        /// Rows found in the output tables.
+        stored: u64,
+    },
+}
+
+impl RatingError {
+    /// 2 for bad input or an unusable database, 1 for a failure during the run.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            RatingError::Input(_)
+            | RatingError::Store(StoreError::Open { .. } | StoreError::Foreign { .. }) => 2,
+            _ => 1,
+        }
+    }
+}
+
+impl From<EngineError> for RatingError {
+    fn from(e: EngineError) -> Self {
+        match e {
+            EngineError::Source(b) => match b.downcast::<InputError>() {
+                Ok(i) => RatingError::Input(*i),
+                Err(b) => RatingError::Engine(EngineError::Source(b)),
+            },
+            EngineError::Sink(b) => match b.downcast::<StoreError>() {
+                Ok(s) => RatingError::Store(*s),
+                Err(b) => RatingError::Engine(EngineError::Sink(b)),
+            },
+            other => RatingError::Engine(other),
+        }
+    }
+}
+
+/// The rating pipeline REG → RATE → DIS with `segments` nodes per stage.
+pub fn pipeline(
+    rating: &Arc<Rating>,
+    refs: &Reference,
+    segments: usize,
+    domestic_prefix: &str,
+) -> Pipeline {
+    let mut p = Pipeline::new(rating.schema.clone());
+    p.stage(reg::stage(rating, refs), segments)
+        .stage(rate::stage(rating, refs, domestic_prefix), segments)
+        .stage(dis::stage(rating), segments);
+    p
+}
+
+/// Rate an input directory into a database, with `hooks` attached to every node.
+pub fn run(opts: &RunOptions, hooks: &dyn HookFactory) -> Result<RunSummary, RatingError> {
+    let started = Instant::now();
+    input::check_dir(&opts.input)?;
+    let rating = Arc::new(Rating::new());
+    let refs = Reference::load(&opts.input, &rating)?;
+    let fingerprint = input::fingerprint(&opts.input)?;
+    let mut sink =
+        output::RatingSink::open(&opts.db, &fingerprint, rating.clone(), &refs.balances)?;
+    let progress = opts
+        .progress
+        .then(|| progress_bar(&opts.input.join(input::CDRS)));
+    let mut source = input::CdrSource::open(&opts.input, rating.clone(), progress.clone())?;
+    let pipeline = pipeline(&rating, &refs, opts.segments, &opts.domestic_prefix);
+    let report = pipeline.run(&mut source, &mut sink, hooks)?;
+    if let Some(p) = progress {
+        p.finish_and_clear();
+    }
+    let outcome = sink.outcome()?;
+    let stored = outcome.persistent + outcome.rejected_total() + outcome.quarantine;
+    if stored != report.records {
+        return Err(RatingError::Conservation {
+            rows: report.records,
+            stored,
+        });
+    }
+    Ok(RunSummary {
+        cdrs: report.records,
+        elapsed: started.elapsed(),
+        outcome,
+        report,
+    })
+}
+
+fn progress_bar(cdrs: &std::path::Path) -> ProgressBar {
+    let len = std::fs::metadata(cdrs).map_or(0, |m| m.len());
+    let bar = ProgressBar::new(len);
+    let style = ProgressStyle::with_template(
+        "{spinner} rating {bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+    )
+    .expect("a valid progress template");
+    bar.set_style(style);
+    bar
+}

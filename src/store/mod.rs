@@ -1,0 +1,185 @@
+//! SQLite persistence of data tables. Writes are idempotent (keyed by primary keys), batched
+//! into transactions, and a database remembers the input it was written from.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+/// Format of the databases this version writes.
+pub const FORMAT: &str = "catar-rating-1";
+
+/// Why the database could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The file cannot be opened, created or initialised.
+    #[error("database {}: {source}", path.display())]
+    Open {
+        /// The database file.
+        path: PathBuf,
+        /// Why.
+        source: rusqlite::Error,
+    },
+    /// The database was written from another input or by another format.
+    #[error("database {} was written from another input ({found}); use a new --db file or remove it", path.display())]
+    Foreign {
+        /// The database file.
+        path: PathBuf,
+        /// What it says it holds.
+        found: String,
+    },
+    /// A write failed (disk full, locked, read-only …).
+    #[error("database {}: {source}", path.display())]
+    Write {
+        /// The database file.
+        path: PathBuf,
+        /// Why.
+        source: rusqlite::Error,
+    },
+}
+
+/// An open database.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+    in_transaction: bool,
+}
+
+impl Store {
+    /// Open (or create) `path`, create `schema` (idempotent DDL) and check that the database
+    /// belongs to the input identified by `fingerprint`.
+    pub fn open(path: &Path, schema: &str, fingerprint: &str) -> Result<Store, StoreError> {
+        let fail = |source| StoreError::Open {
+            path: path.into(),
+            source,
+        };
+        let conn = Connection::open(path).map_err(fail)?;
+        // WAL + NORMAL: a commit costs no fsync, a crash loses at most the last commits, and
+        // every write is idempotent so a rerun restores them.
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(fail)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(fail)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(fail)?;
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+        )
+        .map_err(fail)?;
+        conn.execute_batch(schema).map_err(fail)?;
+        let stamp = format!("{FORMAT} {fingerprint}");
+        let found: Option<String> = conn
+            .query_row("SELECT value FROM meta WHERE key = 'input'", [], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(fail)?;
+        match found {
+            Some(f) if f != stamp => {
+                return Err(StoreError::Foreign {
+                    path: path.into(),
+                    found: f,
+                });
+            }
+            Some(_) => {}
+            None => {
+                conn.execute(
+                    "INSERT INTO meta (key, value) VALUES ('input', ?1)",
+                    params![stamp],
+                )
+                .map_err(fail)?;
+            }
+        }
+        Ok(Store {
+            conn,
+            path: path.into(),
+            in_transaction: false,
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Run `f` inside the open transaction (opening one if needed).
+    pub fn write<T>(
+        &mut self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, StoreError> {
+        if !self.in_transaction {
+            self.conn
+                .execute_batch("BEGIN")
+                .map_err(|e| self.write_error(e))?;
+            self.in_transaction = true;
+        }
+        f(&self.conn).map_err(|e| self.write_error(e))
+    }
+
+    /// Make everything written so far durable.
+    pub fn commit(&mut self) -> Result<(), StoreError> {
+        if self.in_transaction {
+            self.conn
+                .execute_batch("COMMIT")
+                .map_err(|e| self.write_error(e))?;
+            self.in_transaction = false;
+        }
+        Ok(())
+    }
+
+    /// Read-only access for queries.
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    fn write_error(&self, source: rusqlite::Error) -> StoreError {
+        StoreError::Write {
+            path: self.path.clone(),
+            source,
+        }
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        // Whatever was written is whole records: keep it (a rerun completes the rest).
+        if self.in_transaction {
+            let _ = self.conn.execute_batch("COMMIT");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS t (k TEXT PRIMARY KEY);";
+
+    #[test]
+    fn a_database_refuses_another_input_and_keeps_its_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.db");
+        let mut s = Store::open(&path, SCHEMA, "a").unwrap();
+        s.write(|c| c.execute("INSERT INTO t VALUES ('row')", []))
+            .unwrap();
+        s.commit().unwrap();
+        drop(s);
+        assert!(matches!(
+            Store::open(&path, SCHEMA, "b"),
+            Err(StoreError::Foreign { .. })
+        ));
+        let s = Store::open(&path, SCHEMA, "a").unwrap();
+        let n: i64 = s
+            .conn()
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 1);
+    }
+
+    #[test]
+    fn an_unwritable_path_is_an_open_error_naming_it() {
+        let e = Store::open(Path::new("/nonexistent-dir/x.db"), SCHEMA, "a")
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("/nonexistent-dir/x.db"), "{e}");
+    }
+}
