@@ -1,7 +1,6 @@
 //! What each command does, from parsed arguments to an exit code.
 
-use std::io::IsTerminal;
-use std::path::Path;
+use std::io::{IsTerminal, Write};
 
 use crate::cli::{Cli, Command, GenArgs, RunArgs};
 use crate::engine::NoHook;
@@ -32,11 +31,7 @@ fn write_input(args: &GenArgs) -> i32 {
     };
     match generate(&opts) {
         Ok(n) => {
-            println!(
-                "wrote {n} CDRs and {} subscribers to {}",
-                args.subscribers,
-                args.out.display()
-            );
+            println!("wrote {n} CDRs and {} subscribers to {}", args.subscribers, args.out.display());
             0
         }
         Err(e) => fail(&e, 2),
@@ -59,13 +54,7 @@ fn rate(args: &RunArgs) -> i32 {
 
 fn demo() -> i32 {
     let dir = std::env::temp_dir().join(format!("catar-demo-{}", std::process::id()));
-    let opts = GenOptions {
-        out: dir.clone(),
-        cdrs: 20_000,
-        subscribers: 500,
-        seed: 1,
-        bad_rate: 0.02,
-    };
+    let opts = GenOptions { out: dir.clone(), cdrs: 20_000, subscribers: 500, seed: 1, bad_rate: 0.02 };
     println!(
         "catar demo: rating 20000 generated CDRs with REG -> RATE -> DIS (headless until the TUI lands)"
     );
@@ -87,29 +76,32 @@ fn demo() -> i32 {
 
 fn print_summary(s: &RunSummary, opts: &RunOptions) {
     let secs = s.elapsed.as_secs_f64();
-    let rate = if secs > 0.0 {
-        s.cdrs as f64 / secs
-    } else {
-        0.0
-    };
+    let rate = if secs > 0.0 { s.cdrs as f64 / secs } else { 0.0 };
     let o = &s.outcome;
-    println!(
-        "rated {} CDRs from {} in {secs:.2} s ({rate:.0} CDR/s), {} segment(s) per stage",
-        s.cdrs,
-        opts.input.join(crate::rating::input::CDRS).display(),
-        opts.segments
-    );
-    println!("  {:<11} {:>9}", "PERSISTENT", o.persistent);
+    let cdrs = opts.input.join(crate::rating::input::CDRS);
     let reasons: Vec<String> = o.rejected.iter().map(|(r, n)| format!("{r} {n}")).collect();
-    println!(
-        "  {:<11} {:>9}  ({})",
+    let stored = o.persistent + o.rejected_total() + o.quarantine;
+    let text = format!(
+        "rated {} CDRs from {} in {secs:.2} s ({rate:.0} CDR/s), {} segment(s) per stage\n\
+         \x20 {:<11} {:>9}\n\
+         \x20 {:<11} {:>9}  ({})\n\
+         \x20 {:<11} {:>9}\n\
+         conservation: {} rows = {stored} stored: ok\n\
+         database: {} ({} balances)",
+        s.cdrs,
+        cdrs.display(),
+        opts.segments,
+        "PERSISTENT",
+        o.persistent,
         "REJECTED",
         o.rejected_total(),
-        reasons.join(", ")
+        reasons.join(", "),
+        "QUARANTINE",
+        o.quarantine,
+        s.cdrs,
+        opts.db.display(),
+        o.balances
     );
-    println!("  {:<11} {:>9}", "QUARANTINE", o.quarantine);
-    let stored = o.persistent + o.rejected_total() + o.quarantine;
-    println!("conservation: {} rows = {} stored: ok", s.cdrs, stored);
-    let db: &Path = &opts.db;
-    println!("database: {} ({} balances)", db.display(), o.balances);
+    // A closed stdout (`| head`) is not an error worth a panic.
+    let _ = writeln!(std::io::stdout(), "{text}");
 }

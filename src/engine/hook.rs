@@ -1,7 +1,7 @@
 use jiff::Timestamp;
 
 use super::{NodeId, OpKind, Workspace};
-use crate::ops::StepReport;
+use crate::ops::{ReportDetail, StepReport};
 
 /// Where a node is: the statement about to run (or just run) and the step counters.
 #[derive(Clone, Copy, Debug)]
@@ -27,6 +27,10 @@ pub struct StepPoint<'a> {
 /// Attached to every node: sees each step before it runs and its report after. A recorder
 /// writes reports, a tracer matches them and may block in `before_step` to freeze the node.
 pub trait StepHook: Send {
+    /// What the step reports given to this hook must hold (the node records no more).
+    fn detail(&self) -> ReportDetail {
+        ReportDetail::Off
+    }
     /// Called before a statement runs.
     fn before_step(&mut self, _at: &StepPoint<'_>, _workspace: &Workspace) {}
     /// Called after a statement ran, with what it changed.

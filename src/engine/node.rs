@@ -23,11 +23,7 @@ pub struct NodeId {
 
 impl NodeId {
     pub(crate) fn new(stage: usize, stage_name: &str, segment: usize) -> Self {
-        NodeId {
-            stage,
-            segment,
-            name: format!("{stage_name}/{segment}"),
-        }
+        NodeId { stage, segment, name: format!("{stage_name}/{segment}") }
     }
 }
 
@@ -74,14 +70,9 @@ impl Node<'_> {
     /// Tick over every window until the upstream closes.
     pub fn run(mut self) -> Result<NodeStats, EngineError> {
         let mut ws = self.stage.workspace();
-        let mut stats = NodeStats {
-            node: self.id.clone(),
-            ticks: 0,
-            steps: 0,
-            records_in: 0,
-            records_out: 0,
-        };
-        let mut report = StepReport::default();
+        let mut stats =
+            NodeStats { node: self.id.clone(), ticks: 0, steps: 0, records_in: 0, records_out: 0 };
+        let mut report = StepReport::with_detail(self.hook.detail());
         while let Some((window, records)) = self.receive()? {
             stats.records_in += records.len() as u64;
             if !records.is_empty() {
@@ -104,9 +95,7 @@ impl Node<'_> {
             match rx.recv() {
                 Ok(batch) => {
                     if window.is_some_and(|w| w != batch.window) {
-                        return Err(EngineError::Disconnected {
-                            node: self.id.name.clone(),
-                        });
+                        return Err(EngineError::Disconnected { node: self.id.name.clone() });
                     }
                     window = Some(batch.window);
                     records.extend(batch.records);
@@ -122,9 +111,7 @@ impl Node<'_> {
                 Ok(Some((w, records)))
             }
             (n, None) if n == self.inputs.len() => Ok(None),
-            _ => Err(EngineError::Disconnected {
-                node: self.id.name.clone(),
-            }),
+            _ => Err(EngineError::Disconnected { node: self.id.name.clone() }),
         }
     }
 
@@ -149,13 +136,11 @@ impl Node<'_> {
             };
             self.hook.before_step(&point, ws);
             report.clear();
-            statement
-                .run(ws, report)
-                .map_err(|e| EngineError::Statement {
-                    node: self.id.name.clone(),
-                    statement: statement.name.clone(),
-                    message: e.0,
-                })?;
+            statement.run(ws, report).map_err(|e| EngineError::Statement {
+                node: self.id.name.clone(),
+                statement: statement.name.clone(),
+                message: e.0,
+            })?;
             stats.steps += 1;
             self.hook.after_step(&point, report, ws);
         }
@@ -172,26 +157,15 @@ impl Node<'_> {
 
     /// Send this window's port tables on: the next stage gets one batch per segment (empty
     /// ones too, so that it knows the window is complete), the sink gets what there is.
-    fn flush(
-        &mut self,
-        ws: &mut Workspace,
-        window: u64,
-        stats: &mut NodeStats,
-    ) -> Result<(), EngineError> {
-        let disconnected = || EngineError::Disconnected {
-            node: self.id.name.clone(),
-        };
+    fn flush(&mut self, ws: &mut Workspace, window: u64, stats: &mut NodeStats) -> Result<(), EngineError> {
+        let disconnected = || EngineError::Disconnected { node: self.id.name.clone() };
         for id in self.stage.port_tables(Port::Sink).collect::<Vec<TableId>>() {
             let records = ws.table_mut(id).drain();
             if !records.is_empty() {
                 stats.records_out += records.len() as u64;
                 let table = ws.table(id).name().to_string();
                 self.sink
-                    .send(SinkBatch {
-                        node: self.id.clone(),
-                        table,
-                        records,
-                    })
+                    .send(SinkBatch { node: self.id.clone(), table, records })
                     .map_err(|_| disconnected())?;
             }
         }
@@ -205,8 +179,7 @@ impl Node<'_> {
             }
             for (tx, records) in senders.iter().zip(parts) {
                 stats.records_out += records.len() as u64;
-                tx.send(Batch { window, records })
-                    .map_err(|_| disconnected())?;
+                tx.send(Batch { window, records }).map_err(|_| disconnected())?;
             }
         }
         for t in 0..ws.tables().len() {

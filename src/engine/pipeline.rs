@@ -108,12 +108,7 @@ pub struct Pipeline {
 impl Pipeline {
     /// A pipeline over a schema, with no stages yet.
     pub fn new(schema: Arc<Schema>) -> Self {
-        Pipeline {
-            schema,
-            stages: Vec::new(),
-            window: 1024,
-            capacity: 4,
-        }
+        Pipeline { schema, stages: Vec::new(), window: 1024, capacity: 4 }
     }
 
     /// Append a stage run by `segments` nodes.
@@ -186,24 +181,16 @@ impl Pipeline {
         let records = AtomicU64::new(0);
 
         let mut nodes = Vec::new();
-        let mut senders = senders
-            .into_iter()
-            .map(|s| s.into_iter())
-            .collect::<Vec<_>>();
-        let mut receivers = receivers
-            .into_iter()
-            .map(|r| r.into_iter())
-            .collect::<Vec<_>>();
+        let mut senders = senders.into_iter().map(|s| s.into_iter()).collect::<Vec<_>>();
+        let mut receivers = receivers.into_iter().map(|r| r.into_iter()).collect::<Vec<_>>();
         let source_tx = senders[0].next().expect("the source feeds stage 0");
         for (s, (stage, n)) in self.stages.iter().enumerate() {
             for segment in 0..*n {
                 let id = NodeId::new(s, &stage.name, segment);
-                let next = self.stages.get(s + 1).map(|(next, _)| {
-                    (
-                        next,
-                        senders[s + 1].next().expect("one sender row per node"),
-                    )
-                });
+                let next = self
+                    .stages
+                    .get(s + 1)
+                    .map(|(next, _)| (next, senders[s + 1].next().expect("one sender row per node")));
                 nodes.push(Node {
                     hook: hooks.hook_for(&id),
                     id,
@@ -222,9 +209,7 @@ impl Pipeline {
         thread::scope(|scope| {
             let source_thread = thread::Builder::new()
                 .name("source".into())
-                .spawn_scoped(scope, || {
-                    feed(source, first_stage, source_tx, window, &records)
-                })
+                .spawn_scoped(scope, || feed(source, first_stage, source_tx, window, &records))
                 .expect("spawn source thread");
             let node_threads: Vec<_> = nodes
                 .into_iter()
@@ -261,11 +246,11 @@ impl Pipeline {
                 Ok(Err(e)) => errors.push(e),
                 Err(p) => errors.push(panicked("sink", p)),
             }
-            if let Some(root) = errors
-                .iter()
-                .position(|e| !e.is_consequence())
-                .or(if errors.is_empty() { None } else { Some(0) })
-            {
+            if let Some(root) = errors.iter().position(|e| !e.is_consequence()).or(if errors.is_empty() {
+                None
+            } else {
+                Some(0)
+            }) {
                 return Err(errors.swap_remove(root));
             }
             Ok(RunReport {
@@ -294,9 +279,7 @@ fn feed(
         }
         for (tx, records) in senders.iter().zip(parts) {
             tx.send(Batch { window: w, records })
-                .map_err(|_| EngineError::Disconnected {
-                    node: "source".into(),
-                })?;
+                .map_err(|_| EngineError::Disconnected { node: "source".into() })?;
         }
         w += 1;
     }
@@ -316,8 +299,5 @@ fn panicked(node: &str, payload: Box<dyn std::any::Any + Send>) -> EngineError {
         .map(|s| s.to_string())
         .or_else(|| payload.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "unknown panic".into());
-    EngineError::Panicked {
-        node: node.into(),
-        message,
-    }
+    EngineError::Panicked { node: node.into(), message }
 }

@@ -53,8 +53,7 @@ impl fmt::Display for OpKind {
 #[error("{0}")]
 pub struct StatementError(pub String);
 
-type StatementFn =
-    dyn Fn(&mut Workspace, &mut StepReport) -> Result<(), StatementError> + Send + Sync;
+type StatementFn = dyn Fn(&mut Workspace, &mut StepReport) -> Result<(), StatementError> + Send + Sync;
 
 /// One line of a node's program: a named operator application.
 pub struct Statement {
@@ -190,12 +189,7 @@ pub struct StageBuilder {
 impl StageBuilder {
     fn add(&mut self, name: &str, kind: TableKind, keys_only: bool, port: Option<Port>) -> TableId {
         let id = TableId(self.stage.tables.len() as u16);
-        self.stage.tables.push(TableDef {
-            name: name.into(),
-            kind,
-            keys_only,
-            port,
-        });
+        self.stage.tables.push(TableDef { name: name.into(), kind, keys_only, port });
         id
     }
 
@@ -230,10 +224,7 @@ impl StageBuilder {
         name: &str,
         op: OpKind,
         text: &str,
-        run: impl Fn(&mut Workspace, &mut StepReport) -> Result<(), StatementError>
-        + Send
-        + Sync
-        + 'static,
+        run: impl Fn(&mut Workspace, &mut StepReport) -> Result<(), StatementError> + Send + Sync + 'static,
     ) -> &mut Self {
         self.stage.statements.push(Statement {
             name: name.into(),
@@ -280,10 +271,7 @@ impl Workspace {
 
     /// Two different tables, to change together (collision, discharge, de-escalate).
     pub fn pair_mut(&mut self, a: TableId, b: TableId) -> (&mut Table, &mut Table) {
-        let [x, y] = self
-            .tables
-            .get_disjoint_mut([a.0 as usize, b.0 as usize])
-            .expect("two distinct tables");
+        let [x, y] = self.tables.get_disjoint_mut([a.0 as usize, b.0 as usize]).expect("two distinct tables");
         (x, y)
     }
 

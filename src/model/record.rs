@@ -33,13 +33,12 @@ pub struct Record {
 impl Record {
     /// A new record with no contexts, in no cabinet yet.
     pub fn new(reg_id: u64) -> Self {
-        Record {
-            header: Header {
-                reg_id,
-                ..Header::default()
-            },
-            slots: Vec::new(),
-        }
+        Record { header: Header { reg_id, ..Header::default() }, slots: Vec::new() }
+    }
+
+    /// A new record with room for `slots` contexts, so that filling it never reallocates.
+    pub fn with_capacity(reg_id: u64, slots: usize) -> Self {
+        Record { header: Header { reg_id, ..Header::default() }, slots: Vec::with_capacity(slots) }
     }
 
     /// The value of a context (empty when the record has none).
@@ -60,13 +59,14 @@ impl Record {
         std::mem::replace(&mut self.slots[slot], value)
     }
 
+    /// Drop every context at once (the slots are freed).
+    pub(crate) fn clear(&mut self) {
+        self.slots.clear();
+    }
+
     /// The non-empty contexts with their values, in slot order.
     pub fn contexts(&self) -> impl Iterator<Item = (ContextId, &Value)> {
-        self.slots
-            .iter()
-            .enumerate()
-            .filter(|(_, v)| !v.is_empty())
-            .map(|(i, v)| (ContextId(i as u16), v))
+        self.slots.iter().enumerate().filter(|(_, v)| !v.is_empty()).map(|(i, v)| (ContextId(i as u16), v))
     }
 
     /// True when the record is in a live cabinet (not disarmed).
@@ -85,10 +85,7 @@ mod tests {
         assert_eq!(r.get(ContextId(5)), &Value::Empty);
         assert_eq!(r.set(ContextId(3), Value::Int(1)), Value::Empty);
         assert_eq!(r.get(ContextId(3)), &Value::Int(1));
-        assert_eq!(
-            r.contexts().collect::<Vec<_>>(),
-            vec![(ContextId(3), &Value::Int(1))]
-        );
+        assert_eq!(r.contexts().collect::<Vec<_>>(), vec![(ContextId(3), &Value::Int(1))]);
         assert_eq!(r.set(ContextId(9), Value::Empty), Value::Empty);
         assert_eq!(r.contexts().count(), 1);
     }

@@ -90,21 +90,14 @@ impl SchemaBuilder {
     /// Define a context; its id is its slot in every record.
     pub fn context(&mut self, name: &str, weight: Weight) -> ContextId {
         if self.contexts.iter().any(|c| c.name == name) {
-            self.fail(SchemaError::Duplicate {
-                kind: "context",
-                name: name.into(),
-            });
+            self.fail(SchemaError::Duplicate { kind: "context", name: name.into() });
         }
         let Ok(raw) = u16::try_from(self.contexts.len()) else {
             self.fail(SchemaError::TooMany("contexts"));
             return ContextId(u16::MAX);
         };
         let id = ContextId(raw);
-        self.contexts.push(ContextDef {
-            id,
-            name: name.into(),
-            weight,
-        });
+        self.contexts.push(ContextDef { id, name: name.into(), weight });
         id
     }
 
@@ -114,12 +107,7 @@ impl SchemaBuilder {
     }
 
     /// Define a regular cabinet with the contexts of `base` (if any) plus `extra`.
-    pub fn cabinet(
-        &mut self,
-        name: &str,
-        base: Option<CabinetId>,
-        extra: &[ContextId],
-    ) -> CabinetId {
+    pub fn cabinet(&mut self, name: &str, base: Option<CabinetId>, extra: &[ContextId]) -> CabinetId {
         let mut contexts = extra.to_vec();
         if let Some(b) = base {
             contexts.extend(self.def(b).map(|d| d.contexts.clone()).unwrap_or_default());
@@ -130,25 +118,12 @@ impl SchemaBuilder {
     /// Define a spectrum: a named list of cabinets matched as one.
     pub fn spectrum(&mut self, name: &str, members: &[CabinetId]) -> CabinetId {
         let contexts = self.union_of(members);
-        self.push(
-            name,
-            CabinetKind::Spectrum(members.to_vec()),
-            None,
-            contexts,
-        )
+        self.push(name, CabinetKind::Spectrum(members.to_vec()), None, contexts)
     }
 
     /// Define a context cabinet: the cabinets that share `context`.
-    pub fn context_cabinet(
-        &mut self,
-        name: &str,
-        context: ContextId,
-        members: &[CabinetId],
-    ) -> CabinetId {
-        let kind = CabinetKind::Context {
-            context,
-            cabinets: members.to_vec(),
-        };
+    pub fn context_cabinet(&mut self, name: &str, context: ContextId, members: &[CabinetId]) -> CabinetId {
+        let kind = CabinetKind::Context { context, cabinets: members.to_vec() };
         self.push(name, kind, None, vec![context])
     }
 
@@ -166,18 +141,9 @@ impl SchemaBuilder {
         };
         let mut cabinets = vec![disarmed];
         cabinets.append(&mut self.cabinets);
-        let context_names = self
-            .contexts
-            .iter()
-            .map(|c| (c.name.clone(), c.id))
-            .collect();
+        let context_names = self.contexts.iter().map(|c| (c.name.clone(), c.id)).collect();
         let cabinet_names = cabinets.iter().map(|c| (c.name.clone(), c.id)).collect();
-        Ok(Schema {
-            contexts: self.contexts,
-            cabinets,
-            context_names,
-            cabinet_names,
-        })
+        Ok(Schema { contexts: self.contexts, cabinets, context_names, cabinet_names })
     }
 
     fn def(&self, id: CabinetId) -> Option<&CabinetDef> {
@@ -185,11 +151,7 @@ impl SchemaBuilder {
     }
 
     fn union_of(&self, members: &[CabinetId]) -> Vec<ContextId> {
-        members
-            .iter()
-            .filter_map(|m| self.def(*m))
-            .flat_map(|d| d.contexts.iter().copied())
-            .collect()
+        members.iter().filter_map(|m| self.def(*m)).flat_map(|d| d.contexts.iter().copied()).collect()
     }
 
     fn push(
@@ -200,10 +162,7 @@ impl SchemaBuilder {
         mut contexts: Vec<ContextId>,
     ) -> CabinetId {
         if name == "DISARMED" || self.cabinets.iter().any(|c| c.name == name) {
-            self.fail(SchemaError::Duplicate {
-                kind: "cabinet",
-                name: name.into(),
-            });
+            self.fail(SchemaError::Duplicate { kind: "cabinet", name: name.into() });
         }
         // Id 0 is the disarmed cabinet, so defined cabinets start at 1.
         let Ok(raw) = u16::try_from(self.cabinets.len() + 1) else {
@@ -213,13 +172,7 @@ impl SchemaBuilder {
         contexts.sort();
         contexts.dedup();
         let id = CabinetId(raw);
-        self.cabinets.push(CabinetDef {
-            id,
-            name: name.into(),
-            kind,
-            base,
-            contexts,
-        });
+        self.cabinets.push(CabinetDef { id, name: name.into(), kind, base, contexts });
         id
     }
 
@@ -252,13 +205,7 @@ mod tests {
         let mut b = Schema::builder();
         b.context("X", Weight::Light);
         b.context("X", Weight::Light);
-        assert_eq!(
-            b.build().unwrap_err(),
-            SchemaError::Duplicate {
-                kind: "context",
-                name: "X".into()
-            }
-        );
+        assert_eq!(b.build().unwrap_err(), SchemaError::Duplicate { kind: "context", name: "X".into() });
     }
 
     #[test]

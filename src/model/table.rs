@@ -66,20 +66,14 @@ impl Table {
             mass: vec![0; cabinet_count],
             index: FxHashMap::default(),
             chain: Vec::new(),
-            indexed: matches!(
-                kind,
-                TableKind::Accumulator | TableKind::Reference | TableKind::Rules
-            ),
+            indexed: matches!(kind, TableKind::Accumulator | TableKind::Reference | TableKind::Rules),
             keys_only: false,
         }
     }
 
     /// A reference table that keeps only the linkeys charged into it (no rows).
     pub fn keys_only(id: TableId, name: &str, cabinet_count: usize) -> Self {
-        Table {
-            keys_only: true,
-            ..Table::new(id, name, TableKind::Reference, cabinet_count)
-        }
+        Table { keys_only: true, ..Table::new(id, name, TableKind::Reference, cabinet_count) }
     }
 
     /// Its id in the workspace.

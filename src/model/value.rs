@@ -1,7 +1,6 @@
-use std::fmt;
-use std::sync::Arc;
-
 use jiff::Timestamp;
+use smol_str::SmolStr;
+use std::fmt;
 
 /// The value of one context in one record. `Empty` means the context has no value there.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -11,16 +10,17 @@ pub enum Value {
     Empty,
     /// An integer (money in cents, counts, durations).
     Int(i64),
-    /// Text; shared so that copying a value between records never allocates.
-    Text(Arc<str>),
+    /// Text; short strings live inline and long ones are shared, so copying a value
+    /// between records never allocates.
+    Text(SmolStr),
     /// An instant (event times), compared as instants whatever offset it was written with.
     Time(Timestamp),
 }
 
 impl Value {
     /// Text value from anything string-like.
-    pub fn text(s: impl Into<Arc<str>>) -> Self {
-        Value::Text(s.into())
+    pub fn text(s: impl AsRef<str>) -> Self {
+        Value::Text(SmolStr::new(s))
     }
 
     /// True when the context holds no value.
@@ -72,7 +72,7 @@ impl From<i64> for Value {
 
 impl From<&str> for Value {
     fn from(s: &str) -> Self {
-        Value::Text(s.into())
+        Value::text(s)
     }
 }
 

@@ -37,10 +37,7 @@ pub fn arm(
         let fresh = linkey_of(contexts.iter().map(|&c| rec.get(c)));
         rec.header.linkey = match mode {
             ArmMode::Absolute => fresh,
-            ArmMode::Relative => linkey_of(&[
-                Value::Int(rec.header.linkey as i64),
-                Value::Int(fresh as i64),
-            ]),
+            ArmMode::Relative => linkey_of(&[Value::Int(rec.header.linkey as i64), Value::Int(fresh as i64)]),
         };
     }
     if table.indexed {
@@ -62,10 +59,7 @@ mod tests {
         insert(&mut t, f.rec(1, "A", 5), f.raw, &mut rep);
         insert(&mut t, f.rec(2, "A", 6), f.raw, &mut rep);
         rep.clear();
-        assert_eq!(
-            arm(&mut t, &[f.kind], ArmMode::Absolute, |_| true, &mut rep),
-            2
-        );
+        assert_eq!(arm(&mut t, &[f.kind], ArmMode::Absolute, |_| true, &mut rep), 2);
         assert_eq!(t.rows()[0].header.linkey, t.rows()[1].header.linkey);
         assert_eq!(t.rows()[0].header.linkey, linkey_of([&Value::text("A")]));
         arm(&mut t, &[f.amount], ArmMode::Relative, |_| true, &mut rep);
@@ -81,10 +75,7 @@ mod tests {
         let mut rep = StepReport::default();
         insert(&mut t, f.rec(1, "A", 5), f.raw, &mut rep);
         disarm(&mut t, |_| true, &mut rep);
-        assert_eq!(
-            arm(&mut t, &[f.kind], ArmMode::Absolute, |_| true, &mut rep),
-            0
-        );
+        assert_eq!(arm(&mut t, &[f.kind], ArmMode::Absolute, |_| true, &mut rep), 0);
         assert_eq!(t.rows()[0].header.linkey, 0);
     }
 }

@@ -133,9 +133,8 @@ pub fn collision_accumulate(
     for row in rows {
         let rec = &driving.rows[row];
         let linkey = rec.header.linkey;
-        let existing = acc
-            .find_row(linkey)
-            .filter(|&a| spec.key.iter().all(|&k| acc.rows[a].get(k) == rec.get(k)));
+        let existing =
+            acc.find_row(linkey).filter(|&a| spec.key.iter().all(|&k| acc.rows[a].get(k) == rec.get(k)));
         let at = match existing {
             Some(a) => {
                 count.hits += 1;
@@ -156,11 +155,7 @@ pub fn collision_accumulate(
         };
         let before = acc.rows[at].get(spec.total).as_int().unwrap_or(0);
         let delta = rec.get(spec.add).as_int().unwrap_or(0);
-        let after = if spec.subtract {
-            before.saturating_sub(delta)
-        } else {
-            before.saturating_add(delta)
-        };
+        let after = if spec.subtract { before.saturating_sub(delta) } else { before.saturating_add(delta) };
         set_value(acc, at, spec.total, Value::Int(after), report);
         let out = if spec.out_after { after } else { before };
         set_value(driving, row, spec.out, Value::Int(out), report);
@@ -204,21 +199,9 @@ mod tests {
             hit: Some(f.ok),
             miss: Some(f.bad),
         };
-        let n = collision(
-            &f.schema,
-            &mut t,
-            &reference,
-            &spec,
-            |_| true,
-            |_, _| true,
-            &mut rep,
-        );
+        let n = collision(&f.schema, &mut t, &reference, &spec, |_| true, |_, _| true, &mut rep);
         assert_eq!(n, CollisionCount { hits: 2, misses: 1 });
-        assert_eq!(
-            t.rows()[0].get(f.name),
-            &Value::text("alpha"),
-            "the first reference row wins"
-        );
+        assert_eq!(t.rows()[0].get(f.name), &Value::text("alpha"), "the first reference row wins");
         assert_eq!(t.rows()[2].get(f.name), &Value::text("beta"));
         assert_eq!(t.rows()[1].header.cabinet, f.bad);
         assert_eq!((t.mass(f.ok), t.mass(f.bad), t.mass(f.raw)), (2, 1, 0));
@@ -237,33 +220,13 @@ mod tests {
         insert(&mut t, rec, f.ok, &mut rep);
         arm(&mut t, &[f.kind], ArmMode::Absolute, |_| true, &mut rep);
         // OK -> BAD is a state change; NAME is active in OK, so it is not overwritten.
-        let spec = Collision {
-            on: &[(f.kind, f.kind)],
-            fill: &[(f.name, f.name)],
-            hit: Some(f.bad),
-            miss: None,
-        };
-        collision(
-            &f.schema,
-            &mut t,
-            &reference,
-            &spec,
-            |_| true,
-            |_, _| true,
-            &mut rep,
-        );
+        let spec =
+            Collision { on: &[(f.kind, f.kind)], fill: &[(f.name, f.name)], hit: Some(f.bad), miss: None };
+        collision(&f.schema, &mut t, &reference, &spec, |_| true, |_, _| true, &mut rep);
         assert_eq!(t.rows()[0].get(f.name), &Value::text("mine"));
         // In the same cabinet the collision fills from the reference.
         let same = Collision { hit: None, ..spec };
-        collision(
-            &f.schema,
-            &mut t,
-            &reference,
-            &same,
-            |_| true,
-            |_, _| true,
-            &mut rep,
-        );
+        collision(&f.schema, &mut t, &reference, &same, |_| true, |_, _| true, &mut rep);
         assert_eq!(t.rows()[0].get(f.name), &Value::text("alpha"));
     }
 
@@ -278,21 +241,8 @@ mod tests {
         arm(&mut t, &[f.kind], ArmMode::Absolute, |_| true, &mut rep);
         skip(&mut t, true, |r| r.header.reg_id == 1, &mut rep);
         crate::ops::disarm(&mut t, |r| r.header.reg_id == 2, &mut rep);
-        let spec = Collision {
-            on: &[],
-            fill: &[],
-            hit: Some(f.ok),
-            miss: Some(f.bad),
-        };
-        let n = collision(
-            &f.schema,
-            &mut t,
-            &reference,
-            &spec,
-            |_| true,
-            |_, _| true,
-            &mut rep,
-        );
+        let spec = Collision { on: &[], fill: &[], hit: Some(f.ok), miss: Some(f.bad) };
+        let n = collision(&f.schema, &mut t, &reference, &spec, |_| true, |_, _| true, &mut rep);
         assert_eq!(n, CollisionCount::default());
         assert_eq!(t.rows()[0].header.cabinet, f.raw);
     }
@@ -305,30 +255,16 @@ mod tests {
         let mut rep = StepReport::default();
         insert(&mut t, f.rec(1, "A", 1), f.raw, &mut rep);
         arm(&mut t, &[f.kind], ArmMode::Absolute, |_| true, &mut rep);
-        let spec = Collision {
-            on: &[],
-            fill: &[(f.name, f.name)],
-            hit: None,
-            miss: None,
-        };
+        let spec = Collision { on: &[], fill: &[(f.name, f.name)], hit: None, miss: None };
         let not_alpha = |_: &Record, r: &Record| r.get(f.name) != &Value::text("alpha");
-        collision(
-            &f.schema,
-            &mut t,
-            &reference,
-            &spec,
-            |_| true,
-            not_alpha,
-            &mut rep,
-        );
+        collision(&f.schema, &mut t, &reference, &spec, |_| true, not_alpha, &mut rep);
         assert_eq!(t.rows()[0].get(f.name), &Value::text("second alpha"));
     }
 
     #[test]
     fn learning_collision_catches_repeats_within_one_tick() {
         let f = fx();
-        let mut seen =
-            Table::keys_only(crate::model::TableId(5), "SEEN", f.schema.cabinets().len());
+        let mut seen = Table::keys_only(crate::model::TableId(5), "SEEN", f.schema.cabinets().len());
         let mut t = f.reactor(0);
         let mut rep = StepReport::default();
         for (i, id) in ["E1", "E2", "E1", "E1"].iter().enumerate() {

@@ -13,7 +13,7 @@ pub use collision::{
     Accumulate, Collision, CollisionCount, collision, collision_accumulate, collision_learn,
 };
 pub use movement::{charge, deescalate, discharge, rolling};
-pub use report::{ContextChange, MassDelta, StepReport, Transition};
+pub use report::{ContextChange, MassDelta, ReportDetail, StepReport, Transition};
 pub use state::{disarm, skip, state};
 pub use transform::transform;
 
@@ -48,27 +48,20 @@ pub(crate) fn set_value(
     if rec.get(context) == &value {
         return;
     }
-    report.context(
-        table.id,
-        rec.header.reg_id,
-        rec.header.cabinet,
-        context,
-        value.clone(),
-    );
+    if report.wants_contexts() {
+        report.context(table.id, rec.header.reg_id, rec.header.cabinet, context, &value);
+    }
     rec.set(context, value);
 }
 
 /// Append a record to a table in `cabinet`, reporting its arrival and its contexts.
-pub(crate) fn insert(
-    table: &mut Table,
-    mut record: Record,
-    cabinet: CabinetId,
-    report: &mut StepReport,
-) {
+pub(crate) fn insert(table: &mut Table, mut record: Record, cabinet: CabinetId, report: &mut StepReport) {
     record.header.cabinet = cabinet;
     let reg_id = record.header.reg_id;
-    for (context, value) in record.contexts() {
-        report.context(table.id, reg_id, cabinet, context, value.clone());
+    if report.wants_contexts() {
+        for (context, value) in record.contexts() {
+            report.context(table.id, reg_id, cabinet, context, value);
+        }
     }
     if cabinet.is_live() {
         table.mass[cabinet.index()] += 1;
@@ -83,9 +76,8 @@ pub(crate) fn matching(
     mut filter: impl FnMut(&Record) -> bool,
     report: &mut StepReport,
 ) -> Vec<usize> {
-    let rows: Vec<usize> = (0..table.rows.len())
-        .filter(|&i| table.rows[i].is_live() && filter(&table.rows[i]))
-        .collect();
+    let rows: Vec<usize> =
+        (0..table.rows.len()).filter(|&i| table.rows[i].is_live() && filter(&table.rows[i])).collect();
     report.matched += rows.len() as u64;
     rows
 }
@@ -117,16 +109,7 @@ pub(crate) mod fixture {
         let raw = b.root("RAW", &[id, kind, amount]);
         let ok = b.cabinet("OK", Some(raw), &[name]);
         let bad = b.cabinet("BAD", Some(raw), &[]);
-        Fx {
-            schema: b.build().unwrap(),
-            id,
-            kind,
-            amount,
-            name,
-            raw,
-            ok,
-            bad,
-        }
+        Fx { schema: b.build().unwrap(), id, kind, amount, name, raw, ok, bad }
     }
 
     impl Fx {

@@ -45,24 +45,10 @@ pub fn discharge(
 /// De-escalate: copy `contexts` of each live record of `r` into the record of `r2` whose
 /// reg_id is its link_to (where that record has no value yet), then free the slots of `r`.
 /// Returns how many records were de-escalated.
-pub fn deescalate(
-    r: &mut Table,
-    r2: &mut Table,
-    contexts: &[ContextId],
-    report: &mut StepReport,
-) -> usize {
-    let targets: FxHashMap<u64, usize> = r2
-        .rows
-        .iter()
-        .enumerate()
-        .filter(|(_, x)| x.is_live())
-        .map(|(i, x)| (x.header.reg_id, i))
-        .collect();
-    let rows = matching(
-        r,
-        |x| x.header.link_to != 0 && targets.contains_key(&x.header.link_to),
-        report,
-    );
+pub fn deescalate(r: &mut Table, r2: &mut Table, contexts: &[ContextId], report: &mut StepReport) -> usize {
+    let targets: FxHashMap<u64, usize> =
+        r2.rows.iter().enumerate().filter(|(_, x)| x.is_live()).map(|(i, x)| (x.header.reg_id, i)).collect();
+    let rows = matching(r, |x| x.header.link_to != 0 && targets.contains_key(&x.header.link_to), report);
     for &row in &rows {
         let target = targets[&r.rows[row].header.link_to];
         for &c in contexts {
@@ -71,9 +57,13 @@ pub fn deescalate(
                 set_value(r2, target, c, v.clone(), report);
             }
         }
-        let held: Vec<ContextId> = r.rows[row].contexts().map(|(c, _)| c).collect();
-        for c in held {
-            set_value(r, row, c, Value::Empty, report);
+        if report.wants_contexts() {
+            let held: Vec<ContextId> = r.rows[row].contexts().map(|(c, _)| c).collect();
+            for c in held {
+                set_value(r, row, c, Value::Empty, report);
+            }
+        } else {
+            r.rows[row].clear();
         }
     }
     rows.len()
@@ -111,23 +101,11 @@ mod tests {
         let f = fx();
         let mut t = f.reactor(1);
         let mut rep = StepReport::default();
-        assert_eq!(
-            charge(
-                &mut t,
-                f.raw,
-                [f.rec(1, "A", 2), f.rec(2, "B", 3)],
-                &mut rep
-            ),
-            2
-        );
+        assert_eq!(charge(&mut t, f.raw, [f.rec(1, "A", 2), f.rec(2, "B", 3)], &mut rep), 2);
         assert_eq!(t.mass(f.raw), 2);
         assert_eq!(rep.transitions.len(), 2);
         assert_eq!(rep.contexts.len(), 6);
-        assert!(
-            rep.transitions
-                .iter()
-                .all(|x| x.from == CabinetId::DISARMED && x.to == f.raw)
-        );
+        assert!(rep.transitions.iter().all(|x| x.from == CabinetId::DISARMED && x.to == f.raw));
     }
 
     #[test]
@@ -136,20 +114,10 @@ mod tests {
         let mut r = f.reactor(1);
         let mut data = f.table(2, TableKind::Data);
         let mut rep = StepReport::default();
-        charge(
-            &mut r,
-            f.ok,
-            [f.rec(1, "A", 2), f.rec(2, "B", 3), f.rec(3, "A", 4)],
-            &mut rep,
-        );
+        charge(&mut r, f.ok, [f.rec(1, "A", 2), f.rec(2, "B", 3), f.rec(3, "A", 4)], &mut rep);
         disarm(&mut r, |x| x.header.reg_id == 3, &mut rep);
         rep.clear();
-        let n = discharge(
-            &mut r,
-            &mut data,
-            |x| x.get(f.kind) == &Value::text("A"),
-            &mut rep,
-        );
+        let n = discharge(&mut r, &mut data, |x| x.get(f.kind) == &Value::text("A"), &mut rep);
         assert_eq!(n, 1, "the disarmed record is invisible");
         assert_eq!((r.mass(f.ok), data.mass(f.ok)), (1, 1));
         assert_eq!(data.rows()[0].get(f.amount), &Value::Int(2));
@@ -172,21 +140,10 @@ mod tests {
         charge(&mut r, f.ok, [a, b], &mut rep);
         charge(&mut sat, f.ok, [Record::new(1)], &mut rep);
         rep.clear();
-        assert_eq!(
-            deescalate(&mut r, &mut sat, &[f.kind, f.amount], &mut rep),
-            1
-        );
+        assert_eq!(deescalate(&mut r, &mut sat, &[f.kind, f.amount], &mut rep), 1);
         assert_eq!(sat.rows()[0].get(f.kind), &Value::text("A"));
-        assert_eq!(
-            sat.rows()[0].get(f.id),
-            &Value::Empty,
-            "only the named contexts are copied"
-        );
-        assert_eq!(
-            r.rows()[0].contexts().count(),
-            0,
-            "the source slots are freed"
-        );
+        assert_eq!(sat.rows()[0].get(f.id), &Value::Empty, "only the named contexts are copied");
+        assert_eq!(r.rows()[0].contexts().count(), 0, "the source slots are freed");
         assert_eq!(r.rows()[1].contexts().count(), 3);
         let cleared = rep.contexts.iter().filter(|c| c.value.is_empty()).count();
         assert_eq!(cleared, 3);

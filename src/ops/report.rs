@@ -25,6 +25,19 @@ pub struct MassDelta {
     pub delta: i64,
 }
 
+/// How much a step report holds: what the attached hooks need, no more, so that a run
+/// without a recorder pays only for mass counting.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ReportDetail {
+    /// Matched records and mass deltas only.
+    Off,
+    /// Also each record transition and each context set or cleared (without its value).
+    Summary,
+    /// Also the value of every context set: enough to rebuild any table at any step.
+    #[default]
+    Full,
+}
+
 /// One context of one record set to a value, or cleared (`Value::Empty`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ContextChange {
@@ -36,7 +49,9 @@ pub struct ContextChange {
     pub cabinet: CabinetId,
     /// The context.
     pub context: ContextId,
-    /// Its new value; `Empty` when cleared.
+    /// True when set, false when cleared.
+    pub set: bool,
+    /// Its new value at `Full` detail; `Empty` when cleared or at `Summary` detail.
     pub value: Value,
 }
 
@@ -44,6 +59,8 @@ pub struct ContextChange {
 /// Reused from step to step so that reporting allocates nothing once warm.
 #[derive(Clone, Debug, Default)]
 pub struct StepReport {
+    /// What this report records.
+    pub detail: ReportDetail,
     /// Records that changed cabinet (or entered or left a table).
     pub transitions: Vec<Transition>,
     /// Net mass change per (table, cabinet).
@@ -55,6 +72,16 @@ pub struct StepReport {
 }
 
 impl StepReport {
+    /// An empty report recording `detail`.
+    pub fn with_detail(detail: ReportDetail) -> Self {
+        StepReport { detail, ..StepReport::default() }
+    }
+
+    /// True when context changes are recorded.
+    pub(crate) fn wants_contexts(&self) -> bool {
+        self.detail >= ReportDetail::Summary
+    }
+
     /// Forget the previous step, keeping the buffers.
     pub fn clear(&mut self) {
         self.transitions.clear();
@@ -76,19 +103,10 @@ impl StepReport {
         t
     }
 
-    pub(crate) fn transition(
-        &mut self,
-        table: TableId,
-        reg_id: u64,
-        from: CabinetId,
-        to: CabinetId,
-    ) {
-        self.transitions.push(Transition {
-            table,
-            reg_id,
-            from,
-            to,
-        });
+    pub(crate) fn transition(&mut self, table: TableId, reg_id: u64, from: CabinetId, to: CabinetId) {
+        if self.detail >= ReportDetail::Summary {
+            self.transitions.push(Transition { table, reg_id, from, to });
+        }
         if from.is_live() {
             self.add_mass(table, from, -1);
         }
@@ -103,30 +121,18 @@ impl StepReport {
         reg_id: u64,
         cabinet: CabinetId,
         context: ContextId,
-        value: Value,
+        value: &Value,
     ) {
-        self.contexts.push(ContextChange {
-            table,
-            reg_id,
-            cabinet,
-            context,
-            value,
-        });
+        let set = !value.is_empty();
+        let value = if self.detail == ReportDetail::Full { value.clone() } else { Value::Empty };
+        self.contexts.push(ContextChange { table, reg_id, cabinet, context, set, value });
     }
 
     fn add_mass(&mut self, table: TableId, cabinet: CabinetId, delta: i64) {
         // A step touches few (table, cabinet) pairs, so a scan beats a map here.
-        match self
-            .mass
-            .iter_mut()
-            .find(|m| m.table == table && m.cabinet == cabinet)
-        {
+        match self.mass.iter_mut().find(|m| m.table == table && m.cabinet == cabinet) {
             Some(m) => m.delta += delta,
-            None => self.mass.push(MassDelta {
-                table,
-                cabinet,
-                delta,
-            }),
+            None => self.mass.push(MassDelta { table, cabinet, delta }),
         }
     }
 }

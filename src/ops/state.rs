@@ -8,10 +8,7 @@ pub fn state(
     filter: impl FnMut(&Record) -> bool,
     report: &mut StepReport,
 ) -> usize {
-    assert!(
-        to.is_live(),
-        "the state operator sets a live cabinet; use disarm for cabinet 0"
-    );
+    assert!(to.is_live(), "the state operator sets a live cabinet; use disarm for cabinet 0");
     let rows = matching(table, filter, report);
     for &row in &rows {
         set_cabinet(table, row, to, report);
@@ -20,11 +17,7 @@ pub fn state(
 }
 
 /// Disarm: cabinet := 0 for the matching live records (a logical delete).
-pub fn disarm(
-    table: &mut Table,
-    filter: impl FnMut(&Record) -> bool,
-    report: &mut StepReport,
-) -> usize {
+pub fn disarm(table: &mut Table, filter: impl FnMut(&Record) -> bool, report: &mut StepReport) -> usize {
     let rows = matching(table, filter, report);
     for &row in &rows {
         set_cabinet(table, row, CabinetId::DISARMED, report);
@@ -59,31 +52,13 @@ mod tests {
         let mut t = f.reactor(3);
         let mut rep = StepReport::default();
         for i in 1..=3 {
-            insert(
-                &mut t,
-                f.rec(i, if i == 2 { "X" } else { "A" }, 1),
-                f.raw,
-                &mut rep,
-            );
+            insert(&mut t, f.rec(i, if i == 2 { "X" } else { "A" }, 1), f.raw, &mut rep);
         }
         rep.clear();
-        let n = state(
-            &mut t,
-            f.bad,
-            |r| r.get(f.kind) == &Value::text("X"),
-            &mut rep,
-        );
+        let n = state(&mut t, f.bad, |r| r.get(f.kind) == &Value::text("X"), &mut rep);
         assert_eq!(n, 1);
         assert_eq!((t.mass(f.raw), t.mass(f.bad)), (2, 1));
-        assert_eq!(
-            rep.transitions,
-            vec![Transition {
-                table: t.id(),
-                reg_id: 2,
-                from: f.raw,
-                to: f.bad
-            }]
-        );
+        assert_eq!(rep.transitions, vec![Transition { table: t.id(), reg_id: 2, from: f.raw, to: f.bad }]);
         let deltas: Vec<_> = rep.mass.iter().map(|m| (m.cabinet, m.delta)).collect();
         assert_eq!(deltas, vec![(f.raw, -1), (f.bad, 1)]);
     }
@@ -98,11 +73,7 @@ mod tests {
         assert_eq!(disarm(&mut t, |r| r.header.reg_id == 1, &mut rep), 1);
         assert_eq!(t.mass(f.raw), 1);
         rep.clear();
-        assert_eq!(
-            state(&mut t, f.ok, |_| true, &mut rep),
-            1,
-            "the disarmed record is invisible"
-        );
+        assert_eq!(state(&mut t, f.ok, |_| true, &mut rep), 1, "the disarmed record is invisible");
         assert_eq!(t.rows()[0].header.cabinet, CabinetId::DISARMED);
         t.compact();
         assert_eq!(t.rows().len(), 1);

@@ -29,12 +29,7 @@ mod tests {
         let f = fx();
         let mut t = f.reactor(0);
         let mut rep = StepReport::default();
-        charge(
-            &mut t,
-            f.raw,
-            [f.rec(1, "A", 2), f.rec(2, "B", 3)],
-            &mut rep,
-        );
+        charge(&mut t, f.raw, [f.rec(1, "A", 2), f.rec(2, "B", 3)], &mut rep);
         rep.clear();
         let n = transform(
             &mut t,

@@ -21,53 +21,25 @@ pub fn stage(r: &Arc<Rating>) -> Stage {
     let balances = s.table("BALANCES", TableKind::Accumulator);
     let archive = s.table("ARCHIVE", TableKind::Archive);
     let out = s.sink("persistent");
-    let kept = [
-        c.event_id,
-        c.imsi,
-        c.subscriber,
-        c.service,
-        c.action,
-        c.start_time,
-        c.units,
-        c.amount,
-        c.month,
-    ];
+    let kept =
+        [c.event_id, c.imsi, c.subscriber, c.service, c.action, c.start_time, c.units, c.amount, c.month];
 
-    s.statement(
-        "charge",
-        OpKind::Charge,
-        "charge RATED <- from RATE",
-        move |ws, rep| {
-            let mut batch = ws.take_inbox();
-            for x in &mut batch {
-                x.header.link_to = x.header.reg_id;
-            }
-            let latest = batch
-                .iter()
-                .filter_map(|x| x.get(c.start_time).as_time())
-                .max();
-            if let Some(t) = latest {
-                ws.clock.observe(t);
-            }
-            ops::charge(ws.table_mut(rated), k.rated, batch, rep);
-            Ok(())
-        },
-    );
-    s.statement(
-        "arm-subscriber",
-        OpKind::Arm,
-        "arm linkey = SUBSCRIBER",
-        move |ws, rep| {
-            ops::arm(
-                ws.table_mut(rated),
-                &[c.subscriber],
-                ArmMode::Absolute,
-                |_| true,
-                rep,
-            );
-            Ok(())
-        },
-    );
+    s.statement("charge", OpKind::Charge, "charge RATED <- from RATE", move |ws, rep| {
+        let mut batch = ws.take_inbox();
+        for x in &mut batch {
+            x.header.link_to = x.header.reg_id;
+        }
+        let latest = batch.iter().filter_map(|x| x.get(c.start_time).as_time()).max();
+        if let Some(t) = latest {
+            ws.clock.observe(t);
+        }
+        ops::charge(ws.table_mut(rated), k.rated, batch, rep);
+        Ok(())
+    });
+    s.statement("arm-subscriber", OpKind::Arm, "arm linkey = SUBSCRIBER", move |ws, rep| {
+        ops::arm(ws.table_mut(rated), &[c.subscriber], ArmMode::Absolute, |_| true, rep);
+        Ok(())
+    });
     s.statement(
         "balance",
         OpKind::Collision,
@@ -88,16 +60,14 @@ pub fn stage(r: &Arc<Rating>) -> Stage {
             Ok(())
         },
     );
+    let slots = r.schema.slot_count();
     s.statement(
         "satellite",
         OpKind::Charge,
         "charge PERSISTENT satellite <- the reg_ids of RATED",
         move |ws, rep| {
-            let ids: Vec<Record> = ws
-                .table(rated)
-                .live()
-                .map(|x| Record::new(x.header.reg_id))
-                .collect();
+            let ids: Vec<Record> =
+                ws.table(rated).live().map(|x| Record::with_capacity(x.header.reg_id, slots)).collect();
             ops::charge(ws.table_mut(persistent), k.persistent, ids, rep);
             Ok(())
         },
@@ -126,22 +96,12 @@ pub fn stage(r: &Arc<Rating>) -> Stage {
         OpKind::Rolling,
         "rolling ARCHIVE: a new month becomes archive1",
         move |ws, rep| {
-            let newest = ws
-                .table(archive)
-                .rows()
-                .first()
-                .map(|x| x.get(c.month).clone());
-            let mut months: Vec<Value> = ws
-                .table(persistent)
-                .live()
-                .map(|x| x.get(c.month).clone())
-                .collect();
+            let newest = ws.table(archive).rows().first().map(|x| x.get(c.month).clone());
+            let mut months: Vec<Value> =
+                ws.table(persistent).live().map(|x| x.get(c.month).clone()).collect();
             months.sort();
             months.dedup();
-            for m in months
-                .into_iter()
-                .filter(|m| !m.is_empty() && newest.as_ref().is_none_or(|n| m > n))
-            {
+            for m in months.into_iter().filter(|m| !m.is_empty() && newest.as_ref().is_none_or(|n| m > n)) {
                 let mut fresh = Record::new(0);
                 fresh.set(c.month, m);
                 ops::rolling(ws.table_mut(archive), ARCHIVE_MONTHS, fresh, k.archive, rep);

@@ -46,64 +46,36 @@ struct Subscriber {
     vpn: String,
 }
 
-const NAMES: [&str; 8] = [
-    "Noa",
-    "Zoë",
-    "José",
-    "נועה",
-    "Ангелина",
-    "Chloé, Jr.",
-    "Seán \"Jack\" O'Neil",
-    "美咲",
-];
+const NAMES: [&str; 8] =
+    ["Noa", "Zoë", "José", "נועה", "Ангелина", "Chloé, Jr.", "Seán \"Jack\" O'Neil", "美咲"];
 const VPNS: [&str; 3] = ["ACME", "GLOBEX", "INITECH"];
 
 fn writer(dir: &Path, name: &str) -> Result<csv::Writer<BufWriter<File>>, GenError> {
     let path = dir.join(name);
     let file = File::create(&path).map_err(|source| GenError { path, source })?;
-    Ok(csv::WriterBuilder::new()
-        .flexible(true)
-        .from_writer(BufWriter::new(file)))
+    Ok(csv::WriterBuilder::new().flexible(true).from_writer(BufWriter::new(file)))
 }
 
 fn io_err(dir: &Path, name: &str) -> impl Fn(csv::Error) -> GenError {
     let path = dir.join(name);
-    move |e| GenError {
-        path: path.clone(),
-        source: e.into(),
-    }
+    move |e| GenError { path: path.clone(), source: e.into() }
 }
 
 /// Write the five input files. Returns the number of CDR rows written.
 pub fn generate(opts: &GenOptions) -> Result<usize, GenError> {
     let dir = &opts.out;
-    std::fs::create_dir_all(dir).map_err(|source| GenError {
-        path: dir.clone(),
-        source,
-    })?;
+    std::fs::create_dir_all(dir).map_err(|source| GenError { path: dir.clone(), source })?;
     let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
     let subs = subscribers(&mut rng, opts.subscribers.max(1));
 
     let mut w = writer(dir, SUBSCRIBERS)?;
     let e = io_err(dir, SUBSCRIBERS);
-    w.write_record([
-        "IMSI",
-        "SUBSCRIBER",
-        "OFFER_TYPE",
-        "FAMILY",
-        "VPN_NAME",
-        "BALANCE",
-    ])
-    .map_err(&e)?;
+    w.write_record(["IMSI", "SUBSCRIBER", "OFFER_TYPE", "FAMILY", "VPN_NAME", "BALANCE"]).map_err(&e)?;
     for s in &subs {
         let balance = rng.random_range(10_000..100_000).to_string();
-        w.write_record([&s.imsi, &s.number, s.offer, &s.family, &s.vpn, &balance])
-            .map_err(&e)?;
+        w.write_record([&s.imsi, &s.number, s.offer, &s.family, &s.vpn, &balance]).map_err(&e)?;
     }
-    w.flush().map_err(|source| GenError {
-        path: dir.join(SUBSCRIBERS),
-        source,
-    })?;
+    w.flush().map_err(|source| GenError { path: dir.join(SUBSCRIBERS), source })?;
 
     let members = family(&mut rng, &subs);
     let mut w = writer(dir, FAMILY)?;
@@ -112,40 +84,21 @@ pub fn generate(opts: &GenOptions) -> Result<usize, GenError> {
     for (fam, party, name) in &members {
         w.write_record([fam, party, name]).map_err(&e)?;
     }
-    w.flush().map_err(|source| GenError {
-        path: dir.join(FAMILY),
-        source,
-    })?;
+    w.flush().map_err(|source| GenError { path: dir.join(FAMILY), source })?;
 
     let mut w = writer(dir, TARIFFS)?;
     let e = io_err(dir, TARIFFS);
-    w.write_record(["OFFER_TYPE", "SERVICE", "UNIT_RATE"])
-        .map_err(&e)?;
-    for (offer, rates) in [
-        ("FLAT", [10, 5, 2]),
-        ("FAMILY", [8, 4, 2]),
-        ("VPN", [12, 6, 3]),
-    ] {
+    w.write_record(["OFFER_TYPE", "SERVICE", "UNIT_RATE"]).map_err(&e)?;
+    for (offer, rates) in [("FLAT", [10, 5, 2]), ("FAMILY", [8, 4, 2]), ("VPN", [12, 6, 3])] {
         for (service, rate) in ["VOICE", "SMS", "DATA"].iter().zip(rates) {
-            w.write_record([offer, service, &rate.to_string()])
-                .map_err(&e)?;
+            w.write_record([offer, service, &rate.to_string()]).map_err(&e)?;
         }
     }
-    w.flush().map_err(|source| GenError {
-        path: dir.join(TARIFFS),
-        source,
-    })?;
+    w.flush().map_err(|source| GenError { path: dir.join(TARIFFS), source })?;
 
     let mut w = writer(dir, TIERS)?;
     let e = io_err(dir, TIERS);
-    w.write_record([
-        "SERVICE",
-        "TIER_LEVEL",
-        "TIER_LOW",
-        "TIER_HIGH",
-        "TIER_RATE",
-    ])
-    .map_err(&e)?;
+    w.write_record(["SERVICE", "TIER_LEVEL", "TIER_LOW", "TIER_HIGH", "TIER_RATE"]).map_err(&e)?;
     let tiers = [
         ("VOICE", "1", "0", "100", "10"),
         ("VOICE", "2", "100", "500", "7"),
@@ -158,10 +111,7 @@ pub fn generate(opts: &GenOptions) -> Result<usize, GenError> {
     for (s, l, lo, hi, r) in tiers {
         w.write_record([s, l, lo, hi, r]).map_err(&e)?;
     }
-    w.flush().map_err(|source| GenError {
-        path: dir.join(TIERS),
-        source,
-    })?;
+    w.flush().map_err(|source| GenError { path: dir.join(TIERS), source })?;
 
     cdrs(opts, &mut rng, &subs, &members)?;
     Ok(opts.cdrs)
@@ -209,11 +159,7 @@ fn phone(rng: &mut ChaCha8Rng, international: bool) -> String {
 }
 
 fn family(rng: &mut ChaCha8Rng, subs: &[Subscriber]) -> Vec<(String, String, String)> {
-    let mut names: Vec<&String> = subs
-        .iter()
-        .filter(|s| !s.family.is_empty())
-        .map(|s| &s.family)
-        .collect();
+    let mut names: Vec<&String> = subs.iter().filter(|s| !s.family.is_empty()).map(|s| &s.family).collect();
     names.sort();
     names.dedup();
     let mut out = Vec::new();
@@ -224,11 +170,7 @@ fn family(rng: &mut ChaCha8Rng, subs: &[Subscriber]) -> Vec<(String, String, Str
                 1 => phone(rng, true),
                 _ => phone(rng, false),
             };
-            out.push((
-                fam.clone(),
-                party,
-                NAMES[rng.random_range(0..NAMES.len())].to_string(),
-            ));
+            out.push((fam.clone(), party, NAMES[rng.random_range(0..NAMES.len())].to_string()));
         }
     }
     out
@@ -239,15 +181,11 @@ fn time_text(rng: &mut ChaCha8Rng, t: Timestamp) -> String {
     match rng.random_range(0..10) {
         0 => {
             let tz = TimeZone::fixed(Offset::constant(3));
-            t.to_zoned(tz)
-                .strftime("%Y-%m-%dT%H:%M:%S%.f%:z")
-                .to_string()
+            t.to_zoned(tz).strftime("%Y-%m-%dT%H:%M:%S%.f%:z").to_string()
         }
         1 => {
             let tz = TimeZone::fixed(Offset::constant(-5));
-            t.to_zoned(tz)
-                .strftime("%Y-%m-%dT%H:%M:%S%.f%:z")
-                .to_string()
+            t.to_zoned(tz).strftime("%Y-%m-%dT%H:%M:%S%.f%:z").to_string()
         }
         _ => t.to_string(),
     }
@@ -268,9 +206,7 @@ fn cdrs(
     let mut previous: Option<Vec<String>> = None;
     for i in 0..opts.cdrs {
         let t = start + SignedDuration::from_secs((i as i64 * span) / opts.cdrs.max(1) as i64);
-        if let Some(prev) = previous
-            .as_ref()
-            .filter(|_| rng.random_bool(opts.bad_rate.clamp(0.0, 1.0) / 4.0))
+        if let Some(prev) = previous.as_ref().filter(|_| rng.random_bool(opts.bad_rate.clamp(0.0, 1.0) / 4.0))
         {
             w.write_record(prev).map_err(&e)?; // a re-sent event: a duplicate
             continue;
@@ -282,10 +218,7 @@ fn cdrs(
         w.write_record(&row).map_err(&e)?;
         previous = Some(row);
     }
-    w.flush().map_err(|source| GenError {
-        path: opts.out.join(CDRS),
-        source,
-    })
+    w.flush().map_err(|source| GenError { path: opts.out.join(CDRS), source })
 }
 
 fn good_row(
@@ -306,13 +239,8 @@ fn good_row(
     let party = if service == "DATA" {
         String::new()
     } else if !s.family.is_empty() && rng.random_bool(0.4) {
-        let own: Vec<&(String, String, String)> =
-            members.iter().filter(|m| m.0 == s.family).collect();
-        if own.is_empty() {
-            phone(rng, false)
-        } else {
-            own[rng.random_range(0..own.len())].1.clone()
-        }
+        let own: Vec<&(String, String, String)> = members.iter().filter(|m| m.0 == s.family).collect();
+        if own.is_empty() { phone(rng, false) } else { own[rng.random_range(0..own.len())].1.clone() }
     } else if !s.vpn.is_empty() && rng.random_bool(0.4) {
         let peers: Vec<&Subscriber> = subs.iter().filter(|p| p.vpn == s.vpn).collect();
         peers[rng.random_range(0..peers.len())].number.clone()
@@ -320,17 +248,9 @@ fn good_row(
         let international = rng.random_bool(0.15);
         phone(rng, international)
     };
-    let seconds = if service == "VOICE" {
-        duration
-    } else {
-        rng.random_range(0..5)
-    };
+    let seconds = if service == "VOICE" { duration } else { rng.random_range(0..5) };
     // Now and then a start with fractional seconds.
-    let t = if rng.random_bool(0.1) {
-        t + SignedDuration::from_millis(250)
-    } else {
-        t
-    };
+    let t = if rng.random_bool(0.1) { t + SignedDuration::from_millis(250) } else { t };
     vec![
         format!("EV{i:09}"),
         format!("S{:08}", rng.random_range(0..100_000_000u64)),
@@ -352,11 +272,11 @@ fn spoil(rng: &mut ChaCha8Rng, row: &mut Vec<String>) {
         1 => {
             row.pop(); // wrong field count
         }
-        2 => row[9] = "12x".into(),                  // bad integer
-        3 => row[6] = "2026-02-30T10:00:00Z".into(), // no such day
-        4 => row[4] = "FAX".into(),                  // unknown service
-        5 => row[5] = "XX".into(),                   // unknown action
-        6 => row.swap(6, 7),                         // may end before it starts
+        2 => row[9] = "12x".into(),                             // bad integer
+        3 => row[6] = "2026-02-30T10:00:00Z".into(),            // no such day
+        4 => row[4] = "FAX".into(),                             // unknown service
+        5 => row[5] = "XX".into(),                              // unknown action
+        6 => row.swap(6, 7),                                    // may end before it starts
         _ => row[9] = format!("-{}", rng.random_range(1..100)), // negative duration
     }
 }
@@ -367,11 +287,8 @@ mod tests {
 
     #[test]
     fn the_same_seed_gives_the_same_bytes_and_another_seed_differs() {
-        let (a, b, c) = (
-            tempfile::tempdir().unwrap(),
-            tempfile::tempdir().unwrap(),
-            tempfile::tempdir().unwrap(),
-        );
+        let (a, b, c) =
+            (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
         let opts = |out: &Path, seed| GenOptions {
             out: out.into(),
             cdrs: 300,
@@ -395,10 +312,7 @@ mod tests {
             let back: Timestamp = time_text(&mut rng, t).parse().unwrap();
             assert_eq!(back, t);
             let frac = t + SignedDuration::from_millis(250);
-            assert_eq!(
-                time_text(&mut rng, frac).parse::<Timestamp>().unwrap(),
-                frac
-            );
+            assert_eq!(time_text(&mut rng, frac).parse::<Timestamp>().unwrap(), frac);
         }
     }
 }

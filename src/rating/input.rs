@@ -98,6 +98,9 @@ pub enum InputError {
     },
 }
 
+/// A small file's path and its rows: (line, fields in the asked column order).
+pub(crate) type Rows = (PathBuf, Vec<(u64, Vec<String>)>);
+
 /// A CSV file opened with its header, columns found by name.
 pub(crate) struct Csv {
     pub path: PathBuf,
@@ -110,64 +113,39 @@ impl Csv {
     /// Open `dir/name` and find `columns` in its header.
     pub fn open(dir: &Path, name: &str, columns: &[&str]) -> Result<Csv, InputError> {
         let path = dir.join(name);
-        let file = File::open(&path).map_err(|source| InputError::Read {
-            path: path.clone(),
-            source,
-        })?;
+        let file = File::open(&path).map_err(|source| InputError::Read { path: path.clone(), source })?;
         let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(file);
-        let header = reader
-            .byte_headers()
-            .map_err(|e| csv_error(&path, e))?
-            .clone();
-        let names: Vec<&[u8]> = header
-            .iter()
-            .map(|h| h.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(h))
-            .collect();
+        let header = reader.byte_headers().map_err(|e| csv_error(&path, e))?.clone();
+        let names: Vec<&[u8]> = header.iter().map(|h| h.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(h)).collect();
         let columns = columns
             .iter()
             .map(|c| {
                 names
                     .iter()
                     .position(|h| *h == c.as_bytes())
-                    .ok_or_else(|| InputError::MissingColumn {
-                        path: path.clone(),
-                        column: c.to_string(),
-                    })
+                    .ok_or_else(|| InputError::MissingColumn { path: path.clone(), column: c.to_string() })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Csv {
-            path,
-            reader,
-            columns,
-            width: header.len(),
-        })
+        Ok(Csv { path, reader, columns, width: header.len() })
     }
 
     /// Every row of a small file as text fields (in `columns` order) with its line; a malformed
     /// row is an error, since reference data must be whole.
-    pub fn rows(mut self) -> Result<(PathBuf, Vec<(u64, Vec<String>)>), InputError> {
+    pub fn rows(mut self) -> Result<Rows, InputError> {
         let mut out = Vec::new();
         for row in self.reader.byte_records() {
             let row = row.map_err(|e| csv_error(&self.path, e))?;
             let line = row.position().map_or(0, |p| p.line());
             if row.len() != self.width {
                 let message = format!("{} fields where the header has {}", row.len(), self.width);
-                return Err(InputError::Row {
-                    path: self.path,
-                    line,
-                    message,
-                });
+                return Err(InputError::Row { path: self.path, line, message });
             }
             let mut fields = Vec::with_capacity(self.columns.len());
             for &c in &self.columns {
                 match std::str::from_utf8(&row[c]) {
                     Ok(s) => fields.push(s.to_string()),
                     Err(_) => {
-                        return Err(InputError::Row {
-                            path: self.path,
-                            line,
-                            message: "not UTF-8".into(),
-                        });
+                        return Err(InputError::Row { path: self.path, line, message: "not UTF-8".into() });
                     }
                 }
             }
@@ -180,24 +158,14 @@ impl Csv {
 fn csv_error(path: &Path, e: csv::Error) -> InputError {
     let line = e.position().map_or(0, |p| p.line());
     match e.into_kind() {
-        csv::ErrorKind::Io(source) => InputError::Read {
-            path: path.into(),
-            source,
-        },
-        other => InputError::Row {
-            path: path.into(),
-            line,
-            message: format!("{other:?}"),
-        },
+        csv::ErrorKind::Io(source) => InputError::Read { path: path.into(), source },
+        other => InputError::Row { path: path.into(), line, message: format!("{other:?}") },
     }
 }
 
 /// Check that the directory and all five files are there before anything runs.
 pub fn check_dir(dir: &Path) -> Result<(), InputError> {
-    std::fs::read_dir(dir).map_err(|source| InputError::Dir {
-        path: dir.into(),
-        source,
-    })?;
+    std::fs::read_dir(dir).map_err(|source| InputError::Dir { path: dir.into(), source })?;
     for f in FILES {
         let path = dir.join(f);
         File::open(&path).map_err(|source| InputError::Read { path, source })?;
@@ -211,11 +179,7 @@ pub fn fingerprint(dir: &Path) -> Result<String, InputError> {
     for f in FILES {
         let path = dir.join(f);
         let bytes = std::fs::read(&path).map_err(|source| InputError::Read { path, source })?;
-        parts.push(format!(
-            "{f}:{}:{:08x}",
-            bytes.len(),
-            crc32c::crc32c(&bytes)
-        ));
+        parts.push(format!("{f}:{}:{:08x}", bytes.len(), crc32c::crc32c(&bytes)));
     }
     Ok(parts.join(" "))
 }
@@ -228,45 +192,19 @@ pub struct CdrSource {
     rating: Arc<Rating>,
     row: csv::ByteRecord,
     progress: Option<ProgressBar>,
-    shared: [Value; 5],
 }
 
 impl CdrSource {
     /// Open `dir/cdrs.csv` and check its header.
-    pub fn open(
-        dir: &Path,
-        rating: Arc<Rating>,
-        progress: Option<ProgressBar>,
-    ) -> Result<Self, InputError> {
+    pub fn open(dir: &Path, rating: Arc<Rating>, progress: Option<ProgressBar>) -> Result<Self, InputError> {
         let csv = Csv::open(dir, CDRS, &CDR_COLUMNS)?;
-        // Light values repeat on every row: share one allocation each.
-        let shared = ["VOICE", "SMS", "DATA", "MO", "MT"].map(Value::text);
-        Ok(CdrSource {
-            csv,
-            rating,
-            row: csv::ByteRecord::new(),
-            progress,
-            shared,
-        })
+        Ok(CdrSource { csv, rating, row: csv::ByteRecord::new(), progress })
     }
 
     fn record(&self) -> Record {
         let line = self.row.position().map_or(0, |p| p.line());
-        let mut r = Record::new(line);
+        let mut r = Record::with_capacity(line, self.rating.schema.slot_count());
         let c = &self.rating.ctx;
-        let fields: Option<Vec<&str>> = (self.row.len() == self.csv.width)
-            .then(|| {
-                self.csv
-                    .columns
-                    .iter()
-                    .map(|&i| std::str::from_utf8(&self.row[i]).ok())
-                    .collect()
-            })
-            .flatten();
-        let Some(fields) = fields else {
-            r.set(c.reason, Value::text(super::schema::REASON_PARSE));
-            return r;
-        };
         let targets = [
             c.event_id,
             c.session_id,
@@ -279,26 +217,35 @@ impl CdrSource {
             c.party,
             c.duration,
         ];
-        for (ctx, field) in targets.into_iter().zip(fields) {
-            if field.is_empty() {
-                continue;
+        if self.row.len() == self.csv.width {
+            for (ctx, &column) in targets.into_iter().zip(&self.csv.columns) {
+                match std::str::from_utf8(&self.row[column]) {
+                    Ok("") => {}
+                    Ok(field) => {
+                        r.set(ctx, Value::text(field));
+                    }
+                    Err(_) => return unparsed(line, c.reason),
+                }
             }
-            let shared = self.shared.iter().find(|v| v.as_text() == Some(field));
-            r.set(ctx, shared.cloned().unwrap_or_else(|| Value::text(field)));
+            return r;
         }
-        r
+        unparsed(line, c.reason)
     }
+}
+
+/// A row that cannot be read field by field: it carries only its REASON.
+fn unparsed(line: u64, reason: crate::model::ContextId) -> Record {
+    let mut r = Record::new(line);
+    r.set(reason, Value::text(super::schema::REASON_PARSE));
+    r
 }
 
 impl Source for CdrSource {
     fn next_batch(&mut self, max: usize) -> Result<Option<Vec<Record>>, BoxError> {
         let mut batch = Vec::with_capacity(max);
         while batch.len() < max {
-            let more = self
-                .csv
-                .reader
-                .read_byte_record(&mut self.row)
-                .map_err(|e| csv_error(&self.csv.path, e))?;
+            let more =
+                self.csv.reader.read_byte_record(&mut self.row).map_err(|e| csv_error(&self.csv.path, e))?;
             if !more {
                 break;
             }

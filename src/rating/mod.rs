@@ -119,12 +119,7 @@ impl From<EngineError> for RatingError {
 }
 
 /// The rating pipeline REG → RATE → DIS with `segments` nodes per stage.
-pub fn pipeline(
-    rating: &Arc<Rating>,
-    refs: &Reference,
-    segments: usize,
-    domestic_prefix: &str,
-) -> Pipeline {
+pub fn pipeline(rating: &Arc<Rating>, refs: &Reference, segments: usize, domestic_prefix: &str) -> Pipeline {
     let mut p = Pipeline::new(rating.schema.clone());
     p.stage(reg::stage(rating, refs), segments)
         .stage(rate::stage(rating, refs, domestic_prefix), segments)
@@ -139,11 +134,8 @@ pub fn run(opts: &RunOptions, hooks: &dyn HookFactory) -> Result<RunSummary, Rat
     let rating = Arc::new(Rating::new());
     let refs = Reference::load(&opts.input, &rating)?;
     let fingerprint = input::fingerprint(&opts.input)?;
-    let mut sink =
-        output::RatingSink::open(&opts.db, &fingerprint, rating.clone(), &refs.balances)?;
-    let progress = opts
-        .progress
-        .then(|| progress_bar(&opts.input.join(input::CDRS)));
+    let mut sink = output::RatingSink::open(&opts.db, &fingerprint, rating.clone(), &refs.balances)?;
+    let progress = opts.progress.then(|| progress_bar(&opts.input.join(input::CDRS)));
     let mut source = input::CdrSource::open(&opts.input, rating.clone(), progress.clone())?;
     let pipeline = pipeline(&rating, &refs, opts.segments, &opts.domestic_prefix);
     let report = pipeline.run(&mut source, &mut sink, hooks)?;
@@ -153,17 +145,9 @@ pub fn run(opts: &RunOptions, hooks: &dyn HookFactory) -> Result<RunSummary, Rat
     let outcome = sink.outcome()?;
     let stored = outcome.persistent + outcome.rejected_total() + outcome.quarantine;
     if stored != report.records {
-        return Err(RatingError::Conservation {
-            rows: report.records,
-            stored,
-        });
+        return Err(RatingError::Conservation { rows: report.records, stored });
     }
-    Ok(RunSummary {
-        cdrs: report.records,
-        elapsed: started.elapsed(),
-        outcome,
-        report,
-    })
+    Ok(RunSummary { cdrs: report.records, elapsed: started.elapsed(), outcome, report })
 }
 
 fn progress_bar(cdrs: &std::path::Path) -> ProgressBar {

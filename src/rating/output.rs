@@ -5,23 +5,23 @@
 use std::path::Path;
 
 use rusqlite::params;
+use rustc_hash::FxHashMap;
 
 use super::schema::Rating;
 use crate::engine::{BoxError, Sink, SinkBatch};
 use crate::model::{ContextId, Record};
 use crate::store::{Store, StoreError};
 
-/// The tables of SPEC §8.
+/// The tables of SPEC §8. `archive` is the month-by-month view of the persistent rows.
 pub const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS persistent (
   event_id TEXT PRIMARY KEY, imsi TEXT NOT NULL, subscriber TEXT NOT NULL, service TEXT NOT NULL,
   action TEXT NOT NULL, start_time TEXT NOT NULL, units INTEGER NOT NULL, amount INTEGER NOT NULL,
-  line INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS balances (subscriber TEXT PRIMARY KEY, balance INTEGER NOT NULL);
+  month TEXT NOT NULL, line INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS balances (subscriber TEXT PRIMARY KEY, balance INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS rejected (line INTEGER PRIMARY KEY, event_id TEXT, reason TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS quarantine (line INTEGER PRIMARY KEY, event_id TEXT, error TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS archive (
-  event_id TEXT PRIMARY KEY, month TEXT NOT NULL, subscriber TEXT NOT NULL, amount INTEGER NOT NULL);
+CREATE VIEW IF NOT EXISTS archive AS SELECT event_id, month, subscriber, amount FROM persistent;
 ";
 
 // Rows per transaction: large enough that commits cost nothing, small enough that a crash
@@ -53,6 +53,13 @@ pub struct RatingSink {
     store: Store,
     rating: std::sync::Arc<Rating>,
     pending: usize,
+    // Balance changes of the open transaction, applied with it: one UPDATE per subscriber
+    // per transaction instead of one per CDR.
+    charges: FxHashMap<String, i64>,
+}
+
+fn text(r: &Record, ctx: ContextId) -> Option<&str> {
+    r.get(ctx).as_text()
 }
 
 impl RatingSink {
@@ -66,20 +73,15 @@ impl RatingSink {
     ) -> Result<Self, StoreError> {
         let mut store = Store::open(path, SCHEMA, fingerprint)?;
         store.write(|c| {
-            let mut st = c.prepare_cached(
-                "INSERT OR IGNORE INTO balances (subscriber, balance) VALUES (?1, ?2)",
-            )?;
+            let mut st =
+                c.prepare_cached("INSERT OR IGNORE INTO balances (subscriber, balance) VALUES (?1, ?2)")?;
             for (s, b) in balances {
                 st.execute(params![s, b])?;
             }
             Ok(())
         })?;
         store.commit()?;
-        Ok(RatingSink {
-            store,
-            rating,
-            pending: 0,
-        })
+        Ok(RatingSink { store, rating, pending: 0, charges: FxHashMap::default() })
     }
 
     /// Count what the database holds.
@@ -89,63 +91,52 @@ impl RatingSink {
 
     fn write_batch(&mut self, batch: &SinkBatch) -> Result<(), StoreError> {
         let c = self.rating.ctx;
-        let text = |r: &Record, ctx: ContextId| r.get(ctx).as_text().map(str::to_owned);
         let records = &batch.records;
         match batch.table.as_str() {
             "rejected" | "quarantine" => {
                 let (sql, detail) = if batch.table == "rejected" {
-                    (
-                        "INSERT OR IGNORE INTO rejected (line, event_id, reason) VALUES (?1, ?2, ?3)",
-                        c.reason,
-                    )
+                    ("INSERT OR IGNORE INTO rejected (line, event_id, reason) VALUES (?1, ?2, ?3)", c.reason)
                 } else {
-                    (
-                        "INSERT OR IGNORE INTO quarantine (line, event_id, error) VALUES (?1, ?2, ?3)",
-                        c.error,
-                    )
+                    ("INSERT OR IGNORE INTO quarantine (line, event_id, error) VALUES (?1, ?2, ?3)", c.error)
                 };
                 self.store.write(|conn| {
                     let mut st = conn.prepare_cached(sql)?;
                     for r in records {
-                        st.execute(params![
-                            r.header.reg_id as i64,
-                            text(r, c.event_id),
-                            text(r, detail)
-                        ])?;
+                        st.execute(params![r.header.reg_id as i64, text(r, c.event_id), text(r, detail)])?;
                     }
                     Ok(())
                 })?;
             }
             _ => {
+                let charges = &mut self.charges;
                 self.store.write(|conn| {
                     let mut ins = conn.prepare_cached(
-                        "INSERT OR IGNORE INTO persistent (event_id, imsi, subscriber, service, action, start_time, units, amount, line)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                        "INSERT OR IGNORE INTO persistent
+                         (event_id, imsi, subscriber, service, action, start_time, units, amount, month, line)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                     )?;
-                    let mut arc = conn.prepare_cached(
-                        "INSERT OR IGNORE INTO archive (event_id, month, subscriber, amount) VALUES (?1, ?2, ?3, ?4)",
-                    )?;
-                    let mut bal = conn.prepare_cached("UPDATE balances SET balance = balance - ?1 WHERE subscriber = ?2")?;
                     for r in records {
                         let amount = r.get(c.amount).as_int().unwrap_or(0);
-                        let start = r.get(c.start_time).to_string();
-                        let (event, subscriber) = (text(r, c.event_id), text(r, c.subscriber));
+                        let subscriber = text(r, c.subscriber).unwrap_or("");
                         let fresh = ins.execute(params![
-                            event,
+                            text(r, c.event_id),
                             text(r, c.imsi),
                             subscriber,
                             text(r, c.service),
                             text(r, c.action),
-                            start,
+                            r.get(c.start_time).to_string(),
                             r.get(c.units).as_int().unwrap_or(0),
                             amount,
+                            text(r, c.month),
                             r.header.reg_id as i64
                         ])?;
-                        // Only the first application of an event moves money or archives it.
-                        if fresh == 1 {
-                            arc.execute(params![event, text(r, c.month), subscriber, amount])?;
-                            if amount != 0 {
-                                bal.execute(params![amount, subscriber])?;
+                        // Only the first application of an event moves money.
+                        if fresh == 1 && amount != 0 {
+                            match charges.get_mut(subscriber) {
+                                Some(total) => *total += amount,
+                                None => {
+                                    charges.insert(subscriber.to_string(), amount);
+                                }
                             }
                         }
                     }
@@ -155,10 +146,24 @@ impl RatingSink {
         }
         self.pending += records.len();
         if self.pending >= COMMIT_EVERY {
-            self.store.commit()?;
-            self.pending = 0;
+            self.commit()?;
         }
         Ok(())
+    }
+
+    /// Apply the pending balance changes and commit them with the rows that caused them.
+    fn commit(&mut self) -> Result<(), StoreError> {
+        let charges = std::mem::take(&mut self.charges);
+        self.store.write(|conn| {
+            let mut st =
+                conn.prepare_cached("UPDATE balances SET balance = balance - ?1 WHERE subscriber = ?2")?;
+            for (subscriber, amount) in &charges {
+                st.execute(params![amount, subscriber])?;
+            }
+            Ok(())
+        })?;
+        self.pending = 0;
+        self.store.commit()
     }
 }
 
@@ -168,28 +173,20 @@ impl Sink for RatingSink {
     }
 
     fn finish(&mut self) -> Result<(), BoxError> {
-        Ok(self.store.commit()?)
+        Ok(self.commit()?)
     }
 }
 
 /// Count the output tables of a rating database.
 pub fn outcome(store: &Store) -> Result<Outcome, StoreError> {
-    let fail = |source| StoreError::Write {
-        path: store.path().into(),
-        source,
-    };
+    let fail = |source| StoreError::Write { path: store.path().into(), source };
     let conn = store.conn();
-    let count = |sql: &str| {
-        conn.query_row(sql, [], |r| r.get::<_, i64>(0))
-            .map(|n| n as u64)
-    };
+    let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).map(|n| n as u64);
     let mut st = conn
         .prepare("SELECT reason, count(*) FROM rejected GROUP BY reason ORDER BY reason")
         .map_err(fail)?;
     let rejected = st
-        .query_map([], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
-        })
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))
         .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
         .map_err(fail)?;
     Ok(Outcome {

@@ -12,7 +12,7 @@ use crate::ops::{self, Accumulate, ArmMode, Collision};
 const DOMESTIC: &str = "DOMESTIC";
 const INTERNATIONAL: &str = "INTERNATIONAL";
 
-fn text<'a>(x: &'a Record, c: crate::model::ContextId) -> &'a str {
+fn text(x: &Record, c: crate::model::ContextId) -> &str {
     x.get(c).as_text().unwrap_or("")
 }
 
@@ -35,21 +35,10 @@ fn amount(c: &Contexts, wife: crate::model::CabinetId, x: &Record) -> Result<i64
     if text(x, c.action) == "MT" {
         return Ok(0);
     }
-    let rate = if text(x, c.offer_type) == "RANGED" {
-        x.get(c.tier_rate)
-    } else {
-        x.get(c.unit_rate)
-    };
+    let rate = if text(x, c.offer_type) == "RANGED" { x.get(c.tier_rate) } else { x.get(c.unit_rate) };
     let rate = rate.as_int().ok_or("no rate")?;
-    let factor = if text(x, c.party_position) == INTERNATIONAL {
-        3
-    } else {
-        1
-    };
-    let base = int(x, c.units)
-        .checked_mul(rate)
-        .and_then(|b| b.checked_mul(factor))
-        .ok_or(ERROR_OVERFLOW)?;
+    let factor = if text(x, c.party_position) == INTERNATIONAL { 3 } else { 1 };
+    let base = int(x, c.units).checked_mul(rate).and_then(|b| b.checked_mul(factor)).ok_or(ERROR_OVERFLOW)?;
     Ok(if x.header.cabinet == wife {
         0
     } else if !x.get(c.vpn_peer).is_empty() {
@@ -67,12 +56,8 @@ pub fn stage(r: &Arc<Rating>, refs: &Reference, domestic_prefix: &str) -> Stage 
     let usage = s.table("TIER_USAGE", TableKind::Accumulator);
     let quarantine = s.sink("quarantine");
     let out = s.output("RATED");
-    let (tariffs, tiers, family, vpn) = (
-        refs.tariffs.clone(),
-        refs.tiers.clone(),
-        refs.family.clone(),
-        refs.vpn_members.clone(),
-    );
+    let (tariffs, tiers, family, vpn) =
+        (refs.tariffs.clone(), refs.tiers.clone(), refs.family.clone(), refs.vpn_members.clone());
     let bounds = refs.tier_bounds.clone();
     let prefix: Arc<str> = domestic_prefix.into();
     let rating = move |x: &Record| x.header.cabinet == k.confirmed || x.header.cabinet == k.wife;
@@ -80,16 +65,11 @@ pub fn stage(r: &Arc<Rating>, refs: &Reference, domestic_prefix: &str) -> Stage 
     let mo = move |x: &Record| is(x, c.action, "MO");
     let (domestic, international) = (Value::text(DOMESTIC), Value::text(INTERNATIONAL));
 
-    s.statement(
-        "charge",
-        OpKind::Charge,
-        "charge CONFIRMED <- from REG, routed by IMSI",
-        move |ws, rep| {
-            let batch = ws.take_inbox();
-            ops::charge(ws.table_mut(conf), k.confirmed, batch, rep);
-            Ok(())
-        },
-    );
+    s.statement("charge", OpKind::Charge, "charge CONFIRMED <- from REG, routed by IMSI", move |ws, rep| {
+        let batch = ws.take_inbox();
+        ops::charge(ws.table_mut(conf), k.confirmed, batch, rep);
+        Ok(())
+    });
     s.statement(
         "units",
         OpKind::Transform,
@@ -121,16 +101,12 @@ pub fn stage(r: &Arc<Rating>, refs: &Reference, domestic_prefix: &str) -> Stage 
         move |ws, rep| {
             let t = ws.table_mut(conf);
             let month = |x: &Record| {
-                x.get(c.start_time).as_time().map_or(Value::Empty, |t| {
-                    Value::text(t.strftime("%Y-%m").to_string())
-                })
+                x.get(c.start_time)
+                    .as_time()
+                    .map_or(Value::Empty, |t| Value::text(t.strftime("%Y-%m").to_string()))
             };
             ops::transform(t, c.month, rating, month, rep);
-            let latest = ws
-                .table(conf)
-                .live()
-                .filter_map(|x| x.get(c.start_time).as_time())
-                .max();
+            let latest = ws.table(conf).live().filter_map(|x| x.get(c.start_time).as_time()).max();
             if let Some(t) = latest {
                 ws.clock.observe(t);
             }
@@ -144,55 +120,27 @@ pub fn stage(r: &Arc<Rating>, refs: &Reference, domestic_prefix: &str) -> Stage 
         move |ws, rep| {
             let calls = move |x: &Record| rating(x) && !is(x, c.service, "DATA");
             let position = |x: &Record| {
-                if text(x, c.party).starts_with(&*prefix) {
-                    domestic.clone()
-                } else {
-                    international.clone()
-                }
+                if text(x, c.party).starts_with(&*prefix) { domestic.clone() } else { international.clone() }
             };
             ops::transform(ws.table_mut(conf), c.party_position, calls, position, rep);
             Ok(())
         },
     );
-    s.statement(
-        "arm-tariff",
-        OpKind::Arm,
-        "arm linkey = OFFER_TYPE + SERVICE",
-        move |ws, rep| {
-            ops::arm(
-                ws.table_mut(conf),
-                &[c.offer_type, c.service],
-                ArmMode::Absolute,
-                rating,
-                rep,
-            );
-            Ok(())
-        },
-    );
+    s.statement("arm-tariff", OpKind::Arm, "arm linkey = OFFER_TYPE + SERVICE", move |ws, rep| {
+        ops::arm(ws.table_mut(conf), &[c.offer_type, c.service], ArmMode::Absolute, rating, rep);
+        Ok(())
+    });
     let schema = r.schema.clone();
-    s.statement(
-        "tariff",
-        OpKind::Collision,
-        "collision TARIFFS -> UNIT_RATE",
-        move |ws, rep| {
-            let spec = Collision {
-                on: &[(c.offer_type, c.offer_type), (c.service, c.service)],
-                fill: &[(c.unit_rate, c.unit_rate)],
-                hit: None,
-                miss: None,
-            };
-            ops::collision(
-                &schema,
-                ws.table_mut(conf),
-                &tariffs,
-                &spec,
-                rating,
-                |_, _| true,
-                rep,
-            );
-            Ok(())
-        },
-    );
+    s.statement("tariff", OpKind::Collision, "collision TARIFFS -> UNIT_RATE", move |ws, rep| {
+        let spec = Collision {
+            on: &[(c.offer_type, c.offer_type), (c.service, c.service)],
+            fill: &[(c.unit_rate, c.unit_rate)],
+            hit: None,
+            miss: None,
+        };
+        ops::collision(&schema, ws.table_mut(conf), &tariffs, &spec, rating, |_, _| true, rep);
+        Ok(())
+    });
     let ranged_mo = move |x: &Record| rating(x) && mo(x) && is(x, c.offer_type, "RANGED");
     s.statement(
         "arm-usage",
@@ -232,28 +180,16 @@ pub fn stage(r: &Arc<Rating>, refs: &Reference, domestic_prefix: &str) -> Stage 
         move |ws, rep| {
             let level = |x: &Record| {
                 let tiers = bounds.get(text(x, c.service)).map_or(&[][..], |v| v);
-                tier_of(tiers, int(x, c.tiers))
-                    .map_or(Value::Empty, |t| Value::text(t.level.as_str()))
+                tier_of(tiers, int(x, c.tiers)).map_or(Value::Empty, |t| Value::text(t.level.as_str()))
             };
             ops::transform(ws.table_mut(conf), c.tier_level, ranged_mo, level, rep);
             Ok(())
         },
     );
-    s.statement(
-        "arm-tier",
-        OpKind::Arm,
-        "arm linkey = SERVICE + TIER_LEVEL",
-        move |ws, rep| {
-            ops::arm(
-                ws.table_mut(conf),
-                &[c.service, c.tier_level],
-                ArmMode::Absolute,
-                ranged_mo,
-                rep,
-            );
-            Ok(())
-        },
-    );
+    s.statement("arm-tier", OpKind::Arm, "arm linkey = SERVICE + TIER_LEVEL", move |ws, rep| {
+        ops::arm(ws.table_mut(conf), &[c.service, c.tier_level], ArmMode::Absolute, ranged_mo, rep);
+        Ok(())
+    });
     let schema = r.schema.clone();
     s.statement(
         "tier",
@@ -267,15 +203,7 @@ pub fn stage(r: &Arc<Rating>, refs: &Reference, domestic_prefix: &str) -> Stage 
                 hit: None,
                 miss: None,
             };
-            ops::collision(
-                &schema,
-                ws.table_mut(conf),
-                &tiers,
-                &spec,
-                ranged_mo,
-                |_, _| true,
-                rep,
-            );
+            ops::collision(&schema, ws.table_mut(conf), &tiers, &spec, ranged_mo, |_, _| true, rep);
             Ok(())
         },
     );
@@ -284,32 +212,16 @@ pub fn stage(r: &Arc<Rating>, refs: &Reference, domestic_prefix: &str) -> Stage 
         OpKind::Skip,
         "skip set on DATA and MT records (they take part in no party collision)",
         move |ws, rep| {
-            ops::skip(
-                ws.table_mut(conf),
-                true,
-                move |x| is(x, c.service, "DATA") || !mo(x),
-                rep,
-            );
+            ops::skip(ws.table_mut(conf), true, move |x| is(x, c.service, "DATA") || !mo(x), rep);
             Ok(())
         },
     );
     let in_family =
         move |x: &Record| rating(x) && is(x, c.offer_type, "FAMILY") && !x.get(c.family).is_empty();
-    s.statement(
-        "arm-family",
-        OpKind::Arm,
-        "arm linkey = FAMILY + PARTY",
-        move |ws, rep| {
-            ops::arm(
-                ws.table_mut(conf),
-                &[c.family, c.party],
-                ArmMode::Absolute,
-                in_family,
-                rep,
-            );
-            Ok(())
-        },
-    );
+    s.statement("arm-family", OpKind::Arm, "arm linkey = FAMILY + PARTY", move |ws, rep| {
+        ops::arm(ws.table_mut(conf), &[c.family, c.party], ArmMode::Absolute, in_family, rep);
+        Ok(())
+    });
     let schema = r.schema.clone();
     s.statement(
         "family",
@@ -322,35 +234,15 @@ pub fn stage(r: &Arc<Rating>, refs: &Reference, domestic_prefix: &str) -> Stage 
                 hit: Some(k.wife),
                 miss: None,
             };
-            ops::collision(
-                &schema,
-                ws.table_mut(conf),
-                &family,
-                &spec,
-                in_family,
-                |_, _| true,
-                rep,
-            );
+            ops::collision(&schema, ws.table_mut(conf), &family, &spec, in_family, |_, _| true, rep);
             Ok(())
         },
     );
-    let in_vpn =
-        move |x: &Record| rating(x) && is(x, c.offer_type, "VPN") && !x.get(c.vpn_name).is_empty();
-    s.statement(
-        "arm-vpn",
-        OpKind::Arm,
-        "arm linkey = VPN_NAME + PARTY",
-        move |ws, rep| {
-            ops::arm(
-                ws.table_mut(conf),
-                &[c.vpn_name, c.party],
-                ArmMode::Absolute,
-                in_vpn,
-                rep,
-            );
-            Ok(())
-        },
-    );
+    let in_vpn = move |x: &Record| rating(x) && is(x, c.offer_type, "VPN") && !x.get(c.vpn_name).is_empty();
+    s.statement("arm-vpn", OpKind::Arm, "arm linkey = VPN_NAME + PARTY", move |ws, rep| {
+        ops::arm(ws.table_mut(conf), &[c.vpn_name, c.party], ArmMode::Absolute, in_vpn, rep);
+        Ok(())
+    });
     let schema = r.schema.clone();
     s.statement(
         "vpn",
@@ -364,15 +256,7 @@ pub fn stage(r: &Arc<Rating>, refs: &Reference, domestic_prefix: &str) -> Stage 
                 miss: None,
             };
             let another = |x: &Record, peer: &Record| peer.get(c.imsi) != x.get(c.imsi);
-            ops::collision(
-                &schema,
-                ws.table_mut(conf),
-                &vpn,
-                &spec,
-                in_vpn,
-                another,
-                rep,
-            );
+            ops::collision(&schema, ws.table_mut(conf), &vpn, &spec, in_vpn, another, rep);
             Ok(())
         },
     );
@@ -413,15 +297,10 @@ pub fn stage(r: &Arc<Rating>, refs: &Reference, domestic_prefix: &str) -> Stage 
             Ok(())
         },
     );
-    s.statement(
-        "rated",
-        OpKind::State,
-        "state RATED (+AMOUNT)",
-        move |ws, rep| {
-            ops::state(ws.table_mut(conf), k.rated, rating, rep);
-            Ok(())
-        },
-    );
+    s.statement("rated", OpKind::State, "state RATED (+AMOUNT)", move |ws, rep| {
+        ops::state(ws.table_mut(conf), k.rated, rating, rep);
+        Ok(())
+    });
     s.statement(
         "discharge-quarantine",
         OpKind::Discharge,

@@ -2,7 +2,7 @@
 //! whole and checked before anything runs, then shared read-only by every node.
 
 use std::collections::{BTreeMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use super::input::{Csv, FAMILY, InputError, SUBSCRIBERS, TARIFFS, TIERS};
@@ -45,6 +45,9 @@ pub struct Reference {
     pub balances: Vec<(String, i64)>,
 }
 
+/// The TIERS table and the tier bounds per service.
+type TierTables = (Arc<Table>, BTreeMap<String, Vec<Tier>>);
+
 struct Builder<'a> {
     rating: &'a Rating,
     report: StepReport,
@@ -59,12 +62,7 @@ impl Builder<'_> {
         key: &[ContextId],
         rows: Vec<Vec<(ContextId, Value)>>,
     ) -> Arc<Table> {
-        let mut t = Table::new(
-            TableId(id),
-            name,
-            TableKind::Reference,
-            self.rating.schema.cabinets().len(),
-        );
+        let mut t = Table::new(TableId(id), name, TableKind::Reference, self.rating.schema.cabinets().len());
         let records = rows.into_iter().enumerate().map(|(i, values)| {
             let mut r = Record::new(i as u64 + 1);
             for (c, v) in values {
@@ -88,53 +86,28 @@ fn int(path: &Path, line: u64, field: &str, s: &str) -> Result<i64, InputError> 
     })
 }
 
-fn one_of(
-    path: &Path,
-    line: u64,
-    field: &str,
-    s: &str,
-    allowed: &[&str],
-) -> Result<(), InputError> {
+fn one_of(path: &Path, line: u64, field: &str, s: &str, allowed: &[&str]) -> Result<(), InputError> {
     if allowed.contains(&s) {
         return Ok(());
     }
     let message = format!("{s:?} is not one of {}", allowed.join(" "));
-    Err(InputError::Field {
-        path: path.into(),
-        line,
-        field: field.into(),
-        message,
-    })
+    Err(InputError::Field { path: path.into(), line, field: field.into(), message })
 }
 
 fn text(s: &str) -> Value {
-    if s.is_empty() {
-        Value::Empty
-    } else {
-        Value::text(s)
-    }
+    if s.is_empty() { Value::Empty } else { Value::text(s) }
 }
 
 impl Reference {
     /// Read and check the four reference files of `dir`.
     pub fn load(dir: &Path, rating: &Rating) -> Result<Reference, InputError> {
         let c = rating.ctx;
-        let mut b = Builder {
-            rating,
-            report: StepReport::default(),
-        };
+        let mut b = Builder { rating, report: StepReport::default() };
 
         let (path, rows) = Csv::open(
             dir,
             SUBSCRIBERS,
-            &[
-                "IMSI",
-                "SUBSCRIBER",
-                "OFFER_TYPE",
-                "FAMILY",
-                "VPN_NAME",
-                "BALANCE",
-            ],
+            &["IMSI", "SUBSCRIBER", "OFFER_TYPE", "FAMILY", "VPN_NAME", "BALANCE"],
         )?
         .rows()?;
         let (mut imsis, mut numbers, mut offers) = (HashSet::new(), HashSet::new(), HashSet::new());
@@ -151,10 +124,7 @@ impl Reference {
                 return Err(field("IMSI", format!("{:?} is empty or repeated", f[0])));
             }
             if f[1].is_empty() || !numbers.insert(f[1].clone()) {
-                return Err(field(
-                    "SUBSCRIBER",
-                    format!("{:?} is empty or repeated", f[1]),
-                ));
+                return Err(field("SUBSCRIBER", format!("{:?} is empty or repeated", f[1])));
             }
             one_of(&path, *line, "OFFER_TYPE", &f[2], &OFFER_TYPES)?;
             offers.insert(f[2].clone());
@@ -180,13 +150,7 @@ impl Reference {
         let (_, rows) = Csv::open(dir, FAMILY, &["FAMILY", "PARTY", "NAME"])?.rows()?;
         let members = rows
             .iter()
-            .map(|(_, f)| {
-                vec![
-                    (c.family, text(&f[0])),
-                    (c.party, text(&f[1])),
-                    (c.wife_name, text(&f[2])),
-                ]
-            })
+            .map(|(_, f)| vec![(c.family, text(&f[0])), (c.party, text(&f[1])), (c.wife_name, text(&f[2]))])
             .collect();
         let family = b.table(1003, "FAMILY_MEMBERS", &[c.family, c.party], members);
 
@@ -203,14 +167,9 @@ impl Reference {
         })
     }
 
-    fn tariffs(
-        dir: &Path,
-        b: &mut Builder<'_>,
-        offers: &HashSet<String>,
-    ) -> Result<Arc<Table>, InputError> {
+    fn tariffs(dir: &Path, b: &mut Builder<'_>, offers: &HashSet<String>) -> Result<Arc<Table>, InputError> {
         let c = b.rating.ctx;
-        let (path, rows) =
-            Csv::open(dir, TARIFFS, &["OFFER_TYPE", "SERVICE", "UNIT_RATE"])?.rows()?;
+        let (path, rows) = Csv::open(dir, TARIFFS, &["OFFER_TYPE", "SERVICE", "UNIT_RATE"])?.rows()?;
         let mut have = HashSet::new();
         let mut out = Vec::new();
         for (line, f) in &rows {
@@ -229,8 +188,7 @@ impl Reference {
         for offer in used {
             for service in SERVICES {
                 if !have.contains(&(offer.clone(), service.to_string())) {
-                    let message =
-                        format!("no UNIT_RATE for OFFER_TYPE {offer} and SERVICE {service}");
+                    let message = format!("no UNIT_RATE for OFFER_TYPE {offer} and SERVICE {service}");
                     return Err(InputError::Content { path, message });
                 }
             }
@@ -238,49 +196,23 @@ impl Reference {
         Ok(b.table(1004, "TARIFFS", &[c.offer_type, c.service], out))
     }
 
-    fn tiers(
-        dir: &Path,
-        b: &mut Builder<'_>,
-        ranged: bool,
-    ) -> Result<(Arc<Table>, BTreeMap<String, Vec<Tier>>), InputError> {
+    fn tiers(dir: &Path, b: &mut Builder<'_>, ranged: bool) -> Result<TierTables, InputError> {
         let c = b.rating.ctx;
-        let (path, rows) = Csv::open(
-            dir,
-            TIERS,
-            &[
-                "SERVICE",
-                "TIER_LEVEL",
-                "TIER_LOW",
-                "TIER_HIGH",
-                "TIER_RATE",
-            ],
-        )?
-        .rows()?;
+        let (path, rows) =
+            Csv::open(dir, TIERS, &["SERVICE", "TIER_LEVEL", "TIER_LOW", "TIER_HIGH", "TIER_RATE"])?
+                .rows()?;
         let mut bounds: BTreeMap<String, Vec<Tier>> = BTreeMap::new();
         let mut out = Vec::new();
         for (line, f) in &rows {
             one_of(&path, *line, "SERVICE", &f[0], &SERVICES)?;
             let low = non_negative(&path, *line, "TIER_LOW", &f[2])?;
-            let high = if f[3].is_empty() {
-                None
-            } else {
-                Some(int(&path, *line, "TIER_HIGH", &f[3])?)
-            };
+            let high = if f[3].is_empty() { None } else { Some(int(&path, *line, "TIER_HIGH", &f[3])?) };
             let rate = non_negative(&path, *line, "TIER_RATE", &f[4])?;
             if high.is_some_and(|h| h <= low) {
                 let message = format!("TIER_HIGH {} is not above TIER_LOW {low}", f[3]);
-                return Err(InputError::Field {
-                    path,
-                    line: *line,
-                    field: "TIER_HIGH".into(),
-                    message,
-                });
+                return Err(InputError::Field { path, line: *line, field: "TIER_HIGH".into(), message });
             }
-            bounds.entry(f[0].clone()).or_default().push(Tier {
-                level: f[1].clone(),
-                low,
-                high,
-            });
+            bounds.entry(f[0].clone()).or_default().push(Tier { level: f[1].clone(), low, high });
             let high_value = high.map_or(Value::Empty, Value::Int);
             out.push(vec![
                 (c.service, text(&f[0])),
@@ -298,10 +230,7 @@ impl Reference {
                 check_cover(&path, service, bounds.get(service).map_or(&[][..], |v| v))?;
             }
         }
-        Ok((
-            b.table(1005, "TIERS", &[c.service, c.tier_level], out),
-            bounds,
-        ))
+        Ok((b.table(1005, "TIERS", &[c.service, c.tier_level], out), bounds))
     }
 }
 
@@ -319,27 +248,17 @@ fn non_negative(path: &Path, line: u64, field: &str, s: &str) -> Result<i64, Inp
 }
 
 /// The tiers of one service must cover `[0, ∞)` exactly once.
-fn check_cover(path: &PathBuf, service: &str, tiers: &[Tier]) -> Result<(), InputError> {
-    let gap = |message: String| {
-        Err(InputError::Content {
-            path: path.clone(),
-            message,
-        })
-    };
+fn check_cover(path: &Path, service: &str, tiers: &[Tier]) -> Result<(), InputError> {
+    let gap = |message: String| Err(InputError::Content { path: path.into(), message });
     let mut expect = Some(0);
     for t in tiers {
         match expect {
             Some(e) if e == t.low => expect = t.high,
             Some(e) => {
-                return gap(format!(
-                    "the tiers of {service} do not cover {e}..{} exactly once",
-                    t.low
-                ));
+                return gap(format!("the tiers of {service} do not cover {e}..{} exactly once", t.low));
             }
             None => {
-                return gap(format!(
-                    "the tiers of {service} continue after an unbounded tier"
-                ));
+                return gap(format!("the tiers of {service} continue after an unbounded tier"));
             }
         }
     }
@@ -353,21 +272,16 @@ fn check_cover(path: &PathBuf, service: &str, tiers: &[Tier]) -> Result<(), Inpu
 
 /// The tier of `u` units among tiers sorted by TIER_LOW.
 pub fn tier_of(tiers: &[Tier], u: i64) -> Option<&Tier> {
-    tiers
-        .iter()
-        .find(|t| t.low <= u && t.high.is_none_or(|h| u < h))
+    tiers.iter().find(|t| t.low <= u && t.high.is_none_or(|h| u < h))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
     fn tier(level: &str, low: i64, high: Option<i64>) -> Tier {
-        Tier {
-            level: level.into(),
-            low,
-            high,
-        }
+        Tier { level: level.into(), low, high }
     }
 
     #[test]

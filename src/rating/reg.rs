@@ -24,13 +24,7 @@ pub(crate) fn reject(
     let (from, to) = (r.cab.raw, r.cab.rejected);
     ops::state(t, to, |x| x.header.cabinet == from && filter(x), rep);
     let why = r.ctx.reason;
-    ops::transform(
-        t,
-        why,
-        |x| x.header.cabinet == to && x.get(why).is_empty(),
-        |_| reason.clone(),
-        rep,
-    );
+    ops::transform(t, why, |x| x.header.cabinet == to && x.get(why).is_empty(), |_| reason.clone(), rep);
 }
 
 fn parse_time(v: &Value) -> Value {
@@ -48,9 +42,7 @@ fn parse_int(v: &Value) -> Value {
 }
 
 fn parsed(c: &super::schema::Contexts, x: &Record) -> bool {
-    let known = |ctx: ContextId, allowed: &[&str]| {
-        x.get(ctx).as_text().is_some_and(|s| allowed.contains(&s))
-    };
+    let known = |ctx: ContextId, allowed: &[&str]| x.get(ctx).as_text().is_some_and(|s| allowed.contains(&s));
     x.get(c.reason).is_empty()
         && known(c.service, &SERVICES)
         && known(c.action, &["MO", "MT"])
@@ -70,24 +62,15 @@ pub fn stage(r: &Arc<Rating>, refs: &Reference) -> Stage {
     let out = s.output("CONFIRMED");
     let subscribers = refs.subscribers.clone();
     let reason = |s: &str| Value::text(s);
-    let (parse, invalid, duplicate, unknown) = (
-        reason(REASON_PARSE),
-        reason(REASON_INVALID),
-        reason(REASON_DUPLICATE),
-        reason(REASON_UNKNOWN_IMSI),
-    );
+    let (parse, invalid, duplicate, unknown) =
+        (reason(REASON_PARSE), reason(REASON_INVALID), reason(REASON_DUPLICATE), reason(REASON_UNKNOWN_IMSI));
     let is_raw = move |x: &Record| x.header.cabinet == k.raw;
 
-    s.statement(
-        "charge",
-        OpKind::Charge,
-        "charge RAW <- a micro-batch of cdrs.csv rows",
-        move |ws, rep| {
-            let batch = ws.take_inbox();
-            ops::charge(ws.table_mut(raw), k.raw, batch, rep);
-            Ok(())
-        },
-    );
+    s.statement("charge", OpKind::Charge, "charge RAW <- a micro-batch of cdrs.csv rows", move |ws, rep| {
+        let batch = ws.take_inbox();
+        ops::charge(ws.table_mut(raw), k.raw, batch, rep);
+        Ok(())
+    });
     s.statement(
         "type",
         OpKind::Transform,
@@ -95,13 +78,7 @@ pub fn stage(r: &Arc<Rating>, refs: &Reference) -> Stage {
         move |ws, rep| {
             let t = ws.table_mut(raw);
             for ctx in [c.start_time, c.end_time] {
-                ops::transform(
-                    t,
-                    ctx,
-                    |x| x.get(ctx).as_text().is_some(),
-                    |x| parse_time(x.get(ctx)),
-                    rep,
-                );
+                ops::transform(t, ctx, |x| x.get(ctx).as_text().is_some(), |x| parse_time(x.get(ctx)), rep);
             }
             ops::transform(
                 t,
@@ -110,11 +87,7 @@ pub fn stage(r: &Arc<Rating>, refs: &Reference) -> Stage {
                 |x| parse_int(x.get(c.duration)),
                 rep,
             );
-            let latest = ws
-                .table(raw)
-                .live()
-                .filter_map(|x| x.get(c.start_time).as_time())
-                .max();
+            let latest = ws.table(raw).live().filter_map(|x| x.get(c.start_time).as_time()).max();
             if let Some(t) = latest {
                 ws.clock.observe(t);
             }
@@ -138,28 +111,16 @@ pub fn stage(r: &Arc<Rating>, refs: &Reference) -> Stage {
         "state REJECTED where END_TIME < START_TIME or DURATION < 0 (REASON = invalid)",
         move |ws, rep| {
             let bad = |x: &Record| {
-                x.get(c.end_time) < x.get(c.start_time)
-                    || x.get(c.duration).as_int().is_some_and(|d| d < 0)
+                x.get(c.end_time) < x.get(c.start_time) || x.get(c.duration).as_int().is_some_and(|d| d < 0)
             };
             reject(&r2, ws, raw, &invalid, bad, rep);
             Ok(())
         },
     );
-    s.statement(
-        "arm-event",
-        OpKind::Arm,
-        "arm linkey = EVENT_ID",
-        move |ws, rep| {
-            ops::arm(
-                ws.table_mut(raw),
-                &[c.event_id],
-                ArmMode::Absolute,
-                is_raw,
-                rep,
-            );
-            Ok(())
-        },
-    );
+    s.statement("arm-event", OpKind::Arm, "arm linkey = EVENT_ID", move |ws, rep| {
+        ops::arm(ws.table_mut(raw), &[c.event_id], ArmMode::Absolute, is_raw, rep);
+        Ok(())
+    });
     let r3 = r.clone();
     s.statement(
         "reject-duplicate",
@@ -172,15 +133,10 @@ pub fn stage(r: &Arc<Rating>, refs: &Reference) -> Stage {
             Ok(())
         },
     );
-    s.statement(
-        "arm-imsi",
-        OpKind::Arm,
-        "arm linkey = IMSI",
-        move |ws, rep| {
-            ops::arm(ws.table_mut(raw), &[c.imsi], ArmMode::Absolute, is_raw, rep);
-            Ok(())
-        },
-    );
+    s.statement("arm-imsi", OpKind::Arm, "arm linkey = IMSI", move |ws, rep| {
+        ops::arm(ws.table_mut(raw), &[c.imsi], ArmMode::Absolute, is_raw, rep);
+        Ok(())
+    });
     let r4 = r.clone();
     s.statement(
         "confirm",

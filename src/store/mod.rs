@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OptionalExtension, params};
 
 /// Format of the databases this version writes.
-pub const FORMAT: &str = "catar-rating-1";
+pub const FORMAT: &str = "catar-rating-2";
 
 /// Why the database could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -20,7 +20,7 @@ pub enum StoreError {
         source: rusqlite::Error,
     },
     /// The database was written from another input or by another format.
-    #[error("database {} was written from another input ({found}); use a new --db file or remove it", path.display())]
+    #[error("database {} holds the results of another input (or of an older catar); use a new --db file or remove it", path.display())]
     Foreign {
         /// The database file.
         path: PathBuf,
@@ -48,52 +48,32 @@ impl Store {
     /// Open (or create) `path`, create `schema` (idempotent DDL) and check that the database
     /// belongs to the input identified by `fingerprint`.
     pub fn open(path: &Path, schema: &str, fingerprint: &str) -> Result<Store, StoreError> {
-        let fail = |source| StoreError::Open {
-            path: path.into(),
-            source,
-        };
+        let fail = |source| StoreError::Open { path: path.into(), source };
         let conn = Connection::open(path).map_err(fail)?;
         // WAL + NORMAL: a commit costs no fsync, a crash loses at most the last commits, and
         // every write is idempotent so a rerun restores them.
-        conn.pragma_update(None, "journal_mode", "WAL")
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(fail)?;
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(fail)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(fail)?;
+        conn.execute_batch("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);")
             .map_err(fail)?;
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(fail)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(fail)?;
-        conn.execute_batch(
-            "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
-        )
-        .map_err(fail)?;
         conn.execute_batch(schema).map_err(fail)?;
         let stamp = format!("{FORMAT} {fingerprint}");
         let found: Option<String> = conn
-            .query_row("SELECT value FROM meta WHERE key = 'input'", [], |r| {
-                r.get(0)
-            })
+            .query_row("SELECT value FROM meta WHERE key = 'input'", [], |r| r.get(0))
             .optional()
             .map_err(fail)?;
         match found {
             Some(f) if f != stamp => {
-                return Err(StoreError::Foreign {
-                    path: path.into(),
-                    found: f,
-                });
+                return Err(StoreError::Foreign { path: path.into(), found: f });
             }
             Some(_) => {}
             None => {
-                conn.execute(
-                    "INSERT INTO meta (key, value) VALUES ('input', ?1)",
-                    params![stamp],
-                )
-                .map_err(fail)?;
+                conn.execute("INSERT INTO meta (key, value) VALUES ('input', ?1)", params![stamp])
+                    .map_err(fail)?;
             }
         }
-        Ok(Store {
-            conn,
-            path: path.into(),
-            in_transaction: false,
-        })
+        Ok(Store { conn, path: path.into(), in_transaction: false })
     }
 
     /// The database file.
@@ -102,14 +82,9 @@ impl Store {
     }
 
     /// Run `f` inside the open transaction (opening one if needed).
-    pub fn write<T>(
-        &mut self,
-        f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
-    ) -> Result<T, StoreError> {
+    pub fn write<T>(&mut self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, StoreError> {
         if !self.in_transaction {
-            self.conn
-                .execute_batch("BEGIN")
-                .map_err(|e| self.write_error(e))?;
+            self.conn.execute_batch("BEGIN").map_err(|e| self.write_error(e))?;
             self.in_transaction = true;
         }
         f(&self.conn).map_err(|e| self.write_error(e))
@@ -118,9 +93,7 @@ impl Store {
     /// Make everything written so far durable.
     pub fn commit(&mut self) -> Result<(), StoreError> {
         if self.in_transaction {
-            self.conn
-                .execute_batch("COMMIT")
-                .map_err(|e| self.write_error(e))?;
+            self.conn.execute_batch("COMMIT").map_err(|e| self.write_error(e))?;
             self.in_transaction = false;
         }
         Ok(())
@@ -132,10 +105,7 @@ impl Store {
     }
 
     fn write_error(&self, source: rusqlite::Error) -> StoreError {
-        StoreError::Write {
-            path: self.path.clone(),
-            source,
-        }
+        StoreError::Write { path: self.path.clone(), source }
     }
 }
 
@@ -159,27 +129,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.db");
         let mut s = Store::open(&path, SCHEMA, "a").unwrap();
-        s.write(|c| c.execute("INSERT INTO t VALUES ('row')", []))
-            .unwrap();
+        s.write(|c| c.execute("INSERT INTO t VALUES ('row')", [])).unwrap();
         s.commit().unwrap();
         drop(s);
-        assert!(matches!(
-            Store::open(&path, SCHEMA, "b"),
-            Err(StoreError::Foreign { .. })
-        ));
+        assert!(matches!(Store::open(&path, SCHEMA, "b"), Err(StoreError::Foreign { .. })));
         let s = Store::open(&path, SCHEMA, "a").unwrap();
-        let n: i64 = s
-            .conn()
-            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
-            .unwrap();
+        let n: i64 = s.conn().query_row("SELECT count(*) FROM t", [], |r| r.get(0)).unwrap();
         assert_eq!(n, 1);
     }
 
     #[test]
     fn an_unwritable_path_is_an_open_error_naming_it() {
-        let e = Store::open(Path::new("/nonexistent-dir/x.db"), SCHEMA, "a")
-            .err()
-            .unwrap();
+        let e = Store::open(Path::new("/nonexistent-dir/x.db"), SCHEMA, "a").err().unwrap();
         assert!(e.to_string().contains("/nonexistent-dir/x.db"), "{e}");
     }
 }

@@ -1,0 +1,78 @@
+//! The rating workload, measured in one run so that the ratios are comparable:
+//! - `floor`: reading and parsing cdrs.csv alone (csv + jiff + integer parse), no engine;
+//! - `catar/1`, `catar/2`: the whole headless pipeline into a fresh SQLite database;
+//! - `sqlite`: the same rules as SQL statements over the same input (the baseline).
+//!
+//! `cargo bench --bench rating` (CDRS=200000 by default; set CDRS to change it).
+
+#[path = "support/sqlite_baseline.rs"]
+mod sqlite_baseline;
+
+use std::path::Path;
+use std::time::Duration;
+
+use catar::engine::NoHook;
+use catar::rating::generate::{GenOptions, generate};
+use catar::rating::{RunOptions, run};
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+
+fn cdrs() -> usize {
+    std::env::var("CDRS").ok().and_then(|v| v.parse().ok()).unwrap_or(200_000)
+}
+
+/// The floor: what any implementation pays to read the input.
+fn parse_floor(input: &Path) -> usize {
+    let mut reader = csv::Reader::from_path(input.join("cdrs.csv")).expect("open cdrs.csv");
+    let mut row = csv::StringRecord::new();
+    let mut ok = 0;
+    while reader.read_record(&mut row).expect("read a row") {
+        let times = row.get(6).and_then(|s| s.parse::<jiff::Timestamp>().ok()).is_some()
+            && row.get(7).and_then(|s| s.parse::<jiff::Timestamp>().ok()).is_some();
+        let duration = row.get(9).and_then(|s| s.parse::<i64>().ok()).is_some();
+        ok += usize::from(times && duration);
+    }
+    ok
+}
+
+fn bench(c: &mut Criterion) {
+    let n = cdrs();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let input = dir.path().join("input");
+    let opts = GenOptions { out: input.clone(), cdrs: n, subscribers: 5_000, seed: 7, bad_rate: 0.02 };
+    generate(&opts).expect("generate the input");
+    let fresh_db = || {
+        let db = dir.path().join("out.db");
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+        }
+        db
+    };
+
+    let mut g = c.benchmark_group(format!("rating_{n}"));
+    g.sample_size(10).measurement_time(Duration::from_secs(20)).throughput(Throughput::Elements(n as u64));
+    g.bench_function("floor", |b| b.iter(|| parse_floor(&input)));
+    for segments in [1, 2] {
+        g.bench_function(format!("catar/{segments}"), |b| {
+            b.iter_batched(
+                fresh_db,
+                |db| {
+                    let mut o = RunOptions::new(&input, &db);
+                    o.segments = segments;
+                    run(&o, &NoHook).expect("the run succeeds")
+                },
+                BatchSize::PerIteration,
+            )
+        });
+    }
+    g.bench_function("sqlite", |b| {
+        b.iter_batched(
+            fresh_db,
+            |db| sqlite_baseline::rate_with_sqlite(&input, &db).expect("the baseline succeeds"),
+            BatchSize::PerIteration,
+        )
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
