@@ -2,7 +2,8 @@
 //! and `cdrs.csv` as a streaming source of RAW records.
 
 use std::fs::File;
-use std::io;
+use std::collections::VecDeque;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -101,10 +102,55 @@ pub enum InputError {
 /// A small file's path and its rows: (line, fields in the asked column order).
 pub(crate) type Rows = (PathBuf, Vec<(u64, Vec<String>)>);
 
+/// Counts physical lines under a CSV reader: the csv crate's own line count is off by one for
+/// each CRLF and does not count skipped blank lines, and SPEC §8 names rows by physical line.
+pub(crate) struct LineReader<R> {
+    inner: R,
+    read: u64,
+    // Offsets of the line-end bytes read but not yet passed by a record (true for `\n`, false
+    // for `\r`); bounded by the csv reader's buffer.
+    ahead: VecDeque<(u64, bool)>,
+    passed: u64,
+}
+
+impl<R: Read> LineReader<R> {
+    fn new(inner: R) -> Self {
+        LineReader { inner, read: 0, ahead: VecDeque::new(), passed: 0 }
+    }
+
+    /// The 1-based line of the first byte at or after `offset` that is not a line end: csv
+    /// reports a row's position at the end of the previous row, before any blank lines.
+    /// Offsets never go backwards.
+    fn line_at(&mut self, offset: u64) -> u64 {
+        let mut at = offset;
+        while let Some(&(pos, lf)) = self.ahead.front() {
+            if pos > at {
+                break;
+            }
+            if pos == at {
+                at += 1;
+            }
+            self.passed += u64::from(lf);
+            self.ahead.pop_front();
+        }
+        self.passed + 1
+    }
+}
+
+impl<R: Read> Read for LineReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let start = self.read;
+        self.ahead.extend(memchr::memchr2_iter(b'\n', b'\r', &buf[..n]).map(|i| (start + i as u64, buf[i] == b'\n')));
+        self.read += n as u64;
+        Ok(n)
+    }
+}
+
 /// A CSV file opened with its header, columns found by name.
 pub(crate) struct Csv {
     pub path: PathBuf,
-    pub reader: csv::Reader<File>,
+    pub reader: csv::Reader<LineReader<File>>,
     pub columns: Vec<usize>,
     pub width: usize,
 }
@@ -114,7 +160,7 @@ impl Csv {
     pub fn open(dir: &Path, name: &str, columns: &[&str]) -> Result<Csv, InputError> {
         let path = dir.join(name);
         let file = File::open(&path).map_err(|source| InputError::Read { path: path.clone(), source })?;
-        let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(file);
+        let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(LineReader::new(file));
         let header = reader.byte_headers().map_err(|e| csv_error(&path, e))?.clone();
         let names: Vec<&[u8]> = header.iter().map(|h| h.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(h)).collect();
         let columns = columns
@@ -129,13 +175,19 @@ impl Csv {
         Ok(Csv { path, reader, columns, width: header.len() })
     }
 
+    /// The physical line on which a row read from this file starts.
+    pub fn line_of(&mut self, row: &csv::ByteRecord) -> u64 {
+        let offset = row.position().map_or(0, |p| p.byte());
+        self.reader.get_mut().line_at(offset)
+    }
+
     /// Every row of a small file as text fields (in `columns` order) with its line; a malformed
     /// row is an error, since reference data must be whole.
     pub fn rows(mut self) -> Result<Rows, InputError> {
         let mut out = Vec::new();
-        for row in self.reader.byte_records() {
-            let row = row.map_err(|e| csv_error(&self.path, e))?;
-            let line = row.position().map_or(0, |p| p.line());
+        let mut row = csv::ByteRecord::new();
+        while self.reader.read_byte_record(&mut row).map_err(|e| csv_error(&self.path, e))? {
+            let line = self.line_of(&row);
             if row.len() != self.width {
                 let message = format!("{} fields where the header has {}", row.len(), self.width);
                 return Err(InputError::Row { path: self.path, line, message });
@@ -201,8 +253,7 @@ impl CdrSource {
         Ok(CdrSource { csv, rating, row: csv::ByteRecord::new(), progress })
     }
 
-    fn record(&self) -> Record {
-        let line = self.row.position().map_or(0, |p| p.line());
+    fn record(&self, line: u64) -> Record {
         let mut r = Record::with_capacity(line, self.rating.schema.slot_count());
         let c = &self.rating.ctx;
         let targets = [
@@ -249,11 +300,37 @@ impl Source for CdrSource {
             if !more {
                 break;
             }
-            batch.push(self.record());
+            let line = self.csv.line_of(&self.row);
+            batch.push(self.record(line));
         }
         if let Some(p) = &self.progress {
             p.set_position(self.csv.reader.position().byte());
         }
         Ok((!batch.is_empty()).then_some(batch))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(text: &str) -> Vec<u64> {
+        let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(LineReader::new(text.as_bytes()));
+        let mut row = csv::ByteRecord::new();
+        let mut out = Vec::new();
+        while reader.read_byte_record(&mut row).unwrap() {
+            let offset = row.position().unwrap().byte();
+            out.push(reader.get_mut().line_at(offset));
+        }
+        out
+    }
+
+    #[test]
+    fn rows_are_named_by_physical_line_whatever_the_line_ends() {
+        assert_eq!(lines("h\na\nb\n"), vec![2, 3]);
+        assert_eq!(lines("h\r\na\r\nb"), vec![2, 3]);
+        assert_eq!(lines("h\n\na\n\n\nb\n\n"), vec![3, 6]);
+        assert_eq!(lines("h\r\n\r\na\r\n"), vec![3]);
+        assert_eq!(lines("h\n\"multi\nline\",x\nb\n"), vec![2, 4]);
     }
 }

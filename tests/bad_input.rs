@@ -1,0 +1,176 @@
+//! Bad environment or input: `catar run` exits with code 2 and names the culprit on stderr;
+//! a database is never damaged by a refused run, and a rerun is idempotent.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use tempfile::TempDir;
+
+/// A small generated input in `TMP/NAME`.
+fn generated(tmp: &TempDir, name: &str, seed: u64) -> PathBuf {
+    let dir = tmp.path().join(name);
+    common::gen_input(&dir, 60, 10, seed, 0.1);
+    dir
+}
+
+/// `catar run` that must fail with exit code 2; returns its stderr.
+fn run_refused(input: &Path, db: &Path) -> String {
+    let assert = common::catar()
+        .args(["run", "--headless", "--segments", "2", "--input"])
+        .arg(input)
+        .arg("--db")
+        .arg(db)
+        .assert()
+        .code(2);
+    String::from_utf8_lossy(&assert.get_output().stderr).into_owned()
+}
+
+fn assert_names(stderr: &str, words: &[&str]) {
+    for w in words {
+        assert!(stderr.contains(w), "stderr does not name {w:?}:\n{stderr}");
+    }
+}
+
+/// The numbers in a message, so that "line 7" / "tariffs.csv:7" / "line: 7" all match 7.
+fn numbers(stderr: &str) -> Vec<&str> {
+    stderr.split(|c: char| !c.is_ascii_digit()).filter(|s| !s.is_empty()).collect()
+}
+
+/// Rewrite `file` of `dir` without its column `column` (header and every row).
+fn drop_column(dir: &Path, file: &str, column: &str) {
+    let path = dir.join(file);
+    let mut rdr = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_path(&path).unwrap();
+    let records: Vec<csv::StringRecord> = rdr.records().map(Result::unwrap).collect();
+    let idx = records[0].iter().position(|h| h == column).unwrap_or_else(|| panic!("{file} has no {column}"));
+    let mut w = csv::Writer::from_path(&path).unwrap();
+    for r in &records {
+        let kept: Vec<&str> = r.iter().enumerate().filter(|&(i, _)| i != idx).map(|(_, f)| f).collect();
+        w.write_record(kept).unwrap();
+    }
+    w.flush().unwrap();
+}
+
+#[test]
+fn missing_input_dir() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("no-such-input");
+    let stderr = run_refused(&input, &tmp.path().join("catar.db"));
+    assert_names(&stderr, &[&input.display().to_string()]);
+}
+
+#[test]
+fn missing_tiers_csv() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = generated(&tmp, "in", 7);
+    std::fs::remove_file(input.join("tiers.csv")).unwrap();
+    let stderr = run_refused(&input, &tmp.path().join("catar.db"));
+    assert_names(&stderr, &["tiers.csv"]);
+}
+
+#[test]
+fn missing_column_in_cdrs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = generated(&tmp, "in", 7);
+    drop_column(&input, "cdrs.csv", "DURATION");
+    let stderr = run_refused(&input, &tmp.path().join("catar.db"));
+    assert_names(&stderr, &["cdrs.csv", "DURATION"]);
+}
+
+#[test]
+fn missing_column_in_subscribers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = generated(&tmp, "in", 7);
+    drop_column(&input, "subscribers.csv", "VPN_NAME");
+    let stderr = run_refused(&input, &tmp.path().join("catar.db"));
+    assert_names(&stderr, &["subscribers.csv", "VPN_NAME"]);
+}
+
+#[test]
+fn non_integer_unit_rate_names_file_line_and_field() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = generated(&tmp, "in", 7);
+    // Every non-RANGED offer type has its three rates; line 7 (header = line 1) is bad.
+    std::fs::write(
+        input.join("tariffs.csv"),
+        "OFFER_TYPE,SERVICE,UNIT_RATE\n\
+         FLAT,VOICE,10\n\
+         FLAT,SMS,5\n\
+         FLAT,DATA,2\n\
+         FAMILY,VOICE,12\n\
+         FAMILY,SMS,6\n\
+         FAMILY,DATA,abc\n\
+         VPN,VOICE,15\n\
+         VPN,SMS,7\n\
+         VPN,DATA,4\n",
+    )
+    .unwrap();
+    let stderr = run_refused(&input, &tmp.path().join("catar.db"));
+    assert_names(&stderr, &["tariffs.csv", "UNIT_RATE"]);
+    assert!(numbers(&stderr).contains(&"7"), "stderr does not name line 7:\n{stderr}");
+}
+
+#[test]
+fn tiers_with_a_gap_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = generated(&tmp, "in", 7);
+    // [0,10) then [20,∞): U in [10,20) has no tier.
+    std::fs::write(
+        input.join("tiers.csv"),
+        "SERVICE,TIER_LEVEL,TIER_LOW,TIER_HIGH,TIER_RATE\n\
+         VOICE,1,0,10,7\n\
+         VOICE,2,20,,3\n\
+         SMS,1,0,,4\n\
+         DATA,1,0,,1\n",
+    )
+    .unwrap();
+    let stderr = run_refused(&input, &tmp.path().join("catar.db"));
+    assert_names(&stderr, &["tiers.csv"]);
+}
+
+#[test]
+fn db_in_a_missing_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = generated(&tmp, "in", 7);
+    let db = tmp.path().join("no").join("such").join("dir").join("catar.db");
+    let stderr = run_refused(&input, &db);
+    assert_names(&stderr, &[&db.display().to_string()]);
+    assert!(!db.exists());
+}
+
+#[test]
+fn database_of_another_input_is_refused_and_kept_intact() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = generated(&tmp, "a", 1);
+    let b = generated(&tmp, "b", 2);
+    assert_ne!(
+        std::fs::read(a.join("cdrs.csv")).unwrap(),
+        std::fs::read(b.join("cdrs.csv")).unwrap(),
+        "seeds 1 and 2 gave the same cdrs.csv"
+    );
+    let db = tmp.path().join("catar.db");
+    common::run(&a, &db, 2);
+    let after_a = common::dump_db(&db);
+
+    let stderr = run_refused(&b, &db);
+    assert_names(&stderr, &[&db.display().to_string()]);
+    assert_eq!(common::dump_db(&db), after_a, "the refused run changed the database");
+
+    // Input A is still welcome on its own database.
+    common::run(&a, &db, 3);
+    assert_eq!(common::dump_db(&db), after_a);
+}
+
+#[test]
+fn rerun_on_the_same_input_and_database_changes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = generated(&tmp, "in", 3);
+    let db = tmp.path().join("catar.db");
+    common::run(&input, &db, 2);
+    let first = common::dump_db(&db);
+    common::run(&input, &db, 2);
+    assert_eq!(common::dump_db(&db), first);
+    // And with another number of segments.
+    common::run(&input, &db, 1);
+    assert_eq!(common::dump_db(&db), first);
+}
