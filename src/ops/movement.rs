@@ -109,6 +109,17 @@ mod tests {
     }
 
     #[test]
+    fn at_off_detail_only_mass_is_reported() {
+        let f = fx();
+        let mut t = f.reactor(1);
+        let mut rep = StepReport::with_detail(crate::ops::ReportDetail::Off);
+        charge(&mut t, f.raw, [f.rec(1, "A", 2), f.rec(2, "B", 3)], &mut rep);
+        assert!(rep.transitions.is_empty() && rep.contexts.is_empty());
+        assert_eq!(rep.mass.iter().map(|m| m.delta).sum::<i64>(), 2);
+        assert_eq!(rep.matched, 2);
+    }
+
+    #[test]
     fn discharge_moves_records_keeping_their_cabinet() {
         let f = fx();
         let mut r = f.reactor(1);

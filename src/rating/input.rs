@@ -1,8 +1,8 @@
 //! Reading the input directory: the reference files (validated whole, before anything runs)
 //! and `cdrs.csv` as a streaming source of RAW records.
 
-use std::fs::File;
 use std::collections::VecDeque;
+use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -141,7 +141,9 @@ impl<R: Read> Read for LineReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         let start = self.read;
-        self.ahead.extend(memchr::memchr2_iter(b'\n', b'\r', &buf[..n]).map(|i| (start + i as u64, buf[i] == b'\n')));
+        self.ahead.extend(
+            memchr::memchr2_iter(b'\n', b'\r', &buf[..n]).map(|i| (start + i as u64, buf[i] == b'\n')),
+        );
         self.read += n as u64;
         Ok(n)
     }
@@ -315,7 +317,8 @@ mod tests {
     use super::*;
 
     fn lines(text: &str) -> Vec<u64> {
-        let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(LineReader::new(text.as_bytes()));
+        let mut reader =
+            csv::ReaderBuilder::new().flexible(true).from_reader(LineReader::new(text.as_bytes()));
         let mut row = csv::ByteRecord::new();
         let mut out = Vec::new();
         while reader.read_byte_record(&mut row).unwrap() {
