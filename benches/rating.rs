@@ -1,6 +1,9 @@
 //! The rating workload, measured in one run so that the ratios are comparable:
 //! - `floor`: reading and parsing cdrs.csv alone (csv + jiff + integer parse), no engine;
 //! - `catar/1`, `catar/2`: the whole headless pipeline into a fresh SQLite database;
+//! - `engine/2`: the same pipeline with a sink that drops the records (no SQLite): the engine
+//!   alone, against the floor;
+//! - `engine/2+hook`: as `engine/2` with a step hook that counts steps (its cost is the hook's);
 //! - `sqlite`: the same rules as SQL statements over the same input (the baseline).
 //!
 //! `cargo bench --bench rating` (CDRS=200000 by default; set CDRS to change it).
@@ -9,10 +12,14 @@
 mod sqlite_baseline;
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
-use catar::engine::NoHook;
+use catar::engine::{BoxError, HookFactory, NoHook, NodeId, Sink, SinkBatch, StepHook, StepPoint, Workspace};
+use catar::ops::StepReport;
 use catar::rating::generate::{GenOptions, generate};
+use catar::rating::input::CdrSource;
+use catar::rating::{Rating, Reference};
 use catar::rating::{RunOptions, run};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 
@@ -22,7 +29,8 @@ fn cdrs() -> usize {
 
 /// The floor: what any implementation pays to read the input.
 fn parse_floor(input: &Path) -> usize {
-    let mut reader = csv::Reader::from_path(input.join("cdrs.csv")).expect("open cdrs.csv");
+    let mut reader =
+        csv::ReaderBuilder::new().flexible(true).from_path(input.join("cdrs.csv")).expect("open cdrs.csv");
     let mut row = csv::StringRecord::new();
     let mut ok = 0;
     while reader.read_record(&mut row).expect("read a row") {
@@ -32,6 +40,42 @@ fn parse_floor(input: &Path) -> usize {
         ok += usize::from(times && duration);
     }
     ok
+}
+
+/// A sink that keeps nothing.
+struct Drop;
+
+impl Sink for Drop {
+    fn write(&mut self, _batch: SinkBatch) -> Result<(), BoxError> {
+        Ok(())
+    }
+    fn finish(&mut self) -> Result<(), BoxError> {
+        Ok(())
+    }
+}
+
+/// A hook that counts steps: the least a real hook does.
+#[derive(Default)]
+struct Count(u64);
+
+impl StepHook for Count {
+    fn after_step(&mut self, _at: &StepPoint<'_>, _report: &StepReport, _ws: &Workspace) {
+        self.0 += 1;
+    }
+}
+
+impl HookFactory for Count {
+    fn hook_for(&self, _node: &NodeId) -> Box<dyn StepHook> {
+        Box::new(Count::default())
+    }
+}
+
+fn engine_only(input: &Path, hooks: &dyn HookFactory) -> u64 {
+    let rating = Arc::new(Rating::new());
+    let refs = Reference::load(input, &rating).expect("reference files");
+    let mut source = CdrSource::open(input, rating.clone(), None).expect("cdrs.csv");
+    let pipeline = catar::rating::pipeline(&rating, &refs, 2, catar::rating::DEFAULT_DOMESTIC_PREFIX);
+    pipeline.run(&mut source, &mut Drop, hooks).expect("the run succeeds").steps
 }
 
 fn bench(c: &mut Criterion) {
@@ -64,6 +108,8 @@ fn bench(c: &mut Criterion) {
             )
         });
     }
+    g.bench_function("engine/2", |b| b.iter(|| engine_only(&input, &NoHook)));
+    g.bench_function("engine/2+hook", |b| b.iter(|| engine_only(&input, &Count::default())));
     g.bench_function("sqlite", |b| {
         b.iter_batched(
             fresh_db,

@@ -54,7 +54,7 @@ impl Record {
             if value.is_empty() {
                 return Value::Empty;
             }
-            self.slots.resize(slot + 1, Value::Empty);
+            self.slots.resize_with(slot + 1, || Value::Empty);
         }
         std::mem::replace(&mut self.slots[slot], value)
     }

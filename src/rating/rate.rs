@@ -30,6 +30,12 @@ fn units(service: &str, duration: i64) -> i64 {
     }
 }
 
+/// The UTC calendar month of an instant, as `YYYY-MM`.
+fn month_of(t: jiff::Timestamp) -> smol_str::SmolStr {
+    let d = t.to_zoned(jiff::tz::TimeZone::UTC).date();
+    smol_str::format_smolstr!("{:04}-{:02}", d.year(), d.month())
+}
+
 /// AMOUNT by rules 1-6, or the error that sends the record to QUARANTINE.
 fn amount(c: &Contexts, wife: crate::model::CabinetId, x: &Record) -> Result<i64, &'static str> {
     if text(x, c.action) == "MT" {
@@ -100,11 +106,8 @@ pub fn stage(r: &Arc<Rating>, refs: &Reference, domestic_prefix: &str) -> Stage 
         "transform MONTH <- START_TIME (reduction to the UTC month)",
         move |ws, rep| {
             let t = ws.table_mut(conf);
-            let month = |x: &Record| {
-                x.get(c.start_time)
-                    .as_time()
-                    .map_or(Value::Empty, |t| Value::text(t.strftime("%Y-%m").to_string()))
-            };
+            let month =
+                |x: &Record| x.get(c.start_time).as_time().map_or(Value::Empty, |t| Value::Text(month_of(t)));
             ops::transform(t, c.month, rating, month, rep);
             let latest = ws.table(conf).live().filter_map(|x| x.get(c.start_time).as_time()).max();
             if let Some(t) = latest {
@@ -327,6 +330,12 @@ pub fn stage(r: &Arc<Rating>, refs: &Reference, domestic_prefix: &str) -> Stage 
 #[cfg(test)]
 mod tests {
     use super::units;
+
+    #[test]
+    fn the_month_is_the_utc_month() {
+        let t: jiff::Timestamp = "2026-03-01T01:00:00+03:00".parse().unwrap();
+        assert_eq!(super::month_of(t), "2026-02");
+    }
 
     #[test]
     fn units_count_started_minutes_and_kilobyte_blocks() {
