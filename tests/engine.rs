@@ -118,9 +118,12 @@ fn every_record_arrives_once_and_each_key_keeps_input_order() {
     }
 }
 
+/// (node, node step, global step, statement, tick) of one step.
+type Seen = (String, u64, u64, usize, u64);
+
 /// Records every step point a node passes, to check the numbering.
 #[derive(Clone, Default)]
-struct Steps(Arc<Mutex<Vec<(String, u64, u64, usize, u64)>>>);
+struct Steps(Arc<Mutex<Vec<Seen>>>);
 
 impl StepHook for Steps {
     fn detail(&self) -> ReportDetail {
