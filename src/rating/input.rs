@@ -232,8 +232,19 @@ pub fn fingerprint(dir: &Path) -> Result<String, InputError> {
     let mut parts = Vec::new();
     for f in FILES {
         let path = dir.join(f);
-        let bytes = std::fs::read(&path).map_err(|source| InputError::Read { path, source })?;
-        parts.push(format!("{f}:{}:{:08x}", bytes.len(), crc32c::crc32c(&bytes)));
+        let fail = |source| InputError::Read { path: path.clone(), source };
+        // Streamed: the input may be far larger than memory should grow.
+        let mut file = File::open(&path).map_err(fail)?;
+        let (mut crc, mut len, mut buf) = (0u32, 0u64, vec![0u8; 1 << 16]);
+        loop {
+            let n = file.read(&mut buf).map_err(fail)?;
+            if n == 0 {
+                break;
+            }
+            crc = crc32c::crc32c_append(crc, &buf[..n]);
+            len += n as u64;
+        }
+        parts.push(format!("{f}:{len}:{crc:08x}"));
     }
     Ok(parts.join(" "))
 }
