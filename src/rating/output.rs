@@ -12,16 +12,18 @@ use crate::engine::{BoxError, Sink, SinkBatch};
 use crate::model::{ContextId, Record};
 use crate::store::{Store, StoreError};
 
-/// The tables of SPEC §8. `archive` is the month-by-month view of the persistent rows.
+/// The tables of SPEC §8. `archive` is the month-by-month view of the persistent rows
+/// (start_time is UTC, so its first seven characters are the month).
 pub const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS persistent (
   event_id TEXT PRIMARY KEY, imsi TEXT NOT NULL, subscriber TEXT NOT NULL, service TEXT NOT NULL,
-  action TEXT NOT NULL, start_time TEXT NOT NULL, units INTEGER NOT NULL, amount INTEGER NOT NULL,
-  month TEXT NOT NULL, line INTEGER NOT NULL) WITHOUT ROWID;
+  action TEXT NOT NULL, start_time TEXT NOT NULL, units INTEGER NOT NULL, amount INTEGER NOT NULL)
+  WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS balances (subscriber TEXT PRIMARY KEY, balance INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS rejected (line INTEGER PRIMARY KEY, event_id TEXT, reason TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS quarantine (line INTEGER PRIMARY KEY, event_id TEXT, error TEXT NOT NULL);
-CREATE VIEW IF NOT EXISTS archive AS SELECT event_id, month, subscriber, amount FROM persistent;
+CREATE VIEW IF NOT EXISTS archive AS
+  SELECT event_id, substr(start_time, 1, 7) AS month, subscriber, amount FROM persistent;
 ";
 
 // Rows per transaction: large enough that commits cost nothing, small enough that a crash
@@ -112,8 +114,8 @@ impl RatingSink {
                 self.store.write(|conn| {
                     let mut ins = conn.prepare_cached(
                         "INSERT OR IGNORE INTO persistent
-                         (event_id, imsi, subscriber, service, action, start_time, units, amount, month, line)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                         (event_id, imsi, subscriber, service, action, start_time, units, amount)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                     )?;
                     for r in records {
                         let amount = r.get(c.amount).as_int().unwrap_or(0);
@@ -126,9 +128,7 @@ impl RatingSink {
                             text(r, c.action),
                             r.get(c.start_time).to_string(),
                             r.get(c.units).as_int().unwrap_or(0),
-                            amount,
-                            text(r, c.month),
-                            r.header.reg_id as i64
+                            amount
                         ])?;
                         // Only the first application of an event moves money.
                         if fresh == 1 && amount != 0 {
