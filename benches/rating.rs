@@ -74,7 +74,9 @@ fn engine_only(input: &Path, hooks: &dyn HookFactory) -> u64 {
     let rating = Arc::new(Rating::new());
     let refs = Reference::load(input, &rating).expect("reference files");
     let mut source = CdrSource::open(input, rating.clone(), None).expect("cdrs.csv");
-    let pipeline = catar::rating::pipeline(&rating, &refs, 2, catar::rating::DEFAULT_DOMESTIC_PREFIX);
+    let expected = catar::rating::input::estimated_rows(input);
+    let pipeline =
+        catar::rating::pipeline(&rating, &refs, 2, catar::rating::DEFAULT_DOMESTIC_PREFIX, expected);
     pipeline.run(&mut source, &mut Drop, hooks).expect("the run succeeds").steps
 }
 

@@ -111,6 +111,31 @@ fn non_integer_unit_rate_names_file_line_and_field() {
 }
 
 #[test]
+fn a_tariff_given_twice_is_refused_naming_its_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = generated(&tmp, "in", 7);
+    // Line 5 repeats FLAT VOICE: which rate applies would depend on the row order.
+    std::fs::write(
+        input.join("tariffs.csv"),
+        "OFFER_TYPE,SERVICE,UNIT_RATE\n\
+         FLAT,VOICE,10\n\
+         FLAT,SMS,5\n\
+         FLAT,DATA,2\n\
+         FLAT,VOICE,11\n\
+         FAMILY,VOICE,12\n\
+         FAMILY,SMS,6\n\
+         FAMILY,DATA,3\n\
+         VPN,VOICE,15\n\
+         VPN,SMS,7\n\
+         VPN,DATA,4\n",
+    )
+    .unwrap();
+    let stderr = run_refused(&input, &tmp.path().join("catar.db"));
+    assert_names(&stderr, &["tariffs.csv", "FLAT", "VOICE"]);
+    assert!(numbers(&stderr).contains(&"5"), "stderr does not name line 5:\n{stderr}");
+}
+
+#[test]
 fn tiers_with_a_gap_are_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let input = generated(&tmp, "in", 7);

@@ -819,3 +819,17 @@ fn columns_are_found_by_name_in_any_order() {
         assert_eq!(rows(&db, "SELECT subscriber, balance FROM balances"), ["+972500000001|440"]);
     }
 }
+
+#[test]
+fn an_empty_event_id_is_an_id_like_any_other() {
+    let input = Input::new(cdrs(&[
+        // line 2: no EVENT_ID, rated like any CDR: 1 unit × FLAT VOICE 10
+        c("", FLAT, "VOICE", "MO", DOMESTIC, "60"),
+        // line 3: the same (empty) EVENT_ID again: a duplicate, with a NULL event_id
+        c("", FLAT, "VOICE", "MO", DOMESTIC, "60"),
+    ]));
+    for db in input.rate() {
+        assert_eq!(charged(&db), ["|1|10"]);
+        assert_eq!(rejected(&db), ["3|NULL|duplicate"]);
+    }
+}

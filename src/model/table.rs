@@ -124,6 +124,11 @@ impl Table {
         self.keys.len()
     }
 
+    /// Make room for `n` more keys in a keys-only table at once.
+    pub fn reserve_keys(&mut self, n: usize) {
+        self.keys.reserve(n);
+    }
+
     /// True when a keys-only table holds `linkey`.
     pub fn contains_key(&self, linkey: u64) -> bool {
         self.keys.contains(&linkey)

@@ -249,6 +249,11 @@ pub fn fingerprint(dir: &Path) -> Result<String, InputError> {
     Ok(parts.join(" "))
 }
 
+/// A generous estimate of the rows of `cdrs.csv` from its size (a generated row is ~120 bytes).
+pub fn estimated_rows(dir: &Path) -> usize {
+    std::fs::metadata(dir.join(CDRS)).map_or(0, |m| (m.len() / 100) as usize)
+}
+
 /// `cdrs.csv` read row by row into RAW records: reg_id is the row's line, fields are text
 /// (typed by REG's statements). A row of the wrong width or not UTF-8 gets REASON = parse and
 /// no other contexts, so that it is rejected, never dropped.

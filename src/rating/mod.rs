@@ -118,10 +118,18 @@ impl From<EngineError> for RatingError {
     }
 }
 
-/// The rating pipeline REG → RATE → DIS with `segments` nodes per stage.
-pub fn pipeline(rating: &Arc<Rating>, refs: &Reference, segments: usize, domestic_prefix: &str) -> Pipeline {
+/// The rating pipeline REG → RATE → DIS with `segments` nodes per stage. `expected_cdrs`
+/// (an estimate is fine) sizes the set of seen events once, so that it never doubles in place
+/// near the end of a big input.
+pub fn pipeline(
+    rating: &Arc<Rating>,
+    refs: &Reference,
+    segments: usize,
+    domestic_prefix: &str,
+    expected_cdrs: usize,
+) -> Pipeline {
     let mut p = Pipeline::new(rating.schema.clone());
-    p.stage(reg::stage(rating, refs), segments)
+    p.stage(reg::stage(rating, refs, expected_cdrs / segments.max(1)), segments)
         .stage(rate::stage(rating, refs, domestic_prefix), segments)
         .stage(dis::stage(rating), segments);
     p
@@ -137,7 +145,8 @@ pub fn run(opts: &RunOptions, hooks: &dyn HookFactory) -> Result<RunSummary, Rat
     let mut sink = output::RatingSink::open(&opts.db, &fingerprint, rating.clone(), &refs.balances)?;
     let progress = opts.progress.then(|| progress_bar(&opts.input.join(input::CDRS)));
     let mut source = input::CdrSource::open(&opts.input, rating.clone(), progress.clone())?;
-    let pipeline = pipeline(&rating, &refs, opts.segments, &opts.domestic_prefix);
+    let expected = input::estimated_rows(&opts.input);
+    let pipeline = pipeline(&rating, &refs, opts.segments, &opts.domestic_prefix, expected);
     let report = pipeline.run(&mut source, &mut sink, hooks)?;
     if let Some(p) = progress {
         p.finish_and_clear();

@@ -121,7 +121,8 @@ impl RatingSink {
                         let amount = r.get(c.amount).as_int().unwrap_or(0);
                         let subscriber = text(r, c.subscriber).unwrap_or("");
                         let fresh = ins.execute(params![
-                            text(r, c.event_id),
+                            // An empty EVENT_ID is an id like any other (docs/rating.md).
+                            text(r, c.event_id).unwrap_or(""),
                             text(r, c.imsi),
                             subscriber,
                             text(r, c.service),

@@ -176,7 +176,10 @@ impl Reference {
             one_of(&path, *line, "OFFER_TYPE", &f[0], &OFFER_TYPES)?;
             one_of(&path, *line, "SERVICE", &f[1], &SERVICES)?;
             let rate = non_negative(&path, *line, "UNIT_RATE", &f[2])?;
-            have.insert((f[0].clone(), f[1].clone()));
+            if !have.insert((f[0].clone(), f[1].clone())) {
+                let message = format!("OFFER_TYPE {} and SERVICE {} already have a rate", f[0], f[1]);
+                return Err(InputError::Field { path, line: *line, field: "SERVICE".into(), message });
+            }
             out.push(vec![
                 (c.offer_type, text(&f[0])),
                 (c.service, text(&f[1])),
@@ -212,7 +215,12 @@ impl Reference {
                 let message = format!("TIER_HIGH {} is not above TIER_LOW {low}", f[3]);
                 return Err(InputError::Field { path, line: *line, field: "TIER_HIGH".into(), message });
             }
-            bounds.entry(f[0].clone()).or_default().push(Tier { level: f[1].clone(), low, high });
+            let tiers = bounds.entry(f[0].clone()).or_default();
+            if tiers.iter().any(|t| t.level == f[1]) {
+                let message = format!("SERVICE {} already has a tier {}", f[0], f[1]);
+                return Err(InputError::Field { path, line: *line, field: "TIER_LEVEL".into(), message });
+            }
+            tiers.push(Tier { level: f[1].clone(), low, high });
             let high_value = high.map_or(Value::Empty, Value::Int);
             out.push(vec![
                 (c.service, text(&f[0])),

@@ -53,11 +53,12 @@ fn parsed(c: &super::schema::Contexts, x: &Record) -> bool {
 
 /// The REG stage, routed by EVENT_ID so that every copy of an event meets the same
 /// SEEN_EVENTS table.
-pub fn stage(r: &Arc<Rating>, refs: &Reference) -> Stage {
+pub fn stage(r: &Arc<Rating>, refs: &Reference, expected_events: usize) -> Stage {
     let (c, k) = (r.ctx, r.cab);
     let mut s = Stage::builder("REG", &r.schema, c.event_id);
     let raw = s.reactor("RAW", ReactorKind::Driving);
     let seen = s.keys_only("SEEN_EVENTS");
+    s.init(move |ws| ws.table_mut(seen).reserve_keys(expected_events));
     let rejected = s.sink("rejected");
     let out = s.output("CONFIRMED");
     let subscribers = refs.subscribers.clone();
