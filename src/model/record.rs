@@ -36,9 +36,12 @@ impl Record {
         Record { header: Header { reg_id, ..Header::default() }, slots: Vec::new() }
     }
 
-    /// A new record with room for `slots` contexts, so that filling it never reallocates.
+    /// A new record with all `slots` contexts present (and empty), so that filling it never
+    /// grows it.
     pub fn with_capacity(reg_id: u64, slots: usize) -> Self {
-        Record { header: Header { reg_id, ..Header::default() }, slots: Vec::with_capacity(slots) }
+        let mut values = Vec::with_capacity(slots);
+        values.resize_with(slots, || Value::Empty);
+        Record { header: Header { reg_id, ..Header::default() }, slots: values }
     }
 
     /// The value of a context (empty when the record has none).

@@ -1,4 +1,6 @@
-use std::hash::{DefaultHasher, Hash, Hasher};
+use std::hash::{BuildHasher, Hash, Hasher};
+
+use foldhash::quality::FixedState;
 
 use super::{StepReport, matching};
 use crate::model::{ContextId, Record, Table, Value};
@@ -14,8 +16,9 @@ pub enum ArmMode {
 
 /// The linkey of a list of values: equal values give equal linkeys in every table and node.
 pub fn linkey_of<'a>(values: impl IntoIterator<Item = &'a Value>) -> u64 {
-    // SipHash with fixed keys: deterministic within a build, and not trivially collided.
-    let mut h = DefaultHasher::new();
+    // foldhash (quality) with a fixed seed: deterministic run to run, several times faster than
+    // SipHash on short keys, and well mixed enough for a keys-only table to trust 64 bits.
+    let mut h = FixedState::with_seed(0x6361_7461_7221).build_hasher();
     for v in values {
         v.hash(&mut h);
     }

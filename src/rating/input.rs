@@ -271,9 +271,22 @@ impl CdrSource {
         Ok(CdrSource { csv, rating, row: csv::ByteRecord::new(), progress })
     }
 
-    fn record(&self, line: u64) -> Record {
-        let mut r = Record::with_capacity(line, self.rating.schema.slot_count());
+    fn record(&mut self, line: u64) -> Record {
+        // One UTF-8 check for the whole row, then the buffer goes back for the next one.
+        let (record, row) = match csv::StringRecord::from_byte_record(std::mem::take(&mut self.row)) {
+            Ok(row) => (self.fields(line, &row), row.into_byte_record()),
+            Err(e) => (unparsed(line, self.rating.ctx.reason), e.into_byte_record()),
+        };
+        self.row = row;
+        record
+    }
+
+    fn fields(&self, line: u64, row: &csv::StringRecord) -> Record {
         let c = &self.rating.ctx;
+        if row.len() != self.csv.width {
+            return unparsed(line, c.reason);
+        }
+        let mut r = Record::with_capacity(line, self.rating.schema.slot_count());
         let targets = [
             c.event_id,
             c.session_id,
@@ -286,19 +299,15 @@ impl CdrSource {
             c.party,
             c.duration,
         ];
-        if self.row.len() == self.csv.width {
-            for (ctx, &column) in targets.into_iter().zip(&self.csv.columns) {
-                match std::str::from_utf8(&self.row[column]) {
-                    Ok("") => {}
-                    Ok(field) => {
-                        r.set(ctx, Value::text(field));
-                    }
-                    Err(_) => return unparsed(line, c.reason),
+        for (ctx, &column) in targets.into_iter().zip(&self.csv.columns) {
+            match &row[column] {
+                "" => {}
+                field => {
+                    r.set(ctx, Value::text(field));
                 }
             }
-            return r;
         }
-        unparsed(line, c.reason)
+        r
     }
 }
 
