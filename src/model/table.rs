@@ -193,7 +193,9 @@ impl Table {
             return;
         }
         self.rows.retain(Record::is_live);
-        self.reindex();
+        if self.indexed {
+            self.reindex();
+        }
     }
 
     /// Rebuild the linkey index after linkeys changed.
