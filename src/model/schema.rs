@@ -2,6 +2,9 @@ use std::collections::HashMap;
 
 use super::{CabinetDef, CabinetId, CabinetKind, ContextDef, ContextId, Weight};
 
+/// Contexts a schema can define.
+pub const MAX_CONTEXTS: usize = 128;
+
 /// A mistake in a pipeline's schema definition.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum SchemaError {
@@ -92,11 +95,12 @@ impl SchemaBuilder {
         if self.contexts.iter().any(|c| c.name == name) {
             self.fail(SchemaError::Duplicate { kind: "context", name: name.into() });
         }
-        let Ok(raw) = u16::try_from(self.contexts.len()) else {
-            self.fail(SchemaError::TooMany("contexts"));
-            return ContextId(u16::MAX);
-        };
-        let id = ContextId(raw);
+        // Reports carry a record's contexts as a 128-bit mask.
+        if self.contexts.len() >= MAX_CONTEXTS {
+            self.fail(SchemaError::TooMany("contexts (128 at most)"));
+            return ContextId(0);
+        }
+        let id = ContextId(self.contexts.len() as u16);
         self.contexts.push(ContextDef { id, name: name.into(), weight });
         id
     }

@@ -55,14 +55,17 @@ pub fn collision(
         count.hits += 1;
         let prior = rec.header.cabinet;
         let state_change = spec.hit.is_some_and(|h| h != prior);
+        // Move first, so that the contexts the collision brings appear in the new cabinet
+        // (WIFE_NAME belongs to WIFE, not to CONFIRMED).
+        let found = found.clone();
+        if let Some(to) = spec.hit {
+            set_cabinet(driving, row, to, report);
+        }
         for &(from, to) in spec.fill {
             if state_change && schema.cabinet(prior).is_active(to) {
                 continue;
             }
             set_value(driving, row, to, found.get(from).clone(), report);
-        }
-        if let Some(to) = spec.hit {
-            set_cabinet(driving, row, to, report);
         }
     }
     count

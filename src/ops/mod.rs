@@ -18,6 +18,7 @@ pub use state::{disarm, skip, state};
 pub use transform::transform;
 
 use crate::model::{CabinetId, ContextId, Record, Table, Value};
+pub use report::ContextMask;
 
 /// Change a row's cabinet, keeping mass and reporting the transition.
 pub(crate) fn set_cabinet(table: &mut Table, row: usize, to: CabinetId, report: &mut StepReport) {
@@ -33,7 +34,7 @@ pub(crate) fn set_cabinet(table: &mut Table, row: usize, to: CabinetId, report: 
     if to.is_live() {
         table.mass[to.index()] += 1;
     }
-    report.transition(table.id, rec.header.reg_id, from, to);
+    report.transition(table.id, rec, from, to);
 }
 
 /// Set one context of a row, reporting it when the value changes.
@@ -49,7 +50,8 @@ pub(crate) fn set_value(
         return;
     }
     if report.wants_contexts() {
-        report.context(table.id, rec.header.reg_id, rec.header.cabinet, context, &value);
+        let was_set = !rec.get(context).is_empty();
+        report.context(table.id, rec.header.reg_id, rec.header.cabinet, context, was_set, &value);
     }
     rec.set(context, value);
 }
@@ -58,15 +60,17 @@ pub(crate) fn set_value(
 pub(crate) fn insert(table: &mut Table, mut record: Record, cabinet: CabinetId, report: &mut StepReport) {
     record.header.cabinet = cabinet;
     let reg_id = record.header.reg_id;
-    if report.wants_contexts() {
-        for (context, value) in record.contexts() {
-            report.context(table.id, reg_id, cabinet, context, value);
-        }
-    }
     if cabinet.is_live() {
         table.mass[cabinet.index()] += 1;
     }
-    report.transition(table.id, reg_id, CabinetId::DISARMED, cabinet);
+    // The arrival carries the record's contexts (its mask), so they are not listed one by one.
+    report.transition(table.id, &record, CabinetId::DISARMED, cabinet);
+    if report.detail == ReportDetail::Full {
+        // Listed with was_set: they came with the record, which the transition's mask counts.
+        for (context, value) in record.contexts() {
+            report.context(table.id, reg_id, cabinet, context, true, value);
+        }
+    }
     table.push_row(record);
 }
 

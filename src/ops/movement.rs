@@ -36,7 +36,7 @@ pub fn discharge(
         let mut record = std::mem::take(&mut from.rows[row]);
         record.header.cabinet = cabinet;
         to.mass[cabinet.index()] += 1;
-        report.transition(to.id, record.header.reg_id, CabinetId::DISARMED, cabinet);
+        report.transition(to.id, &record, CabinetId::DISARMED, cabinet);
         to.push_row(record);
     }
     rows.len()

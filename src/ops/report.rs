@@ -1,4 +1,20 @@
-use crate::model::{CabinetId, ContextId, TableId, Value};
+use crate::model::{CabinetId, ContextId, Record, TableId, Value};
+
+/// The set of contexts a record holds (bit i = context i): what moves with it between cabinets.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct ContextMask(pub u128);
+
+impl ContextMask {
+    /// The non-empty contexts of a record.
+    pub fn of(record: &Record) -> Self {
+        ContextMask(record.contexts().fold(0u128, |m, (c, _)| m | (1u128 << c.0)))
+    }
+
+    /// The contexts in the set, in id order.
+    pub fn iter(self) -> impl Iterator<Item = ContextId> {
+        (0..128u16).filter(move |i| self.0 & (1u128 << i) != 0).map(ContextId)
+    }
+}
 
 /// One record changing cabinet in one table. Entering a table is a transition from
 /// `DISARMED`, leaving it (or being disarmed) a transition to `DISARMED`.
@@ -12,6 +28,8 @@ pub struct Transition {
     pub from: CabinetId,
     /// Cabinet after the step.
     pub to: CabinetId,
+    /// The contexts the record held when it moved.
+    pub contexts: ContextMask,
 }
 
 /// The net change of one cabinet's mass in one table during a step.
@@ -51,6 +69,9 @@ pub struct ContextChange {
     pub context: ContextId,
     /// True when set, false when cleared.
     pub set: bool,
+    /// True when the context held a value before (for a charged record's contexts: always,
+    /// since they arrived with it and its transition's mask counts them).
+    pub was_set: bool,
     /// Its new value at `Full` detail; `Empty` when cleared or at `Summary` detail.
     pub value: Value,
 }
@@ -103,9 +124,10 @@ impl StepReport {
         t
     }
 
-    pub(crate) fn transition(&mut self, table: TableId, reg_id: u64, from: CabinetId, to: CabinetId) {
+    pub(crate) fn transition(&mut self, table: TableId, record: &Record, from: CabinetId, to: CabinetId) {
         if self.detail >= ReportDetail::Summary {
-            self.transitions.push(Transition { table, reg_id, from, to });
+            let contexts = ContextMask::of(record);
+            self.transitions.push(Transition { table, reg_id: record.header.reg_id, from, to, contexts });
         }
         if from.is_live() {
             self.add_mass(table, from, -1);
@@ -115,17 +137,19 @@ impl StepReport {
         }
     }
 
+    #[allow(clippy::too_many_arguments)] // one field each of the change it records
     pub(crate) fn context(
         &mut self,
         table: TableId,
         reg_id: u64,
         cabinet: CabinetId,
         context: ContextId,
+        was_set: bool,
         value: &Value,
     ) {
         let set = !value.is_empty();
         let value = if self.detail == ReportDetail::Full { value.clone() } else { Value::Empty };
-        self.contexts.push(ContextChange { table, reg_id, cabinet, context, set, value });
+        self.contexts.push(ContextChange { table, reg_id, cabinet, context, set, was_set, value });
     }
 
     fn add_mass(&mut self, table: TableId, cabinet: CabinetId, delta: i64) {

@@ -44,7 +44,7 @@ pub fn skip(
 mod tests {
     use super::*;
     use crate::model::Value;
-    use crate::ops::{Transition, fixture::fx, insert};
+    use crate::ops::{ContextMask, Transition, fixture::fx, insert};
 
     #[test]
     fn state_moves_mass_and_reports_each_transition() {
@@ -58,7 +58,9 @@ mod tests {
         let n = state(&mut t, f.bad, |r| r.get(f.kind) == &Value::text("X"), &mut rep);
         assert_eq!(n, 1);
         assert_eq!((t.mass(f.raw), t.mass(f.bad)), (2, 1));
-        assert_eq!(rep.transitions, vec![Transition { table: t.id(), reg_id: 2, from: f.raw, to: f.bad }]);
+        let moved = ContextMask(1 << f.id.0 | 1 << f.kind.0 | 1 << f.amount.0);
+        let expected = Transition { table: t.id(), reg_id: 2, from: f.raw, to: f.bad, contexts: moved };
+        assert_eq!(rep.transitions, vec![expected]);
         let deltas: Vec<_> = rep.mass.iter().map(|m| (m.cabinet, m.delta)).collect();
         assert_eq!(deltas, vec![(f.raw, -1), (f.bad, 1)]);
     }
