@@ -1,0 +1,99 @@
+//! Writing a trace: the preamble and header, then chunk frames, then on `finish` the footer.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Seek, SeekFrom, Write};
+use std::marker::PhantomData;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::frame::{self, FrameKind};
+use super::layout::{self, PREAMBLE_LEN, TRAILER_LEN};
+use super::source::TraceFile;
+use super::{ChunkKind, ChunkMeta, IndexEntry, TraceError, codec};
+
+/// A trace file being written, with header `H` and chunk payloads `C`.
+///
+/// Frames go through a buffer; [`flush`](Self::flush) hands them to the operating system.
+/// A writer dropped without [`finish`](Self::finish) leaves a file without footer, which
+/// readers index by scanning. After an I/O error the file may end in a torn frame: drop the
+/// writer (readers stop before that frame).
+pub struct TraceWriter<H, C> {
+    path: PathBuf,
+    out: BufWriter<File>,
+    /// The file's length once the buffer is flushed: where the next frame starts.
+    pos: u64,
+    index: Vec<IndexEntry>,
+    types: PhantomData<fn(&H, &C)>,
+}
+
+impl<H: Serialize, C: Serialize> TraceWriter<H, C> {
+    /// Create `path`, emptying any file already there (the TRUNCATE recording order), and
+    /// write the preamble and `header`.
+    pub fn create(path: &Path, header: &H) -> Result<Self, TraceError> {
+        let file = File::create(path).map_err(|e| TraceError::io(path, e))?;
+        let mut writer = TraceWriter::over(path, file, PREAMBLE_LEN, Vec::new());
+        writer.out.write_all(&layout::preamble()).map_err(|e| TraceError::io(path, e))?;
+        writer.write_frame(FrameKind::Header, header)?;
+        Ok(writer)
+    }
+
+    /// Continue the trace at `path` (the ACCUMULATE recording order): keep its header and every
+    /// whole chunk, drop its footer and anything after its last whole chunk, and write on from
+    /// there. `header` is used only when the file is missing or empty, which creates it.
+    pub fn append_to(path: &Path, header: &H) -> Result<Self, TraceError> {
+        match std::fs::metadata(path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Self::create(path, header),
+            Err(e) => return Err(TraceError::io(path, e)),
+            Ok(meta) if meta.len() == 0 => return Self::create(path, header),
+            Ok(_) => {}
+        }
+        let (_, found) = layout::locate(&mut TraceFile::open(path)?)?;
+        let io = |e| TraceError::io(path, e);
+        let mut file = OpenOptions::new().write(true).open(path).map_err(io)?;
+        file.set_len(found.chunks_end).map_err(io)?;
+        file.seek(SeekFrom::Start(found.chunks_end)).map_err(io)?;
+        Ok(TraceWriter::over(path, file, found.chunks_end, found.index))
+    }
+
+    fn over(path: &Path, file: File, pos: u64, index: Vec<IndexEntry>) -> Self {
+        TraceWriter { path: path.into(), out: BufWriter::new(file), pos, index, types: PhantomData }
+    }
+
+    /// Append one chunk; its payload is stored compressed when lz4 makes it smaller.
+    pub fn write_chunk(&mut self, kind: ChunkKind, meta: ChunkMeta, chunk: &C) -> Result<(), TraceError> {
+        let offset = self.pos;
+        let len = self.write_frame(kind.into(), &(&meta, chunk))?;
+        self.index.push(IndexEntry { offset, len, kind, meta });
+        Ok(())
+    }
+
+    /// Hand the buffered frames to the operating system, so a reader opening the file now sees
+    /// every chunk written so far.
+    pub fn flush(&mut self) -> Result<(), TraceError> {
+        self.out.flush().map_err(|e| TraceError::io(&self.path, e))
+    }
+
+    /// Write the footer (the index frame and the trailer) and flush. Returns the file's length.
+    pub fn finish(mut self) -> Result<u64, TraceError> {
+        let index_at = self.pos;
+        let index = std::mem::take(&mut self.index);
+        self.write_frame(FrameKind::Index, &index)?;
+        self.out.write_all(&layout::trailer(index_at)).map_err(|e| TraceError::io(&self.path, e))?;
+        self.pos += TRAILER_LEN;
+        self.flush()?;
+        Ok(self.pos)
+    }
+
+    /// The file's length once flushed, including what an appended-to file already held.
+    pub fn bytes_written(&self) -> u64 {
+        self.pos
+    }
+
+    fn write_frame<T: Serialize + ?Sized>(&mut self, kind: FrameKind, value: &T) -> Result<u32, TraceError> {
+        let raw = codec::encode(value).map_err(|fault| fault.at(&self.path, self.pos))?;
+        let len = frame::write(&mut self.out, &self.path, self.pos, kind, raw)?;
+        self.pos += u64::from(len);
+        Ok(len)
+    }
+}
