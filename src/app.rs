@@ -2,10 +2,11 @@
 
 use std::io::{IsTerminal, Write};
 
-use crate::cli::{Cli, Command, GenArgs, RunArgs};
+use crate::cli::{Cli, Command, DiffArgs, ExportArgs, GenArgs, LevelArg, RunArgs};
 use crate::engine::NoHook;
 use crate::rating::generate::{GenOptions, generate};
 use crate::rating::{RunOptions, RunSummary, run};
+use crate::recorder::{Consolidation, Level, RecorderSettings, SettingsError, Trace, consolidate};
 
 /// Run a parsed command line; returns the process exit code.
 pub fn main_with(cli: Cli) -> i32 {
@@ -13,7 +14,79 @@ pub fn main_with(cli: Cli) -> i32 {
         None => demo(),
         Some(Command::Gen(args)) => write_input(&args),
         Some(Command::Run(args)) => rate(&args),
+        Some(Command::Export(args)) => export(&args),
+        Some(Command::Diff(args)) => diff(&args),
     }
+}
+
+/// The recorder settings of `run`: the record config, then the flags over it.
+fn record_settings(args: &RunArgs) -> Result<Option<(std::path::PathBuf, RecorderSettings)>, SettingsError> {
+    let Some(path) = &args.trace else { return Ok(None) };
+    let mut settings = match &args.record_config {
+        Some(file) => RecorderSettings::load(file)?,
+        None => RecorderSettings::default(),
+    };
+    if let Some(level) = args.level {
+        settings.level = match level {
+            LevelArg::Off => Level::Off,
+            LevelArg::Summary => Level::Summary,
+            LevelArg::Full => Level::Full,
+        };
+    }
+    Ok(Some((path.clone(), settings)))
+}
+
+fn open_trace(path: &std::path::Path) -> Result<Consolidation, i32> {
+    let mut trace = Trace::open(path).map_err(|e| fail(&e, 2))?;
+    if !trace.complete() {
+        eprintln!("catar: warning: {} has no footer (cut short?); using what it holds", path.display());
+    }
+    consolidate(&mut trace).map_err(|e| fail(&e, 2))
+}
+
+fn export(args: &ExportArgs) -> i32 {
+    let c = match open_trace(&args.trace) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let result = match &args.out {
+        Some(path) => match std::fs::File::create(path) {
+            Ok(f) => {
+                let mut w = std::io::BufWriter::new(f);
+                crate::export::export(&c, args.what, args.format, &mut w).and_then(|()| Ok(w.flush()?))
+            }
+            Err(e) => return fail(&format!("cannot write {}: {e}", path.display()), 2),
+        },
+        None => crate::export::export(&c, args.what, args.format, &mut std::io::stdout().lock()),
+    };
+    match result {
+        Ok(()) => 0,
+        Err(e) => fail(&e, 1),
+    }
+}
+
+fn diff(args: &DiffArgs) -> i32 {
+    let (a, b) = match (open_trace(&args.a), open_trace(&args.b)) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(code), _) | (_, Err(code)) => return code,
+    };
+    let differences = crate::export::diff(&a, &b);
+    let mut out = std::io::stdout().lock();
+    if differences.is_empty() {
+        let _ = writeln!(
+            out,
+            "same: {} and {} have the same cabinets and context matrices",
+            args.a.display(),
+            args.b.display()
+        );
+        return 0;
+    }
+    let _ = writeln!(out, "A = {}\nB = {}", args.a.display(), args.b.display());
+    for d in &differences {
+        let _ = writeln!(out, "{d}");
+    }
+    let _ = writeln!(out, "{} difference(s)", differences.len());
+    1
 }
 
 fn fail(e: &dyn std::fmt::Display, code: i32) -> i32 {
@@ -43,6 +116,10 @@ fn rate(args: &RunArgs) -> i32 {
     opts.segments = args.segments as usize;
     opts.progress = std::io::stderr().is_terminal();
     opts.domestic_prefix = args.domestic_prefix.clone();
+    opts.record = match record_settings(args) {
+        Ok(r) => r,
+        Err(e) => return fail(&e, 2),
+    };
     match run(&opts, &NoHook) {
         Ok(s) => {
             print_summary(&s, &opts);
@@ -102,6 +179,12 @@ fn print_summary(s: &RunSummary, opts: &RunOptions) {
         opts.db.display(),
         o.balances
     );
+    let trace = match (&s.recording, &opts.record) {
+        (Some(r), Some((path, settings))) => {
+            format!("\ntrace: {} ({:?}, {} bytes)", path.display(), settings.level, r.bytes)
+        }
+        _ => String::new(),
+    };
     // A closed stdout (`| head`) is not an error worth a panic.
-    let _ = writeln!(std::io::stdout(), "{text}");
+    let _ = writeln!(std::io::stdout(), "{text}{trace}");
 }

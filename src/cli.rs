@@ -23,6 +23,35 @@ pub enum Command {
     Gen(GenArgs),
     /// Rate an input directory into an SQLite database.
     Run(RunArgs),
+    /// Export a trace's cabinet lists or context matrices as CSV or JSON.
+    Export(ExportArgs),
+    /// Compare two traces' cabinet lists and context matrices: exit 0 same, 1 different, 2 error.
+    Diff(DiffArgs),
+}
+
+/// `catar export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The trace file.
+    pub trace: PathBuf,
+    /// Which table.
+    #[arg(long, value_enum)]
+    pub what: crate::export::What,
+    /// The format.
+    #[arg(long, value_enum, default_value = "csv")]
+    pub format: crate::export::Format,
+    /// Write here instead of standard output.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// `catar diff`.
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The reference trace.
+    pub a: PathBuf,
+    /// The trace compared with it.
+    pub b: PathBuf,
 }
 
 /// `catar gen`.
@@ -60,9 +89,29 @@ pub struct RunArgs {
     /// Run without a terminal UI (the only mode until the TUI lands).
     #[arg(long)]
     pub headless: bool,
+    /// Record the run into this trace file.
+    #[arg(long)]
+    pub trace: Option<PathBuf>,
+    /// What the trace records (overrides the record config).
+    #[arg(long, value_enum, requires = "trace")]
+    pub level: Option<LevelArg>,
+    /// A TOML file with a [recorder] table: level, nodes, order (TRUNCATE | ACCUMULATE), duration.
+    #[arg(long, requires = "trace")]
+    pub record_config: Option<PathBuf>,
     /// Party numbers not starting with this prefix are international.
     #[arg(long, default_value = crate::rating::DEFAULT_DOMESTIC_PREFIX)]
     pub domestic_prefix: String,
+}
+
+/// `--level`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LevelArg {
+    /// Record nothing (the trace holds only its header).
+    Off,
+    /// Steps, mass changes, appearances and disappearances.
+    Summary,
+    /// Also every transition and context value.
+    Full,
 }
 
 fn rate(s: &str) -> Result<f64, String> {

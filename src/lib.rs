@@ -6,7 +6,10 @@
 pub mod app;
 pub mod cli;
 pub mod engine;
+pub mod export;
 pub mod model;
 pub mod ops;
 pub mod rating;
+pub mod recorder;
 pub mod store;
+pub mod trace;

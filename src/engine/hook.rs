@@ -56,3 +56,33 @@ impl HookFactory for NoHook {
         Box::new(NoHook)
     }
 }
+
+/// Two hook factories attached together (a recorder and a tracer): each node gets both
+/// hooks, called in order, and reports as detailed as the more demanding one asks.
+pub struct Hooks<'a>(pub &'a dyn HookFactory, pub &'a dyn HookFactory);
+
+struct Pair(Box<dyn StepHook>, Box<dyn StepHook>);
+
+impl StepHook for Pair {
+    fn detail(&self) -> ReportDetail {
+        self.0.detail().max(self.1.detail())
+    }
+    fn before_step(&mut self, at: &StepPoint<'_>, workspace: &Workspace) {
+        self.0.before_step(at, workspace);
+        self.1.before_step(at, workspace);
+    }
+    fn after_step(&mut self, at: &StepPoint<'_>, report: &StepReport, workspace: &Workspace) {
+        self.0.after_step(at, report, workspace);
+        self.1.after_step(at, report, workspace);
+    }
+    fn finish(&mut self, node: &NodeId) {
+        self.0.finish(node);
+        self.1.finish(node);
+    }
+}
+
+impl HookFactory for Hooks<'_> {
+    fn hook_for(&self, node: &NodeId) -> Box<dyn StepHook> {
+        Box::new(Pair(self.0.hook_for(node), self.1.hook_for(node)))
+    }
+}

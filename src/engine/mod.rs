@@ -9,7 +9,7 @@ mod pipeline;
 mod program;
 
 pub use clock::PseudoClock;
-pub use hook::{HookFactory, NoHook, StepHook, StepPoint};
+pub use hook::{HookFactory, Hooks, NoHook, StepHook, StepPoint};
 pub use node::{NodeId, NodeStats};
 pub use pipeline::{BoxError, EngineError, Pipeline, RunReport, Sink, SinkBatch, Source};
 pub use program::{OpKind, Stage, StageBuilder, Statement, StatementError, Workspace};

@@ -10,6 +10,6 @@ mod value;
 pub use cabinet::{CabinetDef, CabinetId, CabinetKind};
 pub use context::{ContextDef, ContextId, Weight};
 pub use record::{Header, Record};
-pub use schema::{Schema, SchemaBuilder, SchemaError};
+pub use schema::{MAX_CONTEXTS, Schema, SchemaBuilder, SchemaError};
 pub use table::{ReactorKind, Table, TableId, TableKind};
 pub use value::Value;

@@ -16,8 +16,10 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::engine::{EngineError, HookFactory, Pipeline, RunReport};
+use crate::engine::{EngineError, HookFactory, Hooks, Pipeline, RunReport};
+use crate::recorder::{Recorder, RecorderSettings, Recording};
 use crate::store::StoreError;
+use crate::trace::TraceError;
 pub use input::InputError;
 pub use output::Outcome;
 pub use reference::Reference;
@@ -39,6 +41,8 @@ pub struct RunOptions {
     pub progress: bool,
     /// Numbers not starting with it are international.
     pub domestic_prefix: String,
+    /// Record the run into this trace file with these settings.
+    pub record: Option<(PathBuf, RecorderSettings)>,
 }
 
 impl RunOptions {
@@ -50,6 +54,7 @@ impl RunOptions {
             segments: 2,
             progress: false,
             domestic_prefix: DEFAULT_DOMESTIC_PREFIX.into(),
+            record: None,
         }
     }
 }
@@ -65,6 +70,8 @@ pub struct RunSummary {
     pub outcome: Outcome,
     /// Per-node figures.
     pub report: RunReport,
+    /// The trace written, if the run was recorded.
+    pub recording: Option<Recording>,
 }
 
 /// Why a rating run failed.
@@ -79,6 +86,9 @@ pub enum RatingError {
     /// The pipeline failed.
     #[error(transparent)]
     Engine(EngineError),
+    /// The trace could not be written.
+    #[error(transparent)]
+    Trace(#[from] TraceError),
     /// Rows went missing: a bug, reported rather than hidden.
     #[error(
         "conservation broken: {rows} rows in cdrs.csv but {stored} stored in persistent, rejected and quarantine"
@@ -147,7 +157,18 @@ pub fn run(opts: &RunOptions, hooks: &dyn HookFactory) -> Result<RunSummary, Rat
     let mut source = input::CdrSource::open(&opts.input, rating.clone(), progress.clone())?;
     let expected = input::estimated_rows(&opts.input);
     let pipeline = pipeline(&rating, &refs, opts.segments, &opts.domestic_prefix, expected);
-    let report = pipeline.run(&mut source, &mut sink, hooks)?;
+    let recorder = match &opts.record {
+        Some((path, settings)) => Some(Recorder::start(path, &pipeline, settings.clone())?),
+        None => None,
+    };
+    let result = match &recorder {
+        Some(r) => pipeline.run(&mut source, &mut sink, &Hooks(r, hooks)),
+        None => pipeline.run(&mut source, &mut sink, hooks),
+    };
+    // The trace is closed cleanly (with its footer) whether the run succeeded or not.
+    let recording = recorder.map(Recorder::finish).transpose();
+    let report = result?;
+    let recording = recording?;
     if let Some(p) = progress {
         p.finish_and_clear();
     }
@@ -156,7 +177,7 @@ pub fn run(opts: &RunOptions, hooks: &dyn HookFactory) -> Result<RunSummary, Rat
     if stored != report.records {
         return Err(RatingError::Conservation { rows: report.records, stored });
     }
-    Ok(RunSummary { cdrs: report.records, elapsed: started.elapsed(), outcome, report })
+    Ok(RunSummary { cdrs: report.records, elapsed: started.elapsed(), outcome, report, recording })
 }
 
 fn progress_bar(cdrs: &std::path::Path) -> ProgressBar {

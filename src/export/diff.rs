@@ -1,0 +1,126 @@
+//! `catar diff`: two traces' cabinet lists and context matrices compared, for regression tests
+//! of a pipeline's states in CI. Only what is deterministic is compared: per-node steps,
+//! pseudo-times and masses, never global step numbers (they depend on thread timing).
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use crate::recorder::{Consolidation, NodeCabinet};
+
+/// One difference, readable as it is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Difference {
+    /// A cabinet appeared in a node (or `*`) in only one trace.
+    Cabinet {
+        /// `A` or `B`: the trace that has it.
+        only_in: char,
+        /// The node or `*`.
+        node: String,
+        /// The cabinet.
+        cabinet: String,
+    },
+    /// A cabinet's figures differ.
+    Figures {
+        /// The node or `*`.
+        node: String,
+        /// The cabinet.
+        cabinet: String,
+        /// The field that differs, with both values.
+        field: &'static str,
+        /// In A.
+        a: String,
+        /// In B.
+        b: String,
+    },
+    /// A context appeared in a cabinet in only one trace.
+    Context {
+        /// `A` or `B`.
+        only_in: char,
+        /// The node or `*`.
+        node: String,
+        /// The context.
+        context: String,
+        /// The cabinet.
+        cabinet: String,
+    },
+}
+
+impl fmt::Display for Difference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Difference::Cabinet { only_in, node, cabinet } => {
+                write!(f, "cabinet {cabinet} appeared in {node} only in {only_in}")
+            }
+            Difference::Figures { node, cabinet, field, a, b } => {
+                write!(f, "cabinet {cabinet} in {node}: {field} {a} in A, {b} in B")
+            }
+            Difference::Context { only_in, node, context, cabinet } => {
+                write!(f, "context {context} appeared in {cabinet} in {node} only in {only_in}")
+            }
+        }
+    }
+}
+
+fn figures(c: &NodeCabinet, with_steps: bool) -> Vec<(&'static str, String)> {
+    let mut v = vec![
+        ("final_mass", c.final_mass.to_string()),
+        ("max_mass", c.max_mass.to_string()),
+        ("transient", c.transient.to_string()),
+        ("first_time", c.first_time.to_string()),
+        ("last_time", c.last_time.to_string()),
+    ];
+    if with_steps {
+        v.push(("first_step", c.first_step.to_string()));
+        v.push(("last_step", c.last_step.to_string()));
+    }
+    v
+}
+
+fn cabinets(a: &[NodeCabinet], b: &[NodeCabinet], with_steps: bool, out: &mut Vec<Difference>) {
+    let key = |c: &NodeCabinet| (c.node.clone(), c.cabinet.clone());
+    let ma: BTreeMap<_, _> = a.iter().map(|c| (key(c), c)).collect();
+    let mb: BTreeMap<_, _> = b.iter().map(|c| (key(c), c)).collect();
+    for (k, ca) in &ma {
+        match mb.get(k) {
+            None => out.push(Difference::Cabinet { only_in: 'A', node: k.0.clone(), cabinet: k.1.clone() }),
+            Some(cb) => {
+                for ((field, x), (_, y)) in figures(ca, with_steps).into_iter().zip(figures(cb, with_steps)) {
+                    if x != y {
+                        out.push(Difference::Figures {
+                            node: k.0.clone(),
+                            cabinet: k.1.clone(),
+                            field,
+                            a: x,
+                            b: y,
+                        });
+                    }
+                }
+            }
+        }
+    }
+    for k in mb.keys().filter(|k| !ma.contains_key(*k)) {
+        out.push(Difference::Cabinet { only_in: 'B', node: k.0.clone(), cabinet: k.1.clone() });
+    }
+}
+
+/// Every difference between two consolidations; empty when they are the same.
+pub fn diff(a: &Consolidation, b: &Consolidation) -> Vec<Difference> {
+    let mut out = Vec::new();
+    cabinets(&a.node_cabinets, &b.node_cabinets, true, &mut out);
+    cabinets(&a.program_cabinets, &b.program_cabinets, false, &mut out);
+    for (mine, theirs, only_in) in [(a, b, 'A'), (b, a, 'B')] {
+        for list in
+            [(&mine.node_contexts, &theirs.node_contexts), (&mine.program_contexts, &theirs.program_contexts)]
+        {
+            for cell in list.0.iter().filter(|c| !list.1.contains(c)) {
+                out.push(Difference::Context {
+                    only_in,
+                    node: cell.node.clone(),
+                    context: cell.context.clone(),
+                    cabinet: cell.cabinet.clone(),
+                });
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,157 @@
+//! Consolidation (SPEC §4, Tables 2-5 / 8-11): from a node's events, its cabinet list and
+//! context matrix; from all nodes', the program's. A fold over events, so a live run and a
+//! trace read back (even a cut one) consolidate the same way.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use super::event::{Event, PipelineDesc};
+
+/// One cabinet of one node (Table 2/8).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct NodeCabinet {
+    /// The node.
+    pub node: String,
+    /// The cabinet.
+    pub cabinet: String,
+    /// Node step of its first appearance.
+    pub first_step: u64,
+    /// Pseudo-time of its first appearance (Unix seconds).
+    pub first_time: i64,
+    /// Node step of its last appearance.
+    pub last_step: u64,
+    /// Pseudo-time of its last appearance.
+    pub last_time: i64,
+    /// Its largest mass.
+    pub max_mass: i64,
+    /// Its mass at the end.
+    pub final_mass: i64,
+    /// The root cabinet it is based on.
+    pub base: String,
+    /// The spectra it belongs to, `|`-separated.
+    pub spectrum: String,
+    /// It appeared but its mass is 0 at the end.
+    pub transient: bool,
+}
+
+/// One context appearing in one cabinet (Tables 3/10 and 5/11); `node` is `*` in the program
+/// matrix.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct ContextCell {
+    /// The node, or `*` for the whole program.
+    pub node: String,
+    /// The context.
+    pub context: String,
+    /// A cabinet in which it appeared.
+    pub cabinet: String,
+}
+
+/// The consolidated view of a run.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Consolidation {
+    /// Node cabinets, by node then cabinet id.
+    pub node_cabinets: Vec<NodeCabinet>,
+    /// Node context matrix.
+    pub node_contexts: Vec<ContextCell>,
+    /// Program cabinets (node `*`): first/last by pseudo-time, masses summed over nodes.
+    pub program_cabinets: Vec<NodeCabinet>,
+    /// Program context matrix.
+    pub program_contexts: Vec<ContextCell>,
+}
+
+#[derive(Default)]
+struct Cab {
+    seen: bool,
+    first: (u64, i64),
+    last: (u64, i64),
+    mass: i64,
+    max: i64,
+}
+
+/// Folds events into a [`Consolidation`].
+#[derive(Default)]
+pub struct Consolidator {
+    cabinets: BTreeMap<(u16, u16), Cab>,
+    contexts: BTreeSet<(u16, u16, u16)>,
+}
+
+impl Consolidator {
+    /// Take one event into account.
+    pub fn add(&mut self, event: &Event) {
+        let Event::Step(s) = event else { return };
+        for &(cabinet, delta) in &s.mass {
+            let c = self.cabinets.entry((s.node, cabinet)).or_default();
+            c.mass += delta;
+            c.max = c.max.max(c.mass);
+        }
+        for &cabinet in &s.appeared {
+            let c = self.cabinets.entry((s.node, cabinet)).or_default();
+            if !c.seen {
+                c.seen = true;
+                c.first = (s.node_step, s.time);
+            }
+            c.last = (s.node_step, s.time);
+        }
+        for &(cabinet, context) in &s.contexts_appeared {
+            self.contexts.insert((s.node, context, cabinet));
+        }
+    }
+
+    /// The consolidation of the events added so far.
+    pub fn finish(&self, p: &PipelineDesc) -> Consolidation {
+        let spectra = |cabinet: u16| -> String {
+            let of: Vec<&str> = p
+                .cabinets
+                .iter()
+                .filter(|c| c.kind == "spectrum" && c.members.contains(&cabinet))
+                .map(|c| c.name.as_str())
+                .collect();
+            of.join("|")
+        };
+        let node_name = |n: u16| p.nodes.get(n as usize).cloned().unwrap_or_else(|| format!("#{n}"));
+        let row = |node: String, cabinet: u16, c: &Cab| NodeCabinet {
+            node,
+            cabinet: p.cabinet(cabinet).to_string(),
+            first_step: c.first.0,
+            first_time: c.first.1,
+            last_step: c.last.0,
+            last_time: c.last.1,
+            max_mass: c.max,
+            final_mass: c.mass,
+            base: p
+                .cabinets
+                .get(cabinet as usize)
+                .and_then(|d| d.base)
+                .map_or(String::new(), |b| p.cabinet(b).into()),
+            spectrum: spectra(cabinet),
+            transient: c.mass == 0,
+        };
+        let seen = || self.cabinets.iter().filter(|(_, c)| c.seen);
+        let node_cabinets = seen().map(|(&(n, cab), c)| row(node_name(n), cab, c)).collect();
+        let mut program: BTreeMap<u16, Cab> = BTreeMap::new();
+        for (&(_, cab), c) in seen() {
+            let p = program.entry(cab).or_default();
+            if !p.seen || c.first.1 < p.first.1 {
+                p.first = c.first;
+            }
+            if !p.seen || c.last.1 >= p.last.1 {
+                p.last = c.last;
+            }
+            p.seen = true;
+            p.mass += c.mass;
+            p.max = p.max.max(c.max);
+        }
+        let program_cabinets = program.iter().map(|(&cab, c)| row("*".into(), cab, c)).collect();
+        let cell = |node: String, context: u16, cabinet: u16| ContextCell {
+            node,
+            context: p.context(context).into(),
+            cabinet: p.cabinet(cabinet).into(),
+        };
+        let node_contexts = self.contexts.iter().map(|&(n, ctx, cab)| cell(node_name(n), ctx, cab)).collect();
+        let program_set: BTreeSet<(u16, u16)> =
+            self.contexts.iter().map(|&(_, ctx, cab)| (ctx, cab)).collect();
+        let program_contexts = program_set.into_iter().map(|(ctx, cab)| cell("*".into(), ctx, cab)).collect();
+        Consolidation { node_cabinets, node_contexts, program_cabinets, program_contexts }
+    }
+}

@@ -1,0 +1,258 @@
+//! What a trace file holds: its header (the pipeline described, the settings) and the events
+//! the recorder writes. Plain serde types: the trace codec is swappable.
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::Pipeline;
+use crate::model::{CabinetKind, Value, Weight};
+
+/// The trace file's header.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TraceHeader {
+    /// The pipeline that was recorded.
+    pub pipeline: PipelineDesc,
+    /// How it was recorded.
+    pub settings: RecorderSettings,
+}
+
+/// How much the recorder writes (SPEC §4).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    /// Nothing.
+    Off,
+    /// Steps, mass changes, cabinets and contexts appearing and disappearing.
+    #[default]
+    Summary,
+    /// Also every record transition and context value.
+    Full,
+}
+
+/// Append to an existing trace or start a new one.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Order {
+    /// Start the file anew.
+    #[default]
+    Truncate,
+    /// Append to what the file holds.
+    Accumulate,
+}
+
+/// The global recorder controlling cabinet (SPEC Table 1).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RecorderSettings {
+    /// What to record.
+    pub level: Level,
+    /// The one node (`RATE/0`) or stage (`RATE`) to record; all when absent.
+    pub nodes: Option<String>,
+    /// TRUNCATE or ACCUMULATE.
+    pub order: Order,
+    /// Pseudo-time (seconds) after a node's first event during which it is recorded.
+    pub duration: Option<i64>,
+}
+
+/// A context as the trace describes it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContextDesc {
+    /// Its name.
+    pub name: String,
+    /// True for heavy contexts.
+    pub heavy: bool,
+}
+
+/// A cabinet as the trace describes it (index = cabinet id; 0 is DISARMED).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CabinetDesc {
+    /// Its name.
+    pub name: String,
+    /// regular, root, spectrum or context.
+    pub kind: String,
+    /// The root it inherits from.
+    pub base: Option<u16>,
+    /// Members of a spectrum or context cabinet.
+    pub members: Vec<u16>,
+    /// Its metadata: the contexts active in it.
+    pub contexts: Vec<u16>,
+}
+
+/// A statement as the trace describes it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatementDesc {
+    /// Its name.
+    pub name: String,
+    /// Its operator.
+    pub op: String,
+    /// Its text.
+    pub text: String,
+}
+
+/// A stage and its program.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StageDesc {
+    /// Its name.
+    pub name: String,
+    /// Its segments.
+    pub segments: u16,
+    /// Its statements in order.
+    pub statements: Vec<StatementDesc>,
+    /// Its tables (name, kind).
+    pub tables: Vec<(String, String)>,
+}
+
+/// Everything needed to read a trace without the program that wrote it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PipelineDesc {
+    /// Contexts by id.
+    pub contexts: Vec<ContextDesc>,
+    /// Cabinets by id.
+    pub cabinets: Vec<CabinetDesc>,
+    /// Stages in order.
+    pub stages: Vec<StageDesc>,
+    /// Node names by node index (stage then segment order).
+    pub nodes: Vec<String>,
+}
+
+impl PipelineDesc {
+    /// Describe a pipeline.
+    pub fn of(p: &Pipeline) -> Self {
+        let schema = p.schema();
+        let contexts = schema
+            .contexts()
+            .iter()
+            .map(|c| ContextDesc { name: c.name.clone(), heavy: c.weight == Weight::Heavy })
+            .collect();
+        let cabinets = schema
+            .cabinets()
+            .iter()
+            .map(|c| {
+                let (kind, members) = match &c.kind {
+                    CabinetKind::Regular => ("regular", vec![]),
+                    CabinetKind::Root => ("root", vec![]),
+                    CabinetKind::Spectrum(m) => ("spectrum", m.iter().map(|x| x.0).collect()),
+                    CabinetKind::Context { cabinets, .. } => {
+                        ("context", cabinets.iter().map(|x| x.0).collect())
+                    }
+                };
+                CabinetDesc {
+                    name: c.name.clone(),
+                    kind: kind.into(),
+                    base: c.base.map(|b| b.0),
+                    members,
+                    contexts: c.contexts.iter().map(|x| x.0).collect(),
+                }
+            })
+            .collect();
+        let stages = p
+            .stages()
+            .map(|(s, n)| StageDesc {
+                name: s.name().into(),
+                segments: n as u16,
+                statements: s
+                    .statements()
+                    .iter()
+                    .map(|st| StatementDesc {
+                        name: st.name.clone(),
+                        op: st.op.to_string(),
+                        text: st.text.clone(),
+                    })
+                    .collect(),
+                tables: s.table_names().map(|(name, kind)| (name.to_string(), format!("{kind:?}"))).collect(),
+            })
+            .collect();
+        let nodes = p.nodes().into_iter().map(|n| n.name).collect();
+        PipelineDesc { contexts, cabinets, stages, nodes }
+    }
+
+    /// A cabinet's name.
+    pub fn cabinet(&self, id: u16) -> &str {
+        self.cabinets.get(id as usize).map_or("?", |c| c.name.as_str())
+    }
+
+    /// A context's name.
+    pub fn context(&self, id: u16) -> &str {
+        self.contexts.get(id as usize).map_or("?", |c| c.name.as_str())
+    }
+}
+
+/// A context value in the trace.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TraceValue {
+    /// Cleared.
+    Empty,
+    /// An integer.
+    Int(i64),
+    /// Text.
+    Text(String),
+    /// An instant: seconds and nanoseconds since the Unix epoch.
+    Time(i64, i32),
+}
+
+impl From<&Value> for TraceValue {
+    fn from(v: &Value) -> Self {
+        match v {
+            Value::Empty => TraceValue::Empty,
+            Value::Int(i) => TraceValue::Int(*i),
+            Value::Text(s) => TraceValue::Text(s.to_string()),
+            Value::Time(t) => TraceValue::Time(t.as_second(), t.subsec_nanosecond()),
+        }
+    }
+}
+
+/// What one step changed, in full: enough to rebuild any table at any step.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Changes {
+    /// (table, reg_id, from cabinet, to cabinet).
+    pub transitions: Vec<(u16, u64, u16, u16)>,
+    /// (table, reg_id, cabinet, context, value).
+    pub values: Vec<(u16, u64, u16, u16, TraceValue)>,
+}
+
+/// One executed statement of one node.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Step {
+    /// Node index in `PipelineDesc::nodes`.
+    pub node: u16,
+    /// The node's step number.
+    pub node_step: u64,
+    /// The global step number.
+    pub global_step: u64,
+    /// Position of the statement in the node's program.
+    pub statement: u16,
+    /// The node's tick (input window).
+    pub tick: u64,
+    /// The node's pseudo-time (Unix seconds) when the step ran.
+    pub time: i64,
+    /// Net change of each cabinet's mass in the node.
+    pub mass: Vec<(u16, i64)>,
+    /// Cabinets whose mass went from 0 to more.
+    pub appeared: Vec<u16>,
+    /// Cabinets whose mass went back to 0.
+    pub disappeared: Vec<u16>,
+    /// (cabinet, context): the first record of the cabinet got a value for the context.
+    pub contexts_appeared: Vec<(u16, u16)>,
+    /// (cabinet, context): no record of the cabinet holds the context any more.
+    pub contexts_disappeared: Vec<(u16, u16)>,
+    /// Full level only.
+    pub changes: Option<Changes>,
+}
+
+/// An entry of the trace.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Event {
+    /// A statement ran.
+    Step(Step),
+    /// A node processed all its input.
+    Done {
+        /// Node index.
+        node: u16,
+        /// Steps it executed.
+        steps: u64,
+        /// Its pseudo-time at the end.
+        time: i64,
+    },
+}
+
+/// The payload of one trace chunk: consecutive events of one node.
+pub type Chunk = Vec<Event>;

@@ -1,0 +1,195 @@
+//! The recorder on every node: turns each step report into an event, keeping the node's mass
+//! and the count of records holding each context in each cabinet, so that appearances and
+//! disappearances are exact. Events are buffered per node and handed to the writer thread in
+//! chunks over a bounded channel: a slow disk slows the pipeline, it never loses events.
+
+use crossbeam_channel::Sender;
+
+use super::event::{Changes, Event, Level, Step, TraceValue};
+use crate::engine::{NodeId, StepHook, StepPoint, Workspace};
+use crate::model::MAX_CONTEXTS;
+use crate::ops::{ReportDetail, StepReport};
+use crate::trace::ChunkMeta;
+
+/// Events per chunk: big enough to compress well, small enough to lose little on a crash.
+const CHUNK_EVENTS: usize = 2048;
+
+/// A chunk on its way to the writer.
+pub(crate) type Flush = (ChunkMeta, Vec<Event>);
+
+pub(crate) struct NodeRecorder {
+    node: u16,
+    level: Level,
+    duration: Option<i64>,
+    first_time: Option<i64>,
+    stopped: bool,
+    mass: Vec<i64>,
+    // presence[cabinet * MAX_CONTEXTS + context]: records of the cabinet holding the context.
+    presence: Vec<i64>,
+    // Per step: the counts touched and their value before the step.
+    stamp: Vec<u64>,
+    before: Vec<i64>,
+    touched: Vec<usize>,
+    steps: u64,
+    time: i64,
+    buffer: Vec<Event>,
+    meta: Option<ChunkMeta>,
+    tx: Sender<Flush>,
+}
+
+impl NodeRecorder {
+    pub fn new(node: u16, level: Level, duration: Option<i64>, cabinets: usize, tx: Sender<Flush>) -> Self {
+        let cells = cabinets * MAX_CONTEXTS;
+        NodeRecorder {
+            node,
+            level,
+            duration,
+            first_time: None,
+            stopped: false,
+            mass: vec![0; cabinets],
+            presence: vec![0; cells],
+            stamp: vec![u64::MAX; cells],
+            before: vec![0; cells],
+            touched: Vec::new(),
+            steps: 0,
+            time: 0,
+            buffer: Vec::with_capacity(CHUNK_EVENTS),
+            meta: None,
+            tx,
+        }
+    }
+
+    fn bump(&mut self, cell: usize, delta: i64, step: u64) {
+        if self.stamp[cell] != step {
+            self.stamp[cell] = step;
+            self.before[cell] = self.presence[cell];
+            self.touched.push(cell);
+        }
+        self.presence[cell] += delta;
+    }
+
+    fn push(&mut self, event: Event, step: u64, time: i64) {
+        let meta = self.meta.get_or_insert(ChunkMeta {
+            node: self.node,
+            first_step: step,
+            last_step: step,
+            first_time: time,
+            last_time: time,
+        });
+        meta.last_step = step;
+        meta.last_time = time;
+        self.buffer.push(event);
+        if self.buffer.len() >= CHUNK_EVENTS {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        if let Some(meta) = self.meta.take() {
+            let events = std::mem::replace(&mut self.buffer, Vec::with_capacity(CHUNK_EVENTS));
+            // A closed channel means the writer failed; it reports why when the run finishes.
+            if self.tx.send((meta, events)).is_err() {
+                self.stopped = true;
+            }
+        }
+    }
+
+    fn within_duration(&mut self, time: i64) -> bool {
+        let first = *self.first_time.get_or_insert(time);
+        self.duration.is_none_or(|d| time - first <= d)
+    }
+}
+
+impl StepHook for NodeRecorder {
+    fn detail(&self) -> ReportDetail {
+        match self.level {
+            Level::Off => ReportDetail::Off,
+            Level::Summary => ReportDetail::Summary,
+            Level::Full => ReportDetail::Full,
+        }
+    }
+
+    fn after_step(&mut self, at: &StepPoint<'_>, report: &StepReport, _ws: &Workspace) {
+        let time = at.pseudo_time.map_or(0, |t| t.as_second());
+        self.steps = at.node_step + 1;
+        self.time = time;
+        if self.stopped || !self.within_duration(time) {
+            return;
+        }
+        let mut step = Step {
+            node: self.node,
+            node_step: at.node_step,
+            global_step: at.global_step,
+            statement: at.statement as u16,
+            tick: at.tick,
+            time,
+            ..Step::default()
+        };
+        for m in &report.mass {
+            match step.mass.iter_mut().find(|(c, _)| *c == m.cabinet.0) {
+                Some((_, d)) => *d += m.delta,
+                None => step.mass.push((m.cabinet.0, m.delta)),
+            }
+        }
+        step.mass.retain(|&(_, d)| d != 0);
+        for &(cabinet, delta) in &step.mass {
+            let before = self.mass[cabinet as usize];
+            let after = before + delta;
+            self.mass[cabinet as usize] = after;
+            if before == 0 && after > 0 {
+                step.appeared.push(cabinet);
+            } else if before > 0 && after == 0 {
+                step.disappeared.push(cabinet);
+            }
+        }
+        let stamp = at.global_step;
+        for t in &report.transitions {
+            for ctx in t.contexts.iter() {
+                if t.from.is_live() {
+                    self.bump(t.from.index() * MAX_CONTEXTS + ctx.slot(), -1, stamp);
+                }
+                if t.to.is_live() {
+                    self.bump(t.to.index() * MAX_CONTEXTS + ctx.slot(), 1, stamp);
+                }
+            }
+        }
+        for c in &report.contexts {
+            let delta = i64::from(c.set) - i64::from(c.was_set);
+            if delta != 0 && c.cabinet.is_live() {
+                self.bump(c.cabinet.index() * MAX_CONTEXTS + c.context.slot(), delta, stamp);
+            }
+        }
+        for cell in std::mem::take(&mut self.touched) {
+            let pair = ((cell / MAX_CONTEXTS) as u16, (cell % MAX_CONTEXTS) as u16);
+            match (self.before[cell] > 0, self.presence[cell] > 0) {
+                (false, true) => step.contexts_appeared.push(pair),
+                (true, false) => step.contexts_disappeared.push(pair),
+                _ => {}
+            }
+        }
+        if self.level == Level::Full {
+            step.changes = Some(Changes {
+                transitions: report
+                    .transitions
+                    .iter()
+                    .map(|t| (t.table.0, t.reg_id, t.from.0, t.to.0))
+                    .collect(),
+                values: report
+                    .contexts
+                    .iter()
+                    .map(|c| (c.table.0, c.reg_id, c.cabinet.0, c.context.0, TraceValue::from(&c.value)))
+                    .collect(),
+            });
+        }
+        self.push(Event::Step(step), at.global_step, time);
+    }
+
+    fn finish(&mut self, _node: &NodeId) {
+        if !self.stopped {
+            let done = Event::Done { node: self.node, steps: self.steps, time: self.time };
+            let last = self.meta.as_ref().map_or(0, |m| m.last_step);
+            self.push(done, last, self.time);
+        }
+        self.flush();
+    }
+}

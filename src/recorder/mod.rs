@@ -1,0 +1,167 @@
+//! The recorder (CREAM): step reports -> trace events by level, written by one writer thread;
+//! consolidation of the events into cabinet lists and context matrices (SPEC §4).
+
+mod consolidate;
+mod event;
+mod hook;
+
+use std::path::{Path, PathBuf};
+use std::thread::JoinHandle;
+
+use crossbeam_channel::{Sender, bounded};
+
+pub use consolidate::{Consolidation, Consolidator, ContextCell, NodeCabinet};
+pub use event::{
+    CabinetDesc, Changes, Chunk, ContextDesc, Event, Level, Order, PipelineDesc, RecorderSettings, StageDesc,
+    StatementDesc, Step, TraceHeader, TraceValue,
+};
+use hook::{Flush, NodeRecorder};
+
+use crate::engine::{HookFactory, NoHook, NodeId, Pipeline, StepHook};
+use crate::trace::{ChunkKind, TraceError, TraceReader, TraceWriter};
+
+/// A trace file being read: header and chunks of events.
+pub type Trace = TraceReader<TraceHeader, Chunk>;
+
+/// Chunks waiting for the writer before nodes wait for it (backpressure, never loss).
+const QUEUE: usize = 64;
+
+/// Why a recorder setting is unusable.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// The file cannot be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The TOML is wrong (the message names the field).
+    #[error("{}: {message}", path.display())]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, with the field.
+        message: String,
+    },
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SettingsFile {
+    recorder: RecorderSettings,
+}
+
+impl RecorderSettings {
+    /// Read the `[recorder]` table of a TOML file.
+    pub fn load(path: &Path) -> Result<Self, SettingsError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| SettingsError::Read { path: path.into(), source })?;
+        let file: SettingsFile = toml::from_str(&text)
+            .map_err(|e| SettingsError::Invalid { path: path.into(), message: e.to_string() })?;
+        Ok(file.recorder)
+    }
+
+    fn records(&self, node: &NodeId) -> bool {
+        match &self.nodes {
+            None => true,
+            Some(n) => *n == node.name || node.name.split('/').next() == Some(n.as_str()),
+        }
+    }
+}
+
+/// What a recording wrote.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Recording {
+    /// Bytes of the trace file.
+    pub bytes: u64,
+}
+
+/// Records a run into a trace file: the hook factory of every node plus the writer thread.
+pub struct Recorder {
+    settings: RecorderSettings,
+    nodes: Vec<NodeId>,
+    cabinets: usize,
+    tx: Option<Sender<Flush>>,
+    writer: Option<JoinHandle<Result<u64, TraceError>>>,
+}
+
+impl Recorder {
+    /// Open `path` (truncated or appended to, by `settings.order`) with the pipeline's
+    /// description as its header, and start the writer thread.
+    pub fn start(
+        path: &Path,
+        pipeline: &Pipeline,
+        settings: RecorderSettings,
+    ) -> Result<Recorder, TraceError> {
+        let header = TraceHeader { pipeline: PipelineDesc::of(pipeline), settings: settings.clone() };
+        let mut writer = match settings.order {
+            Order::Truncate => TraceWriter::<TraceHeader, Chunk>::create(path, &header)?,
+            Order::Accumulate => TraceWriter::<TraceHeader, Chunk>::append_to(path, &header)?,
+        };
+        let (tx, rx) = bounded::<Flush>(QUEUE);
+        let thread = std::thread::Builder::new()
+            .name("recorder".into())
+            .spawn(move || {
+                for (meta, chunk) in rx {
+                    writer.write_chunk(ChunkKind::Events, meta, &chunk)?;
+                }
+                writer.finish()
+            })
+            .map_err(|source| TraceError::Io { path: path.into(), source })?;
+        Ok(Recorder {
+            settings,
+            nodes: pipeline.nodes(),
+            cabinets: pipeline.schema().cabinets().len(),
+            tx: Some(tx),
+            writer: Some(thread),
+        })
+    }
+
+    /// Wait for the writer to write every chunk and the footer.
+    pub fn finish(mut self) -> Result<Recording, TraceError> {
+        self.tx.take();
+        let bytes = match self.writer.take().map(JoinHandle::join) {
+            Some(Ok(r)) => r?,
+            Some(Err(_)) => {
+                return Err(TraceError::Corrupt {
+                    path: PathBuf::new(),
+                    offset: 0,
+                    reason: "the trace writer panicked".into(),
+                });
+            }
+            None => 0,
+        };
+        Ok(Recording { bytes })
+    }
+}
+
+impl HookFactory for Recorder {
+    fn hook_for(&self, node: &NodeId) -> Box<dyn StepHook> {
+        let index = self.nodes.iter().position(|n| n == node).unwrap_or(0) as u16;
+        match &self.tx {
+            Some(tx) if self.settings.level > Level::Off && self.settings.records(node) => {
+                Box::new(NodeRecorder::new(
+                    index,
+                    self.settings.level,
+                    self.settings.duration,
+                    self.cabinets,
+                    tx.clone(),
+                ))
+            }
+            _ => Box::new(NoHook),
+        }
+    }
+}
+
+/// Read a whole trace and consolidate it (a cut trace consolidates what it holds).
+pub fn consolidate(trace: &mut Trace) -> Result<Consolidation, TraceError> {
+    let mut c = Consolidator::default();
+    for i in 0..trace.index().len() {
+        for e in &trace.read_chunk(i)? {
+            c.add(e);
+        }
+    }
+    Ok(c.finish(&trace.header().pipeline))
+}

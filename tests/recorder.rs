@@ -1,0 +1,129 @@
+//! The recorder through the real binary: a recorded run consolidates into the cabinet lists
+//! and context matrices SPEC §4 describes, exports as CSV/JSON other tools read, and two runs
+//! of the same input diff equal whatever the thread timing.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+fn record(input: &Path, dir: &Path, name: &str, segments: usize, level: &str) -> PathBuf {
+    let trace = dir.join(format!("{name}.trace"));
+    common::catar()
+        .args(["run", "--headless", "--input"])
+        .arg(input)
+        .arg("--db")
+        .arg(dir.join(format!("{name}.db")))
+        .args(["--segments", &segments.to_string(), "--level", level, "--trace"])
+        .arg(&trace)
+        .assert()
+        .success();
+    trace
+}
+
+fn export(trace: &Path, what: &str) -> Vec<csv::StringRecord> {
+    let out = common::catar().arg("export").arg(trace).args(["--what", what]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut r = csv::Reader::from_reader(&out.stdout[..]);
+    let header = r.headers().unwrap().clone();
+    let mut rows = vec![header];
+    rows.extend(r.records().map(Result::unwrap));
+    rows
+}
+
+fn input(dir: &Path) -> PathBuf {
+    let input = dir.join("in");
+    common::gen_input(&input, 3000, 120, 11, 0.05);
+    input
+}
+
+#[test]
+fn wife_is_transient_and_wife_name_never_reaches_persistent() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = input(tmp.path());
+    let trace = record(&input, tmp.path(), "a", 2, "summary");
+
+    let cabinets = export(&trace, "node-cabinets");
+    assert_eq!(
+        cabinets[0].iter().collect::<Vec<_>>(),
+        [
+            "node",
+            "cabinet",
+            "first_step",
+            "first_time",
+            "last_step",
+            "last_time",
+            "max_mass",
+            "final_mass",
+            "base",
+            "spectrum",
+            "transient"
+        ]
+    );
+    let wife: Vec<_> = cabinets[1..].iter().filter(|r| &r[1] == "WIFE").collect();
+    assert!(!wife.is_empty(), "the generator makes family calls, so WIFE appears");
+    for r in &wife {
+        assert!(r[0].starts_with("RATE/"), "WIFE lives in RATE: {r:?}");
+        assert_eq!((&r[7], &r[10]), ("0", "true"), "WIFE is transient: {r:?}");
+        assert!(r[6].parse::<i64>().unwrap() > 0);
+    }
+    let persistent: i64 =
+        cabinets[1..].iter().filter(|r| &r[1] == "PERSISTENT").map(|r| r[7].parse::<i64>().unwrap()).sum();
+    let db = rusqlite::Connection::open(tmp.path().join("a.db")).unwrap();
+    let stored: i64 = db.query_row("SELECT count(*) FROM persistent", [], |r| r.get(0)).unwrap();
+    assert_eq!(persistent, stored, "PERSISTENT's final mass is what the database holds");
+
+    let matrix = export(&trace, "program-contexts");
+    let cells: Vec<(String, String)> =
+        matrix[1..].iter().map(|r| (r[1].to_string(), r[2].to_string())).collect();
+    assert!(cells.contains(&("WIFE_NAME".into(), "WIFE".into())), "{cells:?}");
+    assert!(!cells.contains(&("WIFE_NAME".into(), "PERSISTENT".into())));
+    assert!(!cells.contains(&("WIFE_NAME".into(), "CONFIRMED".into())), "it comes with the move to WIFE");
+    assert!(cells.contains(&("SUBSCRIBER".into(), "CONFIRMED".into())));
+    assert!(
+        !cells.contains(&("SUBSCRIBER".into(), "RAW".into())),
+        "the collision brings it with the state change"
+    );
+}
+
+#[test]
+fn two_runs_diff_equal_and_another_input_differs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = input(tmp.path());
+    let a = record(&input, tmp.path(), "a", 3, "summary");
+    let b = record(&input, tmp.path(), "b", 3, "full");
+    common::catar().arg("diff").arg(&a).arg(&b).assert().code(0);
+
+    let other = tmp.path().join("other");
+    common::gen_input(&other, 3000, 120, 12, 0.05);
+    let c = record(&other, tmp.path(), "c", 3, "summary");
+    let out = common::catar().arg("diff").arg(&a).arg(&c).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("in A, ") && text.contains("difference(s)"), "{text}");
+}
+
+#[test]
+fn json_export_is_an_array_of_objects() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = input(tmp.path());
+    let trace = record(&input, tmp.path(), "a", 1, "summary");
+    let out = common::catar()
+        .arg("export")
+        .arg(&trace)
+        .args(["--what", "program-cabinets", "--format", "json"])
+        .output()
+        .unwrap();
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = rows.as_array().unwrap();
+    assert!(rows.iter().any(|r| r["cabinet"] == "RATED" && r["node"] == "*"));
+}
+
+#[test]
+fn a_file_that_is_not_a_trace_is_refused_naming_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bogus = tmp.path().join("bogus.trace");
+    std::fs::write(&bogus, b"definitely not a trace").unwrap();
+    let out = common::catar().arg("export").arg(&bogus).args(["--what", "node-cabinets"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bogus.trace"));
+}
