@@ -4,6 +4,7 @@
 //! - `engine/2`: the same pipeline with a sink that drops the records (no SQLite): the engine
 //!   alone, against the floor;
 //! - `engine/2+hook`: as `engine/2` with a step hook that counts steps (its cost is the hook's);
+//! - `catar/1+summary`, `catar/1+full`: `catar/1` recorded into a trace at each level;
 //! - `sqlite`: the same rules as SQL statements over the same input (the baseline).
 //!
 //! `cargo bench --bench rating` (CDRS=200000 by default; set CDRS to change it).
@@ -21,6 +22,7 @@ use catar::rating::generate::{GenOptions, generate};
 use catar::rating::input::CdrSource;
 use catar::rating::{Rating, Reference};
 use catar::rating::{RunOptions, run};
+use catar::recorder::{Level, RecorderSettings};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 
 fn cdrs() -> usize {
@@ -104,6 +106,21 @@ fn bench(c: &mut Criterion) {
                 |db| {
                     let mut o = RunOptions::new(&input, &db);
                     o.segments = segments;
+                    run(&o, &NoHook).expect("the run succeeds")
+                },
+                BatchSize::PerIteration,
+            )
+        });
+    }
+    for level in [Level::Summary, Level::Full] {
+        g.bench_function(format!("catar/1+{level:?}").to_lowercase(), |b| {
+            b.iter_batched(
+                fresh_db,
+                |db| {
+                    let mut o = RunOptions::new(&input, &db);
+                    o.segments = 1;
+                    let settings = RecorderSettings { level, ..RecorderSettings::default() };
+                    o.record = Some((dir.path().join("run.trace"), settings));
                     run(&o, &NoHook).expect("the run succeeds")
                 },
                 BatchSize::PerIteration,

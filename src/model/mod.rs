@@ -9,7 +9,7 @@ mod value;
 
 pub use cabinet::{CabinetDef, CabinetId, CabinetKind};
 pub use context::{ContextDef, ContextId, Weight};
-pub use record::{Header, Record};
+pub use record::{Header, Record, bits};
 pub use schema::{MAX_CONTEXTS, Schema, SchemaBuilder, SchemaError};
 pub use table::{ReactorKind, Table, TableId, TableKind};
 pub use value::Value;

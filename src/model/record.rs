@@ -2,6 +2,17 @@ use super::{CabinetId, ContextId, Value};
 
 static EMPTY: Value = Value::Empty;
 
+/// The positions of the set bits of `mask`, lowest first.
+pub fn bits(mut mask: u128) -> impl Iterator<Item = u16> {
+    std::iter::from_fn(move || {
+        (mask != 0).then(|| {
+            let i = mask.trailing_zeros() as u16;
+            mask &= mask - 1;
+            i
+        })
+    })
+}
+
 /// A record's header (SPEC §1).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Header {
@@ -28,12 +39,14 @@ pub struct Record {
     pub header: Header,
     // Grown on demand so that records holding few contexts stay small.
     slots: Vec<Value>,
+    // Bit i set when context i holds a value: what a report says moves with the record.
+    held: u128,
 }
 
 impl Record {
     /// A new record with no contexts, in no cabinet yet.
     pub fn new(reg_id: u64) -> Self {
-        Record { header: Header { reg_id, ..Header::default() }, slots: Vec::new() }
+        Record { header: Header { reg_id, ..Header::default() }, slots: Vec::new(), held: 0 }
     }
 
     /// A new record with all `slots` contexts present (and empty), so that filling it never
@@ -41,16 +54,18 @@ impl Record {
     pub fn with_capacity(reg_id: u64, slots: usize) -> Self {
         let mut values = Vec::with_capacity(slots);
         values.resize_with(slots, || Value::Empty);
-        Record { header: Header { reg_id, ..Header::default() }, slots: values }
+        Record { header: Header { reg_id, ..Header::default() }, slots: values, held: 0 }
     }
 
     /// The value of a context (empty when the record has none).
+    #[inline]
     pub fn get(&self, context: ContextId) -> &Value {
         self.slots.get(context.slot()).unwrap_or(&EMPTY)
     }
 
     /// Set a context, returning the previous value. Inside a table, change records through the
     /// operators instead, so that the change is reported.
+    #[inline]
     pub fn set(&mut self, context: ContextId, value: Value) -> Value {
         let slot = context.slot();
         if slot >= self.slots.len() {
@@ -59,17 +74,30 @@ impl Record {
             }
             self.slots.resize_with(slot + 1, || Value::Empty);
         }
+        let bit = 1u128 << slot;
+        if value.is_empty() {
+            self.held &= !bit
+        } else {
+            self.held |= bit
+        }
         std::mem::replace(&mut self.slots[slot], value)
+    }
+
+    /// The contexts holding a value, as a bit set (bit i = context i).
+    #[inline]
+    pub fn held(&self) -> u128 {
+        self.held
     }
 
     /// Drop every context at once (the slots are freed).
     pub(crate) fn clear(&mut self) {
         self.slots.clear();
+        self.held = 0;
     }
 
     /// The non-empty contexts with their values, in slot order.
     pub fn contexts(&self) -> impl Iterator<Item = (ContextId, &Value)> {
-        self.slots.iter().enumerate().filter(|(_, v)| !v.is_empty()).map(|(i, v)| (ContextId(i as u16), v))
+        bits(self.held).map(|i| (ContextId(i), &self.slots[i as usize]))
     }
 
     /// True when the record is in a live cabinet (not disarmed).

@@ -57,7 +57,6 @@ pub fn collision(
         let state_change = spec.hit.is_some_and(|h| h != prior);
         // Move first, so that the contexts the collision brings appear in the new cabinet
         // (WIFE_NAME belongs to WIFE, not to CONFIRMED).
-        let found = found.clone();
         if let Some(to) = spec.hit {
             set_cabinet(driving, row, to, report);
         }

@@ -58,13 +58,13 @@ pub fn deescalate(r: &mut Table, r2: &mut Table, contexts: &[ContextId], report:
             }
         }
         if report.wants_contexts() {
-            let held: Vec<ContextId> = r.rows[row].contexts().map(|(c, _)| c).collect();
-            for c in held {
-                set_value(r, row, c, Value::Empty, report);
+            let rec = &r.rows[row];
+            let (reg_id, cabinet) = (rec.header.reg_id, rec.header.cabinet);
+            for c in crate::model::bits(rec.held()) {
+                report.context(r.id, reg_id, cabinet, ContextId(c), true, &Value::Empty);
             }
-        } else {
-            r.rows[row].clear();
         }
+        r.rows[row].clear();
     }
     rows.len()
 }

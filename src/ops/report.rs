@@ -7,12 +7,12 @@ pub struct ContextMask(pub u128);
 impl ContextMask {
     /// The non-empty contexts of a record.
     pub fn of(record: &Record) -> Self {
-        ContextMask(record.contexts().fold(0u128, |m, (c, _)| m | (1u128 << c.0)))
+        ContextMask(record.held())
     }
 
     /// The contexts in the set, in id order.
     pub fn iter(self) -> impl Iterator<Item = ContextId> {
-        (0..128u16).filter(move |i| self.0 & (1u128 << i) != 0).map(ContextId)
+        crate::model::bits(self.0).map(ContextId)
     }
 }
 

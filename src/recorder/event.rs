@@ -183,8 +183,8 @@ pub enum TraceValue {
     Empty,
     /// An integer.
     Int(i64),
-    /// Text.
-    Text(String),
+    /// Text (short ones inline: no allocation per recorded value).
+    Text(smol_str::SmolStr),
     /// An instant: seconds and nanoseconds since the Unix epoch.
     Time(i64, i32),
 }
@@ -194,7 +194,7 @@ impl From<&Value> for TraceValue {
         match v {
             Value::Empty => TraceValue::Empty,
             Value::Int(i) => TraceValue::Int(*i),
-            Value::Text(s) => TraceValue::Text(s.to_string()),
+            Value::Text(s) => TraceValue::Text(s.clone()),
             Value::Time(t) => TraceValue::Time(t.as_second(), t.subsec_nanosecond()),
         }
     }

@@ -7,12 +7,15 @@ use crossbeam_channel::Sender;
 
 use super::event::{Changes, Event, Level, Step, TraceValue};
 use crate::engine::{NodeId, StepHook, StepPoint, Workspace};
-use crate::model::MAX_CONTEXTS;
-use crate::ops::{ReportDetail, StepReport};
+use crate::model::{CabinetId, MAX_CONTEXTS};
+use crate::ops::{ContextMask, ReportDetail, StepReport};
 use crate::trace::ChunkMeta;
 
 /// Events per chunk: big enough to compress well, small enough to lose little on a crash.
 const CHUNK_EVENTS: usize = 2048;
+/// Estimated encoded bytes per chunk: full-level steps are large, and a chunk must stay far
+/// below the trace format's frame limit.
+const CHUNK_BYTES: usize = 1 << 20;
 
 /// A chunk on its way to the writer.
 pub(crate) type Flush = (ChunkMeta, Vec<Event>);
@@ -33,6 +36,7 @@ pub(crate) struct NodeRecorder {
     steps: u64,
     time: i64,
     buffer: Vec<Event>,
+    buffered_bytes: usize,
     meta: Option<ChunkMeta>,
     tx: Sender<Flush>,
 }
@@ -54,6 +58,7 @@ impl NodeRecorder {
             steps: 0,
             time: 0,
             buffer: Vec::with_capacity(CHUNK_EVENTS),
+            buffered_bytes: 0,
             meta: None,
             tx,
         }
@@ -78,8 +83,9 @@ impl NodeRecorder {
         });
         meta.last_step = step;
         meta.last_time = time;
+        self.buffered_bytes += estimated_size(&event);
         self.buffer.push(event);
-        if self.buffer.len() >= CHUNK_EVENTS {
+        if self.buffer.len() >= CHUNK_EVENTS || self.buffered_bytes >= CHUNK_BYTES {
             self.flush();
         }
     }
@@ -87,6 +93,7 @@ impl NodeRecorder {
     fn flush(&mut self) {
         if let Some(meta) = self.meta.take() {
             let events = std::mem::replace(&mut self.buffer, Vec::with_capacity(CHUNK_EVENTS));
+            self.buffered_bytes = 0;
             // A closed channel means the writer failed; it reports why when the run finishes.
             if self.tx.send((meta, events)).is_err() {
                 self.stopped = true;
@@ -97,6 +104,25 @@ impl NodeRecorder {
     fn within_duration(&mut self, time: i64) -> bool {
         let first = *self.first_time.get_or_insert(time);
         self.duration.is_none_or(|d| time - first <= d)
+    }
+}
+
+/// A generous estimate of an event's encoded size.
+fn estimated_size(event: &Event) -> usize {
+    match event {
+        Event::Step(s) => {
+            let changes = s.changes.as_ref().map_or(0, |c| {
+                c.transitions.len() * 24
+                    + c.values
+                        .iter()
+                        .map(|v| 24 + matches!(&v.4, TraceValue::Text(t) if t.len() > 8) as usize * 64)
+                        .sum::<usize>()
+            });
+            64 + 16 * (s.mass.len() + s.appeared.len() + s.disappeared.len())
+                + 8 * (s.contexts_appeared.len() + s.contexts_disappeared.len())
+                + changes
+        }
+        Event::Done { .. } => 32,
     }
 }
 
@@ -143,14 +169,22 @@ impl StepHook for NodeRecorder {
             }
         }
         let stamp = at.global_step;
+        // Records of a step mostly move alike: count each (cabinet, contexts) move once.
+        let mut moves: Vec<(CabinetId, ContextMask, i64)> = Vec::new();
         for t in &report.transitions {
-            for ctx in t.contexts.iter() {
-                if t.from.is_live() {
-                    self.bump(t.from.index() * MAX_CONTEXTS + ctx.slot(), -1, stamp);
+            for (cabinet, delta) in [(t.from, -1), (t.to, 1)] {
+                if !cabinet.is_live() {
+                    continue;
                 }
-                if t.to.is_live() {
-                    self.bump(t.to.index() * MAX_CONTEXTS + ctx.slot(), 1, stamp);
+                match moves.iter_mut().find(|(c, m, _)| *c == cabinet && *m == t.contexts) {
+                    Some((_, _, n)) => *n += delta,
+                    None => moves.push((cabinet, t.contexts, delta)),
                 }
+            }
+        }
+        for (cabinet, mask, n) in moves.into_iter().filter(|m| m.2 != 0) {
+            for ctx in mask.iter() {
+                self.bump(cabinet.index() * MAX_CONTEXTS + ctx.slot(), n, stamp);
             }
         }
         for c in &report.contexts {

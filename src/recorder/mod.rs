@@ -24,7 +24,7 @@ use crate::trace::{ChunkKind, TraceError, TraceReader, TraceWriter};
 pub type Trace = TraceReader<TraceHeader, Chunk>;
 
 /// Chunks waiting for the writer before nodes wait for it (backpressure, never loss).
-const QUEUE: usize = 64;
+const QUEUE: usize = 16;
 
 /// Why a recorder setting is unusable.
 #[derive(Debug, thiserror::Error)]
