@@ -127,3 +127,20 @@ fn a_file_that_is_not_a_trace_is_refused_naming_it() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("bogus.trace"));
 }
+
+/// The trace committed in `traces/` must stay readable: a format change bumps the version and
+/// either still reads it or refuses it clearly (then regenerate it with the README's command).
+#[test]
+fn the_sample_trace_still_opens() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("traces/rating-seed1-2000.trace");
+    let mut trace = catar::recorder::Trace::open(&path).expect("the sample trace opens");
+    assert!(trace.complete(), "it has its footer");
+    assert_eq!(trace.header().pipeline.nodes, ["REG/0", "REG/1", "RATE/0", "RATE/1", "DIS/0", "DIS/1"]);
+    let c = catar::recorder::consolidate(&mut trace).unwrap();
+    let wife: Vec<_> = c.program_cabinets.iter().filter(|r| r.cabinet == "WIFE").collect();
+    assert_eq!(wife.len(), 1);
+    assert!(wife[0].transient);
+    let persistent: i64 =
+        c.node_cabinets.iter().filter(|r| r.cabinet == "PERSISTENT").map(|r| r.final_mass).sum();
+    assert!(persistent > 1900, "most of the 2000 CDRs are persisted: {persistent}");
+}

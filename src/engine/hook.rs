@@ -20,7 +20,7 @@ pub struct StepPoint<'a> {
     pub global_step: u64,
     /// The node's tick (micro-batch window).
     pub tick: u64,
-    /// The node's pseudo-clock.
+    /// The node's pseudo-clock (before the step in `before_step`, after it in `after_step`).
     pub pseudo_time: Option<Timestamp>,
 }
 

@@ -124,7 +124,7 @@ impl Node<'_> {
     ) -> Result<(), EngineError> {
         stats.ticks += 1;
         for (position, statement) in self.stage.statements.iter().enumerate() {
-            let point = StepPoint {
+            let mut point = StepPoint {
                 node: &self.id,
                 statement: position,
                 name: &statement.name,
@@ -142,6 +142,8 @@ impl Node<'_> {
                 message: e.0,
             })?;
             stats.steps += 1;
+            // After the step the clock may have moved (a charge observes its batch).
+            point.pseudo_time = ws.clock.now();
             self.hook.after_step(&point, report, ws);
         }
         if !ws.inbox.is_empty() {

@@ -69,6 +69,19 @@ struct Cab {
     max: i64,
 }
 
+/// The root cabinet a cabinet is based on, following bases up (none for a root itself).
+fn root_of(p: &PipelineDesc, cabinet: u16) -> Option<u16> {
+    let mut at = p.cabinets.get(cabinet as usize)?.base?;
+    // Bounded: a malformed header must not loop forever.
+    for _ in 0..p.cabinets.len() {
+        match p.cabinets.get(at as usize).and_then(|c| c.base) {
+            Some(up) => at = up,
+            None => return Some(at),
+        }
+    }
+    Some(at)
+}
+
 /// Folds events into a [`Consolidation`].
 #[derive(Default)]
 pub struct Consolidator {
@@ -119,11 +132,7 @@ impl Consolidator {
             last_time: c.last.1,
             max_mass: c.max,
             final_mass: c.mass,
-            base: p
-                .cabinets
-                .get(cabinet as usize)
-                .and_then(|d| d.base)
-                .map_or(String::new(), |b| p.cabinet(b).into()),
+            base: root_of(p, cabinet).map_or(String::new(), |b| p.cabinet(b).into()),
             spectrum: spectra(cabinet),
             transient: c.mass == 0,
         };
