@@ -4,9 +4,12 @@ use std::io::{IsTerminal, Write};
 
 use crate::cli::{Cli, Command, DiffArgs, ExportArgs, GenArgs, LevelArg, RunArgs};
 use crate::engine::NoHook;
+use crate::export::Format;
 use crate::rating::generate::{GenOptions, generate};
 use crate::rating::{RunOptions, RunSummary, run};
-use crate::recorder::{Consolidation, Level, RecorderSettings, SettingsError, Trace, consolidate};
+use crate::recorder::{
+    Consolidation, Level, RecorderSettings, SettingsError, Trace, consolidate, open_trace,
+};
 
 /// Run a parsed command line; returns the process exit code.
 pub fn main_with(cli: Cli) -> i32 {
@@ -36,37 +39,50 @@ fn record_settings(args: &RunArgs) -> Result<Option<(std::path::PathBuf, Recorde
     Ok(Some((path.clone(), settings)))
 }
 
-fn open_trace(path: &std::path::Path) -> Result<Consolidation, i32> {
-    let mut trace = Trace::open(path).map_err(|e| fail(&e, 2))?;
+fn warn_if_cut(trace: &Trace, path: &std::path::Path) {
     if !trace.complete() {
         eprintln!("catar: warning: {} has no footer (cut short?); using what it holds", path.display());
     }
+}
+
+fn consolidated(path: &std::path::Path) -> Result<Consolidation, i32> {
+    let mut trace = open_trace(path).map_err(|e| fail(&e, 2))?;
+    warn_if_cut(&trace, path);
     consolidate(&mut trace).map_err(|e| fail(&e, 2))
 }
 
 fn export(args: &ExportArgs) -> i32 {
-    let c = match open_trace(&args.trace) {
-        Ok(c) => c,
-        Err(code) => return code,
+    let mut trace = match open_trace(&args.trace) {
+        Ok(t) => t,
+        Err(e) => return fail(&e, 2),
     };
-    let result = match &args.out {
+    warn_if_cut(&trace, &args.trace);
+    let mut sink: Box<dyn Write> = match &args.out {
         Some(path) => match std::fs::File::create(path) {
-            Ok(f) => {
-                let mut w = std::io::BufWriter::new(f);
-                crate::export::export(&c, args.what, args.format, &mut w).and_then(|()| Ok(w.flush()?))
-            }
+            Ok(f) => Box::new(std::io::BufWriter::new(f)),
             Err(e) => return fail(&format!("cannot write {}: {e}", path.display()), 2),
         },
-        None => crate::export::export(&c, args.what, args.format, &mut std::io::stdout().lock()),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
-    match result {
+    let result = if args.format == Format::Perfetto {
+        crate::export::perfetto(&mut trace, &mut sink)
+    } else {
+        let Some(what) = args.what else {
+            return fail(&"--what is needed for csv and json exports", 2);
+        };
+        match consolidate(&mut trace) {
+            Ok(c) => crate::export::export(&c, what, args.format, &mut sink),
+            Err(e) => return fail(&e, 2),
+        }
+    };
+    match result.and_then(|()| Ok(sink.flush()?)) {
         Ok(()) => 0,
         Err(e) => fail(&e, 1),
     }
 }
 
 fn diff(args: &DiffArgs) -> i32 {
-    let (a, b) = match (open_trace(&args.a), open_trace(&args.b)) {
+    let (a, b) = match (consolidated(&args.a), consolidated(&args.b)) {
         (Ok(a), Ok(b)) => (a, b),
         (Err(code), _) | (_, Err(code)) => return code,
     };

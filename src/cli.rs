@@ -34,9 +34,9 @@ pub enum Command {
 pub struct ExportArgs {
     /// The trace file.
     pub trace: PathBuf,
-    /// Which table.
-    #[arg(long, value_enum)]
-    pub what: crate::export::What,
+    /// Which table (not needed for --format perfetto, which exports the whole run).
+    #[arg(long, value_enum, required_unless_present_any = ["format"])]
+    pub what: Option<crate::export::What>,
     /// The format.
     #[arg(long, value_enum, default_value = "csv")]
     pub format: crate::export::Format,

@@ -133,7 +133,7 @@ fn a_file_that_is_not_a_trace_is_refused_naming_it() {
 #[test]
 fn the_sample_trace_still_opens() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("traces/rating-seed1-2000.trace");
-    let mut trace = catar::recorder::Trace::open(&path).expect("the sample trace opens");
+    let mut trace = catar::recorder::open_trace(&path).expect("the sample trace opens");
     assert!(trace.complete(), "it has its footer");
     assert_eq!(trace.header().pipeline.nodes, ["REG/0", "REG/1", "RATE/0", "RATE/1", "DIS/0", "DIS/1"]);
     let c = catar::recorder::consolidate(&mut trace).unwrap();
@@ -143,4 +143,26 @@ fn the_sample_trace_still_opens() {
     let persistent: i64 =
         c.node_cabinets.iter().filter(|r| r.cabinet == "PERSISTENT").map(|r| r.final_mass).sum();
     assert!(persistent > 1900, "most of the 2000 CDRs are persisted: {persistent}");
+}
+
+#[test]
+fn perfetto_export_has_a_thread_per_node_steps_and_mass_counters() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = input(tmp.path());
+    let trace = record(&input, tmp.path(), "a", 2, "summary");
+    let out = common::catar().arg("export").arg(&trace).args(["--format", "perfetto"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let events = doc["traceEvents"].as_array().unwrap();
+    let threads: Vec<&str> = events
+        .iter()
+        .filter(|e| e["name"] == "thread_name")
+        .map(|e| e["args"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(threads, ["REG/0", "REG/1", "RATE/0", "RATE/1", "DIS/0", "DIS/1"]);
+    let steps = events.iter().filter(|e| e["ph"] == "X").count();
+    assert!(steps > 100, "{steps} steps");
+    assert!(events.iter().any(|e| e["ph"] == "X" && e["name"] == "family" && e["cat"] == "collision"));
+    assert!(events.iter().any(|e| e["ph"] == "C" && e["args"].get("WIFE").is_some()));
+    assert_eq!(events.iter().filter(|e| e["ph"] == "i" && e["name"] == "done").count(), 6);
 }

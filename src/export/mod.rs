@@ -2,12 +2,14 @@
 //! cabinet (cabinet lists) or per context × cabinet (context matrices), and the diff of two.
 
 mod diff;
+mod perfetto;
 
 use std::io::Write;
 
 use serde::Serialize;
 
 pub use diff::{Difference, diff};
+pub use perfetto::perfetto;
 
 use crate::recorder::{Consolidation, ContextCell, NodeCabinet};
 
@@ -31,6 +33,8 @@ pub enum Format {
     Csv,
     /// An array of objects.
     Json,
+    /// Chrome trace-event JSON of the whole run, for ui.perfetto.dev (`--what` is ignored).
+    Perfetto,
 }
 
 /// A cabinet row as exported: times as RFC 3339 instants.
@@ -91,7 +95,7 @@ fn write_rows<T: Serialize>(rows: &[T], format: Format, out: &mut dyn Write) -> 
             }
             w.flush()?;
         }
-        Format::Json => {
+        Format::Json | Format::Perfetto => {
             serde_json::to_writer_pretty(&mut *out, rows).map_err(|e| ExportError::Encode(e.to_string()))?;
             writeln!(out)?;
         }

@@ -6,9 +6,14 @@ use serde::{Deserialize, Serialize};
 use crate::engine::Pipeline;
 use crate::model::{CabinetKind, Value, Weight};
 
+/// Version of the header and event types below; bumped whenever they change shape.
+pub const EVENTS_VERSION: u32 = 1;
+
 /// The trace file's header.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TraceHeader {
+    /// [`EVENTS_VERSION`] of the writer; first, so that it decodes before anything else.
+    pub events_version: u32,
     /// The pipeline that was recorded.
     pub pipeline: PipelineDesc,
     /// How it was recorded.
@@ -224,6 +229,11 @@ pub struct Step {
     pub tick: u64,
     /// The node's pseudo-time (Unix seconds) when the step ran.
     pub time: i64,
+    /// Wall-clock microseconds from the start of the recording to the start of the step (for
+    /// timelines only: never compared, it changes from run to run).
+    pub wall_start_us: u64,
+    /// Wall-clock microseconds the step took.
+    pub wall_us: u32,
     /// Net change of each cabinet's mass in the node.
     pub mass: Vec<(u16, i64)>,
     /// Cabinets whose mass went from 0 to more.

@@ -3,6 +3,8 @@
 //! disappearances are exact. Events are buffered per node and handed to the writer thread in
 //! chunks over a bounded channel: a slow disk slows the pipeline, it never loses events.
 
+use std::time::Instant;
+
 use crossbeam_channel::Sender;
 
 use super::event::{Changes, Event, Level, Step, TraceValue};
@@ -39,10 +41,19 @@ pub(crate) struct NodeRecorder {
     buffered_bytes: usize,
     meta: Option<ChunkMeta>,
     tx: Sender<Flush>,
+    origin: Instant,
+    started: Instant,
 }
 
 impl NodeRecorder {
-    pub fn new(node: u16, level: Level, duration: Option<i64>, cabinets: usize, tx: Sender<Flush>) -> Self {
+    pub fn new(
+        node: u16,
+        level: Level,
+        duration: Option<i64>,
+        cabinets: usize,
+        tx: Sender<Flush>,
+        origin: Instant,
+    ) -> Self {
         let cells = cabinets * MAX_CONTEXTS;
         NodeRecorder {
             node,
@@ -61,6 +72,8 @@ impl NodeRecorder {
             buffered_bytes: 0,
             meta: None,
             tx,
+            origin,
+            started: origin,
         }
     }
 
@@ -135,7 +148,13 @@ impl StepHook for NodeRecorder {
         }
     }
 
+    fn before_step(&mut self, _at: &StepPoint<'_>, _ws: &Workspace) {
+        self.started = Instant::now();
+    }
+
     fn after_step(&mut self, at: &StepPoint<'_>, report: &StepReport, _ws: &Workspace) {
+        let wall_us = self.started.elapsed().as_micros().min(u32::MAX as u128) as u32;
+        let wall_start_us = self.started.duration_since(self.origin).as_micros() as u64;
         let time = at.pseudo_time.map_or(0, |t| t.as_second());
         self.steps = at.node_step + 1;
         self.time = time;
@@ -149,6 +168,8 @@ impl StepHook for NodeRecorder {
             statement: at.statement as u16,
             tick: at.tick,
             time,
+            wall_start_us,
+            wall_us,
             ..Step::default()
         };
         for m in &report.mass {

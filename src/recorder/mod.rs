@@ -12,8 +12,8 @@ use crossbeam_channel::{Sender, bounded};
 
 pub use consolidate::{Consolidation, Consolidator, ContextCell, NodeCabinet};
 pub use event::{
-    CabinetDesc, Changes, Chunk, ContextDesc, Event, Level, Order, PipelineDesc, RecorderSettings, StageDesc,
-    StatementDesc, Step, TraceHeader, TraceValue,
+    CabinetDesc, Changes, Chunk, ContextDesc, EVENTS_VERSION, Event, Level, Order, PipelineDesc,
+    RecorderSettings, StageDesc, StatementDesc, Step, TraceHeader, TraceValue,
 };
 use hook::{Flush, NodeRecorder};
 
@@ -85,6 +85,7 @@ pub struct Recorder {
     cabinets: usize,
     tx: Option<Sender<Flush>>,
     writer: Option<JoinHandle<Result<u64, TraceError>>>,
+    origin: std::time::Instant,
 }
 
 impl Recorder {
@@ -95,7 +96,11 @@ impl Recorder {
         pipeline: &Pipeline,
         settings: RecorderSettings,
     ) -> Result<Recorder, TraceError> {
-        let header = TraceHeader { pipeline: PipelineDesc::of(pipeline), settings: settings.clone() };
+        let header = TraceHeader {
+            events_version: EVENTS_VERSION,
+            pipeline: PipelineDesc::of(pipeline),
+            settings: settings.clone(),
+        };
         let mut writer = match settings.order {
             Order::Truncate => TraceWriter::<TraceHeader, Chunk>::create(path, &header)?,
             Order::Accumulate => TraceWriter::<TraceHeader, Chunk>::append_to(path, &header)?,
@@ -116,6 +121,7 @@ impl Recorder {
             cabinets: pipeline.schema().cabinets().len(),
             tx: Some(tx),
             writer: Some(thread),
+            origin: std::time::Instant::now(),
         })
     }
 
@@ -148,6 +154,7 @@ impl HookFactory for Recorder {
                     self.settings.duration,
                     self.cabinets,
                     tx.clone(),
+                    self.origin,
                 ))
             }
             _ => Box::new(NoHook),
@@ -164,4 +171,25 @@ pub fn consolidate(trace: &mut Trace) -> Result<Consolidation, TraceError> {
         }
     }
     Ok(c.finish(&trace.header().pipeline))
+}
+
+/// Open a trace written by the recorder, with a clear error when another catar wrote it.
+pub fn open_trace(path: &Path) -> Result<Trace, TraceError> {
+    let header_frame = 10;
+    let incompatible = |message: String| TraceError::Codec {
+        path: path.into(),
+        offset: header_frame,
+        message: format!("its header is not one this catar reads (written by another version?): {message}"),
+    };
+    let trace = match Trace::open(path) {
+        Err(TraceError::Codec { offset, message, .. }) if offset == header_frame => {
+            return Err(incompatible(message));
+        }
+        other => other?,
+    };
+    let found = trace.header().events_version;
+    if found != EVENTS_VERSION {
+        return Err(incompatible(format!("event version {found}, this catar reads {EVENTS_VERSION}")));
+    }
+    Ok(trace)
 }

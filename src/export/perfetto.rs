@@ -1,0 +1,83 @@
+//! `catar export --format perfetto`: the picture of a run as Chrome trace-event JSON, which
+//! ui.perfetto.dev and chrome://tracing open: one thread per node with each step as a complete
+//! event (wall-clock time), each node's cabinet masses as counters, each node's end as an
+//! instant. Written event by event: a trace of millions of steps needs no big buffer.
+
+use std::io::Write;
+
+use serde_json::json;
+
+use super::ExportError;
+use crate::recorder::{Event, Trace};
+
+fn write_event(out: &mut dyn Write, first: &mut bool, event: &serde_json::Value) -> Result<(), ExportError> {
+    if !std::mem::take(first) {
+        out.write_all(b",\n")?;
+    }
+    serde_json::to_writer(&mut *out, event).map_err(|e| ExportError::Encode(e.to_string()))
+}
+
+/// Write the whole trace as trace-event JSON.
+pub fn perfetto(trace: &mut Trace, out: &mut dyn Write) -> Result<(), ExportError> {
+    let p = trace.header().pipeline.clone();
+    let stage_of = |node: u16| {
+        let name = p.nodes.get(node as usize).map_or("", String::as_str);
+        let stage = name.split('/').next().unwrap_or("");
+        p.stages.iter().find(|s| s.name == stage)
+    };
+    out.write_all(b"{\"displayTimeUnit\":\"ms\",\"traceEvents\":[\n")?;
+    let mut first = true;
+    write_event(
+        out,
+        &mut first,
+        &json!({"ph": "M", "pid": 1, "name": "process_name", "args": {"name": "catar"}}),
+    )?;
+    for (i, node) in p.nodes.iter().enumerate() {
+        let meta = json!({"ph": "M", "pid": 1, "tid": i + 1, "name": "thread_name", "args": {"name": node}});
+        write_event(out, &mut first, &meta)?;
+    }
+    let mut mass: Vec<Vec<i64>> = vec![vec![0; p.cabinets.len()]; p.nodes.len()];
+    let mut last_ts: Vec<u64> = vec![0; p.nodes.len()];
+    for i in 0..trace.index().len() {
+        let chunk = trace.read_chunk(i).map_err(|e| ExportError::Encode(e.to_string()))?;
+        for event in chunk {
+            match event {
+                Event::Step(s) => {
+                    let (n, tid) = (s.node as usize, s.node as usize + 1);
+                    let statement = stage_of(s.node).and_then(|st| st.statements.get(s.statement as usize));
+                    let (name, op) = statement.map_or(("?", "?"), |st| (st.name.as_str(), st.op.as_str()));
+                    let step = json!({
+                        "ph": "X", "pid": 1, "tid": tid, "name": name, "cat": op,
+                        "ts": s.wall_start_us, "dur": s.wall_us.max(1),
+                        "args": {"node_step": s.node_step, "global_step": s.global_step, "tick": s.tick,
+                                 "pseudo_time": s.time},
+                    });
+                    write_event(out, &mut first, &step)?;
+                    if let Some(m) = mass.get_mut(n).filter(|_| !s.mass.is_empty()) {
+                        let mut series = serde_json::Map::new();
+                        for &(cabinet, delta) in &s.mass {
+                            if let Some(v) = m.get_mut(cabinet as usize) {
+                                *v += delta;
+                                series.insert(p.cabinet(cabinet).to_string(), json!(*v));
+                            }
+                        }
+                        let counter = json!({"ph": "C", "pid": 1, "name": format!("mass {}", p.nodes[n]),
+                                             "ts": s.wall_start_us + u64::from(s.wall_us), "args": series});
+                        write_event(out, &mut first, &counter)?;
+                    }
+                    if let Some(t) = last_ts.get_mut(n) {
+                        *t = s.wall_start_us + u64::from(s.wall_us);
+                    }
+                }
+                Event::Done { node, steps, .. } => {
+                    let ts = last_ts.get(node as usize).copied().unwrap_or(0);
+                    let done = json!({"ph": "i", "s": "t", "pid": 1, "tid": node as usize + 1, "name": "done",
+                                      "ts": ts, "args": {"steps": steps}});
+                    write_event(out, &mut first, &done)?;
+                }
+            }
+        }
+    }
+    out.write_all(b"\n]}\n")?;
+    Ok(())
+}
