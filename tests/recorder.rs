@@ -166,3 +166,42 @@ fn perfetto_export_has_a_thread_per_node_steps_and_mass_counters() {
     assert!(events.iter().any(|e| e["ph"] == "C" && e["args"].get("WIFE").is_some()));
     assert_eq!(events.iter().filter(|e| e["ph"] == "i" && e["name"] == "done").count(), 6);
 }
+
+#[test]
+fn a_record_config_selects_nodes_and_a_wrong_field_is_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = input(tmp.path());
+    let config = tmp.path().join("rec.toml");
+    std::fs::write(&config, "[recorder]\nlevel = \"summary\"\nnodes = \"RATE\"\n").unwrap();
+    let trace = tmp.path().join("rate.trace");
+    common::catar()
+        .args(["run", "--headless", "--input"])
+        .arg(&input)
+        .arg("--db")
+        .arg(tmp.path().join("r.db"))
+        .arg("--trace")
+        .arg(&trace)
+        .arg("--record-config")
+        .arg(&config)
+        .assert()
+        .success();
+    let nodes: std::collections::BTreeSet<String> =
+        export(&trace, "node-cabinets")[1..].iter().map(|r| r[0].to_string()).collect();
+    assert_eq!(nodes.into_iter().collect::<Vec<_>>(), ["RATE/0", "RATE/1"]);
+
+    std::fs::write(&config, "[recorder]\nlevle = \"full\"\n").unwrap();
+    let out = common::catar()
+        .args(["run", "--headless", "--input"])
+        .arg(&input)
+        .arg("--db")
+        .arg(tmp.path().join("r2.db"))
+        .arg("--trace")
+        .arg(tmp.path().join("x.trace"))
+        .arg("--record-config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("rec.toml") && stderr.contains("levle"), "{stderr}");
+}
