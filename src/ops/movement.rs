@@ -1,7 +1,7 @@
 use rustc_hash::FxHashMap;
 
-use super::{StepReport, insert, matching, set_cabinet, set_value};
-use crate::model::{CabinetId, ContextId, Record, Table, Value};
+use super::{ContextMask, StepReport, insert, matching, set_cabinet, set_value};
+use crate::model::{CabinetId, ContextId, Record, Table};
 
 /// Charge: insert records into a table in `cabinet` (its mass rises). Returns how many.
 pub fn charge(
@@ -59,10 +59,7 @@ pub fn deescalate(r: &mut Table, r2: &mut Table, contexts: &[ContextId], report:
         }
         if report.wants_contexts() {
             let rec = &r.rows[row];
-            let (reg_id, cabinet) = (rec.header.reg_id, rec.header.cabinet);
-            for c in crate::model::bits(rec.held()) {
-                report.context(r.id, reg_id, cabinet, ContextId(c), true, &Value::Empty);
-            }
+            report.freed.push((r.id, rec.header.reg_id, rec.header.cabinet, ContextMask::of(rec)));
         }
         r.rows[row].clear();
     }
@@ -156,8 +153,8 @@ mod tests {
         assert_eq!(sat.rows()[0].get(f.id), &Value::Empty, "only the named contexts are copied");
         assert_eq!(r.rows()[0].contexts().count(), 0, "the source slots are freed");
         assert_eq!(r.rows()[1].contexts().count(), 3);
-        let cleared = rep.contexts.iter().filter(|c| c.value.is_empty()).count();
-        assert_eq!(cleared, 3);
+        assert_eq!(rep.freed.len(), 1, "the freed slots are reported at once");
+        assert_eq!(rep.freed[0].3.iter().count(), 3);
     }
 
     #[test]

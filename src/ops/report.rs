@@ -88,6 +88,9 @@ pub struct StepReport {
     pub mass: Vec<MassDelta>,
     /// Contexts set or cleared.
     pub contexts: Vec<ContextChange>,
+    /// Records whose slots were freed at once (de-escalate): (table, reg_id, cabinet, the
+    /// contexts it held). Cheaper than one cleared context each, and as exact.
+    pub freed: Vec<(TableId, u64, CabinetId, ContextMask)>,
     /// Records the operator applied to (matched its filter), whether or not they changed.
     pub matched: u64,
 }
@@ -108,12 +111,13 @@ impl StepReport {
         self.transitions.clear();
         self.mass.clear();
         self.contexts.clear();
+        self.freed.clear();
         self.matched = 0;
     }
 
     /// True when the step changed nothing.
     pub fn is_empty(&self) -> bool {
-        self.transitions.is_empty() && self.contexts.is_empty()
+        self.transitions.is_empty() && self.contexts.is_empty() && self.freed.is_empty()
     }
 
     /// The tables whose cabinet field this step touched.

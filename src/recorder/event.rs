@@ -7,7 +7,7 @@ use crate::engine::Pipeline;
 use crate::model::{CabinetKind, Value, Weight};
 
 /// Version of the header and event types below; bumped whenever they change shape.
-pub const EVENTS_VERSION: u32 = 1;
+pub const EVENTS_VERSION: u32 = 2;
 
 /// The trace file's header.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -212,6 +212,8 @@ pub struct Changes {
     pub transitions: Vec<(u16, u64, u16, u16)>,
     /// (table, reg_id, cabinet, context, value).
     pub values: Vec<(u16, u64, u16, u16, TraceValue)>,
+    /// (table, reg_id, contexts): every slot of the record freed at once (bit i = context i).
+    pub freed: Vec<(u16, u64, u128)>,
 }
 
 /// One executed statement of one node.
@@ -249,6 +251,8 @@ pub struct Step {
 }
 
 /// An entry of the trace.
+// Nearly every event is a step: boxing it would cost an allocation per step for nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Event {
     /// A statement ran.

@@ -203,6 +203,12 @@ impl StepHook for NodeRecorder {
                 }
             }
         }
+        for &(_, _, cabinet, mask) in &report.freed {
+            match moves.iter_mut().find(|(c, m, _)| *c == cabinet && *m == mask) {
+                Some((_, _, n)) => *n -= 1,
+                None => moves.push((cabinet, mask, -1)),
+            }
+        }
         for (cabinet, mask, n) in moves.into_iter().filter(|m| m.2 != 0) {
             for ctx in mask.iter() {
                 self.bump(cabinet.index() * MAX_CONTEXTS + ctx.slot(), n, stamp);
@@ -224,6 +230,7 @@ impl StepHook for NodeRecorder {
         }
         if self.level == Level::Full {
             step.changes = Some(Changes {
+                freed: report.freed.iter().map(|f| (f.0.0, f.1, f.3.0)).collect(),
                 transitions: report
                     .transitions
                     .iter()
