@@ -205,3 +205,43 @@ fn a_record_config_selects_nodes_and_a_wrong_field_is_named() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("rec.toml") && stderr.contains("levle"), "{stderr}");
 }
+
+#[test]
+fn full_level_writes_checkpoints_of_each_nodes_tables() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in");
+    // 33 input windows of 1024 rows: every node checkpoints at its ticks 0 and 32.
+    common::gen_input(&input, 33 * 1024, 200, 5, 0.0);
+    let trace = record(&input, tmp.path(), "full", 1, "full");
+    let mut t = catar::recorder::open_trace(&trace).unwrap();
+    let kinds: Vec<_> = t.index().iter().map(|e| e.kind).collect();
+    let checkpoints: Vec<usize> =
+        (0..kinds.len()).filter(|&i| kinds[i] == catar::trace::ChunkKind::Checkpoint).collect();
+    assert_eq!(checkpoints.len(), 6, "3 nodes x ticks 0 and 32");
+    let p = t.header().pipeline.clone();
+    let account = p.cabinets.iter().position(|c| c.name == "ACCOUNT").unwrap() as u16;
+    let balance = p.contexts.iter().position(|c| c.name == "BALANCE").unwrap() as u16;
+    let mut later_accounts = 0;
+    for i in checkpoints {
+        let chunk = t.read_chunk(i).unwrap();
+        let [catar::recorder::Event::Checkpoint(c)] = &chunk[..] else {
+            panic!("a checkpoint chunk holds one checkpoint")
+        };
+        if c.tick == 0 {
+            assert!(c.tables.is_empty(), "nothing is charged before the first tick");
+        } else if p.nodes[c.node as usize] == "DIS/0" {
+            for (_, rows) in &c.tables {
+                for r in rows.iter().filter(|r| r.cabinet == account) {
+                    later_accounts += 1;
+                    assert!(
+                        r.values
+                            .iter()
+                            .any(|(ctx, v)| *ctx == balance
+                                && matches!(v, catar::recorder::TraceValue::Int(_)))
+                    );
+                }
+            }
+        }
+    }
+    assert!(later_accounts > 0, "DIS's balances accumulator is in its tick-32 checkpoint");
+}

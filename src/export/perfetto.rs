@@ -69,6 +69,12 @@ pub fn perfetto(trace: &mut Trace, out: &mut dyn Write) -> Result<(), ExportErro
                         *t = s.wall_start_us + u64::from(s.wall_us);
                     }
                 }
+                Event::Checkpoint(c) => {
+                    let ts = last_ts.get(c.node as usize).copied().unwrap_or(0);
+                    let mark = json!({"ph": "i", "s": "t", "pid": 1, "tid": c.node as usize + 1, "name": "checkpoint",
+                                      "ts": ts, "args": {"tick": c.tick, "tables": c.tables.len()}});
+                    write_event(out, &mut first, &mark)?;
+                }
                 Event::Done { node, steps, .. } => {
                     let ts = last_ts.get(node as usize).copied().unwrap_or(0);
                     let done = json!({"ph": "i", "s": "t", "pid": 1, "tid": node as usize + 1, "name": "done",

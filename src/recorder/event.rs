@@ -7,7 +7,7 @@ use crate::engine::Pipeline;
 use crate::model::{CabinetKind, Value, Weight};
 
 /// Version of the header and event types below; bumped whenever they change shape.
-pub const EVENTS_VERSION: u32 = 2;
+pub const EVENTS_VERSION: u32 = 3;
 
 /// The trace file's header.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -250,6 +250,41 @@ pub struct Step {
     pub changes: Option<Changes>,
 }
 
+/// One live record of a table at a checkpoint.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RowSnapshot {
+    /// Its reg_id.
+    pub reg_id: u64,
+    /// Its cabinet.
+    pub cabinet: u16,
+    /// Its linkey.
+    pub linkey: u64,
+    /// Its link_to.
+    pub link_to: u64,
+    /// Its skip flag.
+    pub skip: bool,
+    /// Its contexts (context id, value).
+    pub values: Vec<(u16, TraceValue)>,
+}
+
+/// The state of a node's tables at the start of a tick (full level): where a replay can
+/// start without reading what came before.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// Node index.
+    pub node: u16,
+    /// The tick about to run.
+    pub tick: u64,
+    /// The node step about to run.
+    pub node_step: u64,
+    /// The global step about to run.
+    pub global_step: u64,
+    /// The node's pseudo-time.
+    pub time: i64,
+    /// (table id, its live rows) for every table holding rows.
+    pub tables: Vec<(u16, Vec<RowSnapshot>)>,
+}
+
 /// An entry of the trace.
 // Nearly every event is a step: boxing it would cost an allocation per step for nothing.
 #[allow(clippy::large_enum_variant)]
@@ -257,6 +292,8 @@ pub struct Step {
 pub enum Event {
     /// A statement ran.
     Step(Step),
+    /// A node's tables at the start of a tick (in a checkpoint chunk).
+    Checkpoint(Box<Checkpoint>),
     /// A node processed all its input.
     Done {
         /// Node index.

@@ -7,11 +7,11 @@ use std::time::Instant;
 
 use crossbeam_channel::Sender;
 
-use super::event::{Changes, Event, Level, Step, TraceValue};
+use super::event::{Changes, Checkpoint, Event, Level, RowSnapshot, Step, TraceValue};
 use crate::engine::{NodeId, StepHook, StepPoint, Workspace};
 use crate::model::{CabinetId, MAX_CONTEXTS};
 use crate::ops::{ContextMask, ReportDetail, StepReport};
-use crate::trace::ChunkMeta;
+use crate::trace::{ChunkKind, ChunkMeta};
 
 /// Events per chunk: big enough to compress well, small enough to lose little on a crash.
 const CHUNK_EVENTS: usize = 2048;
@@ -20,7 +20,11 @@ const CHUNK_EVENTS: usize = 2048;
 const CHUNK_BYTES: usize = 1 << 20;
 
 /// A chunk on its way to the writer.
-pub(crate) type Flush = (ChunkMeta, Vec<Event>);
+pub(crate) type Flush = (ChunkKind, ChunkMeta, Vec<Event>);
+
+/// Ticks between two checkpoints at full level: a replay reaches any step by reading at most
+/// this many ticks of changes after the nearest checkpoint.
+const CHECKPOINT_TICKS: u64 = 32;
 
 pub(crate) struct NodeRecorder {
     node: u16,
@@ -43,6 +47,7 @@ pub(crate) struct NodeRecorder {
     tx: Sender<Flush>,
     origin: Instant,
     started: Instant,
+    last_checkpoint: Option<u64>,
 }
 
 impl NodeRecorder {
@@ -74,6 +79,7 @@ impl NodeRecorder {
             tx,
             origin,
             started: origin,
+            last_checkpoint: None,
         }
     }
 
@@ -108,9 +114,54 @@ impl NodeRecorder {
             let events = std::mem::replace(&mut self.buffer, Vec::with_capacity(CHUNK_EVENTS));
             self.buffered_bytes = 0;
             // A closed channel means the writer failed; it reports why when the run finishes.
-            if self.tx.send((meta, events)).is_err() {
+            if self.tx.send((ChunkKind::Events, meta, events)).is_err() {
                 self.stopped = true;
             }
+        }
+    }
+
+    /// Write the node's tables as a checkpoint chunk, after the events before it.
+    fn checkpoint(&mut self, at: &StepPoint<'_>, ws: &Workspace) {
+        self.last_checkpoint = Some(at.tick);
+        self.flush();
+        let time = at.pseudo_time.map_or(0, |t| t.as_second());
+        let tables = ws
+            .tables()
+            .iter()
+            .filter(|t| t.live_count() > 0)
+            .map(|t| {
+                let rows = t
+                    .live()
+                    .map(|r| RowSnapshot {
+                        reg_id: r.header.reg_id,
+                        cabinet: r.header.cabinet.0,
+                        linkey: r.header.linkey,
+                        link_to: r.header.link_to,
+                        skip: r.header.skip,
+                        values: r.contexts().map(|(c, v)| (c.0, TraceValue::from(v))).collect(),
+                    })
+                    .collect();
+                (t.id().0, rows)
+            })
+            .collect();
+        let checkpoint = Checkpoint {
+            node: self.node,
+            tick: at.tick,
+            node_step: at.node_step,
+            global_step: at.global_step,
+            time,
+            tables,
+        };
+        let meta = ChunkMeta {
+            node: self.node,
+            first_step: at.global_step,
+            last_step: at.global_step,
+            first_time: time,
+            last_time: time,
+        };
+        if self.tx.send((ChunkKind::Checkpoint, meta, vec![Event::Checkpoint(Box::new(checkpoint))])).is_err()
+        {
+            self.stopped = true;
         }
     }
 
@@ -135,7 +186,7 @@ fn estimated_size(event: &Event) -> usize {
                 + 8 * (s.contexts_appeared.len() + s.contexts_disappeared.len())
                 + changes
         }
-        Event::Done { .. } => 32,
+        Event::Done { .. } | Event::Checkpoint(_) => 32,
     }
 }
 
@@ -148,7 +199,13 @@ impl StepHook for NodeRecorder {
         }
     }
 
-    fn before_step(&mut self, _at: &StepPoint<'_>, _ws: &Workspace) {
+    fn before_step(&mut self, at: &StepPoint<'_>, ws: &Workspace) {
+        if self.level == Level::Full && at.statement == 0 && !self.stopped {
+            let due = self.last_checkpoint.is_none_or(|t| at.tick >= t + CHECKPOINT_TICKS);
+            if due {
+                self.checkpoint(at, ws);
+            }
+        }
         self.started = Instant::now();
     }
 

@@ -12,13 +12,13 @@ use crossbeam_channel::{Sender, bounded};
 
 pub use consolidate::{Consolidation, Consolidator, ContextCell, NodeCabinet};
 pub use event::{
-    CabinetDesc, Changes, Chunk, ContextDesc, EVENTS_VERSION, Event, Level, Order, PipelineDesc,
-    RecorderSettings, StageDesc, StatementDesc, Step, TraceHeader, TraceValue,
+    CabinetDesc, Changes, Checkpoint, Chunk, ContextDesc, EVENTS_VERSION, Event, Level, Order, PipelineDesc,
+    RecorderSettings, RowSnapshot, StageDesc, StatementDesc, Step, TraceHeader, TraceValue,
 };
 use hook::{Flush, NodeRecorder};
 
 use crate::engine::{HookFactory, NoHook, NodeId, Pipeline, StepHook};
-use crate::trace::{ChunkKind, TraceError, TraceReader, TraceWriter};
+use crate::trace::{TraceError, TraceReader, TraceWriter};
 
 /// A trace file being read: header and chunks of events.
 pub type Trace = TraceReader<TraceHeader, Chunk>;
@@ -109,8 +109,8 @@ impl Recorder {
         let thread = std::thread::Builder::new()
             .name("recorder".into())
             .spawn(move || {
-                for (meta, chunk) in rx {
-                    writer.write_chunk(ChunkKind::Events, meta, &chunk)?;
+                for (kind, meta, chunk) in rx {
+                    writer.write_chunk(kind, meta, &chunk)?;
                 }
                 writer.finish()
             })
