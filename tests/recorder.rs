@@ -245,3 +245,31 @@ fn full_level_writes_checkpoints_of_each_nodes_tables() {
     }
     assert!(later_accounts > 0, "DIS's balances accumulator is in its tick-32 checkpoint");
 }
+
+#[test]
+fn accumulate_appends_a_second_run_to_the_same_trace() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = input(tmp.path());
+    let config = tmp.path().join("acc.toml");
+    std::fs::write(&config, "[recorder]\norder = \"ACCUMULATE\"\n").unwrap();
+    let trace = tmp.path().join("acc.trace");
+    let run = |db: &str| {
+        common::catar()
+            .args(["run", "--headless", "--input"])
+            .arg(&input)
+            .arg("--db")
+            .arg(tmp.path().join(db))
+            .arg("--trace")
+            .arg(&trace)
+            .arg("--record-config")
+            .arg(&config)
+            .assert()
+            .success();
+        let t = catar::recorder::open_trace(&trace).unwrap();
+        assert!(t.complete());
+        t.index().len()
+    };
+    let once = run("1.db");
+    let twice = run("2.db");
+    assert_eq!(twice, 2 * once, "the second run's chunks follow the first's");
+}
