@@ -445,3 +445,18 @@ proptest! {
         open_and_read_all(&path, &bytes);
     }
 }
+
+#[test]
+fn chunks_encoded_ahead_write_the_same_bytes() {
+    let (_dir, direct) = scratch();
+    let ahead = direct.with_extension("ahead");
+    let mut a = Writer::create(&direct, &header()).unwrap();
+    let mut b = Writer::create(&ahead, &header()).unwrap();
+    for i in 0..12 {
+        a.write_chunk(kind(i), meta(i), &chunk(i)).unwrap();
+        b.write_encoded(catar::trace::EncodedChunk::new(kind(i), meta(i), &chunk(i))).unwrap();
+    }
+    a.finish().unwrap();
+    b.finish().unwrap();
+    assert_eq!(std::fs::read(&direct).unwrap(), std::fs::read(&ahead).unwrap());
+}

@@ -11,7 +11,7 @@ use super::event::{Changes, Checkpoint, Event, Level, RowSnapshot, Step, TraceVa
 use crate::engine::{NodeId, StepHook, StepPoint, Workspace};
 use crate::model::{CabinetId, MAX_CONTEXTS};
 use crate::ops::{ContextMask, ReportDetail, StepReport};
-use crate::trace::{ChunkKind, ChunkMeta};
+use crate::trace::{ChunkKind, ChunkMeta, EncodedChunk};
 
 /// Events per chunk: big enough to compress well, small enough to lose little on a crash.
 const CHUNK_EVENTS: usize = 2048;
@@ -19,8 +19,9 @@ const CHUNK_EVENTS: usize = 2048;
 /// below the trace format's frame limit.
 const CHUNK_BYTES: usize = 1 << 20;
 
-/// A chunk on its way to the writer.
-pub(crate) type Flush = (ChunkKind, ChunkMeta, Vec<Event>);
+/// A chunk on its way to the writer, already encoded by the node (in parallel with the
+/// other nodes) so that the single writer thread only appends bytes.
+pub(crate) type Flush = EncodedChunk<Vec<Event>>;
 
 /// Ticks between two checkpoints at full level: a replay reaches any step by reading at most
 /// this many ticks of changes after the nearest checkpoint.
@@ -114,7 +115,7 @@ impl NodeRecorder {
             let events = std::mem::replace(&mut self.buffer, Vec::with_capacity(CHUNK_EVENTS));
             self.buffered_bytes = 0;
             // A closed channel means the writer failed; it reports why when the run finishes.
-            if self.tx.send((ChunkKind::Events, meta, events)).is_err() {
+            if self.tx.send(EncodedChunk::new(ChunkKind::Events, meta, &events)).is_err() {
                 self.stopped = true;
             }
         }
@@ -159,8 +160,8 @@ impl NodeRecorder {
             first_time: time,
             last_time: time,
         };
-        if self.tx.send((ChunkKind::Checkpoint, meta, vec![Event::Checkpoint(Box::new(checkpoint))])).is_err()
-        {
+        let chunk = vec![Event::Checkpoint(Box::new(checkpoint))];
+        if self.tx.send(EncodedChunk::new(ChunkKind::Checkpoint, meta, &chunk)).is_err() {
             self.stopped = true;
         }
     }

@@ -109,8 +109,8 @@ impl Recorder {
         let thread = std::thread::Builder::new()
             .name("recorder".into())
             .spawn(move || {
-                for (kind, meta, chunk) in rx {
-                    writer.write_chunk(kind, meta, &chunk)?;
+                for chunk in rx {
+                    writer.write_encoded(chunk)?;
                 }
                 writer.finish()
             })

@@ -110,6 +110,18 @@ pub(super) fn write(
     raw: Vec<u8>,
 ) -> Result<u32, TraceError> {
     let (codec, payload) = codec::pack(raw);
+    write_packed(out, path, offset, kind, codec, &payload)
+}
+
+/// Write one frame whose payload is already packed by `codec`; returns the frame's length.
+pub(super) fn write_packed(
+    out: &mut impl Write,
+    path: &Path,
+    offset: u64,
+    kind: FrameKind,
+    codec: Codec,
+    payload: &[u8],
+) -> Result<u32, TraceError> {
     let body_len = PREFIX + payload.len();
     if body_len > MAX_FRAME {
         return Err(TraceError::TooLarge { path: path.into(), offset, len: body_len as u64 });
@@ -117,8 +129,8 @@ pub(super) fn write(
     // MAX_FRAME is far below u32::MAX, so the length fits its four bytes.
     let body_len = (body_len as u32).to_le_bytes();
     let prefix = [kind as u8, codec as u8, 0];
-    let crc = crc32c::crc32c_append(crc32c::crc32c(&prefix), &payload);
-    [&body_len[..], &crc.to_le_bytes(), &prefix, &payload, &body_len]
+    let crc = crc32c::crc32c_append(crc32c::crc32c(&prefix), payload);
+    [&body_len[..], &crc.to_le_bytes(), &prefix, payload, &body_len]
         .iter()
         .try_for_each(|part| out.write_all(part))
         .map_err(|e| TraceError::io(path, e))?;

@@ -7,10 +7,30 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use super::codec::Codec;
+use super::error::Fault;
 use super::frame::{self, FrameKind};
 use super::layout::{self, PREAMBLE_LEN, TRAILER_LEN};
 use super::source::TraceFile;
 use super::{ChunkKind, ChunkMeta, IndexEntry, TraceError, codec};
+
+/// A chunk encoded and compressed ahead of writing, by the thread that made it: producers do
+/// the costly part side by side and the one writer only appends bytes. An encoding error is
+/// kept and reported by [`TraceWriter::write_encoded`], which knows the file and offset.
+pub struct EncodedChunk<C> {
+    kind: ChunkKind,
+    meta: ChunkMeta,
+    packed: Result<(Codec, Vec<u8>), Fault>,
+    payload: PhantomData<fn() -> C>,
+}
+
+impl<C: Serialize> EncodedChunk<C> {
+    /// Encode a chunk as [`TraceWriter::write_chunk`] would.
+    pub fn new(kind: ChunkKind, meta: ChunkMeta, chunk: &C) -> Self {
+        let packed = codec::encode(&(&meta, chunk)).map(codec::pack);
+        EncodedChunk { kind, meta, packed, payload: PhantomData }
+    }
+}
 
 /// A trace file being written, with header `H` and chunk payloads `C`.
 ///
@@ -61,6 +81,16 @@ impl<H: Serialize, C: Serialize> TraceWriter<H, C> {
     }
 
     /// Append one chunk; its payload is stored compressed when lz4 makes it smaller.
+    /// Append a chunk encoded ahead of time (see [`EncodedChunk`]).
+    pub fn write_encoded(&mut self, chunk: EncodedChunk<C>) -> Result<(), TraceError> {
+        let offset = self.pos;
+        let (codec, payload) = chunk.packed.map_err(|fault| fault.at(&self.path, offset))?;
+        let len = frame::write_packed(&mut self.out, &self.path, offset, chunk.kind.into(), codec, &payload)?;
+        self.pos += u64::from(len);
+        self.index.push(IndexEntry { offset, len, kind: chunk.kind, meta: chunk.meta });
+        Ok(())
+    }
+
     pub fn write_chunk(&mut self, kind: ChunkKind, meta: ChunkMeta, chunk: &C) -> Result<(), TraceError> {
         let offset = self.pos;
         let len = self.write_frame(kind.into(), &(&meta, chunk))?;
