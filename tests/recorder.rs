@@ -273,3 +273,19 @@ fn accumulate_appends_a_second_run_to_the_same_trace() {
     let twice = run("2.db");
     assert_eq!(twice, 2 * once, "the second run's chunks follow the first's");
 }
+
+#[test]
+fn a_trace_path_that_cannot_be_written_is_bad_input() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = input(tmp.path());
+    let out = common::catar()
+        .args(["run", "--headless", "--input"])
+        .arg(&input)
+        .arg("--db")
+        .arg(tmp.path().join("t.db"))
+        .args(["--trace", "/nonexistent-dir/run.trace"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent-dir/run.trace"));
+}

@@ -86,6 +86,9 @@ pub enum RatingError {
     /// The pipeline failed.
     #[error(transparent)]
     Engine(EngineError),
+    /// The trace file could not be opened for writing (a bad --trace path).
+    #[error(transparent)]
+    TraceOpen(TraceError),
     /// The trace could not be written.
     #[error(transparent)]
     Trace(#[from] TraceError),
@@ -106,6 +109,7 @@ impl RatingError {
     pub fn exit_code(&self) -> i32 {
         match self {
             RatingError::Input(_)
+            | RatingError::TraceOpen(_)
             | RatingError::Store(StoreError::Open { .. } | StoreError::Foreign { .. }) => 2,
             _ => 1,
         }
@@ -158,7 +162,9 @@ pub fn run(opts: &RunOptions, hooks: &dyn HookFactory) -> Result<RunSummary, Rat
     let expected = input::estimated_rows(&opts.input);
     let pipeline = pipeline(&rating, &refs, opts.segments, &opts.domestic_prefix, expected);
     let recorder = match &opts.record {
-        Some((path, settings)) => Some(Recorder::start(path, &pipeline, settings.clone())?),
+        Some((path, settings)) => {
+            Some(Recorder::start(path, &pipeline, settings.clone()).map_err(RatingError::TraceOpen)?)
+        }
         None => None,
     };
     let result = match &recorder {
