@@ -82,12 +82,18 @@ pub struct ContextChange {
 pub struct StepReport {
     /// What this report records.
     pub detail: ReportDetail,
-    /// Records that changed cabinet (or entered or left a table).
+    /// Records that changed cabinet (or entered or left a table), one by one (`Full` detail).
     pub transitions: Vec<Transition>,
+    /// The same moves counted by kind: (table, from, to, contexts moved, records)
+    /// (`Summary` and `Full`).
+    pub moves: Vec<(TableId, CabinetId, CabinetId, ContextMask, u64)>,
     /// Net mass change per (table, cabinet).
     pub mass: Vec<MassDelta>,
-    /// Contexts set or cleared.
+    /// Contexts set or cleared, one by one with their values (`Full` detail only).
     pub contexts: Vec<ContextChange>,
+    /// Net change, per (table, cabinet, context), of the records holding the context
+    /// (`Summary` and `Full`): what moves a context matrix, without one entry per record.
+    pub presence: Vec<(TableId, CabinetId, ContextId, i64)>,
     /// Records whose slots were freed at once (de-escalate): (table, reg_id, cabinet, the
     /// contexts it held). Cheaper than one cleared context each, and as exact.
     pub freed: Vec<(TableId, u64, CabinetId, ContextMask)>,
@@ -109,15 +115,17 @@ impl StepReport {
     /// Forget the previous step, keeping the buffers.
     pub fn clear(&mut self) {
         self.transitions.clear();
+        self.moves.clear();
         self.mass.clear();
         self.contexts.clear();
+        self.presence.clear();
         self.freed.clear();
         self.matched = 0;
     }
 
     /// True when the step changed nothing.
     pub fn is_empty(&self) -> bool {
-        self.transitions.is_empty() && self.contexts.is_empty() && self.freed.is_empty()
+        self.moves.is_empty() && self.presence.is_empty() && self.freed.is_empty()
     }
 
     /// The tables whose cabinet field this step touched.
@@ -131,7 +139,15 @@ impl StepReport {
     pub(crate) fn transition(&mut self, table: TableId, record: &Record, from: CabinetId, to: CabinetId) {
         if self.detail >= ReportDetail::Summary {
             let contexts = ContextMask::of(record);
-            self.transitions.push(Transition { table, reg_id: record.header.reg_id, from, to, contexts });
+            // Records of a step mostly move alike: one entry per kind of move.
+            match self.moves.iter_mut().find(|m| m.0 == table && m.1 == from && m.2 == to && m.3 == contexts)
+            {
+                Some(m) => m.4 += 1,
+                None => self.moves.push((table, from, to, contexts, 1)),
+            }
+            if self.detail == ReportDetail::Full {
+                self.transitions.push(Transition { table, reg_id: record.header.reg_id, from, to, contexts });
+            }
         }
         if from.is_live() {
             self.add_mass(table, from, -1);
@@ -152,8 +168,18 @@ impl StepReport {
         value: &Value,
     ) {
         let set = !value.is_empty();
-        let value = if self.detail == ReportDetail::Full { value.clone() } else { Value::Empty };
-        self.contexts.push(ContextChange { table, reg_id, cabinet, context, set, was_set, value });
+        let delta = i64::from(set) - i64::from(was_set);
+        if delta != 0 {
+            // A step changes few (table, cabinet, context) triples, so a scan beats a map.
+            match self.presence.iter_mut().find(|p| p.0 == table && p.1 == cabinet && p.2 == context) {
+                Some(p) => p.3 += delta,
+                None => self.presence.push((table, cabinet, context, delta)),
+            }
+        }
+        if self.detail == ReportDetail::Full {
+            let value = value.clone();
+            self.contexts.push(ContextChange { table, reg_id, cabinet, context, set, was_set, value });
+        }
     }
 
     fn add_mass(&mut self, table: TableId, cabinet: CabinetId, delta: i64) {

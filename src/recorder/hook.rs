@@ -250,14 +250,14 @@ impl StepHook for NodeRecorder {
         let stamp = at.global_step;
         // Records of a step mostly move alike: count each (cabinet, contexts) move once.
         let mut moves: Vec<(CabinetId, ContextMask, i64)> = Vec::new();
-        for t in &report.transitions {
-            for (cabinet, delta) in [(t.from, -1), (t.to, 1)] {
+        for &(_, from, to, mask, count) in &report.moves {
+            for (cabinet, delta) in [(from, -(count as i64)), (to, count as i64)] {
                 if !cabinet.is_live() {
                     continue;
                 }
-                match moves.iter_mut().find(|(c, m, _)| *c == cabinet && *m == t.contexts) {
+                match moves.iter_mut().find(|(c, m, _)| *c == cabinet && *m == mask) {
                     Some((_, _, n)) => *n += delta,
-                    None => moves.push((cabinet, t.contexts, delta)),
+                    None => moves.push((cabinet, mask, delta)),
                 }
             }
         }
@@ -272,10 +272,9 @@ impl StepHook for NodeRecorder {
                 self.bump(cabinet.index() * MAX_CONTEXTS + ctx.slot(), n, stamp);
             }
         }
-        for c in &report.contexts {
-            let delta = i64::from(c.set) - i64::from(c.was_set);
-            if delta != 0 && c.cabinet.is_live() {
-                self.bump(c.cabinet.index() * MAX_CONTEXTS + c.context.slot(), delta, stamp);
+        for &(_, cabinet, context, delta) in &report.presence {
+            if delta != 0 && cabinet.is_live() {
+                self.bump(cabinet.index() * MAX_CONTEXTS + context.slot(), delta, stamp);
             }
         }
         for cell in std::mem::take(&mut self.touched) {
