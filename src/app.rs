@@ -146,25 +146,44 @@ fn rate(args: &RunArgs) -> i32 {
 }
 
 fn demo() -> i32 {
-    let dir = std::env::temp_dir().join(format!("catar-demo-{}", std::process::id()));
+    // Kept (and replaced on the next demo) so that its trace and database can be explored.
+    let dir = std::env::temp_dir().join("catar-demo");
+    let _ = std::fs::remove_dir_all(&dir);
     let opts = GenOptions { out: dir.clone(), cdrs: 20_000, subscribers: 500, seed: 1, bad_rate: 0.02 };
     println!(
-        "catar demo: rating 20000 generated CDRs with REG -> RATE -> DIS (headless until the TUI lands)"
+        "catar demo: 20000 generated CDRs rated by REG -> RATE -> DIS and recorded (headless until the TUI lands)"
     );
     if let Err(e) = generate(&opts) {
         return fail(&e, 1);
     }
+    let trace = dir.join("demo.trace");
     let mut run_opts = RunOptions::new(&dir, dir.join("demo.db"));
     run_opts.progress = std::io::stderr().is_terminal();
-    let code = match run(&run_opts, &NoHook) {
-        Ok(s) => {
-            print_summary(&s, &run_opts);
-            0
-        }
-        Err(e) => fail(&e, e.exit_code()),
+    run_opts.record = Some((trace.clone(), RecorderSettings::default()));
+    match run(&run_opts, &NoHook) {
+        Ok(s) => print_summary(&s, &run_opts),
+        Err(e) => return fail(&e, e.exit_code()),
+    }
+    let c = match consolidated(&trace) {
+        Ok(c) => c,
+        Err(code) => return code,
     };
-    let _ = std::fs::remove_dir_all(&dir);
-    code
+    let mut out = String::from("\nprogram cabinets (the states records went through):\n");
+    out.push_str(&format!("  {:<12} {:>8} {:>9}  {}\n", "cabinet", "final", "max/node", "transient"));
+    for cab in &c.program_cabinets {
+        let transient = if cab.transient { "yes" } else { "" };
+        out.push_str(&format!(
+            "  {:<12} {:>8} {:>9}  {transient}\n",
+            cab.cabinet, cab.final_mass, cab.max_mass
+        ));
+    }
+    out.push_str(&format!(
+        "\nexplore it:\n  catar export {0} --what program-contexts\n  catar export {0} --format perfetto --out demo.json   (open in ui.perfetto.dev)\n  sqlite3 {1} 'select * from balances limit 5'",
+        trace.display(),
+        dir.join("demo.db").display()
+    ));
+    let _ = writeln!(std::io::stdout(), "{out}");
+    0
 }
 
 fn print_summary(s: &RunSummary, opts: &RunOptions) {
