@@ -289,3 +289,47 @@ fn a_trace_path_that_cannot_be_written_is_bad_input() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent-dir/run.trace"));
 }
+
+#[path = "../fuzz/src/lib.rs"]
+#[allow(dead_code)] // the fuzz target's shared code: only the checksum repair is used here
+mod fuzz_lib;
+
+mod hostile {
+    use super::fuzz_lib;
+    use proptest::prelude::*;
+
+    fn sample() -> Vec<u8> {
+        std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/traces/rating-seed1-2000.trace")).unwrap()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+        /// A damaged real trace is refused or read, and whatever is read consolidates and
+        /// exports without a panic.
+        #[test]
+        fn a_damaged_real_trace_never_panics(
+            flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..8),
+            cut in any::<usize>(),
+            repair in any::<bool>(),
+        ) {
+            let mut bytes = sample();
+            for (at, byte) in flips {
+                let i = 10 + at % (bytes.len() - 10);
+                bytes[i] ^= byte | 1;
+            }
+            bytes.truncate(10 + cut % (bytes.len() - 9));
+            if repair {
+                // Past the checksums, so the damage reaches bincode, lz4 and the consolidation.
+                fuzz_lib::repair_checksums(&mut bytes);
+            }
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("damaged.trace");
+            std::fs::write(&path, &bytes).unwrap();
+            if let Ok(mut trace) = catar::recorder::open_trace(&path) {
+                let _ = catar::recorder::consolidate(&mut trace);
+                let _ = catar::export::perfetto(&mut trace, &mut std::io::sink());
+            }
+        }
+    }
+}

@@ -1,6 +1,7 @@
 //! Fuzz the trace decoder: the input is a trace file, opened and read every way there is.
 //! An odd first byte has the frame checksums repaired first, so that the fuzzer also reaches
-//! bincode and lz4 instead of spending itself on CRC32C.
+//! bincode and lz4 instead of spending itself on CRC32C. Bit 1 of that byte decodes the
+//! recorder's real header and events (seed with `traces/rating-seed1-2000.trace`).
 
 #![no_main]
 
@@ -28,5 +29,10 @@ fuzz_target!(|data: &[u8]| {
         repair_checksums(&mut file);
     }
     std::fs::write(scratch(), &file).expect("the fuzzer's scratch file is writable");
-    read_everything::<Header, Chunk>(scratch(), file.len() as u64);
+    // Bit 1 of the mode byte: decode as the recorder's real header and events instead.
+    if mode & 2 == 0 {
+        read_everything::<Header, Chunk>(scratch(), file.len() as u64);
+    } else {
+        read_everything::<catar::recorder::TraceHeader, catar::recorder::Chunk>(scratch(), file.len() as u64);
+    }
 });
