@@ -7,7 +7,7 @@ use crate::engine::Pipeline;
 use crate::model::{CabinetKind, Value, Weight};
 
 /// Version of the header and event types below; bumped whenever they change shape.
-pub const EVENTS_VERSION: u32 = 3;
+pub const EVENTS_VERSION: u32 = 4;
 
 /// The trace file's header.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -210,8 +210,10 @@ impl From<&Value> for TraceValue {
 pub struct Changes {
     /// (table, reg_id, from cabinet, to cabinet).
     pub transitions: Vec<(u16, u64, u16, u16)>,
-    /// (table, reg_id, cabinet, context, value).
-    pub values: Vec<(u16, u64, u16, u16, TraceValue)>,
+    /// Runs of values of one record: (table, reg_id, cabinet, how many of `values`).
+    pub runs: Vec<(u16, u64, u16, u32)>,
+    /// (context, value), in run order.
+    pub values: Vec<(u16, TraceValue)>,
     /// (table, reg_id, contexts): every slot of the record freed at once (bit i = context i).
     pub freed: Vec<(u16, u64, u128)>,
 }

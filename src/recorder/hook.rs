@@ -172,15 +172,32 @@ impl NodeRecorder {
     }
 }
 
+/// The context values of a full-level step: consecutive values of one record (a charged
+/// record's contexts, a collision's fills) share one run instead of repeating its table,
+/// reg_id and cabinet each.
+fn changes_of(report: &StepReport) -> Changes {
+    let mut runs: Vec<(u16, u64, u16, u32)> = Vec::new();
+    let mut values = Vec::with_capacity(report.contexts.len());
+    for c in &report.contexts {
+        match runs.last_mut() {
+            Some(r) if r.0 == c.table.0 && r.1 == c.reg_id && r.2 == c.cabinet.0 => r.3 += 1,
+            _ => runs.push((c.table.0, c.reg_id, c.cabinet.0, 1)),
+        }
+        values.push((c.context.0, TraceValue::from(&c.value)));
+    }
+    Changes { runs, values, ..Changes::default() }
+}
+
 /// A generous estimate of an event's encoded size.
 fn estimated_size(event: &Event) -> usize {
     match event {
         Event::Step(s) => {
             let changes = s.changes.as_ref().map_or(0, |c| {
                 c.transitions.len() * 24
+                    + c.runs.len() * 16
                     + c.values
                         .iter()
-                        .map(|v| 24 + matches!(&v.4, TraceValue::Text(t) if t.len() > 8) as usize * 64)
+                        .map(|v| 8 + matches!(&v.1, TraceValue::Text(t) if t.len() > 8) as usize * 64)
                         .sum::<usize>()
             });
             64 + 16 * (s.mass.len() + s.appeared.len() + s.disappeared.len())
@@ -293,11 +310,7 @@ impl StepHook for NodeRecorder {
                     .iter()
                     .map(|t| (t.table.0, t.reg_id, t.from.0, t.to.0))
                     .collect(),
-                values: report
-                    .contexts
-                    .iter()
-                    .map(|c| (c.table.0, c.reg_id, c.cabinet.0, c.context.0, TraceValue::from(&c.value)))
-                    .collect(),
+                ..changes_of(report)
             });
         }
         self.push(Event::Step(step), at.global_step, time);
