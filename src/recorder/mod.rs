@@ -86,6 +86,7 @@ pub struct Recorder {
     tx: Option<Sender<Flush>>,
     writer: Option<JoinHandle<Result<u64, TraceError>>>,
     origin: std::time::Instant,
+    path: PathBuf,
 }
 
 impl Recorder {
@@ -122,6 +123,7 @@ impl Recorder {
             tx: Some(tx),
             writer: Some(thread),
             origin: std::time::Instant::now(),
+            path: path.into(),
         })
     }
 
@@ -132,7 +134,7 @@ impl Recorder {
             Some(Ok(r)) => r?,
             Some(Err(_)) => {
                 return Err(TraceError::Corrupt {
-                    path: PathBuf::new(),
+                    path: self.path.clone(),
                     offset: 0,
                     reason: "the trace writer panicked".into(),
                 });
