@@ -333,3 +333,13 @@ mod hostile {
         }
     }
 }
+
+#[test]
+fn recording_does_not_change_what_is_stored() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = input(tmp.path());
+    let plain = tmp.path().join("plain.db");
+    common::run(&input, &plain, 2);
+    record(&input, tmp.path(), "full", 2, "full");
+    assert_eq!(common::dump_db(&plain), common::dump_db(&tmp.path().join("full.db")));
+}
