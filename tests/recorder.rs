@@ -6,15 +6,17 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
+/// `catar run --headless --input INPUT --db DB --trace TRACE`, ready for more arguments.
+fn run_traced(input: &Path, db: &Path, trace: &Path) -> assert_cmd::Command {
+    let mut cmd = common::catar();
+    cmd.args(["run", "--headless", "--input"]).arg(input).arg("--db").arg(db).arg("--trace").arg(trace);
+    cmd
+}
+
 fn record(input: &Path, dir: &Path, name: &str, segments: usize, level: &str) -> PathBuf {
     let trace = dir.join(format!("{name}.trace"));
-    common::catar()
-        .args(["run", "--headless", "--input"])
-        .arg(input)
-        .arg("--db")
-        .arg(dir.join(format!("{name}.db")))
-        .args(["--segments", &segments.to_string(), "--level", level, "--trace"])
-        .arg(&trace)
+    run_traced(input, &dir.join(format!("{name}.db")), &trace)
+        .args(["--segments", &segments.to_string(), "--level", level])
         .assert()
         .success();
     trace
@@ -174,13 +176,7 @@ fn a_record_config_selects_nodes_and_a_wrong_field_is_named() {
     let config = tmp.path().join("rec.toml");
     std::fs::write(&config, "[recorder]\nlevel = \"summary\"\nnodes = \"RATE\"\n").unwrap();
     let trace = tmp.path().join("rate.trace");
-    common::catar()
-        .args(["run", "--headless", "--input"])
-        .arg(&input)
-        .arg("--db")
-        .arg(tmp.path().join("r.db"))
-        .arg("--trace")
-        .arg(&trace)
+    run_traced(&input, &tmp.path().join("r.db"), &trace)
         .arg("--record-config")
         .arg(&config)
         .assert()
@@ -190,13 +186,7 @@ fn a_record_config_selects_nodes_and_a_wrong_field_is_named() {
     assert_eq!(nodes.into_iter().collect::<Vec<_>>(), ["RATE/0", "RATE/1"]);
 
     std::fs::write(&config, "[recorder]\nlevle = \"full\"\n").unwrap();
-    let out = common::catar()
-        .args(["run", "--headless", "--input"])
-        .arg(&input)
-        .arg("--db")
-        .arg(tmp.path().join("r2.db"))
-        .arg("--trace")
-        .arg(tmp.path().join("x.trace"))
+    let out = run_traced(&input, &tmp.path().join("r2.db"), &tmp.path().join("x.trace"))
         .arg("--record-config")
         .arg(&config)
         .output()
@@ -254,13 +244,7 @@ fn accumulate_appends_a_second_run_to_the_same_trace() {
     std::fs::write(&config, "[recorder]\norder = \"ACCUMULATE\"\n").unwrap();
     let trace = tmp.path().join("acc.trace");
     let run = |db: &str| {
-        common::catar()
-            .args(["run", "--headless", "--input"])
-            .arg(&input)
-            .arg("--db")
-            .arg(tmp.path().join(db))
-            .arg("--trace")
-            .arg(&trace)
+        run_traced(&input, &tmp.path().join(db), &trace)
             .arg("--record-config")
             .arg(&config)
             .assert()
@@ -278,12 +262,7 @@ fn accumulate_appends_a_second_run_to_the_same_trace() {
 fn a_trace_path_that_cannot_be_written_is_bad_input() {
     let tmp = tempfile::tempdir().unwrap();
     let input = input(tmp.path());
-    let out = common::catar()
-        .args(["run", "--headless", "--input"])
-        .arg(&input)
-        .arg("--db")
-        .arg(tmp.path().join("t.db"))
-        .args(["--trace", "/nonexistent-dir/run.trace"])
+    let out = run_traced(&input, &tmp.path().join("t.db"), Path::new("/nonexistent-dir/run.trace"))
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
