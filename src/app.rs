@@ -129,7 +129,8 @@ fn write_input(args: &GenArgs) -> i32 {
 
 fn rate(args: &RunArgs) -> i32 {
     let mut opts = RunOptions::new(&args.input, &args.db);
-    opts.segments = args.segments as usize;
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    opts.segments = args.segments.map_or((cores / 2).max(1), usize::from);
     opts.progress = std::io::stderr().is_terminal();
     opts.domestic_prefix = args.domestic_prefix.clone();
     opts.record = match record_settings(args) {

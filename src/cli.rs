@@ -83,9 +83,10 @@ pub struct RunArgs {
     /// SQLite database to write; a rerun on the same input completes it.
     #[arg(long, default_value = "catar.db")]
     pub db: PathBuf,
-    /// Segments (nodes, threads) per stage.
-    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
-    pub segments: u16,
+    /// Segments (nodes, threads) per stage [default: half the machine's cores, at least 1:
+    /// three stages, the reader and the writer already share them].
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub segments: Option<u16>,
     /// Run without a terminal UI (the only mode until the TUI lands).
     #[arg(long)]
     pub headless: bool,

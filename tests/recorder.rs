@@ -177,7 +177,7 @@ fn a_record_config_selects_nodes_and_a_wrong_field_is_named() {
     std::fs::write(&config, "[recorder]\nlevel = \"summary\"\nnodes = \"RATE\"\n").unwrap();
     let trace = tmp.path().join("rate.trace");
     run_traced(&input, &tmp.path().join("r.db"), &trace)
-        .arg("--record-config")
+        .args(["--segments", "2", "--record-config"])
         .arg(&config)
         .assert()
         .success();
