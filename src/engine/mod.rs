@@ -3,12 +3,14 @@
 //! pseudo-clock and the step hook where recorders and tracers attach.
 
 mod clock;
+mod control;
 mod hook;
 mod node;
 mod pipeline;
 mod program;
 
 pub use clock::PseudoClock;
+pub use control::{Activity, Control, NodeGauge, Peer};
 pub use hook::{HookFactory, Hooks, NoHook, StepHook, StepPoint};
 pub use node::{NodeId, NodeStats};
 pub use pipeline::{BoxError, EngineError, Pipeline, RunReport, Sink, SinkBatch, Source};

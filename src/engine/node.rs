@@ -2,8 +2,9 @@ use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::{Receiver, Sender, TryRecvError, TrySendError};
 
+use super::control::{Activity, Gauge, Peer};
 use super::pipeline::{Batch, EngineError, SinkBatch};
 use super::program::Port;
 use super::{Stage, StepHook, StepPoint, Workspace};
@@ -64,22 +65,67 @@ pub(crate) struct Node<'a> {
     pub sink: Sender<SinkBatch>,
     pub hook: Box<dyn StepHook>,
     pub global_step: Arc<AtomicU64>,
+    /// Every node's gauge, and this node's index among them.
+    pub board: Arc<Vec<(NodeId, Gauge)>>,
+    pub index: usize,
+    /// Who feeds each input, and who each `next` sender feeds.
+    pub upstream: Vec<Peer>,
+    pub downstream: Vec<Peer>,
+}
+
+/// Receive, marking the node as waiting on `peer` while the channel is empty.
+fn receive_from<T>(rx: &Receiver<T>, gauge: &Gauge, peer: Peer) -> Option<T> {
+    match rx.try_recv() {
+        Ok(v) => Some(v),
+        Err(TryRecvError::Disconnected) => None,
+        Err(TryRecvError::Empty) => {
+            gauge.set(Activity::Waiting(peer));
+            let v = rx.recv().ok();
+            gauge.set(Activity::Running);
+            v
+        }
+    }
+}
+
+/// Send, marking the node as blocked on `peer` while the channel is full. False when the
+/// receiver is gone.
+fn send_to<T>(tx: &Sender<T>, value: T, gauge: &Gauge, peer: Peer) -> bool {
+    match tx.try_send(value) {
+        Ok(()) => true,
+        Err(TrySendError::Disconnected(_)) => false,
+        Err(TrySendError::Full(v)) => {
+            gauge.set(Activity::Blocked(peer));
+            let sent = tx.send(v).is_ok();
+            gauge.set(Activity::Running);
+            sent
+        }
+    }
 }
 
 impl Node<'_> {
     /// Tick over every window until the upstream closes.
     pub fn run(mut self) -> Result<NodeStats, EngineError> {
+        let board = self.board.clone();
+        let gauge = &board[self.index].1;
+        gauge.set(Activity::Running);
+        let result = self.run_ticks(gauge);
+        gauge.set(if result.is_ok() { Activity::Done } else { Activity::Failed });
+        result
+    }
+
+    fn run_ticks(&mut self, gauge: &Gauge) -> Result<NodeStats, EngineError> {
         let mut ws = self.stage.workspace();
         let mut stats =
             NodeStats { node: self.id.clone(), ticks: 0, steps: 0, records_in: 0, records_out: 0 };
         let mut report = StepReport::with_detail(self.hook.detail());
-        while let Some((window, records)) = self.receive()? {
+        while let Some((window, records)) = self.receive(gauge)? {
             stats.records_in += records.len() as u64;
             if !records.is_empty() {
                 ws.inbox = records;
-                self.tick(&mut ws, &mut report, window, &mut stats)?;
+                self.tick(&mut ws, &mut report, window, &mut stats, gauge)?;
             }
-            self.flush(&mut ws, window, &mut stats)?;
+            gauge.clock(ws.clock.seconds());
+            self.flush(&mut ws, window, &mut stats, gauge)?;
         }
         self.hook.finish(&self.id);
         Ok(stats)
@@ -87,20 +133,21 @@ impl Node<'_> {
 
     /// One batch per upstream for the next window, merged in reg_id (input) order; `None` when
     /// every upstream has closed at the same window boundary.
-    fn receive(&self) -> Result<Option<(u64, Vec<Record>)>, EngineError> {
+    fn receive(&self, gauge: &Gauge) -> Result<Option<(u64, Vec<Record>)>, EngineError> {
         let mut window = None;
         let mut records = Vec::new();
         let mut closed = 0;
-        for rx in &self.inputs {
-            match rx.recv() {
-                Ok(batch) => {
+        for (rx, &peer) in self.inputs.iter().zip(&self.upstream) {
+            match receive_from(rx, gauge, peer) {
+                Some(batch) => {
                     if window.is_some_and(|w| w != batch.window) {
                         return Err(EngineError::Disconnected { node: self.id.name.clone() });
                     }
                     window = Some(batch.window);
+                    gauge.received(batch.records.len());
                     records.extend(batch.records);
                 }
-                Err(_) => closed += 1,
+                None => closed += 1,
             }
         }
         match (closed, window) {
@@ -121,6 +168,7 @@ impl Node<'_> {
         report: &mut StepReport,
         window: u64,
         stats: &mut NodeStats,
+        gauge: &Gauge,
     ) -> Result<(), EngineError> {
         stats.ticks += 1;
         for (position, statement) in self.stage.statements.iter().enumerate() {
@@ -142,6 +190,7 @@ impl Node<'_> {
                 message: e.0,
             })?;
             stats.steps += 1;
+            gauge.step();
             // After the step the clock may have moved (a charge observes its batch).
             point.pseudo_time = ws.clock.now();
             self.hook.after_step(&point, report, ws);
@@ -159,16 +208,23 @@ impl Node<'_> {
 
     /// Send this window's port tables on: the next stage gets one batch per segment (empty
     /// ones too, so that it knows the window is complete), the sink gets what there is.
-    fn flush(&mut self, ws: &mut Workspace, window: u64, stats: &mut NodeStats) -> Result<(), EngineError> {
+    fn flush(
+        &mut self,
+        ws: &mut Workspace,
+        window: u64,
+        stats: &mut NodeStats,
+        gauge: &Gauge,
+    ) -> Result<(), EngineError> {
         let disconnected = || EngineError::Disconnected { node: self.id.name.clone() };
         for id in self.stage.port_tables(Port::Sink).collect::<Vec<TableId>>() {
             let records = ws.table_mut(id).drain();
             if !records.is_empty() {
                 stats.records_out += records.len() as u64;
                 let table = ws.table(id).name().to_string();
-                self.sink
-                    .send(SinkBatch { node: self.id.clone(), table, records })
-                    .map_err(|_| disconnected())?;
+                let batch = SinkBatch { node: self.id.clone(), table, records };
+                if !send_to(&self.sink, batch, gauge, Peer::Sink) {
+                    return Err(disconnected());
+                }
             }
         }
         if let Some((next, senders)) = &self.next {
@@ -179,9 +235,11 @@ impl Node<'_> {
                     parts[to].push(r);
                 }
             }
-            for (tx, records) in senders.iter().zip(parts) {
+            for ((tx, records), &peer) in senders.iter().zip(parts).zip(&self.downstream) {
                 stats.records_out += records.len() as u64;
-                tx.send(Batch { window, records }).map_err(|_| disconnected())?;
+                if !send_to(tx, Batch { window, records }, gauge, peer) {
+                    return Err(disconnected());
+                }
             }
         }
         for t in 0..ws.tables().len() {

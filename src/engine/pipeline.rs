@@ -4,6 +4,7 @@ use std::thread;
 
 use crossbeam_channel::{Receiver, Sender, bounded};
 
+use super::control::{Control, Peer};
 use super::node::{Node, route};
 use super::{HookFactory, NodeId, NodeStats, Stage};
 use crate::model::{Record, Schema};
@@ -156,6 +157,18 @@ impl Pipeline {
         sink: &mut dyn Sink,
         hooks: &dyn HookFactory,
     ) -> Result<RunReport, EngineError> {
+        self.run_with(source, sink, hooks, &Control::default())
+    }
+
+    /// [`run`](Self::run) under a control: it can halt the run (the source stops, what is in
+    /// flight completes) and shows what each node is doing meanwhile.
+    pub fn run_with(
+        &self,
+        source: &mut dyn Source,
+        sink: &mut dyn Sink,
+        hooks: &dyn HookFactory,
+        control: &Control,
+    ) -> Result<RunReport, EngineError> {
         if self.stages.is_empty() {
             return Err(EngineError::Definition("no stages".into()));
         }
@@ -180,6 +193,18 @@ impl Pipeline {
         let global_step = Arc::new(AtomicU64::new(0));
         let records = AtomicU64::new(0);
 
+        let board = control.begin(self.nodes());
+        // Index of each stage's first node, to name a node's neighbours as peers.
+        let firsts: Vec<usize> = self
+            .stages
+            .iter()
+            .scan(0, |first, (_, n)| {
+                let f = *first;
+                *first += n;
+                Some(f)
+            })
+            .collect();
+        let stage_nodes = |s: usize| (0..self.stages[s].1).map(|i| Peer::Node(firsts[s] + i)).collect();
         let mut nodes = Vec::new();
         let mut senders = senders.into_iter().map(|s| s.into_iter()).collect::<Vec<_>>();
         let mut receivers = receivers.into_iter().map(|r| r.into_iter()).collect::<Vec<_>>();
@@ -191,6 +216,8 @@ impl Pipeline {
                     .stages
                     .get(s + 1)
                     .map(|(next, _)| (next, senders[s + 1].next().expect("one sender row per node")));
+                let upstream = if s == 0 { vec![Peer::Source] } else { stage_nodes(s - 1) };
+                let downstream = if s + 1 < self.stages.len() { stage_nodes(s + 1) } else { Vec::new() };
                 nodes.push(Node {
                     hook: hooks.hook_for(&id),
                     id,
@@ -199,6 +226,10 @@ impl Pipeline {
                     next,
                     sink: sink_tx.clone(),
                     global_step: global_step.clone(),
+                    board: board.clone(),
+                    index: firsts[s] + segment,
+                    upstream,
+                    downstream,
                 });
             }
         }
@@ -209,7 +240,7 @@ impl Pipeline {
         thread::scope(|scope| {
             let source_thread = thread::Builder::new()
                 .name("source".into())
-                .spawn_scoped(scope, || feed(source, first_stage, source_tx, window, &records))
+                .spawn_scoped(scope, || feed(source, first_stage, source_tx, window, &records, control))
                 .expect("spawn source thread");
             let node_threads: Vec<_> = nodes
                 .into_iter()
@@ -234,11 +265,14 @@ impl Pipeline {
                 Ok(Err(e)) => errors.push(e),
                 Err(p) => errors.push(panicked("source", p)),
             }
-            for (name, h) in node_threads {
+            for (i, (name, h)) in node_threads.into_iter().enumerate() {
                 match h.join() {
                     Ok(Ok(s)) => stats.push(s),
                     Ok(Err(e)) => errors.push(e),
-                    Err(p) => errors.push(panicked(&name, p)),
+                    Err(p) => {
+                        board[i].1.set(super::Activity::Failed);
+                        errors.push(panicked(&name, p));
+                    }
                 }
             }
             match sink_thread.join() {
@@ -268,9 +302,11 @@ fn feed(
     senders: Vec<Sender<Batch>>,
     window: usize,
     count: &AtomicU64,
+    control: &Control,
 ) -> Result<(), EngineError> {
     let mut w = 0;
-    while let Some(batch) = source.next_batch(window).map_err(EngineError::Source)? {
+    while !control.halted() {
+        let Some(batch) = source.next_batch(window).map_err(EngineError::Source)? else { break };
         count.fetch_add(batch.len() as u64, Ordering::Relaxed);
         let mut parts: Vec<Vec<Record>> = vec![Vec::new(); senders.len()];
         for mut r in batch {

@@ -4,6 +4,7 @@
 mod arm;
 mod collision;
 mod movement;
+mod presence;
 mod report;
 mod state;
 mod transform;
@@ -13,6 +14,7 @@ pub use collision::{
     Accumulate, Collision, CollisionCount, collision, collision_accumulate, collision_learn,
 };
 pub use movement::{charge, deescalate, discharge, rolling};
+pub use presence::{Presence, PresenceChange};
 pub use report::{ContextChange, MassDelta, ReportDetail, StepReport, Transition};
 pub use state::{disarm, skip, state};
 pub use transform::transform;

@@ -9,8 +9,7 @@ use crossbeam_channel::Sender;
 
 use super::event::{Changes, Checkpoint, Event, Level, RowSnapshot, Step, TraceValue};
 use crate::engine::{NodeId, StepHook, StepPoint, Workspace};
-use crate::model::{CabinetId, MAX_CONTEXTS};
-use crate::ops::{ContextMask, ReportDetail, StepReport};
+use crate::ops::{Presence, PresenceChange, ReportDetail, StepReport};
 use crate::trace::{ChunkKind, ChunkMeta, EncodedChunk};
 
 /// Events per chunk: big enough to compress well, small enough to lose little on a crash.
@@ -33,13 +32,8 @@ pub(crate) struct NodeRecorder {
     duration: Option<i64>,
     first_time: Option<i64>,
     stopped: bool,
-    mass: Vec<i64>,
-    // presence[cabinet * MAX_CONTEXTS + context]: records of the cabinet holding the context.
-    presence: Vec<i64>,
-    // Per step: the counts touched and their value before the step.
-    stamp: Vec<u64>,
-    before: Vec<i64>,
-    touched: Vec<usize>,
+    presence: Presence,
+    change: PresenceChange,
     steps: u64,
     time: i64,
     buffer: Vec<Event>,
@@ -60,18 +54,14 @@ impl NodeRecorder {
         tx: Sender<Flush>,
         origin: Instant,
     ) -> Self {
-        let cells = cabinets * MAX_CONTEXTS;
         NodeRecorder {
             node,
             level,
             duration,
             first_time: None,
             stopped: false,
-            mass: vec![0; cabinets],
-            presence: vec![0; cells],
-            stamp: vec![u64::MAX; cells],
-            before: vec![0; cells],
-            touched: Vec::new(),
+            presence: Presence::new(cabinets),
+            change: PresenceChange::default(),
             steps: 0,
             time: 0,
             buffer: Vec::with_capacity(CHUNK_EVENTS),
@@ -82,15 +72,6 @@ impl NodeRecorder {
             started: origin,
             last_checkpoint: None,
         }
-    }
-
-    fn bump(&mut self, cell: usize, delta: i64, step: u64) {
-        if self.stamp[cell] != step {
-            self.stamp[cell] = step;
-            self.before[cell] = self.presence[cell];
-            self.touched.push(cell);
-        }
-        self.presence[cell] += delta;
     }
 
     fn push(&mut self, event: Event, step: u64, time: i64) {
@@ -247,61 +228,13 @@ impl StepHook for NodeRecorder {
             wall_us,
             ..Step::default()
         };
-        for m in &report.mass {
-            match step.mass.iter_mut().find(|(c, _)| *c == m.cabinet.0) {
-                Some((_, d)) => *d += m.delta,
-                None => step.mass.push((m.cabinet.0, m.delta)),
-            }
-        }
-        step.mass.retain(|&(_, d)| d != 0);
-        for &(cabinet, delta) in &step.mass {
-            let before = self.mass[cabinet as usize];
-            let after = before + delta;
-            self.mass[cabinet as usize] = after;
-            if before == 0 && after > 0 {
-                step.appeared.push(cabinet);
-            } else if before > 0 && after == 0 {
-                step.disappeared.push(cabinet);
-            }
-        }
-        let stamp = at.global_step;
-        // Records of a step mostly move alike: count each (cabinet, contexts) move once.
-        let mut moves: Vec<(CabinetId, ContextMask, i64)> = Vec::new();
-        for &(_, from, to, mask, count) in &report.moves {
-            for (cabinet, delta) in [(from, -(count as i64)), (to, count as i64)] {
-                if !cabinet.is_live() {
-                    continue;
-                }
-                match moves.iter_mut().find(|(c, m, _)| *c == cabinet && *m == mask) {
-                    Some((_, _, n)) => *n += delta,
-                    None => moves.push((cabinet, mask, delta)),
-                }
-            }
-        }
-        for &(_, _, cabinet, mask) in &report.freed {
-            match moves.iter_mut().find(|(c, m, _)| *c == cabinet && *m == mask) {
-                Some((_, _, n)) => *n -= 1,
-                None => moves.push((cabinet, mask, -1)),
-            }
-        }
-        for (cabinet, mask, n) in moves.into_iter().filter(|m| m.2 != 0) {
-            for ctx in mask.iter() {
-                self.bump(cabinet.index() * MAX_CONTEXTS + ctx.slot(), n, stamp);
-            }
-        }
-        for &(_, cabinet, context, delta) in &report.presence {
-            if delta != 0 && cabinet.is_live() {
-                self.bump(cabinet.index() * MAX_CONTEXTS + context.slot(), delta, stamp);
-            }
-        }
-        for cell in std::mem::take(&mut self.touched) {
-            let pair = ((cell / MAX_CONTEXTS) as u16, (cell % MAX_CONTEXTS) as u16);
-            match (self.before[cell] > 0, self.presence[cell] > 0) {
-                (false, true) => step.contexts_appeared.push(pair),
-                (true, false) => step.contexts_disappeared.push(pair),
-                _ => {}
-            }
-        }
+        self.presence.apply(report, &mut self.change);
+        let c = &self.change;
+        step.mass = c.mass.iter().map(|&(cab, d)| (cab.0, d)).collect();
+        step.appeared = c.appeared.iter().map(|cab| cab.0).collect();
+        step.disappeared = c.disappeared.iter().map(|cab| cab.0).collect();
+        step.contexts_appeared = c.contexts_appeared.iter().map(|(cab, x)| (cab.0, x.0)).collect();
+        step.contexts_disappeared = c.contexts_disappeared.iter().map(|(cab, x)| (cab.0, x.0)).collect();
         if self.level == Level::Full {
             step.changes = Some(Changes {
                 freed: report.freed.iter().map(|f| (f.0.0, f.1, f.3.0)).collect(),

@@ -1,0 +1,186 @@
+//! Run control: a halt request, and what each node is doing right now — read from the node's own
+//! channel operations while the run goes, so that "waiting on RATE/1" is observed, not guessed.
+
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use super::NodeId;
+
+/// Who a node waits for or is blocked by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Peer {
+    /// The thread reading the input.
+    Source,
+    /// Another node, by index in [`Pipeline::nodes`](super::Pipeline::nodes) order.
+    Node(usize),
+    /// The thread writing the store.
+    Sink,
+}
+
+/// What a node's thread is doing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Activity {
+    /// Not started yet.
+    Starting,
+    /// Processing (or inside a hook, which is how a tracer freezes it).
+    Running,
+    /// Its input from the peer is empty and it waits for the next batch.
+    Waiting(Peer),
+    /// Its output channel to the peer is full and it waits for room.
+    Blocked(Peer),
+    /// It processed all its input.
+    Done,
+    /// It stopped on an error or a panic.
+    Failed,
+}
+
+const KIND_SHIFT: u32 = 24;
+const PEER_MASK: u32 = (1 << KIND_SHIFT) - 1;
+const SOURCE: u32 = PEER_MASK;
+const SINK: u32 = PEER_MASK - 1;
+
+impl Activity {
+    fn encode(self) -> u32 {
+        let peer = |p: Peer| match p {
+            Peer::Source => SOURCE,
+            Peer::Sink => SINK,
+            Peer::Node(i) => i as u32 & PEER_MASK,
+        };
+        match self {
+            Activity::Starting => 0,
+            Activity::Running => 1 << KIND_SHIFT,
+            Activity::Waiting(p) => (2 << KIND_SHIFT) | peer(p),
+            Activity::Blocked(p) => (3 << KIND_SHIFT) | peer(p),
+            Activity::Done => 4 << KIND_SHIFT,
+            Activity::Failed => 5 << KIND_SHIFT,
+        }
+    }
+
+    fn decode(v: u32) -> Activity {
+        let peer = match v & PEER_MASK {
+            SOURCE => Peer::Source,
+            SINK => Peer::Sink,
+            i => Peer::Node(i as usize),
+        };
+        match v >> KIND_SHIFT {
+            1 => Activity::Running,
+            2 => Activity::Waiting(peer),
+            3 => Activity::Blocked(peer),
+            4 => Activity::Done,
+            5 => Activity::Failed,
+            _ => Activity::Starting,
+        }
+    }
+}
+
+/// One node's live figures, written by its thread with relaxed atomics (a few per tick).
+#[derive(Debug, Default)]
+pub(crate) struct Gauge {
+    activity: AtomicU32,
+    steps: AtomicU64,
+    records: AtomicU64,
+    time: AtomicI64,
+}
+
+impl Gauge {
+    pub fn set(&self, a: Activity) {
+        self.activity.store(a.encode(), Ordering::Relaxed);
+    }
+
+    pub fn step(&self) {
+        self.steps.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn received(&self, records: usize) {
+        self.records.fetch_add(records as u64, Ordering::Relaxed);
+    }
+
+    pub fn clock(&self, time: i64) {
+        self.time.store(time, Ordering::Relaxed);
+    }
+}
+
+/// A node as the control board shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeGauge {
+    /// The node.
+    pub node: NodeId,
+    /// What it is doing.
+    pub activity: Activity,
+    /// Statements it executed.
+    pub steps: u64,
+    /// Records it received.
+    pub records: u64,
+    /// Its pseudo-clock at its last tick (seconds since the epoch, 0 before any event).
+    pub time: i64,
+}
+
+/// Shared between a running pipeline and whoever controls it (a debugger session): ask the
+/// run to halt, and read what every node is doing.
+#[derive(Debug, Default)]
+pub struct Control {
+    halt: AtomicBool,
+    board: Mutex<Arc<Vec<(NodeId, Gauge)>>>,
+}
+
+impl Control {
+    /// A control for one run.
+    pub fn new() -> Arc<Control> {
+        Arc::new(Control::default())
+    }
+
+    /// Ask the run to stop reading input: what is in flight completes, so that every record
+    /// read ends whole in the store.
+    pub fn halt(&self) {
+        self.halt.store(true, Ordering::Release);
+    }
+
+    /// True once [`halt`](Self::halt) was asked.
+    pub fn halted(&self) -> bool {
+        self.halt.load(Ordering::Acquire)
+    }
+
+    /// Every node's figures, in node order (empty before the run starts).
+    pub fn gauges(&self) -> Vec<NodeGauge> {
+        let board = self.board.lock().expect("the board lock is never held across a panic").clone();
+        board
+            .iter()
+            .map(|(node, g)| NodeGauge {
+                node: node.clone(),
+                activity: Activity::decode(g.activity.load(Ordering::Relaxed)),
+                steps: g.steps.load(Ordering::Relaxed),
+                records: g.records.load(Ordering::Relaxed),
+                time: g.time.load(Ordering::Relaxed),
+            })
+            .collect()
+    }
+
+    /// Start a run over `nodes`: a fresh gauge each.
+    pub(crate) fn begin(&self, nodes: Vec<NodeId>) -> Arc<Vec<(NodeId, Gauge)>> {
+        let board = Arc::new(nodes.into_iter().map(|n| (n, Gauge::default())).collect::<Vec<_>>());
+        *self.board.lock().expect("the board lock is never held across a panic") = board.clone();
+        board
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn activities_survive_their_encoding() {
+        let all = [
+            Activity::Starting,
+            Activity::Running,
+            Activity::Waiting(Peer::Source),
+            Activity::Waiting(Peer::Node(7)),
+            Activity::Blocked(Peer::Node(0)),
+            Activity::Blocked(Peer::Sink),
+            Activity::Done,
+            Activity::Failed,
+        ];
+        for a in all {
+            assert_eq!(Activity::decode(a.encode()), a);
+        }
+    }
+}
