@@ -188,39 +188,6 @@ fn demo() -> i32 {
 }
 
 fn print_summary(s: &RunSummary, opts: &RunOptions) {
-    let secs = s.elapsed.as_secs_f64();
-    let rate = if secs > 0.0 { s.cdrs as f64 / secs } else { 0.0 };
-    let o = &s.outcome;
-    let cdrs = opts.input.join(crate::rating::input::CDRS);
-    let reasons: Vec<String> = o.rejected.iter().map(|(r, n)| format!("{r} {n}")).collect();
-    let stored = o.persistent + o.rejected_total() + o.quarantine;
-    let text = format!(
-        "rated {} CDRs from {} in {secs:.2} s ({rate:.0} CDR/s), {} segment(s) per stage\n\
-         \x20 {:<11} {:>9}\n\
-         \x20 {:<11} {:>9}  ({})\n\
-         \x20 {:<11} {:>9}\n\
-         conservation: {} rows = {stored} stored: ok\n\
-         database: {} ({} balances)",
-        s.cdrs,
-        cdrs.display(),
-        opts.segments,
-        "PERSISTENT",
-        o.persistent,
-        "REJECTED",
-        o.rejected_total(),
-        reasons.join(", "),
-        "QUARANTINE",
-        o.quarantine,
-        s.cdrs,
-        opts.db.display(),
-        o.balances
-    );
-    let trace = match (&s.recording, &opts.record) {
-        (Some(r), Some((path, settings))) => {
-            format!("\ntrace: {} ({:?}, {} bytes)", path.display(), settings.level, r.bytes)
-        }
-        _ => String::new(),
-    };
     // A closed stdout (`| head`) is not an error worth a panic.
-    let _ = writeln!(std::io::stdout(), "{text}{trace}");
+    let _ = writeln!(std::io::stdout(), "{}", s.lines(opts).join("\n"));
 }

@@ -10,6 +10,8 @@ pub mod export;
 pub mod model;
 pub mod ops;
 pub mod rating;
+pub mod session;
 pub mod recorder;
 pub mod store;
 pub mod trace;
+pub mod tracer;

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::engine::{EngineError, HookFactory, Hooks, Pipeline, RunReport};
+use crate::engine::{Control, EngineError, HookFactory, Hooks, Pipeline, RunReport};
 use crate::recorder::{Recorder, RecorderSettings, Recording};
 use crate::store::StoreError;
 use crate::trace::TraceError;
@@ -43,6 +43,8 @@ pub struct RunOptions {
     pub domestic_prefix: String,
     /// Record the run into this trace file with these settings.
     pub record: Option<(PathBuf, RecorderSettings)>,
+    /// Halts the run and shows its nodes' activity to whoever holds a clone.
+    pub control: Arc<Control>,
 }
 
 impl RunOptions {
@@ -55,6 +57,7 @@ impl RunOptions {
             progress: false,
             domestic_prefix: DEFAULT_DOMESTIC_PREFIX.into(),
             record: None,
+            control: Control::new(),
         }
     }
 }
@@ -151,14 +154,32 @@ pub fn pipeline(
 
 /// Rate an input directory into a database, with `hooks` attached to every node.
 pub fn run(opts: &RunOptions, hooks: &dyn HookFactory) -> Result<RunSummary, RatingError> {
+    prepare(opts)?.run(hooks)
+}
+
+/// A run whose inputs, database and trace are open and checked, ready to start: bad input is
+/// reported before any thread starts, and a debugger can read the pipeline it will run.
+pub struct Prepared {
+    opts: RunOptions,
+    started: Instant,
+    rating: Arc<Rating>,
+    sink: output::RatingSink,
+    source: input::CdrSource,
+    progress: Option<ProgressBar>,
+    pipeline: Pipeline,
+    recorder: Option<Recorder>,
+}
+
+/// Open and check everything a run needs.
+pub fn prepare(opts: &RunOptions) -> Result<Prepared, RatingError> {
     let started = Instant::now();
     input::check_dir(&opts.input)?;
     let rating = Arc::new(Rating::new());
     let refs = Reference::load(&opts.input, &rating)?;
     let fingerprint = input::fingerprint(&opts.input)?;
-    let mut sink = output::RatingSink::open(&opts.db, &fingerprint, rating.clone(), &refs.balances)?;
+    let sink = output::RatingSink::open(&opts.db, &fingerprint, rating.clone(), &refs.balances)?;
     let progress = opts.progress.then(|| progress_bar(&opts.input.join(input::CDRS)));
-    let mut source = input::CdrSource::open(&opts.input, rating.clone(), progress.clone())?;
+    let source = input::CdrSource::open(&opts.input, rating.clone(), progress.clone())?;
     let expected = input::estimated_rows(&opts.input);
     let pipeline = pipeline(&rating, &refs, opts.segments, &opts.domestic_prefix, expected);
     let recorder = match &opts.record {
@@ -167,23 +188,93 @@ pub fn run(opts: &RunOptions, hooks: &dyn HookFactory) -> Result<RunSummary, Rat
         }
         None => None,
     };
-    let result = match &recorder {
-        Some(r) => pipeline.run(&mut source, &mut sink, &Hooks(r, hooks)),
-        None => pipeline.run(&mut source, &mut sink, hooks),
+    Ok(Prepared { opts: opts.clone(), started, rating, sink, source, progress, pipeline, recorder })
+}
+
+impl Prepared {
+    /// The pipeline it will run.
+    pub fn pipeline(&self) -> &Pipeline {
+        &self.pipeline
+    }
+
+    /// The rating schema.
+    pub fn rating(&self) -> &Arc<Rating> {
+        &self.rating
+    }
+
+    /// Run to the end (or to a halt asked through the options' control).
+    pub fn run(mut self, hooks: &dyn HookFactory) -> Result<RunSummary, RatingError> {
+        let control = &self.opts.control;
+        let result = match &self.recorder {
+            Some(r) => self.pipeline.run_with(&mut self.source, &mut self.sink, &Hooks(r, hooks), control),
+            None => self.pipeline.run_with(&mut self.source, &mut self.sink, hooks, control),
+        };
+        // The trace is closed cleanly (with its footer) whether the run succeeded or not.
+        let recording = self.recorder.map(Recorder::finish).transpose();
+        let report = result?;
+        let recording = recording?;
+        if let Some(p) = self.progress {
+            p.finish_and_clear();
+        }
+        let outcome = self.sink.outcome()?;
+        let stored = outcome.persistent + outcome.rejected_total() + outcome.quarantine;
+        if stored != report.records {
+            return Err(RatingError::Conservation { rows: report.records, stored });
+        }
+        let elapsed = self.started.elapsed();
+        Ok(RunSummary { cdrs: report.records, elapsed, outcome, report, recording })
+    }
+}
+
+impl RunSummary {
+    /// The summary a person reads after a run: rows per final cabinet, the conservation check,
+    /// the rate, the database and trace written.
+    pub fn lines(&self, opts: &RunOptions) -> Vec<String> {
+        let secs = self.elapsed.as_secs_f64();
+        let rate = if secs > 0.0 { self.cdrs as f64 / secs } else { 0.0 };
+        let o = &self.outcome;
+        let cdrs = opts.input.join(input::CDRS);
+        let reasons: Vec<String> = o.rejected.iter().map(|(r, n)| format!("{r} {n}")).collect();
+        let stored = o.persistent + o.rejected_total() + o.quarantine;
+        let mut lines = vec![
+            format!(
+                "rated {} CDRs from {} in {secs:.2} s ({rate:.0} CDR/s), {} segment(s) per stage",
+                self.cdrs,
+                cdrs.display(),
+                opts.segments
+            ),
+            format!("  {:<11} {:>9}", "PERSISTENT", o.persistent),
+            format!("  {:<11} {:>9}  ({})", "REJECTED", o.rejected_total(), reasons.join(", ")),
+            format!("  {:<11} {:>9}", "QUARANTINE", o.quarantine),
+            format!("conservation: {} rows = {stored} stored: ok", self.cdrs),
+            format!("database: {} ({} balances)", opts.db.display(), o.balances),
+        ];
+        if let (Some(r), Some((path, settings))) = (&self.recording, &opts.record) {
+            lines.push(format!("trace: {} ({:?}, {} bytes)", path.display(), settings.level, r.bytes));
+        }
+        lines
+    }
+}
+
+/// The run as a debugger's debuggee: inputs checked and opened now (bad input is an error
+/// here, before anything runs), the run itself when the session starts it.
+pub fn debuggee(opts: &RunOptions) -> Result<crate::session::Debuggee, RatingError> {
+    let prepared = prepare(opts)?;
+    let desc = Arc::new(crate::recorder::PipelineDesc::of(prepared.pipeline()));
+    let control = opts.control.clone();
+    let opts = opts.clone();
+    let run = move |hooks: &dyn HookFactory| {
+        let summary = prepared
+            .run(hooks)
+            .map_err(|e| crate::session::Failure { message: e.to_string(), code: e.exit_code() })?;
+        Ok(crate::session::Outcome {
+            records: summary.cdrs,
+            seconds: summary.elapsed.as_secs_f64(),
+            summary: summary.lines(&opts),
+            trace: opts.record.as_ref().map(|(p, _)| p.clone()),
+        })
     };
-    // The trace is closed cleanly (with its footer) whether the run succeeded or not.
-    let recording = recorder.map(Recorder::finish).transpose();
-    let report = result?;
-    let recording = recording?;
-    if let Some(p) = progress {
-        p.finish_and_clear();
-    }
-    let outcome = sink.outcome()?;
-    let stored = outcome.persistent + outcome.rejected_total() + outcome.quarantine;
-    if stored != report.records {
-        return Err(RatingError::Conservation { rows: report.records, stored });
-    }
-    Ok(RunSummary { cdrs: report.records, elapsed: started.elapsed(), outcome, report, recording })
+    Ok(crate::session::Debuggee { desc, control, run: Box::new(run) })
 }
 
 fn progress_bar(cdrs: &std::path::Path) -> ProgressBar {

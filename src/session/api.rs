@@ -1,0 +1,228 @@
+//! The Session API: commands in, events out, snapshots on request. Plain serde types and no UI
+//! code, so that the TUI, the headless script and any later client speak the same language.
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::recorder::NodeCabinet;
+use crate::tracer::{Release, Rows, Stop, TraceForm};
+
+/// What a client asks of a session.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "kebab-case")]
+pub enum Command {
+    /// Add a trace form; it applies from every node's next step.
+    AddForm {
+        /// The form.
+        form: TraceForm,
+    },
+    /// Replace a form (its hit count starts again).
+    ReplaceForm {
+        /// Its number.
+        id: u32,
+        /// The new form.
+        form: TraceForm,
+    },
+    /// Remove a form.
+    DeleteForm {
+        /// Its number.
+        id: u32,
+    },
+    /// Let a frozen node run `count` statements, then freeze it again.
+    Step {
+        /// The node.
+        node: String,
+        /// Statements to run.
+        count: u64,
+    },
+    /// Let a frozen node (or, without one, every frozen node) run to its next stop.
+    Continue {
+        /// The node; every frozen node when absent.
+        #[serde(default)]
+        node: Option<String>,
+    },
+    /// Rows of a frozen node's reactors (or one table), filtered and paged.
+    Inquire {
+        /// The node.
+        node: String,
+        /// One table; all reactors when absent.
+        #[serde(default)]
+        reactor: Option<String>,
+        /// A condition in SQL WHERE syntax.
+        #[serde(default)]
+        filter: Option<String>,
+        /// Matching rows to skip.
+        #[serde(default)]
+        offset: usize,
+        /// Rows to return (default 50, at most 1000).
+        #[serde(default)]
+        limit: Option<usize>,
+    },
+    /// Stop tracing a node: it runs to the end uninterrupted.
+    Resume {
+        /// The node.
+        node: String,
+    },
+    /// Stop the run: no more input is read, what is in flight completes, every node's result
+    /// is consolidated and the trace closed cleanly.
+    Halt,
+    /// Stop tracing every node; the run goes on to its end.
+    Detach,
+    /// Ask for a [`Snapshot`].
+    Snapshot,
+}
+
+/// A node's state as a debugger shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "kebab-case")]
+pub enum NodeState {
+    /// Not started.
+    Starting,
+    /// Processing.
+    Running,
+    /// Frozen by the tracer.
+    Frozen {
+        /// The statement it is frozen at.
+        statement: String,
+        /// Why.
+        reason: String,
+    },
+    /// Its input is empty: it waits for this peer (a node, `source` or `sink`).
+    Waiting {
+        /// The peer.
+        on: String,
+    },
+    /// Its output channel is full: it waits for room at this peer.
+    Blocked {
+        /// The peer.
+        on: String,
+    },
+    /// It processed all its input.
+    Done,
+    /// It stopped on an error.
+    Failed,
+}
+
+/// A trace form in force.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FormInfo {
+    /// Its number.
+    pub id: u32,
+    /// What it watches, in a line.
+    pub label: String,
+    /// Hits so far (ignored ones included).
+    pub hits: u64,
+    /// The form.
+    pub form: TraceForm,
+}
+
+/// One node in a snapshot.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeView {
+    /// The node.
+    pub node: String,
+    /// Its state.
+    #[serde(flatten)]
+    pub state: NodeState,
+    /// Statements executed.
+    pub steps: u64,
+    /// Records received.
+    pub records: u64,
+    /// Its pseudo-clock.
+    pub pseudo_time: Option<Timestamp>,
+    /// False once resumed (or after halt/detach): no form stops it any more.
+    pub traced: bool,
+    /// Where it is frozen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop: Option<Stop>,
+}
+
+/// Everything a client needs to draw the session at one instant.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// Every node, in pipeline order.
+    pub nodes: Vec<NodeView>,
+    /// The forms in force.
+    pub forms: Vec<FormInfo>,
+    /// True once the run ended.
+    pub finished: bool,
+}
+
+/// How a run ended.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Finished {
+    /// Records the run read.
+    pub records: u64,
+    /// True when a halt cut the input short.
+    pub halted: bool,
+    /// Wall time, seconds.
+    pub seconds: f64,
+    /// The pipeline's own summary lines.
+    pub summary: Vec<String>,
+    /// The trace written, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<String>,
+    /// The program cabinets consolidated from the trace.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cabinets: Vec<NodeCabinet>,
+}
+
+/// What a session tells its clients.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+pub enum Event {
+    /// The run started with these nodes and forms.
+    Started {
+        /// Node names, in pipeline order.
+        nodes: Vec<String>,
+        /// The forms.
+        forms: Vec<FormInfo>,
+    },
+    /// The forms changed.
+    Forms {
+        /// The forms now.
+        forms: Vec<FormInfo>,
+    },
+    /// A node froze.
+    Stopped(Stop),
+    /// A frozen node was let go.
+    Released {
+        /// The node.
+        node: String,
+        /// The stop it left.
+        stop: u64,
+        /// How.
+        by: Release,
+    },
+    /// A node's state changed.
+    State {
+        /// The node.
+        node: String,
+        /// Its new state.
+        #[serde(flatten)]
+        state: NodeState,
+    },
+    /// An inquiry's answer.
+    Rows(Rows),
+    /// Nothing can move until a frozen node is let go.
+    Stalled {
+        /// The frozen nodes.
+        frozen: Vec<String>,
+    },
+    /// The answer to [`Command::Snapshot`].
+    Snapshot(Snapshot),
+    /// A command could not be done.
+    Error {
+        /// Why.
+        message: String,
+    },
+    /// The run ended.
+    Finished(Finished),
+    /// The run failed.
+    Failed {
+        /// Why.
+        message: String,
+        /// The exit code it maps to.
+        code: i32,
+    },
+}

@@ -1,0 +1,426 @@
+//! The live session: runs a debuggee with the tracer attached, turns commands into tracer
+//! actions, forwards the tracer's signals as events, and samples every node's state from the
+//! run's control board (real channel state) to report what changed.
+
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, Sender, bounded, select, tick, unbounded};
+
+use super::api::{Command, Event, Finished, FormInfo, NodeState, NodeView, Snapshot};
+use super::{Debuggee, Failure, Outcome};
+use crate::engine::{Activity, Control, NodeGauge, Peer};
+use crate::recorder::{PipelineDesc, consolidate, open_trace};
+use crate::tracer::{
+    CompiledForm, Condition, FormError, INQUIRY_MAX_PAGE, INQUIRY_PAGE, Inquiry, Signal, Stop, TraceForm, Tracer,
+};
+
+/// How often node states are sampled.
+const SAMPLE: Duration = Duration::from_millis(20);
+/// Samples a passing state must last before it is reported: a busy run's nodes wait on each
+/// other for microseconds all the time, and that flicker is not news.
+const STEADY: u32 = 3;
+/// Samples without a single step, with a node frozen and every other one stuck, before the
+/// session says the run is stalled.
+const STALL: u32 = 5;
+
+/// A live debugging session over one run.
+pub struct LiveSession {
+    commands: Sender<Command>,
+    events: Receiver<Event>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl LiveSession {
+    /// Check the forms against the pipeline (an error names the form and field), then start
+    /// the run with the tracer attached. Forms are (form, where it came from).
+    pub fn start(debuggee: Debuggee, forms: Vec<(TraceForm, String)>) -> Result<LiveSession, FormError> {
+        let compiled = forms
+            .iter()
+            .enumerate()
+            .map(|(i, (f, origin))| CompiledForm::compile(f, i as u32 + 1, &debuggee.desc, origin).map(Arc::new))
+            .collect::<Result<Vec<_>, _>>()?;
+        let (tracer, signals) = Tracer::new(debuggee.desc.clone(), Arc::new(compiled));
+        let (commands, command_rx) = unbounded();
+        let (event_tx, events) = unbounded();
+        let n = debuggee.desc.nodes.len();
+        let controller = Controller {
+            next_form: forms.len() as u32 + 1,
+            tracer,
+            control: debuggee.control.clone(),
+            desc: debuggee.desc.clone(),
+            events: event_tx,
+            shown: vec![NodeState::Starting; n],
+            pending: vec![None; n],
+            last_steps: 0,
+            still: 0,
+            stalled: false,
+            finished: false,
+        };
+        let thread = thread::Builder::new()
+            .name("session".into())
+            .spawn(move || controller.serve(debuggee.run, command_rx, signals))
+            .expect("spawn the session thread");
+        Ok(LiveSession { commands, events, thread: Some(thread) })
+    }
+
+    /// Send a command (its answers and effects come back as events).
+    pub fn send(&self, command: Command) {
+        // The session thread outlives every command sender; a send cannot fail before close.
+        let _ = self.commands.send(command);
+    }
+
+    /// The events, in the order they happened.
+    pub fn events(&self) -> &Receiver<Event> {
+        &self.events
+    }
+
+    /// Let every node go untraced, wait for the run to end and return the remaining events.
+    pub fn close(mut self) -> Vec<Event> {
+        let (dead, _) = unbounded();
+        drop(std::mem::replace(&mut self.commands, dead));
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        self.events.try_iter().collect()
+    }
+}
+
+impl Drop for LiveSession {
+    fn drop(&mut self) {
+        // Dropping the command sender detaches the tracer: the run completes on its own.
+        let (dead, _) = unbounded();
+        drop(std::mem::replace(&mut self.commands, dead));
+    }
+}
+
+struct Controller {
+    tracer: Tracer,
+    control: Arc<Control>,
+    desc: Arc<PipelineDesc>,
+    events: Sender<Event>,
+    next_form: u32,
+    shown: Vec<NodeState>,
+    pending: Vec<Option<(NodeState, u32)>>,
+    last_steps: u64,
+    still: u32,
+    stalled: bool,
+    finished: bool,
+}
+
+impl Controller {
+    fn emit(&self, e: Event) {
+        let _ = self.events.send(e);
+    }
+
+    fn error(&self, message: impl Into<String>) {
+        self.emit(Event::Error { message: message.into() });
+    }
+
+    fn serve(mut self, run: super::RunFn, commands: Receiver<Command>, signals: Receiver<Signal>) {
+        let (done_tx, done_rx) = bounded::<Result<Outcome, Failure>>(1);
+        let tracer = self.tracer.clone();
+        let runner = thread::Builder::new()
+            .name("run".into())
+            .spawn(move || {
+                let _ = done_tx.send(run(&tracer));
+            })
+            .expect("spawn the run thread");
+        self.emit(Event::Started { nodes: self.desc.nodes.clone(), forms: self.form_infos() });
+        let ticker = tick(SAMPLE);
+        let never = crossbeam_channel::never();
+        let mut open = true;
+        let result = loop {
+            let command_rx = if open { &commands } else { &never };
+            select! {
+                recv(signals) -> s => if let Ok(s) = s { self.signal(s) },
+                recv(command_rx) -> c => match c {
+                    Ok(c) => self.command(c),
+                    Err(_) => {
+                        open = false;
+                        self.tracer.detach();
+                    }
+                },
+                recv(done_rx) -> r => break r,
+                recv(ticker) -> _ => self.sample(),
+            }
+        };
+        let _ = runner.join();
+        while let Ok(s) = signals.try_recv() {
+            self.signal(s);
+        }
+        self.sample();
+        self.finished = true;
+        match result {
+            Ok(Ok(outcome)) => self.finish(outcome),
+            Ok(Err(f)) => self.emit(Event::Failed { message: f.message, code: f.code }),
+            Err(_) => self.emit(Event::Failed { message: "the run thread died".into(), code: 1 }),
+        }
+        // Keep answering (snapshots) until the client leaves.
+        if open {
+            for c in commands.iter() {
+                self.command(c);
+            }
+        }
+    }
+
+    fn finish(&self, o: Outcome) {
+        let cabinets = o
+            .trace
+            .as_ref()
+            .and_then(|p| open_trace(p).ok())
+            .and_then(|mut t| consolidate(&mut t).ok())
+            .map(|c| c.program_cabinets)
+            .unwrap_or_default();
+        self.emit(Event::Finished(Finished {
+            records: o.records,
+            halted: self.control.halted(),
+            seconds: o.seconds,
+            summary: o.summary,
+            trace: o.trace.map(|p| p.display().to_string()),
+            cabinets,
+        }));
+    }
+
+    fn signal(&mut self, s: Signal) {
+        match s {
+            Signal::Stopped(stop) => {
+                let i = self.index_of(&stop.node);
+                let state = frozen_state(&stop);
+                self.emit(Event::Stopped(stop));
+                if let Some(i) = i {
+                    self.show(i, state);
+                }
+            }
+            Signal::Released { node, stop, by } => {
+                let i = self.index_of(&node);
+                self.emit(Event::Released { node, stop, by });
+                if let Some(i) = i {
+                    self.show(i, NodeState::Running);
+                }
+            }
+            Signal::Rows(rows) => self.emit(Event::Rows(rows)),
+            Signal::Error(message) => self.error(message),
+        }
+    }
+
+    fn show(&mut self, i: usize, state: NodeState) {
+        self.pending[i] = None;
+        if self.shown[i] != state {
+            self.shown[i] = state.clone();
+            self.emit(Event::State { node: self.desc.nodes[i].clone(), state });
+        }
+    }
+
+    fn index_of(&self, node: &str) -> Option<usize> {
+        self.desc.nodes.iter().position(|n| n == node)
+    }
+
+    fn peer(&self, p: Peer) -> String {
+        match p {
+            Peer::Source => "source".into(),
+            Peer::Sink => "sink".into(),
+            Peer::Node(i) => self.desc.nodes.get(i).cloned().unwrap_or_else(|| format!("#{i}")),
+        }
+    }
+
+    fn state_of(&self, g: &NodeGauge, frozen: &Option<Stop>) -> NodeState {
+        if let Some(stop) = frozen {
+            return frozen_state(stop);
+        }
+        match g.activity {
+            Activity::Starting => NodeState::Starting,
+            Activity::Running => NodeState::Running,
+            Activity::Waiting(p) => NodeState::Waiting { on: self.peer(p) },
+            Activity::Blocked(p) => NodeState::Blocked { on: self.peer(p) },
+            Activity::Done => NodeState::Done,
+            Activity::Failed => NodeState::Failed,
+        }
+    }
+
+    /// Report states that changed and lasted, and a stall: a node frozen, every other one
+    /// stuck behind it or done, and not one step for a while.
+    fn sample(&mut self) {
+        let gauges = self.control.gauges();
+        if gauges.len() != self.shown.len() {
+            return;
+        }
+        let frozen = self.tracer.frozen();
+        for (i, g) in gauges.iter().enumerate() {
+            let observed = self.state_of(g, &frozen[i]);
+            if observed == self.shown[i] {
+                self.pending[i] = None;
+                continue;
+            }
+            let lasting = match &mut self.pending[i] {
+                Some((s, n)) if *s == observed => {
+                    *n += 1;
+                    *n
+                }
+                p => {
+                    *p = Some((observed.clone(), 1));
+                    1
+                }
+            };
+            let at_once = matches!(observed, NodeState::Done | NodeState::Failed | NodeState::Frozen { .. });
+            if at_once || lasting >= STEADY {
+                self.show(i, observed);
+            }
+        }
+        let steps: u64 = gauges.iter().map(|g| g.steps).sum();
+        let stuck = gauges.iter().zip(&frozen).all(|(g, f)| {
+            f.is_some()
+                || matches!(
+                    g.activity,
+                    Activity::Done | Activity::Failed | Activity::Waiting(Peer::Node(_)) | Activity::Blocked(Peer::Node(_))
+                )
+        });
+        if steps != self.last_steps || !stuck || frozen.iter().all(Option::is_none) {
+            self.last_steps = steps;
+            self.still = 0;
+            self.stalled = false;
+            return;
+        }
+        self.still += 1;
+        if self.still >= STALL && !self.stalled {
+            self.stalled = true;
+            let names = frozen.iter().flatten().map(|s| s.node.clone()).collect();
+            self.emit(Event::Stalled { frozen: names });
+        }
+    }
+
+    fn form_infos(&self) -> Vec<FormInfo> {
+        self.tracer
+            .forms()
+            .iter()
+            .map(|f| FormInfo { id: f.id, label: f.form.label(), hits: f.hits(), form: f.form.clone() })
+            .collect()
+    }
+
+    fn snapshot(&self) -> Snapshot {
+        let frozen = self.tracer.frozen();
+        let nodes = self
+            .control
+            .gauges()
+            .iter()
+            .enumerate()
+            .map(|(i, g)| NodeView {
+                node: g.node.name.clone(),
+                state: self.state_of(g, &frozen[i]),
+                steps: g.steps,
+                records: g.records,
+                pseudo_time: (g.time != 0).then(|| jiff::Timestamp::from_second(g.time).ok()).flatten(),
+                traced: !self.tracer.untraced(i),
+                stop: frozen[i].clone(),
+            })
+            .collect();
+        Snapshot { nodes, forms: self.form_infos(), finished: self.finished }
+    }
+
+    /// A node by name: a node name, or a stage name when one of its nodes is meant (its only
+    /// node, or its only frozen one).
+    fn node(&self, name: &str) -> Result<usize, String> {
+        if let Some(i) = self.desc.nodes.iter().position(|n| n.eq_ignore_ascii_case(name)) {
+            return Ok(i);
+        }
+        let of_stage: Vec<usize> = (0..self.desc.nodes.len())
+            .filter(|&i| crate::tracer::stage_name(&self.desc.nodes[i]).eq_ignore_ascii_case(name))
+            .collect();
+        let frozen = self.tracer.frozen();
+        let frozen_here: Vec<usize> = of_stage.iter().copied().filter(|&i| frozen[i].is_some()).collect();
+        match (of_stage.len(), frozen_here.len()) {
+            (0, _) => Err(format!("no node `{name}` (nodes: {})", self.desc.nodes.join(", "))),
+            (1, _) => Ok(of_stage[0]),
+            (_, 1) => Ok(frozen_here[0]),
+            _ => Err(format!(
+                "`{name}` has {} nodes ({}): say which",
+                of_stage.len(),
+                of_stage.iter().map(|&i| self.desc.nodes[i].as_str()).collect::<Vec<_>>().join(", ")
+            )),
+        }
+    }
+
+    fn command(&mut self, c: Command) {
+        if let Err(message) = self.try_command(c) {
+            self.error(message);
+        }
+    }
+
+    fn try_command(&mut self, c: Command) -> Result<(), String> {
+        let changes_forms = matches!(c, Command::AddForm { .. } | Command::ReplaceForm { .. } | Command::DeleteForm { .. });
+        if self.finished && !matches!(c, Command::Snapshot) {
+            return Err("the run has finished".into());
+        }
+        if changes_forms && self.control.halted() {
+            return Err("the run is halting: forms can no longer change".into());
+        }
+        match c {
+            Command::AddForm { form } => {
+                let id = self.next_form;
+                let compiled = CompiledForm::compile(&form, id, &self.desc, &format!("#{id}")).map_err(|e| e.to_string())?;
+                self.next_form += 1;
+                let mut forms = (*self.tracer.forms()).clone();
+                forms.push(Arc::new(compiled));
+                self.set_forms(forms);
+            }
+            Command::ReplaceForm { id, form } => {
+                let compiled = CompiledForm::compile(&form, id, &self.desc, &format!("#{id}")).map_err(|e| e.to_string())?;
+                let mut forms = (*self.tracer.forms()).clone();
+                let slot = forms.iter_mut().find(|f| f.id == id).ok_or_else(|| format!("no form {id}"))?;
+                *slot = Arc::new(compiled);
+                self.set_forms(forms);
+            }
+            Command::DeleteForm { id } => {
+                let mut forms = (*self.tracer.forms()).clone();
+                let before = forms.len();
+                forms.retain(|f| f.id != id);
+                if forms.len() == before {
+                    return Err(format!("no form {id}"));
+                }
+                self.set_forms(forms);
+            }
+            Command::Step { node, count } => self.tracer.step(self.node(&node)?, count)?,
+            Command::Continue { node: Some(node) } => self.tracer.resume_to_next_stop(self.node(&node)?)?,
+            Command::Continue { node: None } => {
+                let frozen: Vec<usize> =
+                    self.tracer.frozen().iter().enumerate().filter(|(_, f)| f.is_some()).map(|(i, _)| i).collect();
+                if frozen.is_empty() {
+                    return Err("no node is frozen".into());
+                }
+                for i in frozen {
+                    self.tracer.resume_to_next_stop(i)?;
+                }
+            }
+            Command::Inquire { node, reactor, filter, offset, limit } => {
+                let i = self.node(&node)?;
+                let filter = filter
+                    .as_deref()
+                    .map(|f| Condition::parse(f, &self.desc))
+                    .transpose()
+                    .map_err(|e| e.to_string())?;
+                let limit = limit.unwrap_or(INQUIRY_PAGE).min(INQUIRY_MAX_PAGE);
+                self.tracer.inquire(i, Inquiry { reactor, filter, offset, limit }).map_err(|e| {
+                    format!("{e}: only a frozen node can be inquired (its tables change while it runs)")
+                })?;
+            }
+            Command::Resume { node } => self.tracer.resume(self.node(&node)?)?,
+            Command::Halt => {
+                self.control.halt();
+                self.tracer.halt();
+            }
+            Command::Detach => self.tracer.detach(),
+            Command::Snapshot => self.emit(Event::Snapshot(self.snapshot())),
+        }
+        Ok(())
+    }
+
+    fn set_forms(&self, forms: Vec<Arc<CompiledForm>>) {
+        self.tracer.set_forms(Arc::new(forms));
+        self.emit(Event::Forms { forms: self.form_infos() });
+    }
+}
+
+fn frozen_state(stop: &Stop) -> NodeState {
+    NodeState::Frozen { statement: stop.statement.clone(), reason: stop.reason.to_string() }
+}

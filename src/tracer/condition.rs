@@ -1,0 +1,428 @@
+//! Conditions over a record's contexts in SQL `WHERE` syntax (`AMOUNT > 500 AND SERVICE =
+//! 'VOICE'`): parsed by sqlparser, resolved against the pipeline's names once, evaluated here
+//! with SQL's three-valued logic (an empty context is NULL).
+
+use std::cmp::Ordering;
+use std::fmt;
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use sqlparser::ast::{BinaryOperator, Expr, UnaryOperator, Value as SqlValue};
+use sqlparser::dialect::GenericDialect;
+use sqlparser::parser::Parser;
+use sqlparser::tokenizer::Token;
+
+use crate::model::{ContextId, Record, Value};
+use crate::recorder::PipelineDesc;
+
+/// Nesting deeper than this is refused (hostile input must not exhaust the stack).
+const MAX_DEPTH: usize = 64;
+
+/// A condition that cannot be used, with why.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("condition `{text}`: {message}")]
+pub struct ConditionError {
+    /// The condition as written.
+    pub text: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// A parsed, resolved condition.
+#[derive(Clone, Debug)]
+pub struct Condition {
+    text: String,
+    root: Cond,
+    cabinets: Arc<[String]>,
+}
+
+#[derive(Clone, Debug)]
+enum Cond {
+    And(Box<Cond>, Box<Cond>),
+    Or(Box<Cond>, Box<Cond>),
+    Not(Box<Cond>),
+    Compare(Operand, BinaryOperator, Operand),
+    IsNull(Operand, bool),
+    In(Operand, Vec<Operand>, bool),
+    Between(Operand, Operand, Operand, bool),
+    Like(Operand, Operand, bool, bool),
+}
+
+#[derive(Clone, Debug)]
+enum Operand {
+    Context(ContextId),
+    Cabinet,
+    RegId,
+    Int(i64),
+    Float(f64),
+    Text(String),
+    Null,
+}
+
+/// A value as a condition sees it.
+#[derive(Clone, Debug, PartialEq)]
+enum Scalar<'a> {
+    Null,
+    Int(i64),
+    Float(f64),
+    Text(&'a str),
+    Time(Timestamp),
+}
+
+impl Condition {
+    /// Parse `text` and resolve its names against the pipeline: contexts by name (any case),
+    /// plus `CABINET` (the record's cabinet name) and `REG_ID`.
+    pub fn parse(text: &str, desc: &PipelineDesc) -> Result<Condition, ConditionError> {
+        let error = |message: String| ConditionError { text: text.into(), message };
+        let mut parser = Parser::new(&GenericDialect {})
+            .with_recursion_limit(MAX_DEPTH)
+            .try_with_sql(text)
+            .map_err(|e| error(e.to_string()))?;
+        let expr = parser.parse_expr().map_err(|e| error(e.to_string()))?;
+        let next = parser.peek_token();
+        if next.token != Token::EOF {
+            return Err(error(format!("unexpected `{}` after the condition", next.token)));
+        }
+        let names = Names { desc };
+        let root = names.condition(&expr).map_err(error)?;
+        let cabinets = desc.cabinets.iter().map(|c| c.name.clone()).collect();
+        Ok(Condition { text: text.into(), root, cabinets })
+    }
+
+    /// The condition as written.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// True when the record satisfies it (NULL counts as not satisfied, as in SQL).
+    pub fn matches(&self, record: &Record) -> bool {
+        self.eval(&self.root, record) == Some(true)
+    }
+
+    fn eval(&self, c: &Cond, r: &Record) -> Option<bool> {
+        match c {
+            Cond::And(a, b) => match (self.eval(a, r), self.eval(b, r)) {
+                (Some(false), _) | (_, Some(false)) => Some(false),
+                (Some(true), Some(true)) => Some(true),
+                _ => None,
+            },
+            Cond::Or(a, b) => match (self.eval(a, r), self.eval(b, r)) {
+                (Some(true), _) | (_, Some(true)) => Some(true),
+                (Some(false), Some(false)) => Some(false),
+                _ => None,
+            },
+            Cond::Not(a) => self.eval(a, r).map(|v| !v),
+            Cond::Compare(a, op, b) => {
+                let ord = compare(&self.value(a, r), &self.value(b, r))?;
+                Some(match op {
+                    BinaryOperator::Eq => ord == Ordering::Equal,
+                    BinaryOperator::NotEq => ord != Ordering::Equal,
+                    BinaryOperator::Lt => ord == Ordering::Less,
+                    BinaryOperator::LtEq => ord != Ordering::Greater,
+                    BinaryOperator::Gt => ord == Ordering::Greater,
+                    _ => ord != Ordering::Less,
+                })
+            }
+            Cond::IsNull(a, negated) => Some((self.value(a, r) == Scalar::Null) != *negated),
+            Cond::In(a, list, negated) => {
+                let v = self.value(a, r);
+                let mut unknown = false;
+                for item in list {
+                    match compare(&v, &self.value(item, r)) {
+                        Some(Ordering::Equal) => return Some(!negated),
+                        None => unknown = true,
+                        _ => {}
+                    }
+                }
+                if unknown { None } else { Some(*negated) }
+            }
+            Cond::Between(a, low, high, negated) => {
+                let v = self.value(a, r);
+                let lo = compare(&v, &self.value(low, r))?;
+                let hi = compare(&v, &self.value(high, r))?;
+                Some((lo != Ordering::Less && hi != Ordering::Greater) != *negated)
+            }
+            Cond::Like(a, pattern, case_blind, negated) => {
+                let (v, p) = (self.value(a, r), self.value(pattern, r));
+                let (Some(v), Some(p)) = (as_text(&v), as_text(&p)) else { return None };
+                let found = if *case_blind {
+                    like(&v.to_lowercase(), &p.to_lowercase())
+                } else {
+                    like(&v, &p)
+                };
+                Some(found != *negated)
+            }
+        }
+    }
+
+    fn value<'a>(&'a self, o: &'a Operand, r: &'a Record) -> Scalar<'a> {
+        match o {
+            Operand::Context(id) => match r.get(*id) {
+                Value::Empty => Scalar::Null,
+                Value::Int(i) => Scalar::Int(*i),
+                Value::Text(t) => Scalar::Text(t),
+                Value::Time(t) => Scalar::Time(*t),
+            },
+            Operand::Cabinet => {
+                self.cabinets.get(r.header.cabinet.index()).map_or(Scalar::Null, |n| Scalar::Text(n))
+            }
+            Operand::RegId => Scalar::Int(r.header.reg_id as i64),
+            Operand::Int(i) => Scalar::Int(*i),
+            Operand::Float(f) => Scalar::Float(*f),
+            Operand::Text(t) => Scalar::Text(t),
+            Operand::Null => Scalar::Null,
+        }
+    }
+}
+
+impl fmt::Display for Condition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+fn as_text(s: &Scalar<'_>) -> Option<String> {
+    match s {
+        Scalar::Null => None,
+        Scalar::Int(i) => Some(i.to_string()),
+        Scalar::Float(f) => Some(f.to_string()),
+        Scalar::Text(t) => Some(t.to_string()),
+        Scalar::Time(t) => Some(t.to_string()),
+    }
+}
+
+/// SQL's comparison: numbers with numbers, text with text, times with times or with text that
+/// reads as a time; NULL or a mismatch compares as unknown.
+fn compare(a: &Scalar<'_>, b: &Scalar<'_>) -> Option<Ordering> {
+    use Scalar::*;
+    match (a, b) {
+        (Int(x), Int(y)) => Some(x.cmp(y)),
+        (Int(x), Float(y)) => (*x as f64).partial_cmp(y),
+        (Float(x), Int(y)) => x.partial_cmp(&(*y as f64)),
+        (Float(x), Float(y)) => x.partial_cmp(y),
+        (Text(x), Text(y)) => Some(x.cmp(y)),
+        (Time(x), Time(y)) => Some(x.cmp(y)),
+        (Time(x), Text(y)) => parse_time(y).map(|y| x.cmp(&y)),
+        (Text(x), Time(y)) => parse_time(x).map(|x| x.cmp(y)),
+        (Int(x), Text(y)) => y.parse::<i64>().ok().map(|y| x.cmp(&y)),
+        (Text(x), Int(y)) => x.parse::<i64>().ok().map(|x| x.cmp(y)),
+        _ => None,
+    }
+}
+
+/// An RFC 3339 instant, or a civil date-time or date taken as UTC.
+fn parse_time(s: &str) -> Option<Timestamp> {
+    s.parse::<Timestamp>().ok().or_else(|| {
+        let dt = s.parse::<jiff::civil::DateTime>().ok()?;
+        dt.to_zoned(jiff::tz::TimeZone::UTC).ok().map(|z| z.timestamp())
+    })
+}
+
+/// SQL LIKE: `%` any run of characters, `_` one character.
+fn like(value: &str, pattern: &str) -> bool {
+    let v: Vec<char> = value.chars().collect();
+    let p: Vec<char> = pattern.chars().collect();
+    // Dynamic programming over (pattern prefix, value prefix): linear memory, no recursion.
+    let mut row = vec![false; v.len() + 1];
+    row[0] = true;
+    for &pc in &p {
+        let mut next = vec![false; v.len() + 1];
+        if pc == '%' {
+            let mut any = false;
+            for i in 0..=v.len() {
+                any |= row[i];
+                next[i] = any;
+            }
+        } else {
+            for i in 0..v.len() {
+                next[i + 1] = row[i] && (pc == '_' || pc == v[i]);
+            }
+        }
+        row = next;
+    }
+    row[v.len()]
+}
+
+struct Names<'a> {
+    desc: &'a PipelineDesc,
+}
+
+impl Names<'_> {
+    fn condition(&self, e: &Expr) -> Result<Cond, String> {
+        Ok(match e {
+            Expr::Nested(inner) => self.condition(inner)?,
+            Expr::BinaryOp { left, op: BinaryOperator::And, right } => {
+                Cond::And(Box::new(self.condition(left)?), Box::new(self.condition(right)?))
+            }
+            Expr::BinaryOp { left, op: BinaryOperator::Or, right } => {
+                Cond::Or(Box::new(self.condition(left)?), Box::new(self.condition(right)?))
+            }
+            Expr::UnaryOp { op: UnaryOperator::Not, expr } => Cond::Not(Box::new(self.condition(expr)?)),
+            Expr::BinaryOp { left, op, right } => match op {
+                BinaryOperator::Eq
+                | BinaryOperator::NotEq
+                | BinaryOperator::Lt
+                | BinaryOperator::LtEq
+                | BinaryOperator::Gt
+                | BinaryOperator::GtEq => Cond::Compare(self.operand(left)?, op.clone(), self.operand(right)?),
+                other => return Err(format!("`{other}` is not supported (use = <> < <= > >= AND OR NOT)")),
+            },
+            Expr::IsNull(a) => Cond::IsNull(self.operand(a)?, false),
+            Expr::IsNotNull(a) => Cond::IsNull(self.operand(a)?, true),
+            Expr::InList { expr, list, negated } => Cond::In(
+                self.operand(expr)?,
+                list.iter().map(|x| self.operand(x)).collect::<Result<_, _>>()?,
+                *negated,
+            ),
+            Expr::Between { expr, negated, low, high } => {
+                Cond::Between(self.operand(expr)?, self.operand(low)?, self.operand(high)?, *negated)
+            }
+            Expr::Like { negated, any: false, expr, pattern, escape_char: None } => {
+                Cond::Like(self.operand(expr)?, self.operand(pattern)?, false, *negated)
+            }
+            Expr::ILike { negated, any: false, expr, pattern, escape_char: None } => {
+                Cond::Like(self.operand(expr)?, self.operand(pattern)?, true, *negated)
+            }
+            other => return Err(format!("`{other}` is not a condition (compare a context with a value)")),
+        })
+    }
+
+    fn operand(&self, e: &Expr) -> Result<Operand, String> {
+        Ok(match e {
+            Expr::Nested(inner) => self.operand(inner)?,
+            Expr::Identifier(id) => {
+                let name = &id.value;
+                if let Some(i) = self.desc.contexts.iter().position(|c| c.name.eq_ignore_ascii_case(name)) {
+                    Operand::Context(ContextId(i as u16))
+                } else if name.eq_ignore_ascii_case("CABINET") {
+                    Operand::Cabinet
+                } else if name.eq_ignore_ascii_case("REG_ID") {
+                    Operand::RegId
+                } else if id.quote_style == Some('"') {
+                    // `SERVICE = "VOICE"`, as the spec writes it: a string, not a column.
+                    Operand::Text(name.clone())
+                } else {
+                    return Err(format!("unknown context `{name}` (known: {}, CABINET, REG_ID)", self.known()));
+                }
+            }
+            Expr::Value(v) => literal(&v.value)?,
+            Expr::UnaryOp { op: UnaryOperator::Minus, expr } => match self.operand(expr)? {
+                Operand::Int(i) => Operand::Int(-i),
+                Operand::Float(f) => Operand::Float(-f),
+                _ => return Err(format!("`{e}`: only a number can be negated")),
+            },
+            other => return Err(format!("`{other}` is not a context or a value")),
+        })
+    }
+
+    fn known(&self) -> String {
+        self.desc.contexts.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
+    }
+}
+
+fn literal(v: &SqlValue) -> Result<Operand, String> {
+    Ok(match v {
+        SqlValue::Number(n, _) => match n.parse::<i64>() {
+            Ok(i) => Operand::Int(i),
+            Err(_) => Operand::Float(n.parse::<f64>().map_err(|_| format!("`{n}` is not a number"))?),
+        },
+        SqlValue::SingleQuotedString(s) | SqlValue::DoubleQuotedString(s) => Operand::Text(s.clone()),
+        SqlValue::Null => Operand::Null,
+        other => return Err(format!("`{other}` is not a value a context can hold")),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{CabinetId, Record};
+    use crate::recorder::{CabinetDesc, ContextDesc};
+
+    fn desc() -> PipelineDesc {
+        let ctx = |n: &str| ContextDesc { name: n.into(), heavy: false };
+        let cab = |n: &str| CabinetDesc {
+            name: n.into(),
+            kind: "regular".into(),
+            base: None,
+            members: vec![],
+            contexts: vec![],
+        };
+        PipelineDesc {
+            contexts: vec![ctx("AMOUNT"), ctx("SERVICE"), ctx("START_TIME")],
+            cabinets: vec![cab("DISARMED"), cab("RATED")],
+            stages: vec![],
+            nodes: vec![],
+        }
+    }
+
+    fn record(amount: Option<i64>, service: &str) -> Record {
+        let mut r = Record::new(7);
+        r.header.cabinet = CabinetId(1);
+        if let Some(a) = amount {
+            r.set(ContextId(0), Value::Int(a));
+        }
+        r.set(ContextId(1), Value::text(service));
+        r.set(ContextId(2), Value::Time("2026-03-01T10:00:00Z".parse().unwrap()));
+        r
+    }
+
+    fn check(cond: &str, r: &Record) -> bool {
+        Condition::parse(cond, &desc()).unwrap().matches(r)
+    }
+
+    #[test]
+    fn the_spec_example_matches_what_it_says() {
+        let c = "AMOUNT > 500 AND SERVICE = 'VOICE'";
+        assert!(check(c, &record(501, "VOICE")));
+        assert!(!check(c, &record(500, "VOICE")));
+        assert!(!check(c, &record(900, "SMS")));
+        // The spec's own spelling, with a double-quoted string.
+        assert!(check("amount > 500 and service = \"VOICE\"", &record(501, "VOICE")));
+    }
+
+    #[test]
+    fn empty_contexts_are_null() {
+        let r = record(None, "VOICE");
+        assert!(!check("AMOUNT > 0", &r));
+        assert!(!check("NOT AMOUNT > 0", &r));
+        assert!(check("AMOUNT IS NULL", &r));
+        assert!(check("AMOUNT > 0 OR SERVICE = 'VOICE'", &r));
+    }
+
+    #[test]
+    fn in_between_like_cabinet_reg_id_and_times() {
+        let r = record(Some(42), "DATA");
+        assert!(check("SERVICE IN ('SMS', 'DATA')", &r));
+        assert!(check("SERVICE NOT IN ('SMS')", &r));
+        assert!(check("AMOUNT BETWEEN 40 AND 42.5", &r));
+        assert!(check("SERVICE LIKE 'D_T%'", &r));
+        assert!(check("SERVICE ILIKE 'da%'", &r));
+        assert!(!check("SERVICE LIKE 'A%'", &r));
+        assert!(check("CABINET = 'RATED' AND REG_ID = 7", &r));
+        assert!(check("START_TIME >= '2026-03-01T00:00:00Z'", &r));
+        assert!(check("START_TIME < '2026-03-02'", &r));
+        assert!(check("AMOUNT > -1", &r));
+    }
+
+    #[test]
+    fn bad_conditions_say_what_is_wrong() {
+        let err = |c: &str| Condition::parse(c, &desc()).unwrap_err().message;
+        assert!(err("AMOUNTT > 5").contains("unknown context `AMOUNTT`"));
+        assert!(err("AMOUNT >").contains("Expected"), "{}", err("AMOUNT >"));
+        assert!(err("AMOUNT + 1").contains("not supported"));
+        assert!(err("AMOUNT > 5 garbage").contains("unexpected"));
+        assert!(err("AMOUNT").contains("not a condition"));
+        let deep = format!("{}AMOUNT > 1{}", "(".repeat(500), ")".repeat(500));
+        assert!(Condition::parse(&deep, &desc()).is_err());
+    }
+
+    #[test]
+    fn like_handles_runs_and_single_characters() {
+        assert!(like("abc", "a%"));
+        assert!(like("abc", "%c"));
+        assert!(like("abc", "a_c"));
+        assert!(like("", "%"));
+        assert!(!like("abc", "a_"));
+        assert!(like("a%c", "a%%c"));
+    }
+}

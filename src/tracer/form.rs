@@ -1,0 +1,363 @@
+//! Trace forms (SPEC §5): which cabinets and contexts to watch (the cabinet and context
+//! controlling cabinets), on which nodes, and when to stop. Read from TOML, checked against the
+//! pipeline with an error naming the field, then compiled for the matcher.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::condition::Condition;
+use crate::model::{CabinetId, ContextId};
+use crate::recorder::PipelineDesc;
+
+/// When a form stops a node.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StopPolicy {
+    /// A watched cabinet (or context) is present after a step and was absent before it.
+    #[default]
+    Arrival,
+    /// A watched cabinet (or context) was present before a step and is absent after it.
+    Departure,
+    /// A step changed the mass of a watched cabinet.
+    Mass,
+    /// Every step (single-step mode).
+    EveryStep,
+    /// Before the statement named by `statement` runs (a breakpoint).
+    Statement,
+    /// A step leaves a record of a watched cabinet satisfying `when` that did not before.
+    When,
+}
+
+/// A trace form as written in its TOML file (every field optional but what the policy needs).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct TraceForm {
+    /// Shown with each stop.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// `all` (the default), a stage (`RATE`) or one node (`RATE/1`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nodes: Option<String>,
+    /// The cabinet controlling cabinet: names, a spectrum or root name (its members), or `all`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cabinets: Vec<String>,
+    /// The context controlling cabinet: contexts watched in the watched cabinets.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub contexts: Vec<String>,
+    /// The stop policy (default: `arrival`, or what `statement` / `when` imply).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop: Option<StopPolicy>,
+    /// The statement of a breakpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub statement: Option<String>,
+    /// The condition of `stop = "when"`, in SQL WHERE syntax.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<String>,
+    /// Hits to let pass before stopping (gdb's `ignore`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub ignore: u64,
+    /// Stop once, then never again (gdb's `tbreak`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub once: bool,
+    /// How long a stop lasts before the node continues by itself (`30s`, `2m`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<String>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// A form that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum FormError {
+    /// The file cannot be read.
+    #[error("cannot read trace form {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The TOML does not parse or has an unknown field.
+    #[error("trace form {origin}: {message}")]
+    Syntax {
+        /// Where the form came from.
+        origin: String,
+        /// What is wrong (naming the field and line).
+        message: String,
+    },
+    /// A field names something the pipeline does not have, or contradicts another.
+    #[error("trace form {origin}: field `{field}`: {message}")]
+    Field {
+        /// Where the form came from.
+        origin: String,
+        /// The field.
+        field: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl TraceForm {
+    /// Read a form file.
+    pub fn load(path: &Path) -> Result<TraceForm, FormError> {
+        let text =
+            std::fs::read_to_string(path).map_err(|source| FormError::Read { path: path.into(), source })?;
+        TraceForm::parse(&text, &path.display().to_string())
+    }
+
+    /// Parse a form's TOML text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<TraceForm, FormError> {
+        toml::from_str(text).map_err(|e| FormError::Syntax {
+            origin: origin.into(),
+            message: e.to_string().trim_end().replace('\n', " "),
+        })
+    }
+
+    /// The form as TOML (what the TUI's editor shows).
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).unwrap_or_default()
+    }
+
+    /// The policy, given or implied.
+    pub fn policy(&self) -> StopPolicy {
+        self.stop.unwrap_or(match (&self.statement, &self.when) {
+            (Some(_), _) => StopPolicy::Statement,
+            (None, Some(_)) => StopPolicy::When,
+            _ => StopPolicy::Arrival,
+        })
+    }
+
+    /// A one-line description (its name, or what it watches).
+    pub fn label(&self) -> String {
+        if let Some(n) = &self.name {
+            return n.clone();
+        }
+        let what = match self.policy() {
+            StopPolicy::Statement => format!("break {}", self.statement.as_deref().unwrap_or("?")),
+            StopPolicy::When => format!("stop-when {}", self.when.as_deref().unwrap_or("?")),
+            StopPolicy::EveryStep => "every step".into(),
+            p => {
+                let mut items = self.cabinets.join(",");
+                if !self.contexts.is_empty() {
+                    items = format!("{}{}{}", items, if items.is_empty() { "" } else { ":" }, self.contexts.join(","));
+                }
+                format!("{} {}", policy_word(p), if items.is_empty() { "all" } else { &items })
+            }
+        };
+        match &self.nodes {
+            Some(n) if n != "all" => format!("{what} on {n}"),
+            _ => what,
+        }
+    }
+}
+
+fn policy_word(p: StopPolicy) -> &'static str {
+    match p {
+        StopPolicy::Arrival => "arrival of",
+        StopPolicy::Departure => "departure of",
+        StopPolicy::Mass => "mass of",
+        StopPolicy::EveryStep => "every step",
+        StopPolicy::Statement => "break",
+        StopPolicy::When => "stop-when",
+    }
+}
+
+/// What a compiled form stops on.
+#[derive(Clone, Debug)]
+pub(crate) enum Policy {
+    Arrival,
+    Departure,
+    Mass,
+    EveryStep,
+    /// The statement's position, per stage (None: the stage has no such statement).
+    Statement(Vec<Option<usize>>),
+    When(Condition),
+}
+
+/// A form checked against a pipeline, ready for the matcher; hit counts are shared by every
+/// node it applies to (gdb counts a breakpoint's hits across threads).
+#[derive(Debug)]
+pub struct CompiledForm {
+    /// Its number in the session (1, 2 … like gdb's breakpoints).
+    pub id: u32,
+    /// The form as written.
+    pub form: TraceForm,
+    pub(crate) nodes: Vec<bool>,
+    pub(crate) cabinets: Vec<bool>,
+    pub(crate) contexts: Vec<ContextId>,
+    pub(crate) policy: Policy,
+    pub(crate) timeout: Option<Duration>,
+    hits: AtomicU64,
+    spent: AtomicBool,
+}
+
+impl CompiledForm {
+    /// Check `form` against the pipeline and compile it; `origin` names it in errors.
+    pub fn compile(form: &TraceForm, id: u32, desc: &PipelineDesc, origin: &str) -> Result<Self, FormError> {
+        let field = |field: &'static str, message: String| FormError::Field { origin: origin.into(), field, message };
+        let nodes = match form.nodes.as_deref() {
+            None | Some("all") => vec![true; desc.nodes.len()],
+            Some(n) => {
+                let v: Vec<bool> =
+                    desc.nodes.iter().map(|node| node == n || stage_of(node) == n).collect();
+                if !v.contains(&true) {
+                    let known = desc.stages.iter().map(|s| s.name.as_str()).chain(desc.nodes.iter().map(String::as_str));
+                    return Err(field("nodes", format!("no node or stage `{n}` (known: all, {})", join(known))));
+                }
+                v
+            }
+        };
+        let cabinets = watched_cabinets(&form.cabinets, desc).map_err(|m| field("cabinets", m))?;
+        let contexts = form
+            .contexts
+            .iter()
+            .map(|name| {
+                desc.contexts
+                    .iter()
+                    .position(|c| c.name.eq_ignore_ascii_case(name))
+                    .map(|i| ContextId(i as u16))
+                    .ok_or_else(|| {
+                        let known = join(desc.contexts.iter().map(|c| c.name.as_str()));
+                        field("contexts", format!("unknown context `{name}` (known: {known})"))
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let policy = form.policy();
+        if form.statement.is_some() && policy != StopPolicy::Statement {
+            return Err(field("statement", "only a `stop = \"statement\"` form names a statement".into()));
+        }
+        if form.when.is_some() && policy != StopPolicy::When {
+            return Err(field("when", "only a `stop = \"when\"` form has a condition".into()));
+        }
+        let policy = match policy {
+            StopPolicy::Arrival => Policy::Arrival,
+            StopPolicy::Departure => Policy::Departure,
+            StopPolicy::Mass => Policy::Mass,
+            StopPolicy::EveryStep => Policy::EveryStep,
+            StopPolicy::Statement => {
+                let Some(name) = &form.statement else {
+                    return Err(field("statement", "a breakpoint needs the statement's name".into()));
+                };
+                let per_stage: Vec<Option<usize>> = desc
+                    .stages
+                    .iter()
+                    .map(|s| s.statements.iter().position(|st| st.name == *name))
+                    .collect();
+                let applies = desc.nodes.iter().zip(&nodes).any(|(n, on)| {
+                    *on && desc.stages.iter().position(|s| s.name == stage_of(n)).is_some_and(|s| per_stage[s].is_some())
+                });
+                if !applies {
+                    let known = desc
+                        .stages
+                        .iter()
+                        .map(|s| format!("{}: {}", s.name, join(s.statements.iter().map(|x| x.name.as_str()))));
+                    return Err(field(
+                        "statement",
+                        format!("no statement `{name}` on these nodes ({})", known.collect::<Vec<_>>().join("; ")),
+                    ));
+                }
+                Policy::Statement(per_stage)
+            }
+            StopPolicy::When => {
+                let Some(text) = &form.when else {
+                    return Err(field("when", "`stop = \"when\"` needs a condition".into()));
+                };
+                Policy::When(Condition::parse(text, desc).map_err(|e| field("when", e.to_string()))?)
+            }
+        };
+        let timeout = match &form.timeout {
+            None => None,
+            Some(t) => match t.parse::<jiff::SignedDuration>() {
+                Ok(d) if d.is_positive() => Some(d.unsigned_abs()),
+                _ => return Err(field("timeout", format!("`{t}` is not a positive duration (like `30s` or `2m`)"))),
+            },
+        };
+        Ok(CompiledForm {
+            id,
+            form: form.clone(),
+            nodes,
+            cabinets,
+            contexts,
+            policy,
+            timeout,
+            hits: AtomicU64::new(0),
+            spent: AtomicBool::new(false),
+        })
+    }
+
+    /// True when the form applies to the node of this index.
+    pub fn applies_to(&self, node: usize) -> bool {
+        self.nodes.get(node).copied().unwrap_or(false) && !self.spent.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn watches(&self, cabinet: CabinetId) -> bool {
+        self.cabinets.get(cabinet.index()).copied().unwrap_or(false)
+    }
+
+    /// Count a hit; true when it stops (past `ignore`, and a one-shot form not spent yet).
+    pub(crate) fn hit(&self) -> bool {
+        let n = self.hits.fetch_add(1, Ordering::Relaxed) + 1;
+        if n <= self.form.ignore {
+            return false;
+        }
+        !(self.form.once && self.spent.swap(true, Ordering::Relaxed))
+    }
+
+    /// Hits so far (ignored ones included).
+    pub fn hits(&self) -> u64 {
+        self.hits.load(Ordering::Relaxed)
+    }
+}
+
+/// The stage name of a node name (`RATE/1` -> `RATE`).
+pub fn stage_of(node: &str) -> &str {
+    node.rsplit_once('/').map_or(node, |(s, _)| s)
+}
+
+fn join<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    names.collect::<Vec<_>>().join(", ")
+}
+
+/// Cabinets by name: a regular cabinet is itself, a spectrum or context cabinet its members,
+/// a root itself and every cabinet based on it; `all` (or nothing) every live cabinet.
+fn watched_cabinets(names: &[String], desc: &PipelineDesc) -> Result<Vec<bool>, String> {
+    let n = desc.cabinets.len();
+    let mut set = vec![false; n];
+    if names.is_empty() || names.iter().any(|x| x.eq_ignore_ascii_case("all")) {
+        set.iter_mut().skip(1).for_each(|s| *s = true);
+        return Ok(set);
+    }
+    for name in names {
+        let Some(i) = desc.cabinets.iter().position(|c| c.name.eq_ignore_ascii_case(name)) else {
+            let known = join(desc.cabinets.iter().skip(1).map(|c| c.name.as_str()));
+            return Err(format!("unknown cabinet `{name}` (known: all, {known})"));
+        };
+        let cab = &desc.cabinets[i];
+        match cab.kind.as_str() {
+            "spectrum" | "context" => cab.members.iter().for_each(|&m| set[m as usize] = true),
+            "root" => {
+                // The root and everything based on it, however indirectly (WIFE on CONFIRMED on RAW).
+                let mut family = vec![false; n];
+                family[i] = true;
+                let mut grew = true;
+                while grew {
+                    grew = false;
+                    for (j, c) in desc.cabinets.iter().enumerate() {
+                        if !family[j] && c.base.is_some_and(|b| family[b as usize]) {
+                            family[j] = true;
+                            grew = true;
+                        }
+                    }
+                }
+                set.iter_mut().zip(family).for_each(|(s, f)| *s |= f);
+            }
+            _ => set[i] = true,
+        }
+    }
+    Ok(set)
+}

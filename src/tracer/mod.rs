@@ -1,0 +1,287 @@
+//! The tracer (CATAR, SPEC §5): trace forms, the flip-flop matcher, stop policies, conditions,
+//! and the gate that freezes a node in its own thread. A [`Tracer`] is the hook factory a run
+//! attaches; a session drives it (freeze, step, continue, inquire, resume, halt) and receives
+//! its [`Signal`]s.
+
+mod condition;
+mod form;
+mod gate;
+mod stop;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use crossbeam_channel::{Receiver, Sender, unbounded};
+
+pub use condition::{Condition, ConditionError};
+pub use form::{CompiledForm, FormError, StopPolicy, TraceForm, stage_of as stage_name};
+use gate::NodeTracer;
+pub use stop::{Cell, Position, Reason, Release, Row, Rows, Stop, Why};
+
+use crate::engine::{HookFactory, NoHook, NodeId, StepHook};
+use crate::ops::{Presence, PresenceChange};
+use crate::recorder::PipelineDesc;
+
+/// The forms in force, shared by every node's gate.
+pub type Forms = Arc<Vec<Arc<CompiledForm>>>;
+
+/// Rows an inquiry returns per page unless asked otherwise, and at most.
+pub const INQUIRY_PAGE: usize = 50;
+/// The largest page an inquiry returns.
+pub const INQUIRY_MAX_PAGE: usize = 1000;
+
+/// What the tracer reports to its session.
+#[derive(Clone, Debug)]
+pub enum Signal {
+    /// A node froze.
+    Stopped(Stop),
+    /// A frozen node was let go.
+    Released {
+        /// The node.
+        node: String,
+        /// The stop it leaves.
+        stop: u64,
+        /// How.
+        by: Release,
+    },
+    /// A frozen node answered an inquiry.
+    Rows(Rows),
+    /// A frozen node could not answer an inquiry.
+    Error(String),
+}
+
+/// A query of a frozen node's tables.
+#[derive(Clone, Debug)]
+pub struct Inquiry {
+    /// One table by name; all reactors when absent.
+    pub reactor: Option<String>,
+    /// Only rows satisfying this.
+    pub filter: Option<Condition>,
+    /// Matching rows to skip.
+    pub offset: usize,
+    /// Rows to return at most.
+    pub limit: usize,
+}
+
+/// What a session asks a frozen node.
+#[derive(Clone, Debug)]
+pub(crate) enum Action {
+    Step(u64),
+    Continue,
+    Inquire(Inquiry),
+    Release(Release),
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct NodeCommand {
+    stop: u64,
+    action: Action,
+}
+
+/// One node as the tracer sees it.
+pub(crate) struct Slot {
+    tx: Sender<NodeCommand>,
+    rx: Mutex<Option<Receiver<NodeCommand>>>,
+    frozen: Mutex<Option<Stop>>,
+    detached: AtomicBool,
+}
+
+impl Slot {
+    fn detached(&self) -> bool {
+        self.detached.load(Ordering::Relaxed)
+    }
+
+    fn set_frozen(&self, stop: Option<Stop>) {
+        *self.frozen.lock().expect("frozen lock") = stop;
+    }
+
+    fn frozen(&self) -> Option<Stop> {
+        self.frozen.lock().expect("frozen lock").clone()
+    }
+
+    /// Send to the node if it is still frozen at `stop`.
+    fn send(&self, stop: u64, action: Action) -> bool {
+        let frozen = self.frozen.lock().expect("frozen lock");
+        frozen.as_ref().is_some_and(|s| s.id == stop) && self.tx.send(NodeCommand { stop, action }).is_ok()
+    }
+}
+
+pub(crate) struct Shared {
+    desc: Arc<PipelineDesc>,
+    forms: RwLock<(Forms, u64)>,
+    generation: AtomicU64,
+    signals: Sender<Signal>,
+    halted: AtomicBool,
+    stops: AtomicU64,
+    nodes: Vec<Slot>,
+}
+
+impl Shared {
+    fn halted(&self) -> bool {
+        self.halted.load(Ordering::Relaxed)
+    }
+
+    fn next_stop_id(&self) -> u64 {
+        self.stops.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    fn signal(&self, s: Signal) {
+        // Nobody listening (the session is gone) changes nothing for the run.
+        let _ = self.signals.send(s);
+    }
+
+    /// The forms, when they changed since `generation` (one relaxed load otherwise).
+    fn forms_since(&self, generation: u64) -> Option<(Forms, u64)> {
+        if self.generation.load(Ordering::Acquire) == generation {
+            return None;
+        }
+        Some(self.forms.read().expect("forms lock").clone())
+    }
+}
+
+/// The tracer of one run: attach it as a hook factory, drive it from a session.
+#[derive(Clone)]
+pub struct Tracer {
+    shared: Arc<Shared>,
+}
+
+impl Tracer {
+    /// A tracer for a pipeline with these forms; the receiver gets its signals.
+    pub fn new(desc: Arc<PipelineDesc>, forms: Forms) -> (Tracer, Receiver<Signal>) {
+        let (signals, rx) = unbounded();
+        let nodes = desc
+            .nodes
+            .iter()
+            .map(|_| {
+                let (tx, rx) = unbounded();
+                Slot { tx, rx: Mutex::new(Some(rx)), frozen: Mutex::new(None), detached: AtomicBool::new(false) }
+            })
+            .collect();
+        let shared = Shared {
+            desc,
+            forms: RwLock::new((forms, 1)),
+            generation: AtomicU64::new(1),
+            signals,
+            halted: AtomicBool::new(false),
+            stops: AtomicU64::new(0),
+            nodes,
+        };
+        (Tracer { shared: Arc::new(shared) }, rx)
+    }
+
+    /// The pipeline traced.
+    pub fn desc(&self) -> &Arc<PipelineDesc> {
+        &self.shared.desc
+    }
+
+    /// The forms in force.
+    pub fn forms(&self) -> Forms {
+        self.shared.forms.read().expect("forms lock").0.clone()
+    }
+
+    /// Replace the forms; every node sees them before its next step.
+    pub fn set_forms(&self, forms: Forms) {
+        let mut slot = self.shared.forms.write().expect("forms lock");
+        let generation = slot.1 + 1;
+        *slot = (forms, generation);
+        self.shared.generation.store(generation, Ordering::Release);
+    }
+
+    /// Where each node is frozen, by node index.
+    pub fn frozen(&self) -> Vec<Option<Stop>> {
+        self.shared.nodes.iter().map(Slot::frozen).collect()
+    }
+
+    /// True when the node was resumed (or the whole run detached or halted).
+    pub fn untraced(&self, node: usize) -> bool {
+        self.shared.halted() || self.shared.nodes.get(node).is_some_and(Slot::detached)
+    }
+
+    fn slot(&self, node: usize) -> Result<&Slot, String> {
+        self.shared.nodes.get(node).ok_or_else(|| format!("no node #{node}"))
+    }
+
+    fn frozen_stop(&self, node: usize) -> Result<u64, String> {
+        let slot = self.slot(node)?;
+        slot.frozen().map(|s| s.id).ok_or_else(|| format!("{} is not frozen", self.shared.desc.nodes[node]))
+    }
+
+    /// Let a frozen node run `n` statements and freeze again.
+    pub fn step(&self, node: usize, n: u64) -> Result<(), String> {
+        self.act(node, Action::Step(n))
+    }
+
+    /// Let a frozen node run to its next stop.
+    pub fn resume_to_next_stop(&self, node: usize) -> Result<(), String> {
+        self.act(node, Action::Continue)
+    }
+
+    /// Ask a frozen node for rows of its tables; the answer comes as [`Signal::Rows`].
+    pub fn inquire(&self, node: usize, inquiry: Inquiry) -> Result<(), String> {
+        self.act(node, Action::Inquire(inquiry))
+    }
+
+    fn act(&self, node: usize, action: Action) -> Result<(), String> {
+        let stop = self.frozen_stop(node)?;
+        if self.slot(node)?.send(stop, action) {
+            Ok(())
+        } else {
+            Err(format!("{} is no longer frozen", self.shared.desc.nodes[node]))
+        }
+    }
+
+    /// Stop tracing a node: it runs uninterrupted to the end.
+    pub fn resume(&self, node: usize) -> Result<(), String> {
+        let slot = self.slot(node)?;
+        slot.detached.store(true, Ordering::Relaxed);
+        self.release(slot, Release::Resume);
+        Ok(())
+    }
+
+    /// Stop tracing every node (the run goes on untraced).
+    pub fn detach(&self) {
+        for slot in &self.shared.nodes {
+            slot.detached.store(true, Ordering::Relaxed);
+            self.release(slot, Release::Detach);
+        }
+    }
+
+    /// No more stops, and every frozen node is let go to finish what it holds.
+    pub fn halt(&self) {
+        self.shared.halted.store(true, Ordering::Relaxed);
+        for slot in &self.shared.nodes {
+            self.release(slot, Release::Halt);
+        }
+    }
+
+    fn release(&self, slot: &Slot, by: Release) {
+        if let Some(stop) = slot.frozen() {
+            slot.send(stop.id, Action::Release(by));
+        }
+    }
+}
+
+impl HookFactory for Tracer {
+    fn hook_for(&self, node: &NodeId) -> Box<dyn StepHook> {
+        let shared = &self.shared;
+        let index = shared.desc.nodes.iter().position(|n| *n == node.name);
+        let rx = index.and_then(|i| shared.nodes[i].rx.lock().expect("rx lock").take());
+        let (Some(index), Some(rx)) = (index, rx) else {
+            // A node the description does not know, or a second run: nothing to trace.
+            return Box::new(NoHook);
+        };
+        let (forms, generation) = shared.forms.read().expect("forms lock").clone();
+        Box::new(NodeTracer {
+            index,
+            stage: node.stage,
+            shared: shared.clone(),
+            rx,
+            presence: Presence::new(shared.desc.cabinets.len()),
+            change: PresenceChange::default(),
+            forms,
+            generation,
+            when: Vec::new(),
+            stepping: 0,
+        })
+    }
+}
