@@ -10,6 +10,8 @@ use crate::rating::{RunOptions, RunSummary, run};
 use crate::recorder::{
     Consolidation, Level, RecorderSettings, SettingsError, Trace, consolidate, open_trace,
 };
+use crate::script::Script;
+use crate::tracer::TraceForm;
 
 /// Run a parsed command line; returns the process exit code.
 pub fn main_with(cli: Cli) -> i32 {
@@ -137,12 +139,43 @@ fn rate(args: &RunArgs) -> i32 {
         Ok(r) => r,
         Err(e) => return fail(&e, 2),
     };
+    if args.script.is_some() || !args.form.is_empty() {
+        return debug(args, &opts);
+    }
     match run(&opts, &NoHook) {
         Ok(s) => {
             print_summary(&s, &opts);
             0
         }
         Err(e) => fail(&e, e.exit_code()),
+    }
+}
+
+/// `run --script` / `run --form`: the run under the tracer, driven headless.
+fn debug(args: &RunArgs, opts: &RunOptions) -> i32 {
+    let script = match args.script.as_deref().map(Script::load).transpose() {
+        Ok(s) => s,
+        Err(e) => return fail(&e, 2),
+    };
+    let mut forms = Vec::new();
+    for path in &args.form {
+        match TraceForm::load(path) {
+            Ok(f) => forms.push((f, path.display().to_string())),
+            Err(e) => return fail(&e, 2),
+        }
+    }
+    let mut opts = opts.clone();
+    // Progress bars and a debugger's event stream do not share a terminal well.
+    opts.progress = false;
+    let debuggee = match crate::rating::debuggee(&opts) {
+        Ok(d) => d,
+        Err(e) => return fail(&e, e.exit_code()),
+    };
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match &script {
+        Some(s) => crate::script::run(debuggee, forms, s, args.json, &mut out),
+        None => crate::script::follow(debuggee, forms, args.json, &mut out),
     }
 }
 

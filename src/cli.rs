@@ -90,6 +90,17 @@ pub struct RunArgs {
     /// Run without a terminal UI (the only mode until the TUI lands).
     #[arg(long)]
     pub headless: bool,
+    /// A trace form (TOML) in force from the first step; repeat for several. Without a
+    /// script, each stop is printed and the node goes on.
+    #[arg(long)]
+    pub form: Vec<PathBuf>,
+    /// A script of debugger words (watch, break, stop-when, continue, step, inquire, resume,
+    /// halt …), one a line; the run is driven by it, headless.
+    #[arg(long)]
+    pub script: Option<PathBuf>,
+    /// Print every event as one JSON object a line (with --script or --form).
+    #[arg(long)]
+    pub json: bool,
     /// Record the run into this trace file.
     #[arg(long)]
     pub trace: Option<PathBuf>,

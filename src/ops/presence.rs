@@ -42,6 +42,8 @@ pub struct Presence {
     before: Vec<i64>,
     touched: Vec<usize>,
     steps: u64,
+    // The tables counted, by table id (all when empty).
+    tables: Vec<bool>,
 }
 
 impl Presence {
@@ -55,7 +57,19 @@ impl Presence {
             before: vec![0; cells],
             touched: Vec::new(),
             steps: 0,
+            tables: Vec::new(),
         }
+    }
+
+    /// Count only the tables marked true, by table id (a tracer watches reactors only: a
+    /// record discharged to an output table has departed from the node's work).
+    pub fn only_tables(mut self, tables: Vec<bool>) -> Self {
+        self.tables = tables;
+        self
+    }
+
+    fn counts(&self, table: crate::model::TableId) -> bool {
+        self.tables.is_empty() || self.tables.get(table.0 as usize).copied().unwrap_or(false)
     }
 
     /// Records in `cabinet` now.
@@ -72,7 +86,7 @@ impl Presence {
     pub fn apply(&mut self, report: &StepReport, change: &mut PresenceChange) {
         change.clear();
         self.steps += 1;
-        for m in &report.mass {
+        for m in report.mass.iter().filter(|m| self.counts(m.table)) {
             match change.mass.iter_mut().find(|(c, _)| *c == m.cabinet) {
                 Some((_, d)) => *d += m.delta,
                 None => change.mass.push((m.cabinet, m.delta)),
@@ -91,14 +105,20 @@ impl Presence {
         }
         // Records of a step mostly move alike: count each (cabinet, contexts) move once.
         let mut moves: Vec<(CabinetId, ContextMask, i64)> = Vec::new();
-        for &(_, from, to, mask, count) in &report.moves {
+        for &(table, from, to, mask, count) in &report.moves {
+            if !self.counts(table) {
+                continue;
+            }
             for (cabinet, delta) in [(from, -(count as i64)), (to, count as i64)] {
                 if cabinet.is_live() {
                     add_move(&mut moves, cabinet, mask, delta);
                 }
             }
         }
-        for &(_, _, cabinet, mask) in &report.freed {
+        for &(table, _, cabinet, mask) in &report.freed {
+            if !self.counts(table) {
+                continue;
+            }
             add_move(&mut moves, cabinet, mask, -1);
         }
         for (cabinet, mask, n) in moves.into_iter().filter(|m| m.2 != 0) {
@@ -106,8 +126,8 @@ impl Presence {
                 self.bump(cabinet.index() * MAX_CONTEXTS + ctx.slot(), n);
             }
         }
-        for &(_, cabinet, context, delta) in &report.presence {
-            if delta != 0 && cabinet.is_live() {
+        for &(table, cabinet, context, delta) in &report.presence {
+            if delta != 0 && cabinet.is_live() && self.counts(table) {
                 self.bump(cabinet.index() * MAX_CONTEXTS + context.slot(), delta);
             }
         }

@@ -215,6 +215,9 @@ pub enum Event {
     Error {
         /// Why.
         message: String,
+        /// The script line that asked for it (set by the script runner).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        line: Option<usize>,
     },
     /// The run ended.
     Finished(Finished),

@@ -13,7 +13,8 @@ use super::{Debuggee, Failure, Outcome};
 use crate::engine::{Activity, Control, NodeGauge, Peer};
 use crate::recorder::{PipelineDesc, consolidate, open_trace};
 use crate::tracer::{
-    CompiledForm, Condition, FormError, INQUIRY_MAX_PAGE, INQUIRY_PAGE, Inquiry, Signal, Stop, TraceForm, Tracer,
+    CompiledForm, Condition, FormError, INQUIRY_MAX_PAGE, INQUIRY_PAGE, Inquiry, Signal, Stop, TraceForm,
+    Tracer,
 };
 
 /// How often node states are sampled.
@@ -21,8 +22,8 @@ const SAMPLE: Duration = Duration::from_millis(20);
 /// Samples a passing state must last before it is reported: a busy run's nodes wait on each
 /// other for microseconds all the time, and that flicker is not news.
 const STEADY: u32 = 3;
-/// Samples without a single step, with a node frozen and every other one stuck, before the
-/// session says the run is stalled.
+/// Samples without a single step, with a node frozen and every other one waiting, blocked or
+/// done, before the session says the run is stalled.
 const STALL: u32 = 5;
 
 /// A live debugging session over one run.
@@ -39,7 +40,9 @@ impl LiveSession {
         let compiled = forms
             .iter()
             .enumerate()
-            .map(|(i, (f, origin))| CompiledForm::compile(f, i as u32 + 1, &debuggee.desc, origin).map(Arc::new))
+            .map(|(i, (f, origin))| {
+                CompiledForm::compile(f, i as u32 + 1, &debuggee.desc, origin).map(Arc::new)
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let (tracer, signals) = Tracer::new(debuggee.desc.clone(), Arc::new(compiled));
         let (commands, command_rx) = unbounded();
@@ -115,7 +118,7 @@ impl Controller {
     }
 
     fn error(&self, message: impl Into<String>) {
-        self.emit(Event::Error { message: message.into() });
+        self.emit(Event::Error { message: message.into(), line: None });
     }
 
     fn serve(mut self, run: super::RunFn, commands: Receiver<Command>, signals: Receiver<Signal>) {
@@ -273,7 +276,10 @@ impl Controller {
             f.is_some()
                 || matches!(
                     g.activity,
-                    Activity::Done | Activity::Failed | Activity::Waiting(Peer::Node(_)) | Activity::Blocked(Peer::Node(_))
+                    Activity::Done
+                        | Activity::Failed
+                        | Activity::Waiting(Peer::Node(_))
+                        | Activity::Blocked(Peer::Node(_))
                 )
         });
         if steps != self.last_steps || !stuck || frozen.iter().all(Option::is_none) {
@@ -310,7 +316,11 @@ impl Controller {
                 state: self.state_of(g, &frozen[i]),
                 steps: g.steps,
                 records: g.records,
-                pseudo_time: (g.time != 0).then(|| jiff::Timestamp::from_second(g.time).ok()).flatten(),
+                // A frozen node's clock is where it stopped; a running one's, at its last tick.
+                pseudo_time: match &frozen[i] {
+                    Some(stop) => stop.pseudo_time,
+                    None => (g.time != 0).then(|| jiff::Timestamp::from_second(g.time).ok()).flatten(),
+                },
                 traced: !self.tracer.untraced(i),
                 stop: frozen[i].clone(),
             })
@@ -348,7 +358,8 @@ impl Controller {
     }
 
     fn try_command(&mut self, c: Command) -> Result<(), String> {
-        let changes_forms = matches!(c, Command::AddForm { .. } | Command::ReplaceForm { .. } | Command::DeleteForm { .. });
+        let changes_forms =
+            matches!(c, Command::AddForm { .. } | Command::ReplaceForm { .. } | Command::DeleteForm { .. });
         if self.finished && !matches!(c, Command::Snapshot) {
             return Err("the run has finished".into());
         }
@@ -358,14 +369,16 @@ impl Controller {
         match c {
             Command::AddForm { form } => {
                 let id = self.next_form;
-                let compiled = CompiledForm::compile(&form, id, &self.desc, &format!("#{id}")).map_err(|e| e.to_string())?;
+                let compiled = CompiledForm::compile(&form, id, &self.desc, &format!("#{id}"))
+                    .map_err(|e| e.to_string())?;
                 self.next_form += 1;
                 let mut forms = (*self.tracer.forms()).clone();
                 forms.push(Arc::new(compiled));
                 self.set_forms(forms);
             }
             Command::ReplaceForm { id, form } => {
-                let compiled = CompiledForm::compile(&form, id, &self.desc, &format!("#{id}")).map_err(|e| e.to_string())?;
+                let compiled = CompiledForm::compile(&form, id, &self.desc, &format!("#{id}"))
+                    .map_err(|e| e.to_string())?;
                 let mut forms = (*self.tracer.forms()).clone();
                 let slot = forms.iter_mut().find(|f| f.id == id).ok_or_else(|| format!("no form {id}"))?;
                 *slot = Arc::new(compiled);
@@ -383,8 +396,14 @@ impl Controller {
             Command::Step { node, count } => self.tracer.step(self.node(&node)?, count)?,
             Command::Continue { node: Some(node) } => self.tracer.resume_to_next_stop(self.node(&node)?)?,
             Command::Continue { node: None } => {
-                let frozen: Vec<usize> =
-                    self.tracer.frozen().iter().enumerate().filter(|(_, f)| f.is_some()).map(|(i, _)| i).collect();
+                let frozen: Vec<usize> = self
+                    .tracer
+                    .frozen()
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, f)| f.is_some())
+                    .map(|(i, _)| i)
+                    .collect();
                 if frozen.is_empty() {
                     return Err("no node is frozen".into());
                 }

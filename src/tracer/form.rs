@@ -144,7 +144,12 @@ impl TraceForm {
             p => {
                 let mut items = self.cabinets.join(",");
                 if !self.contexts.is_empty() {
-                    items = format!("{}{}{}", items, if items.is_empty() { "" } else { ":" }, self.contexts.join(","));
+                    items = format!(
+                        "{}{}{}",
+                        items,
+                        if items.is_empty() { "" } else { ":" },
+                        self.contexts.join(",")
+                    );
                 }
                 format!("{} {}", policy_word(p), if items.is_empty() { "all" } else { &items })
             }
@@ -199,15 +204,22 @@ pub struct CompiledForm {
 impl CompiledForm {
     /// Check `form` against the pipeline and compile it; `origin` names it in errors.
     pub fn compile(form: &TraceForm, id: u32, desc: &PipelineDesc, origin: &str) -> Result<Self, FormError> {
-        let field = |field: &'static str, message: String| FormError::Field { origin: origin.into(), field, message };
+        let field =
+            |field: &'static str, message: String| FormError::Field { origin: origin.into(), field, message };
         let nodes = match form.nodes.as_deref() {
             None | Some("all") => vec![true; desc.nodes.len()],
             Some(n) => {
-                let v: Vec<bool> =
-                    desc.nodes.iter().map(|node| node == n || stage_of(node) == n).collect();
+                let v: Vec<bool> = desc.nodes.iter().map(|node| node == n || stage_of(node) == n).collect();
                 if !v.contains(&true) {
-                    let known = desc.stages.iter().map(|s| s.name.as_str()).chain(desc.nodes.iter().map(String::as_str));
-                    return Err(field("nodes", format!("no node or stage `{n}` (known: all, {})", join(known))));
+                    let known = desc
+                        .stages
+                        .iter()
+                        .map(|s| s.name.as_str())
+                        .chain(desc.nodes.iter().map(String::as_str));
+                    return Err(field(
+                        "nodes",
+                        format!("no node or stage `{n}` (known: all, {})", join(known)),
+                    ));
                 }
                 v
             }
@@ -243,22 +255,25 @@ impl CompiledForm {
                 let Some(name) = &form.statement else {
                     return Err(field("statement", "a breakpoint needs the statement's name".into()));
                 };
-                let per_stage: Vec<Option<usize>> = desc
-                    .stages
-                    .iter()
-                    .map(|s| s.statements.iter().position(|st| st.name == *name))
-                    .collect();
+                let per_stage: Vec<Option<usize>> =
+                    desc.stages.iter().map(|s| s.statements.iter().position(|st| st.name == *name)).collect();
                 let applies = desc.nodes.iter().zip(&nodes).any(|(n, on)| {
-                    *on && desc.stages.iter().position(|s| s.name == stage_of(n)).is_some_and(|s| per_stage[s].is_some())
-                });
-                if !applies {
-                    let known = desc
+                    *on && desc
                         .stages
                         .iter()
-                        .map(|s| format!("{}: {}", s.name, join(s.statements.iter().map(|x| x.name.as_str()))));
+                        .position(|s| s.name == stage_of(n))
+                        .is_some_and(|s| per_stage[s].is_some())
+                });
+                if !applies {
+                    let known = desc.stages.iter().map(|s| {
+                        format!("{}: {}", s.name, join(s.statements.iter().map(|x| x.name.as_str())))
+                    });
                     return Err(field(
                         "statement",
-                        format!("no statement `{name}` on these nodes ({})", known.collect::<Vec<_>>().join("; ")),
+                        format!(
+                            "no statement `{name}` on these nodes ({})",
+                            known.collect::<Vec<_>>().join("; ")
+                        ),
                     ));
                 }
                 Policy::Statement(per_stage)
@@ -274,7 +289,12 @@ impl CompiledForm {
             None => None,
             Some(t) => match t.parse::<jiff::SignedDuration>() {
                 Ok(d) if d.is_positive() => Some(d.unsigned_abs()),
-                _ => return Err(field("timeout", format!("`{t}` is not a positive duration (like `30s` or `2m`)"))),
+                _ => {
+                    return Err(field(
+                        "timeout",
+                        format!("`{t}` is not a positive duration (like `30s` or `2m`)"),
+                    ));
+                }
             },
         };
         Ok(CompiledForm {

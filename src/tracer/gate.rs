@@ -63,14 +63,18 @@ impl NodeTracer {
             if form.contexts.is_empty() {
                 cabs.iter().find(|&&x| form.watches(x)).map(|&x| (x, None))
             } else {
-                pairs.iter().find(|(x, k)| form.watches(*x) && form.contexts.contains(k)).map(|&(x, k)| (x, Some(k)))
+                pairs
+                    .iter()
+                    .find(|(x, k)| form.watches(*x) && form.contexts.contains(k))
+                    .map(|&(x, k)| (x, Some(k)))
             }
         };
         match &form.policy {
             Policy::Arrival => arrival(&c.appeared, &c.contexts_appeared)
                 .map(|(x, k)| Why::Arrival { cabinet: self.cabinet(x), context: k.map(|k| self.context(k)) }),
-            Policy::Departure => arrival(&c.disappeared, &c.contexts_disappeared)
-                .map(|(x, k)| Why::Departure { cabinet: self.cabinet(x), context: k.map(|k| self.context(k)) }),
+            Policy::Departure => arrival(&c.disappeared, &c.contexts_disappeared).map(|(x, k)| {
+                Why::Departure { cabinet: self.cabinet(x), context: k.map(|k| self.context(k)) }
+            }),
             Policy::Mass => c.mass.iter().find(|(x, _)| form.watches(*x)).map(|&(x, delta)| Why::Mass {
                 cabinet: self.cabinet(x),
                 delta,
@@ -120,7 +124,14 @@ impl NodeTracer {
         hit
     }
 
-    fn freeze(&mut self, at: &StepPoint<'_>, ws: &Workspace, position: Position, reason: Reason, timeout: Option<Duration>) {
+    fn freeze(
+        &mut self,
+        at: &StepPoint<'_>,
+        ws: &Workspace,
+        position: Position,
+        reason: Reason,
+        timeout: Option<Duration>,
+    ) {
         self.stepping = 0;
         let stop = Stop {
             id: self.shared.next_stop_id(),
@@ -172,10 +183,11 @@ impl NodeTracer {
         let desc = &self.shared.desc;
         let tables: Vec<_> = match &q.reactor {
             Some(name) => {
-                let t = ws.tables().iter().find(|t| t.name().eq_ignore_ascii_case(name)).ok_or_else(|| {
-                    let known: Vec<&str> = ws.tables().iter().map(|t| t.name()).collect();
-                    format!("{} has no table `{name}` (it has: {})", self.name(), known.join(", "))
-                })?;
+                let t =
+                    ws.tables().iter().find(|t| t.name().eq_ignore_ascii_case(name)).ok_or_else(|| {
+                        let known: Vec<&str> = ws.tables().iter().map(|t| t.name()).collect();
+                        format!("{} has no table `{name}` (it has: {})", self.name(), known.join(", "))
+                    })?;
                 vec![t]
             }
             None => ws.tables().iter().filter(|t| matches!(t.kind(), TableKind::Reactor(_))).collect(),
@@ -194,7 +206,12 @@ impl NodeTracer {
                                 Value::Time(t) => Cell::Text(t.to_string()),
                                 Value::Empty => Cell::Text(String::new()),
                             };
-                            (desc.contexts.get(c.slot()).map_or_else(|| format!("#{}", c.0), |d| d.name.clone()), cell)
+                            (
+                                desc.contexts
+                                    .get(c.slot())
+                                    .map_or_else(|| format!("#{}", c.0), |d| d.name.clone()),
+                                cell,
+                            )
                         })
                         .collect();
                     rows.push(Row {

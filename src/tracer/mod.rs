@@ -154,7 +154,12 @@ impl Tracer {
             .iter()
             .map(|_| {
                 let (tx, rx) = unbounded();
-                Slot { tx, rx: Mutex::new(Some(rx)), frozen: Mutex::new(None), detached: AtomicBool::new(false) }
+                Slot {
+                    tx,
+                    rx: Mutex::new(Some(rx)),
+                    frozen: Mutex::new(None),
+                    detached: AtomicBool::new(false),
+                }
             })
             .collect();
         let shared = Shared {
@@ -271,12 +276,16 @@ impl HookFactory for Tracer {
             return Box::new(NoHook);
         };
         let (forms, generation) = shared.forms.read().expect("forms lock").clone();
+        // The flip-flop watches the node's reactors (SPEC §5), not its output or store tables.
+        let reactors = shared.desc.stages.get(node.stage).map_or_else(Vec::new, |s| {
+            s.tables.iter().map(|(_, kind)| kind.starts_with("Reactor")).collect()
+        });
         Box::new(NodeTracer {
             index,
             stage: node.stage,
             shared: shared.clone(),
             rx,
-            presence: Presence::new(shared.desc.cabinets.len()),
+            presence: Presence::new(shared.desc.cabinets.len()).only_tables(reactors),
             change: PresenceChange::default(),
             forms,
             generation,

@@ -130,7 +130,11 @@ impl fmt::Display for Stop {
             Position::Before => "before",
             Position::After => "after",
         };
-        write!(f, "{} stopped {at} {} (step {}, global {}", self.node, self.statement, self.step, self.global_step)?;
+        write!(
+            f,
+            "{} stopped {at} {} (step {}, global {}",
+            self.node, self.statement, self.step, self.global_step
+        )?;
         if let Some(t) = self.pseudo_time {
             write!(f, ", {t}")?;
         }

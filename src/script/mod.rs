@@ -1,0 +1,304 @@
+//! The headless command language (SPEC §9): a script of gdb-like words drives a live session,
+//! waiting for each stop it needs, and prints every event as text or as one JSON object a line.
+
+mod parse;
+mod print;
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::path::Path;
+
+pub use parse::{Word, WordError, parse_line};
+pub use print::text;
+
+use crate::session::{Command, Debuggee, Event, FormInfo, LiveSession};
+use crate::tracer::{CompiledForm, TraceForm};
+
+/// A script that cannot run: its file, line and why.
+#[derive(Debug, thiserror::Error)]
+pub enum ScriptError {
+    /// The file cannot be read.
+    #[error("cannot read script {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A line is wrong.
+    #[error("{origin} line {line}: {message}")]
+    Line {
+        /// The script.
+        origin: String,
+        /// Its line number (1-based).
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// A parsed script: its words with their line numbers.
+#[derive(Clone, Debug)]
+pub struct Script {
+    /// Where it came from (for errors).
+    pub origin: String,
+    /// Its words, with 1-based line numbers.
+    pub words: Vec<(usize, Word)>,
+}
+
+impl Script {
+    /// Read and parse a script file: every line is checked before anything runs.
+    pub fn load(path: &Path) -> Result<Script, ScriptError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ScriptError::Read { path: path.into(), source })?;
+        Script::parse(&text, &path.display().to_string())
+    }
+
+    /// Parse a script's text.
+    pub fn parse(text: &str, origin: &str) -> Result<Script, ScriptError> {
+        let mut words = Vec::new();
+        let mut halted = false;
+        for (i, line) in text.lines().enumerate() {
+            let error = |message: String| ScriptError::Line { origin: origin.into(), line: i + 1, message };
+            let Some(word) = parse_line(line).map_err(|e| error(e.0))? else { continue };
+            if halted {
+                return Err(error("nothing can follow `halt`: the run has stopped".into()));
+            }
+            halted = word == Word::Halt;
+            words.push((i + 1, word));
+        }
+        Ok(Script { origin: origin.into(), words })
+    }
+}
+
+/// Run `script` on a debuggee, with `forms` (from `--form`) in force from the first step, and
+/// print events to `out`. Returns the exit code: 0, the run's failure code, or 2 for a wrong line.
+pub fn run(
+    debuggee: Debuggee,
+    forms: Vec<(TraceForm, String)>,
+    script: &Script,
+    json: bool,
+    out: &mut dyn Write,
+) -> i32 {
+    // The forms of the script's first lines apply from the first step, like breakpoints set
+    // before gdb's `run`.
+    let mut initial = forms;
+    let mut first = 0;
+    for (line, word) in &script.words {
+        let Word::Form(f) = word else { break };
+        let origin = format!("{} line {line}", script.origin);
+        let id = initial.len() as u32 + 1;
+        if let Err(e) = CompiledForm::compile(f, id, &debuggee.desc, &origin) {
+            return report(out, json, Event::Error { message: e.to_string(), line: Some(*line) });
+        }
+        initial.push((f.clone(), origin));
+        first += 1;
+    }
+    let session = match LiveSession::start(debuggee, initial) {
+        Ok(s) => s,
+        Err(e) => return report(out, json, Event::Error { message: e.to_string(), line: None }),
+    };
+    let mut r =
+        Runner { session, out, json, current: None, frozen: HashSet::new(), forms: Vec::new(), end: None };
+    for (line, word) in &script.words[first..] {
+        if let Err(message) = r.word(word) {
+            r.print(&Event::Error { message, line: Some(*line) });
+            r.session.send(Command::Halt);
+            r.until_end();
+            return 2;
+        }
+    }
+    if r.end.is_none() {
+        // The script is done with the run: every node goes on untraced to the end.
+        r.session.send(Command::Detach);
+    }
+    r.until_end()
+}
+
+/// Without a script: print each stop of the forms and let the node go on (gdb's tracepoints),
+/// to the end of the run.
+pub fn follow(debuggee: Debuggee, forms: Vec<(TraceForm, String)>, json: bool, out: &mut dyn Write) -> i32 {
+    let session = match LiveSession::start(debuggee, forms) {
+        Ok(s) => s,
+        Err(e) => return report(out, json, Event::Error { message: e.to_string(), line: None }),
+    };
+    let mut r =
+        Runner { session, out, json, current: None, frozen: HashSet::new(), forms: Vec::new(), end: None };
+    while r.end.is_none() {
+        match r.next() {
+            Some(Event::Stopped(stop)) => r.session.send(Command::Continue { node: Some(stop.node) }),
+            Some(e @ Event::Error { .. }) => r.print(&e),
+            Some(_) => {}
+            None => return 1,
+        }
+    }
+    r.until_end()
+}
+
+fn report(out: &mut dyn Write, json: bool, e: Event) -> i32 {
+    Runner::emit(out, json, &e);
+    2
+}
+
+struct Runner<'a> {
+    session: LiveSession,
+    out: &'a mut dyn Write,
+    json: bool,
+    current: Option<String>,
+    frozen: HashSet<String>,
+    forms: Vec<FormInfo>,
+    end: Option<Event>,
+}
+
+impl Runner<'_> {
+    fn emit(out: &mut dyn Write, json: bool, e: &Event) {
+        if json {
+            let _ = writeln!(out, "{}", serde_json::to_string(e).expect("events serialize"));
+        } else if let Event::Error { .. } = e {
+            eprintln!("catar: {}", text(e).unwrap_or_default());
+        } else if let Some(t) = text(e) {
+            let _ = writeln!(out, "{t}");
+        }
+        let _ = out.flush();
+    }
+
+    fn print(&mut self, e: &Event) {
+        Runner::emit(self.out, self.json, e);
+    }
+
+    /// The next event, printed and taken into account; `None` once the session is gone.
+    fn next(&mut self) -> Option<Event> {
+        let e = self.session.events().recv().ok()?;
+        match &e {
+            Event::Stopped(s) => {
+                self.current = Some(s.node.clone());
+                self.frozen.insert(s.node.clone());
+            }
+            Event::Released { node, .. } => {
+                self.frozen.remove(node);
+            }
+            Event::Started { forms, .. } | Event::Forms { forms } => self.forms = forms.clone(),
+            Event::Finished(_) | Event::Failed { .. } => self.end = Some(e.clone()),
+            _ => {}
+        }
+        if !matches!(e, Event::Error { .. }) {
+            self.print(&e);
+        }
+        Some(e)
+    }
+
+    /// Wait for an event `until` accepts, or the end of the run; an error event is the
+    /// command's failure.
+    fn wait(&mut self, until: impl Fn(&Event) -> bool) -> Result<(), String> {
+        while self.end.is_none() {
+            match self.next() {
+                Some(Event::Error { message, .. }) => return Err(message),
+                Some(e) if until(&e) => return Ok(()),
+                Some(_) => {}
+                None => return Err("the session ended".into()),
+            }
+        }
+        Ok(())
+    }
+
+    fn wait_stop(&mut self) -> Result<(), String> {
+        self.wait(|e| matches!(e, Event::Stopped(_) | Event::Stalled { .. }))
+    }
+
+    fn send(&mut self, c: Command) -> Result<(), String> {
+        if self.end.is_some() {
+            return Err("the run has finished".into());
+        }
+        self.session.send(c);
+        Ok(())
+    }
+
+    fn target(&self, node: &Option<String>, word: &str) -> Result<String, String> {
+        node.clone()
+            .or_else(|| self.current.clone())
+            .ok_or_else(|| format!("`{word}` needs a node: none has stopped yet"))
+    }
+
+    fn word(&mut self, word: &Word) -> Result<(), String> {
+        let forms = |e: &Event| matches!(e, Event::Forms { .. });
+        match word {
+            Word::Form(form) => {
+                self.send(Command::AddForm { form: form.clone() })?;
+                self.wait(forms)
+            }
+            Word::Ignore { form, count } => {
+                let info =
+                    self.forms.iter().find(|f| f.id == *form).ok_or_else(|| format!("no form {form}"))?;
+                let replaced = TraceForm { ignore: *count, ..info.form.clone() };
+                self.send(Command::ReplaceForm { id: *form, form: replaced })?;
+                self.wait(forms)
+            }
+            Word::Delete { form } => {
+                self.send(Command::DeleteForm { id: *form })?;
+                self.wait(forms)
+            }
+            Word::Continue { node } => {
+                let node = match node.as_deref() {
+                    Some(n) if n.eq_ignore_ascii_case("all") => Some(None),
+                    Some(n) => Some(Some(n.to_string())),
+                    // The current node if it is still frozen; otherwise wait for the next stop.
+                    None => self.current.clone().filter(|c| self.frozen.contains(c)).map(Some),
+                };
+                match node {
+                    Some(None) if self.frozen.is_empty() => {}
+                    Some(node) => self.send(Command::Continue { node })?,
+                    None if self.end.is_some() => return Err("the run has finished".into()),
+                    None => {}
+                }
+                self.wait_stop()
+            }
+            Word::Step { count, node } => {
+                let node = self.target(node, "step")?;
+                self.send(Command::Step { node, count: *count })?;
+                self.wait_stop()
+            }
+            Word::Inquire { node, reactor, filter, limit, offset } => {
+                self.send(Command::Inquire {
+                    node: node.clone(),
+                    reactor: reactor.clone(),
+                    filter: filter.clone(),
+                    offset: *offset,
+                    limit: *limit,
+                })?;
+                self.wait(|e| matches!(e, Event::Rows(_)))
+            }
+            Word::Resume { node } => {
+                let node = self.target(node, "resume")?;
+                self.send(Command::Resume { node })
+            }
+            Word::Halt => {
+                self.send(Command::Halt)?;
+                self.wait(|_| false)
+            }
+            Word::Nodes => {
+                self.send(Command::Snapshot)?;
+                self.wait(|e| matches!(e, Event::Snapshot(_)))
+            }
+            Word::Forms => {
+                let e = Event::Forms { forms: self.forms.clone() };
+                self.print(&e);
+                Ok(())
+            }
+        }
+    }
+
+    /// Print everything up to the end of the run; its exit code.
+    fn until_end(&mut self) -> i32 {
+        while self.end.is_none() {
+            match self.next() {
+                Some(e @ Event::Error { .. }) => self.print(&e),
+                Some(_) => {}
+                None => return 1,
+            }
+        }
+        match &self.end {
+            Some(Event::Failed { code, .. }) => *code,
+            _ => 0,
+        }
+    }
+}

@@ -1,0 +1,295 @@
+//! The script words of SPEC §9, one command a line, `#` comments: a line becomes a [`Word`].
+//! Conditions after `where` / `stop-when` are handed whole to the condition parser.
+
+use std::path::PathBuf;
+
+use crate::tracer::{StopPolicy, TraceForm};
+
+/// One line of a script (or of the TUI's command line).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Word {
+    /// `watch cabinet|context …`, `break`, `tbreak`, `stop-when`, `form FILE`: a form to add.
+    Form(TraceForm),
+    /// `ignore FORM N`: let the form's next N hits pass.
+    Ignore {
+        /// The form's number.
+        form: u32,
+        /// Hits to let pass.
+        count: u64,
+    },
+    /// `delete FORM`.
+    Delete {
+        /// The form's number.
+        form: u32,
+    },
+    /// `continue [NODE|all]`: the current node (the last one stopped) by default.
+    Continue {
+        /// The node, `all`, or the current one.
+        node: Option<String>,
+    },
+    /// `step [N] [NODE]`.
+    Step {
+        /// Statements to run.
+        count: u64,
+        /// The node, or the current one.
+        node: Option<String>,
+    },
+    /// `inquire NODE [REACTOR] [where EXPR] [limit N] [offset M]`.
+    Inquire {
+        /// The node.
+        node: String,
+        /// One table.
+        reactor: Option<String>,
+        /// The condition.
+        filter: Option<String>,
+        /// Rows per page.
+        limit: Option<usize>,
+        /// Rows to skip.
+        offset: usize,
+    },
+    /// `resume [NODE]`.
+    Resume {
+        /// The node, or the current one.
+        node: Option<String>,
+    },
+    /// `halt`.
+    Halt,
+    /// `nodes`: every node's state.
+    Nodes,
+    /// `forms`: the forms in force.
+    Forms,
+}
+
+/// The words only a replay understands.
+const REPLAY_WORDS: [&str; 4] = ["back", "goto", "reverse-continue", "when"];
+
+/// A line that is not a command.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct WordError(pub String);
+
+/// Parse one line; `None` for a blank line or a comment.
+pub fn parse_line(line: &str) -> Result<Option<Word>, WordError> {
+    let line = line.trim();
+    if line.is_empty() || line.starts_with('#') {
+        return Ok(None);
+    }
+    let (head, rest) = split_word(line);
+    let words: Vec<&str> = rest.split_whitespace().collect();
+    let err = |m: String| Err(WordError(m));
+    let word = match head.to_ascii_lowercase().as_str() {
+        "watch" => watch(&words)?,
+        "break" | "tbreak" => {
+            let (statement, node) = match words.as_slice() {
+                [s] => (*s, None),
+                [s, on, n] if on.eq_ignore_ascii_case("on") => (*s, Some(n.to_string())),
+                _ => return err(format!("usage: {head} STATEMENT [on NODE]")),
+            };
+            Word::Form(TraceForm {
+                statement: Some(statement.into()),
+                nodes: node,
+                once: head.eq_ignore_ascii_case("tbreak"),
+                ..TraceForm::default()
+            })
+        }
+        "stop-when" => {
+            if rest.is_empty() {
+                return err("usage: stop-when CONDITION (like AMOUNT > 500 AND SERVICE = 'VOICE')".into());
+            }
+            Word::Form(TraceForm { when: Some(rest.into()), ..TraceForm::default() })
+        }
+        "form" => match words.as_slice() {
+            [_] => Word::Form(TraceForm::load(&PathBuf::from(rest)).map_err(|e| WordError(e.to_string()))?),
+            _ => return err("usage: form FILE".into()),
+        },
+        "ignore" => match words.as_slice() {
+            [f, n] => Word::Ignore { form: number(f, "form")?, count: number(n, "count")? },
+            _ => return err("usage: ignore FORM COUNT".into()),
+        },
+        "delete" => match words.as_slice() {
+            [f] => Word::Delete { form: number(f, "form")? },
+            _ => return err("usage: delete FORM".into()),
+        },
+        "continue" | "c" => match words.as_slice() {
+            [] => Word::Continue { node: None },
+            [n] => Word::Continue { node: Some(n.to_string()) },
+            _ => return err("usage: continue [NODE|all]".into()),
+        },
+        "step" | "s" => match words.as_slice() {
+            [] => Word::Step { count: 1, node: None },
+            [n] if n.parse::<u64>().is_ok() => Word::Step { count: number(n, "count")?, node: None },
+            [node] => Word::Step { count: 1, node: Some(node.to_string()) },
+            [n, node] => Word::Step { count: number(n, "count")?, node: Some(node.to_string()) },
+            _ => return err("usage: step [N] [NODE]".into()),
+        },
+        "inquire" | "i" => inquire(rest)?,
+        "resume" => match words.as_slice() {
+            [] => Word::Resume { node: None },
+            [n] => Word::Resume { node: Some(n.to_string()) },
+            _ => return err("usage: resume [NODE]".into()),
+        },
+        "halt" | "nodes" | "info" | "forms" if !words.is_empty() => {
+            return err(format!("usage: {head} (it takes no arguments)"));
+        }
+        "halt" => Word::Halt,
+        "nodes" | "info" => Word::Nodes,
+        "forms" => Word::Forms,
+        w if REPLAY_WORDS.contains(&w) => {
+            return err(format!(
+                "`{w}` moves through a recording: it works in `catar replay`, not on a live run"
+            ));
+        }
+        _ => {
+            return err(format!(
+                "unknown command `{head}` (words: watch, break, tbreak, stop-when, form, ignore, delete, continue, step, inquire, resume, halt, nodes, forms)"
+            ));
+        }
+    };
+    Ok(Some(word))
+}
+
+/// The first word and the rest of the line, trimmed.
+fn split_word(s: &str) -> (&str, &str) {
+    let s = s.trim();
+    match s.find(char::is_whitespace) {
+        Some(i) => (&s[..i], s[i..].trim()),
+        None => (s, ""),
+    }
+}
+
+fn number<T: std::str::FromStr>(s: &str, what: &str) -> Result<T, WordError> {
+    s.parse().map_err(|_| WordError(format!("`{s}` is not a {what} (a whole number)")))
+}
+
+/// `watch cabinet NAME [on NODE] [arrival|departure|mass]`,
+/// `watch context NAME [in CABINET] [on NODE] [arrival|departure]`.
+fn watch(words: &[&str]) -> Result<Word, WordError> {
+    let usage = || {
+        WordError(
+            "usage: watch cabinet NAME [on NODE] [arrival|departure|mass] | watch context NAME [in CABINET] [on NODE] [arrival|departure]"
+                .into(),
+        )
+    };
+    let [kind, name, options @ ..] = words else { return Err(usage()) };
+    let mut form = TraceForm::default();
+    match kind.to_ascii_lowercase().as_str() {
+        "cabinet" => form.cabinets.push(name.to_string()),
+        "context" => form.contexts.push(name.to_string()),
+        _ => return Err(usage()),
+    }
+    let mut rest = options;
+    while let Some((w, tail)) = rest.split_first() {
+        match (w.to_ascii_lowercase().as_str(), tail) {
+            ("on", [node, more @ ..]) => {
+                form.nodes = Some(node.to_string());
+                rest = more;
+            }
+            ("in", [cabinet, more @ ..]) if !form.contexts.is_empty() => {
+                form.cabinets.push(cabinet.to_string());
+                rest = more;
+            }
+            ("arrival", more) => (form.stop, rest) = (Some(StopPolicy::Arrival), more),
+            ("departure", more) => (form.stop, rest) = (Some(StopPolicy::Departure), more),
+            ("mass", more) if form.contexts.is_empty() => (form.stop, rest) = (Some(StopPolicy::Mass), more),
+            _ => return Err(usage()),
+        }
+    }
+    Ok(Word::Form(form))
+}
+
+/// `inquire NODE [REACTOR] [where EXPR] [limit N] [offset M]`.
+fn inquire(rest: &str) -> Result<Word, WordError> {
+    let usage = || WordError("usage: inquire NODE [REACTOR] [where CONDITION] [limit N] [offset M]".into());
+    let (node, rest) = split_word(rest);
+    if node.is_empty() {
+        return Err(usage());
+    }
+    // Paging words come last: peel them off the end so the condition keeps its own text.
+    let mut tail: Vec<&str> = rest.split_whitespace().collect();
+    let (mut limit, mut offset) = (None, 0);
+    while tail.len() >= 2 {
+        let (k, v) = (tail[tail.len() - 2], tail[tail.len() - 1]);
+        match k.to_ascii_lowercase().as_str() {
+            "limit" if limit.is_none() => limit = Some(number(v, "limit")?),
+            "offset" => offset = number(v, "offset")?,
+            _ => break,
+        }
+        tail.truncate(tail.len() - 2);
+    }
+    let (reactor, filter) = match tail.split_first() {
+        None => (None, None),
+        Some((w, _)) if w.eq_ignore_ascii_case("where") => (None, Some(tail[1..].join(" "))),
+        Some((r, more)) => match more.split_first() {
+            None => (Some(r.to_string()), None),
+            Some((w, cond)) if w.eq_ignore_ascii_case("where") => (Some(r.to_string()), Some(cond.join(" "))),
+            _ => return Err(usage()),
+        },
+    };
+    if filter.as_deref() == Some("") {
+        return Err(WordError("`where` needs a condition".into()));
+    }
+    Ok(Word::Inquire { node: node.into(), reactor, filter, limit, offset })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn word(s: &str) -> Word {
+        parse_line(s).unwrap().unwrap()
+    }
+
+    #[test]
+    fn every_word_parses() {
+        let Word::Form(f) = word("watch cabinet WIFE on RATE/0 departure") else { panic!() };
+        assert_eq!(
+            (f.cabinets, f.nodes, f.stop),
+            (vec!["WIFE".into()], Some("RATE/0".into()), Some(StopPolicy::Departure))
+        );
+        let Word::Form(f) = word("watch context WIFE_NAME in PERSISTENT") else { panic!() };
+        assert_eq!((f.contexts, f.cabinets), (vec!["WIFE_NAME".into()], vec!["PERSISTENT".into()]));
+        let Word::Form(f) = word("tbreak rate-voice on RATE") else { panic!() };
+        assert!(f.once && f.statement.as_deref() == Some("rate-voice"));
+        let Word::Form(f) = word("stop-when AMOUNT > 500 AND SERVICE = 'VOICE'") else { panic!() };
+        assert_eq!(f.when.as_deref(), Some("AMOUNT > 500 AND SERVICE = 'VOICE'"));
+        assert_eq!(word("step"), Word::Step { count: 1, node: None });
+        assert_eq!(word("step 3 RATE/1"), Word::Step { count: 3, node: Some("RATE/1".into()) });
+        assert_eq!(word("continue all"), Word::Continue { node: Some("all".into()) });
+        assert_eq!(word("ignore 2 10"), Word::Ignore { form: 2, count: 10 });
+        assert_eq!(
+            word("inquire RATE/0 driving where AMOUNT > 5 and SERVICE = 'SMS' limit 3 offset 6"),
+            Word::Inquire {
+                node: "RATE/0".into(),
+                reactor: Some("driving".into()),
+                filter: Some("AMOUNT > 5 and SERVICE = 'SMS'".into()),
+                limit: Some(3),
+                offset: 6,
+            }
+        );
+        assert_eq!(
+            word("inquire RATE where CABINET = 'WIFE'"),
+            Word::Inquire {
+                node: "RATE".into(),
+                reactor: None,
+                filter: Some("CABINET = 'WIFE'".into()),
+                limit: None,
+                offset: 0
+            }
+        );
+        assert_eq!(parse_line("  # a comment").unwrap(), None);
+        assert_eq!(word("halt"), Word::Halt);
+    }
+
+    #[test]
+    fn wrong_lines_say_what_is_expected() {
+        let err = |s: &str| parse_line(s).unwrap_err().0;
+        assert!(err("watch").starts_with("usage: watch"));
+        assert!(err("frobnicate").contains("unknown command `frobnicate`"));
+        assert!(err("back 3").contains("catar replay"));
+        assert!(err("step x y").contains("not a count"));
+        assert!(err("inquire").starts_with("usage: inquire"));
+        assert!(err("inquire RATE/0 where").contains("needs a condition"));
+        assert!(err("form /nonexistent/form.toml").contains("cannot read trace form"));
+        assert!(err("halt now").starts_with("usage: halt"));
+    }
+}

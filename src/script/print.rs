@@ -1,0 +1,109 @@
+//! Events as a person reads them (the script without `--json`).
+
+use crate::session::{Event, NodeState, NodeView};
+use crate::tracer::{Release, Rows};
+
+/// An event as text; `None` for what another line already says (a node frozen by a stop,
+/// running again after a release).
+pub fn text(e: &Event) -> Option<String> {
+    Some(match e {
+        Event::Started { nodes, forms } => {
+            let mut s = format!("started: {}", nodes.join(", "));
+            for f in forms {
+                s.push_str(&format!("\n  form {}: {}", f.id, f.label));
+            }
+            s
+        }
+        Event::Forms { forms } => {
+            if forms.is_empty() {
+                "forms: none".into()
+            } else {
+                let lines: Vec<String> =
+                    forms.iter().map(|f| format!("  form {}: {} ({} hits)", f.id, f.label, f.hits)).collect();
+                format!("forms:\n{}", lines.join("\n"))
+            }
+        }
+        Event::Stopped(stop) => format!("stop: {stop}"),
+        Event::Released { node, by, .. } => {
+            let how = match by {
+                Release::Continue => "continues",
+                Release::Step => "steps",
+                Release::Resume => "resumed: runs untraced to the end",
+                Release::Halt => "finishes what it holds (halt)",
+                Release::Timeout => "continues by itself (the stop timed out)",
+                Release::Detach => "runs on untraced",
+            };
+            format!("{node} {how}")
+        }
+        Event::State { state: NodeState::Frozen { .. } | NodeState::Running, .. } => return None,
+        Event::State { node, state } => format!("{node} {}", state_text(state)),
+        Event::Rows(rows) => rows_text(rows),
+        Event::Stalled { frozen } => {
+            format!(
+                "stalled: nothing moves until {} is let go (continue, step, resume or halt)",
+                frozen.join(", ")
+            )
+        }
+        Event::Snapshot(s) => {
+            let mut lines =
+                vec![format!("{:<10} {:>9} {:>9}  {:<20}  state", "node", "steps", "records", "pseudo-time")];
+            lines.extend(s.nodes.iter().map(node_line));
+            lines.join("\n")
+        }
+        Event::Error { message, line: Some(line) } => format!("error: line {line}: {message}"),
+        Event::Error { message, line: None } => format!("error: {message}"),
+        Event::Finished(f) => {
+            let mut lines = vec![if f.halted {
+                format!("halted after {} records: every record read is stored whole", f.records)
+            } else {
+                format!("finished: {} records", f.records)
+            }];
+            lines.extend(f.summary.iter().cloned());
+            if !f.cabinets.is_empty() {
+                lines.push("program cabinets:".into());
+                for c in &f.cabinets {
+                    let transient = if c.transient { "  transient" } else { "" };
+                    lines.push(format!(
+                        "  {:<12} final {:>7}  max/node {:>6}{transient}",
+                        c.cabinet, c.final_mass, c.max_mass
+                    ));
+                }
+            }
+            lines.join("\n")
+        }
+        Event::Failed { message, .. } => format!("run failed: {message}"),
+    })
+}
+
+fn state_text(s: &NodeState) -> String {
+    match s {
+        NodeState::Starting => "starting".into(),
+        NodeState::Running => "running".into(),
+        NodeState::Frozen { statement, reason } => format!("frozen at {statement}: {reason}"),
+        NodeState::Waiting { on } => format!("waiting on {on}"),
+        NodeState::Blocked { on } => format!("blocked on {on}"),
+        NodeState::Done => "done".into(),
+        NodeState::Failed => "failed".into(),
+    }
+}
+
+fn node_line(n: &NodeView) -> String {
+    let time = n.pseudo_time.map(|t| t.to_string()).unwrap_or_default();
+    let traced = if n.traced { "" } else { " (untraced)" };
+    format!("{:<10} {:>9} {:>9}  {:<20}  {}{traced}", n.node, n.steps, n.records, time, state_text(&n.state))
+}
+
+fn rows_text(r: &Rows) -> String {
+    let filter = r.filter.as_ref().map(|f| format!(" where {f}")).unwrap_or_default();
+    let shown = if r.rows.is_empty() {
+        "no row".to_string()
+    } else {
+        format!("rows {}-{}", r.offset + 1, r.offset + r.rows.len())
+    };
+    let mut lines = vec![format!("{}: {shown} of {} in {}{filter}", r.node, r.total, r.tables.join(", "))];
+    for row in &r.rows {
+        let values: Vec<String> = row.contexts.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        lines.push(format!("  {} #{} {}: {}", row.table, row.reg_id, row.cabinet, values.join(" ")));
+    }
+    lines.join("\n")
+}

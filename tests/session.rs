@@ -1,0 +1,400 @@
+//! The tracer through the Session API, on generated data with a fixed seed: each stop policy
+//! and each action, asserting the exact stop against an independent oracle (the recorder's
+//! trace of a run without forms, or the program itself) and what an inquiry returns.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use catar::rating::generate::{GenOptions, generate};
+use catar::rating::{RunOptions, debuggee};
+use catar::recorder::{Event as TraceEvent, Level, PipelineDesc, RecorderSettings, Step, open_trace};
+use catar::session::{Command, Event, LiveSession, NodeState};
+use catar::tracer::{Position, Release, Rows, Stop, TraceForm, Why};
+
+const DEADLINE: Duration = Duration::from_secs(60);
+
+struct Run {
+    session: LiveSession,
+    log: Vec<Event>,
+    db: PathBuf,
+    desc: PipelineDesc,
+}
+
+fn input(cdrs: usize) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = GenOptions { out: dir.path().into(), cdrs, subscribers: 200, seed: 7, bad_rate: 0.02 };
+    generate(&opts).expect("generate");
+    dir
+}
+
+fn options(dir: &Path, db: &str, segments: usize) -> RunOptions {
+    let mut opts = RunOptions::new(dir, dir.join(db));
+    opts.segments = segments;
+    opts
+}
+
+fn start(opts: &RunOptions, forms: &[&str]) -> Run {
+    let forms = forms
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (TraceForm::parse(f, &format!("form{i}")).unwrap(), format!("form{i}")))
+        .collect();
+    let debuggee = debuggee(opts).unwrap();
+    let desc = (*debuggee.desc).clone();
+    let session = LiveSession::start(debuggee, forms).unwrap();
+    Run { session, log: Vec::new(), db: opts.db.clone(), desc }
+}
+
+impl Run {
+    /// The next event satisfying `pred`, logging every event before it; panics at the deadline.
+    fn wait(&mut self, what: &str, pred: impl Fn(&Event) -> bool) -> Event {
+        let end = Instant::now() + DEADLINE;
+        loop {
+            let left = end.saturating_duration_since(Instant::now());
+            let Ok(e) = self.session.events().recv_timeout(left) else {
+                panic!("no {what} within {DEADLINE:?}; events: {:#?}", self.log);
+            };
+            self.log.push(e.clone());
+            if pred(&e) {
+                return e;
+            }
+        }
+    }
+
+    fn stop(&mut self) -> Stop {
+        match self
+            .wait("stop", |e| matches!(e, Event::Stopped(_) | Event::Finished(_) | Event::Failed { .. }))
+        {
+            Event::Stopped(s) => s,
+            other => panic!("expected a stop, got {other:?}"),
+        }
+    }
+
+    fn rows(
+        &mut self,
+        node: &str,
+        reactor: Option<&str>,
+        filter: Option<&str>,
+        offset: usize,
+        limit: usize,
+    ) -> Rows {
+        self.session.send(Command::Inquire {
+            node: node.into(),
+            reactor: reactor.map(Into::into),
+            filter: filter.map(Into::into),
+            offset,
+            limit: Some(limit),
+        });
+        match self.wait("rows", |e| matches!(e, Event::Rows(_) | Event::Error { .. })) {
+            Event::Rows(r) => r,
+            other => panic!("expected rows, got {other:?}"),
+        }
+    }
+
+    fn finish(&mut self) -> catar::session::Finished {
+        match self.wait("the end", |e| matches!(e, Event::Finished(_) | Event::Failed { .. })) {
+            Event::Finished(f) => f,
+            other => panic!("the run failed: {other:?}"),
+        }
+    }
+
+    fn statement(&self, node: &str, position: usize) -> String {
+        let stage = node.split('/').next().unwrap();
+        let s = self.desc.stages.iter().find(|s| s.name == stage).unwrap();
+        s.statements[position].name.clone()
+    }
+
+    fn cabinet(&self, name: &str) -> u16 {
+        self.desc.cabinets.iter().position(|c| c.name == name).unwrap() as u16
+    }
+}
+
+/// The steps of one node in a summary trace of the same input run without any form.
+fn oracle_steps(dir: &Path, node: &str) -> Vec<Step> {
+    let trace = dir.join("oracle.trace");
+    let mut opts = options(dir, "oracle.db", 1);
+    opts.record =
+        Some((trace.clone(), RecorderSettings { level: Level::Summary, ..RecorderSettings::default() }));
+    catar::rating::run(&opts, &catar::engine::NoHook).unwrap();
+    let mut t = open_trace(&trace).unwrap();
+    let index = t.header().pipeline.nodes.iter().position(|n| n == node).unwrap() as u16;
+    let mut steps = Vec::new();
+    for i in 0..t.index().len() {
+        for e in t.read_chunk(i).unwrap() {
+            if let TraceEvent::Step(s) = e
+                && s.node == index
+            {
+                steps.push(s);
+            }
+        }
+    }
+    steps.sort_by_key(|s| s.node_step);
+    steps
+}
+
+fn assert_stop(run: &Run, stop: &Stop, node: &str, step: u64, at: Position) {
+    assert_eq!((stop.node.as_str(), stop.step, stop.at), (node, step, at), "{stop}");
+    assert_eq!(stop.statement, run.statement(node, stop.position), "{stop}");
+}
+
+#[test]
+fn arrival_stops_where_the_trace_shows_the_cabinet_appear_and_inquiry_shows_it() {
+    let dir = input(5000);
+    let mut run = start(&options(dir.path(), "out.db", 1), &["nodes = \"RATE\"\ncabinets = [\"WIFE\"]"]);
+    let wife = run.cabinet("WIFE");
+    let expected =
+        oracle_steps(dir.path(), "RATE/0").into_iter().find(|s| s.appeared.contains(&wife)).unwrap();
+    let stop = run.stop();
+    assert_stop(&run, &stop, "RATE/0", expected.node_step, Position::After);
+    assert_eq!(stop.reason.why, Why::Arrival { cabinet: "WIFE".into(), context: None });
+    assert_eq!(stop.reason.form, Some(1));
+    // What arrived is there to see, and only a WIFE row passes a WIFE filter.
+    let rows = run.rows("RATE/0", None, Some("CABINET = 'WIFE'"), 0, 1000);
+    assert!(rows.total > 0 && rows.rows.len() == rows.total, "{rows:?}");
+    assert!(rows.rows.iter().all(|r| r.cabinet == "WIFE" && r.contexts.contains_key("WIFE_NAME")));
+    run.session.send(Command::Detach);
+    run.finish();
+}
+
+#[test]
+fn departure_and_mass_stop_where_the_program_and_the_trace_say() {
+    let dir = input(5000);
+    let rejected_gone = std::fs::read_to_string("assets/forms/rejected-departure.toml").unwrap();
+    let mut run = start(&options(dir.path(), "out.db", 1), &[&rejected_gone]);
+    let rejected = run.cabinet("REJECTED");
+    let steps = oracle_steps(dir.path(), "REG/0");
+    // REJECTED leaves REG's reactor when the tick of its first rejections discharges them.
+    let first = steps.iter().find(|s| s.appeared.contains(&rejected)).unwrap();
+    let expected = steps
+        .iter()
+        .find(|s| {
+            s.tick == first.tick && run.statement("REG/0", s.statement as usize) == "discharge-rejected"
+        })
+        .unwrap();
+    let stop = run.stop();
+    assert_stop(&run, &stop, "REG/0", expected.node_step, Position::After);
+    assert_eq!(stop.reason.why, Why::Departure { cabinet: "REJECTED".into(), context: None });
+    // They left the reactor for the store's table, where an inquiry still finds them.
+    assert_eq!(run.rows("REG/0", None, Some("CABINET = 'REJECTED'"), 0, 1).total, 0);
+    let gone = run.rows("REG/0", Some("rejected"), None, 0, 1000);
+    assert!(
+        gone.total > 0
+            && gone.rows.iter().all(|r| r.cabinet == "REJECTED" && r.contexts.contains_key("REASON"))
+    );
+    run.session.send(Command::Halt);
+    run.finish();
+
+    let dir2 = input(5000);
+    let wife_mass = "nodes = \"RATE/0\"\ncabinets = [\"WIFE\"]\nstop = \"mass\"\nignore = 1";
+    let mut run = start(&options(dir2.path(), "out.db", 1), &[wife_mass]);
+    let wife = run.cabinet("WIFE");
+    let rate = oracle_steps(dir2.path(), "RATE/0");
+    let second = rate.iter().filter(|s| s.mass.iter().any(|&(c, d)| c == wife && d != 0)).nth(1).unwrap();
+    let stop = run.stop();
+    assert_stop(&run, &stop, "RATE/0", second.node_step, Position::After);
+    let delta = second.mass.iter().find(|m| m.0 == wife).unwrap().1;
+    assert!(
+        matches!(stop.reason.why, Why::Mass { ref cabinet, delta: d, .. } if cabinet == "WIFE" && d == delta)
+    );
+    run.session.send(Command::Resume { node: "RATE/0".into() });
+    run.finish();
+}
+
+#[test]
+fn every_step_ignore_step_and_continue_walk_the_program_in_order() {
+    let dir = input(3000);
+    let mut run =
+        start(&options(dir.path(), "out.db", 1), &["nodes = \"DIS\"\nstop = \"every-step\"\nignore = 2"]);
+    let stop = run.stop();
+    // Two hits let pass: the third step of DIS/0.
+    assert_stop(&run, &stop, "DIS/0", 2, Position::After);
+    assert_eq!(stop.reason.why, Why::EveryStep);
+    run.session.send(Command::Continue { node: Some("DIS/0".into()) });
+    let next = run.stop();
+    assert_stop(&run, &next, "DIS/0", 3, Position::After);
+    run.session.send(Command::Step { node: "DIS".into(), count: 1 });
+    let stepped = run.stop();
+    assert_stop(&run, &stepped, "DIS/0", 4, Position::After);
+    assert!(run.log.iter().any(|e| matches!(e, Event::Released { by: Release::Step, .. })));
+    run.session.send(Command::Halt);
+    run.finish();
+}
+
+#[test]
+fn a_breakpoint_stops_before_its_statement_and_step_n_runs_n_statements() {
+    let dir = input(3000);
+    let mut run = start(&options(dir.path(), "out.db", 1), &["statement = \"amount\""]);
+    let position = run.desc.stages[1].statements.iter().position(|s| s.name == "amount").unwrap();
+    let stop = run.stop();
+    assert_stop(&run, &stop, "RATE/0", position as u64, Position::Before);
+    assert_eq!((stop.statement.as_str(), &stop.reason.why), ("amount", &Why::Statement));
+    // Before `amount` ran, no record has an AMOUNT.
+    assert_eq!(run.rows("RATE/0", None, Some("AMOUNT IS NOT NULL"), 0, 1).total, 0);
+    run.session.send(Command::Step { node: "RATE/0".into(), count: 2 });
+    let stepped = run.stop();
+    assert_stop(&run, &stepped, "RATE/0", position as u64 + 1, Position::After);
+    assert_eq!(stepped.reason.why, Why::Step);
+    assert!(run.rows("RATE/0", None, Some("AMOUNT IS NOT NULL"), 0, 1).total > 0);
+    // The next tick hits the breakpoint again.
+    run.session.send(Command::Continue { node: None });
+    let again = run.stop();
+    assert_eq!((again.statement.as_str(), again.tick, again.at), ("amount", 1, Position::Before));
+    run.session.send(Command::Detach);
+    run.finish();
+}
+
+#[test]
+fn stop_when_fires_on_the_first_record_that_comes_to_satisfy_it() {
+    let dir = input(5000);
+    let form = std::fs::read_to_string("assets/forms/voice-over-500.toml").unwrap();
+    let mut run = start(&options(dir.path(), "out.db", 1), &[&form]);
+    let stop = run.stop();
+    let Why::When { ref table, reg_id, ref condition } = stop.reason.why else { panic!("{stop:?}") };
+    assert_eq!(condition, "AMOUNT > 500 AND SERVICE = 'VOICE'");
+    // The record named satisfies the condition and is in a watched cabinet.
+    let it = run.rows("RATE/0", Some(table), Some(&format!("REG_ID = {reg_id} AND ({condition})")), 0, 10);
+    assert_eq!(it.total, 1, "{it:?}");
+    assert_eq!(it.rows[0].cabinet, "RATED");
+    // No record can satisfy it before RATED first appears.
+    let rated = run.cabinet("RATED");
+    let first = oracle_steps(dir.path(), "RATE/0").into_iter().find(|s| s.appeared.contains(&rated)).unwrap();
+    assert!(stop.step >= first.node_step, "{stop} before RATED appeared at step {}", first.node_step);
+    run.session.send(Command::Halt);
+    run.finish();
+}
+
+#[test]
+fn a_one_shot_form_stops_once_and_inquiry_pages_are_consistent_and_change_nothing() {
+    let dir = input(5000);
+    let mut run = start(&options(dir.path(), "out.db", 1), &["statement = \"discharge-rated\"\nonce = true"]);
+    let stop = run.stop();
+    assert_eq!(stop.statement, "discharge-rated");
+    let all = run.rows("RATE/0", Some("CONFIRMED"), None, 0, 1000);
+    assert!(all.total > 100, "{}", all.total);
+    let page1 = run.rows("RATE/0", Some("CONFIRMED"), None, 0, 40);
+    let page2 = run.rows("RATE/0", Some("CONFIRMED"), None, 40, 40);
+    assert_eq!((page1.total, page2.total), (all.total, all.total));
+    assert_eq!(page1.rows[..], all.rows[..40]);
+    assert_eq!(page2.rows[..], all.rows[40..80]);
+    // Asking again (the node still frozen) gives the same answer: inquiry changes nothing.
+    assert_eq!(run.rows("RATE/0", Some("CONFIRMED"), None, 0, 1000), all);
+    run.session.send(Command::Continue { node: None });
+    run.finish();
+    let stops = run.log.iter().filter(|e| matches!(e, Event::Stopped(_))).count();
+    assert_eq!(stops, 1, "a one-shot form stops once");
+}
+
+#[test]
+fn after_resume_the_run_completes_and_equals_a_run_without_forms() {
+    let dir = input(5000);
+    common::run(dir.path(), &dir.path().join("plain.db"), 2);
+    let mut run = start(&options(dir.path(), "traced.db", 2), &["cabinets = [\"WIFE\"]\nnodes = \"RATE\""]);
+    let stop = run.stop();
+    run.session.send(Command::Resume { node: stop.node.clone() });
+    // The other RATE node may stop too; resume it as well.
+    while let Event::Stopped(s) =
+        run.wait("stop or end", |e| matches!(e, Event::Stopped(_) | Event::Finished(_)))
+    {
+        run.session.send(Command::Resume { node: s.node });
+    }
+    assert_eq!(common::dump_db(&run.db), common::dump_db(&dir.path().join("plain.db")));
+}
+
+#[test]
+fn halt_closes_the_trace_with_its_footer_and_stores_only_whole_records() {
+    let dir = input(15_000);
+    common::run(dir.path(), &dir.path().join("plain.db"), 1);
+    let trace = dir.path().join("halt.trace");
+    let mut opts = options(dir.path(), "halted.db", 1);
+    opts.record = Some((trace.clone(), RecorderSettings::default()));
+    let mut run = start(&opts, &["nodes = \"RATE\"\ncabinets = [\"WIFE\"]"]);
+    run.stop();
+    run.session.send(Command::Halt);
+    let end = run.finish();
+    assert!(end.halted && end.records < 15_000, "{end:?}");
+    assert!(end.cabinets.iter().any(|c| c.cabinet == "PERSISTENT"), "consolidated: {:?}", end.cabinets);
+    let t = open_trace(&trace).unwrap();
+    assert!(t.complete(), "the trace has its footer");
+    // Every stored row is exactly the row a full run stores: no half-processed record.
+    let plain = common::dump_db(&dir.path().join("plain.db"));
+    let halted = common::dump_db(&opts.db);
+    let mut section = "";
+    let mut rows = 0;
+    for line in halted.lines() {
+        if line.starts_with("==") {
+            section = line;
+        } else if !section.contains("FROM balances") {
+            rows += 1;
+            assert!(plain.contains(line), "{line} ({section}) is not a row of the full run");
+        }
+    }
+    assert!(rows > 0 && rows < plain.lines().count());
+}
+
+#[test]
+fn a_stop_times_out_and_the_node_continues_by_itself() {
+    let dir = input(3000);
+    let mut run = start(
+        &options(dir.path(), "out.db", 1),
+        &["statement = \"charge\"\nnodes = \"DIS\"\ntimeout = \"20ms\""],
+    );
+    let stop = run.stop();
+    let released = run.wait("release", |e| matches!(e, Event::Released { .. }));
+    assert_eq!(released, Event::Released { node: stop.node, stop: stop.id, by: Release::Timeout });
+    run.session.send(Command::DeleteForm { id: 1 });
+    run.finish();
+}
+
+#[test]
+fn a_frozen_rate_segment_blocks_reg_and_starves_dis_without_deadlock() {
+    let dir = input(20_000);
+    let mut run = start(&options(dir.path(), "out.db", 2), &["nodes = \"RATE/1\"\ncabinets = [\"WIFE\"]"]);
+    let stop = run.stop();
+    assert_eq!(stop.node, "RATE/1");
+    let blocked = |e: &Event| matches!(e, Event::State { node, state: NodeState::Blocked { on } } if node.starts_with("REG/") && on == "RATE/1");
+    let waiting = |e: &Event| matches!(e, Event::State { node, state: NodeState::Waiting { on } } if node.starts_with("DIS/") && on == "RATE/1");
+    run.wait("REG blocked on RATE/1", |e| blocked(e) || matches!(e, Event::Stalled { .. }));
+    run.wait("stall", |e| matches!(e, Event::Stalled { .. }));
+    assert!(run.log.iter().any(blocked), "{:#?}", run.log);
+    assert!(run.log.iter().any(waiting), "{:#?}", run.log);
+    // Bounded: REG holds a few windows in flight, not the input.
+    run.session.send(Command::Snapshot);
+    let Event::Snapshot(snap) = run.wait("snapshot", |e| matches!(e, Event::Snapshot(_))) else {
+        unreachable!()
+    };
+    let read: u64 = snap.nodes.iter().filter(|n| n.node.starts_with("REG")).map(|n| n.records).sum();
+    assert!(read < 15_000, "REG read {read} of 20000 records while RATE/1 was frozen");
+    run.session.send(Command::Continue { node: Some("RATE/1".into()) });
+    run.session.send(Command::DeleteForm { id: 1 });
+    let end = run.finish();
+    assert_eq!(end.records, 20_000);
+}
+
+#[test]
+fn bad_forms_are_errors_naming_the_field() {
+    let dir = input(100);
+    let err = |form: &str| {
+        let f = match TraceForm::parse(form, "f.toml") {
+            Ok(f) => f,
+            Err(e) => return e.to_string(),
+        };
+        match LiveSession::start(
+            debuggee(&options(dir.path(), "x.db", 1)).unwrap(),
+            vec![(f, "f.toml".into())],
+        ) {
+            Ok(_) => panic!("{form} was accepted"),
+            Err(e) => e.to_string(),
+        }
+    };
+    assert!(err("cabinet = [\"WIFE\"]").contains("unknown field `cabinet`"));
+    assert!(err("cabinets = [\"WIFEE\"]").contains("field `cabinets`: unknown cabinet `WIFEE`"));
+    assert!(err("contexts = [\"AMOUNTT\"]").contains("field `contexts`: unknown context `AMOUNTT`"));
+    assert!(err("nodes = \"RATE/7\"").contains("field `nodes`: no node or stage `RATE/7`"));
+    assert!(err("statement = \"nope\"").contains("field `statement`: no statement `nope`"));
+    assert!(err("statement = \"charge\"\nstop = \"arrival\"").contains("field `statement`"));
+    assert!(err("when = \"AMOUNT >\"").contains("field `when`"));
+    assert!(err("stop = \"sometimes\"").contains("unknown variant `sometimes`"));
+    assert!(err("timeout = \"soon\"").contains("field `timeout`"));
+}
