@@ -1,0 +1,122 @@
+//! `catar run --script` through the real binary: a worked session in JSON, readable text, a
+//! wrong line (exit 2 naming it, the run halted cleanly), and `--form` without a script.
+
+mod common;
+
+use std::path::Path;
+
+use serde_json::Value;
+
+fn script_run(dir: &Path, script: &str, extra: &[&str]) -> (i32, String, String) {
+    let file = dir.join("session.cat");
+    std::fs::write(&file, script).unwrap();
+    let out = common::catar()
+        .args(["run", "--headless", "--segments", "1", "--input"])
+        .arg(dir)
+        .arg("--db")
+        .arg(dir.join("out.db"))
+        .arg("--script")
+        .arg(&file)
+        .args(extra)
+        .output()
+        .unwrap();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr))
+}
+
+fn events(stdout: &str) -> Vec<Value> {
+    stdout.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}"))).collect()
+}
+
+#[test]
+fn a_worked_session_prints_one_json_event_a_line() {
+    let dir = tempfile::tempdir().unwrap();
+    common::gen_input(dir.path(), 5000, 200, 7, 0.02);
+    let script = "# stop RATE at the first WIFE arrival, look inside, step, let it go\n\
+                  form assets/forms/first-wife.toml\n\
+                  continue\n\
+                  inquire RATE/0 CONFIRMED where CABINET = 'WIFE' limit 3\n\
+                  step 2\n\
+                  nodes\n\
+                  resume RATE/0\n";
+    let (code, stdout, stderr) = script_run(dir.path(), script, &["--json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let events = events(&stdout);
+    let kinds: Vec<&str> = events.iter().map(|e| e["event"].as_str().unwrap()).collect();
+    let pos = |k: &str| kinds.iter().position(|x| *x == k).unwrap_or_else(|| panic!("no {k} in {kinds:?}"));
+    assert!(pos("started") < pos("stopped") && pos("stopped") < pos("rows") && pos("rows") < pos("snapshot"));
+    assert_eq!(kinds.last(), Some(&"finished"));
+    let stop = &events[pos("stopped")];
+    assert_eq!(stop["node"], "RATE/0");
+    assert_eq!(stop["reason"]["policy"], "arrival");
+    assert_eq!(stop["reason"]["cabinet"], "WIFE");
+    for field in ["statement", "step", "global_step", "pseudo_time"] {
+        assert!(!stop[field].is_null(), "a stop has its {field}");
+    }
+    let rows = &events[pos("rows")];
+    assert_eq!(rows["rows"].as_array().unwrap().len(), 3);
+    assert!(rows["rows"].as_array().unwrap().iter().all(|r| r["cabinet"] == "WIFE"));
+    // `step 2` stops two statements further, with its own reason.
+    let stepped = events.iter().filter(|e| e["event"] == "stopped").nth(1).unwrap();
+    assert_eq!(stepped["step"].as_u64(), stop["step"].as_u64().map(|s| s + 2));
+    assert_eq!(stepped["reason"]["policy"], "step");
+    let end = events.last().unwrap();
+    assert_eq!(end["records"], 5000);
+    assert_eq!(end["halted"], false);
+}
+
+#[test]
+fn readable_text_without_json() {
+    let dir = tempfile::tempdir().unwrap();
+    common::gen_input(dir.path(), 3000, 200, 7, 0.02);
+    let (code, stdout, stderr) =
+        script_run(dir.path(), "break amount on RATE\ncontinue\ninquire RATE where AMOUNT IS NOT NULL\nhalt\n", &[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("stop: RATE/0 stopped before amount"), "{stdout}");
+    assert!(stdout.contains("breakpoint (form 1: break amount on RATE)"), "{stdout}");
+    assert!(stdout.contains("RATE/0: no row of 0 in CONFIRMED"), "{stdout}");
+    assert!(stdout.contains("halted after"), "{stdout}");
+}
+
+#[test]
+fn a_wrong_line_is_an_error_naming_it_and_the_run_halts_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    common::gen_input(dir.path(), 3000, 200, 7, 0.02);
+    // A word that does not exist: refused before anything runs.
+    let (code, _, stderr) = script_run(dir.path(), "continue\nfrobnicate\n", &[]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("session.cat line 2: unknown command `frobnicate`"), "{stderr}");
+    // A line that fails while the run goes: the run halts, the database stays consistent.
+    let (code, stdout, stderr) =
+        script_run(dir.path(), "watch cabinet WIFE on RATE\ncontinue\ninquire RATE/0 NO_SUCH_TABLE\n", &["--json"]);
+    assert_eq!(code, 2, "{stderr}");
+    let events = events(&stdout);
+    let error = events.iter().find(|e| e["event"] == "error").expect("an error event");
+    assert_eq!(error["line"], 3);
+    assert!(error["message"].as_str().unwrap().contains("no table `NO_SUCH_TABLE`"));
+    let end = events.last().unwrap();
+    assert_eq!((end["event"].as_str(), end["halted"].as_bool()), (Some("finished"), Some(true)));
+    // Whatever was read is stored: the summary's conservation line holds.
+    let summary = end["summary"].as_array().unwrap().iter().map(|l| l.as_str().unwrap()).collect::<Vec<_>>();
+    assert!(summary.iter().any(|l| l.starts_with("conservation:") && l.ends_with("ok")), "{summary:?}");
+}
+
+#[test]
+fn a_form_without_a_script_prints_each_stop_and_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    common::gen_input(dir.path(), 3000, 200, 7, 0.02);
+    let out = common::catar()
+        .args(["run", "--headless", "--segments", "1", "--input"])
+        .arg(dir.path())
+        .arg("--db")
+        .arg(dir.path().join("out.db"))
+        .args(["--form", "assets/forms/voice-over-500.toml"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stops = stdout.lines().filter(|l| l.starts_with("stop: RATE/0")).count();
+    assert!(stops >= 2, "{stdout}");
+    assert!(stdout.contains("satisfies AMOUNT > 500 AND SERVICE = 'VOICE'"), "{stdout}");
+    assert!(stdout.contains("finished: 3000 records"), "{stdout}");
+}
