@@ -69,8 +69,11 @@ fn a_worked_session_prints_one_json_event_a_line() {
 fn readable_text_without_json() {
     let dir = tempfile::tempdir().unwrap();
     common::gen_input(dir.path(), 3000, 200, 7, 0.02);
-    let (code, stdout, stderr) =
-        script_run(dir.path(), "break amount on RATE\ncontinue\ninquire RATE where AMOUNT IS NOT NULL\nhalt\n", &[]);
+    let (code, stdout, stderr) = script_run(
+        dir.path(),
+        "break amount on RATE\ncontinue\ninquire RATE where AMOUNT IS NOT NULL\nhalt\n",
+        &[],
+    );
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("stop: RATE/0 stopped before amount"), "{stdout}");
     assert!(stdout.contains("breakpoint (form 1: break amount on RATE)"), "{stdout}");
@@ -87,8 +90,11 @@ fn a_wrong_line_is_an_error_naming_it_and_the_run_halts_cleanly() {
     assert_eq!(code, 2);
     assert!(stderr.contains("session.cat line 2: unknown command `frobnicate`"), "{stderr}");
     // A line that fails while the run goes: the run halts, the database stays consistent.
-    let (code, stdout, stderr) =
-        script_run(dir.path(), "watch cabinet WIFE on RATE\ncontinue\ninquire RATE/0 NO_SUCH_TABLE\n", &["--json"]);
+    let (code, stdout, stderr) = script_run(
+        dir.path(),
+        "watch cabinet WIFE on RATE\ncontinue\ninquire RATE/0 NO_SUCH_TABLE\n",
+        &["--json"],
+    );
     assert_eq!(code, 2, "{stderr}");
     let events = events(&stdout);
     let error = events.iter().find(|e| e["event"] == "error").expect("an error event");
