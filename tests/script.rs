@@ -77,7 +77,7 @@ fn readable_text_without_json() {
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("stop: RATE/0 stopped before amount"), "{stdout}");
     assert!(stdout.contains("breakpoint (form 1: break amount on RATE)"), "{stdout}");
-    assert!(stdout.contains("RATE/0: no row of 0 in CONFIRMED"), "{stdout}");
+    assert!(stdout.contains("RATE/0: no row in CONFIRMED"), "{stdout}");
     assert!(stdout.contains("halted after"), "{stdout}");
 }
 

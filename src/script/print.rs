@@ -19,7 +19,7 @@ pub fn text(e: &Event) -> Option<String> {
                 "forms: none".into()
             } else {
                 let lines: Vec<String> =
-                    forms.iter().map(|f| format!("  form {}: {} ({} hits)", f.id, f.label, f.hits)).collect();
+                    forms.iter().map(|f| format!("  form {}: {} ({} hit{})", f.id, f.label, f.hits, if f.hits == 1 { "" } else { "s" })).collect();
                 format!("forms:\n{}", lines.join("\n"))
             }
         }
@@ -95,12 +95,12 @@ fn node_line(n: &NodeView) -> String {
 
 fn rows_text(r: &Rows) -> String {
     let filter = r.filter.as_ref().map(|f| format!(" where {f}")).unwrap_or_default();
-    let shown = if r.rows.is_empty() {
-        "no row".to_string()
-    } else {
-        format!("rows {}-{}", r.offset + 1, r.offset + r.rows.len())
+    let shown = match (r.total, r.rows.len()) {
+        (0, _) => "no row".to_string(),
+        (_, 0) => format!("no row past {} of {}", r.offset, r.total),
+        (total, n) => format!("rows {}-{} of {total}", r.offset + 1, r.offset + n),
     };
-    let mut lines = vec![format!("{}: {shown} of {} in {}{filter}", r.node, r.total, r.tables.join(", "))];
+    let mut lines = vec![format!("{}: {shown} in {}{filter}", r.node, r.tables.join(", "))];
     for row in &r.rows {
         let values: Vec<String> = row.contexts.iter().map(|(k, v)| format!("{k}={v}")).collect();
         lines.push(format!("  {} #{} {}: {}", row.table, row.reg_id, row.cabinet, values.join(" ")));
