@@ -320,6 +320,7 @@ fn halt_closes_the_trace_with_its_footer_and_stores_only_whole_records() {
     // Every stored row is exactly the row a full run stores: no half-processed record.
     let plain = common::dump_db(&dir.path().join("plain.db"));
     let halted = common::dump_db(&opts.db);
+    let full_rows: std::collections::HashSet<&str> = plain.lines().collect();
     let mut section = "";
     let mut rows = 0;
     for line in halted.lines() {
@@ -327,7 +328,7 @@ fn halt_closes_the_trace_with_its_footer_and_stores_only_whole_records() {
             section = line;
         } else if !section.contains("FROM balances") {
             rows += 1;
-            assert!(plain.contains(line), "{line} ({section}) is not a row of the full run");
+            assert!(full_rows.contains(line), "{line} ({section}) is not a row of the full run");
         }
     }
     assert!(rows > 0 && rows < plain.lines().count());
@@ -355,7 +356,7 @@ fn a_frozen_rate_segment_blocks_reg_and_starves_dis_without_deadlock() {
     assert_eq!(stop.node, "RATE/1");
     let blocked = |e: &Event| matches!(e, Event::State { node, state: NodeState::Blocked { on } } if node.starts_with("REG/") && on == "RATE/1");
     let waiting = |e: &Event| matches!(e, Event::State { node, state: NodeState::Waiting { on } } if node.starts_with("DIS/") && on == "RATE/1");
-    run.wait("REG blocked on RATE/1", |e| blocked(e) || matches!(e, Event::Stalled { .. }));
+    // States are reported once they last 3 samples, a stall after 5 still ones: both by then.
     run.wait("stall", |e| matches!(e, Event::Stalled { .. }));
     assert!(run.log.iter().any(blocked), "{:#?}", run.log);
     assert!(run.log.iter().any(waiting), "{:#?}", run.log);

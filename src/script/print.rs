@@ -18,8 +18,18 @@ pub fn text(e: &Event) -> Option<String> {
             if forms.is_empty() {
                 "forms: none".into()
             } else {
-                let lines: Vec<String> =
-                    forms.iter().map(|f| format!("  form {}: {} ({} hit{})", f.id, f.label, f.hits, if f.hits == 1 { "" } else { "s" })).collect();
+                let lines: Vec<String> = forms
+                    .iter()
+                    .map(|f| {
+                        format!(
+                            "  form {}: {} ({} hit{})",
+                            f.id,
+                            f.label,
+                            f.hits,
+                            if f.hits == 1 { "" } else { "s" }
+                        )
+                    })
+                    .collect();
                 format!("forms:\n{}", lines.join("\n"))
             }
         }

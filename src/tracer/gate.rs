@@ -147,6 +147,12 @@ impl NodeTracer {
         };
         let id = stop.id;
         self.shared.nodes[self.index].set_frozen(Some(stop.clone()));
+        // A halt, detach or resume that came as this node decided to stop found it not yet
+        // frozen and released nothing: the check after publishing the stop sees it.
+        if !self.active() {
+            self.shared.nodes[self.index].set_frozen(None);
+            return;
+        }
         self.shared.signal(Signal::Stopped(stop));
         let deadline = timeout.map(|t| Instant::now() + t);
         let by = loop {
