@@ -65,7 +65,7 @@ fn median(mut v: Vec<Duration>) -> Duration {
 /// Step DIS/0 one statement at a time: the time from sending `step` to receiving the stop,
 /// split by whether the step stayed in its tick (the tracer's own latency) or crossed into the
 /// next one (which waits for the node to flush its output and for RATE's next window).
-fn step_latency(dir: &Path, steps: usize) -> (Vec<Duration>, Vec<Duration>) {
+fn step_latency(dir: &Path, steps: usize) -> (Vec<Duration>, Vec<Duration>, Vec<Duration>) {
     let form = TraceForm {
         nodes: Some("DIS".into()),
         statement: Some("charge".into()),
@@ -78,28 +78,29 @@ fn step_latency(dir: &Path, steps: usize) -> (Vec<Duration>, Vec<Duration>) {
         LiveSession::start(debuggee(&opts).expect("inputs"), vec![(form, "break".into())]).expect("form");
     let wait_stop = |s: &LiveSession| loop {
         match s.events().recv().expect("session alive") {
-            Event::Stopped(stop) => return Some(stop.tick),
+            Event::Stopped(stop) => return Some((stop.tick, Duration::from_micros(stop.statement_us))),
             Event::Finished(_) => return None,
             _ => {}
         }
     };
-    let mut tick = wait_stop(&session).expect("the breakpoint fired");
-    let (mut within, mut across) = (Vec::new(), Vec::new());
+    let mut tick = wait_stop(&session).expect("the breakpoint fired").0;
+    let (mut within, mut across, mut overhead) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..steps {
         let sent = Instant::now();
         session.send(Command::Step { node: "DIS/0".into(), count: 1 });
-        let Some(next) = wait_stop(&session) else { break };
+        let Some((next, statement)) = wait_stop(&session) else { break };
         let took = sent.elapsed();
         if next == tick {
-            within.push(took)
+            within.push(took);
+            overhead.push(took.saturating_sub(statement));
         } else {
-            across.push(took)
+            across.push(took);
         }
         tick = next;
     }
     session.send(Command::Detach);
     session.close();
-    (within, across)
+    (within, across, overhead)
 }
 
 fn percentiles(what: &str, mut lat: Vec<Duration>) {
@@ -139,9 +140,10 @@ fn main() {
         a.as_secs_f64(),
         i.as_secs_f64() / a.as_secs_f64()
     );
-    let (within, across) = step_latency(dir.path(), env("STEPS", 2000));
+    let (within, across, overhead) = step_latency(dir.path(), env("STEPS", 2000));
     let all: Vec<Duration> = within.iter().chain(&across).copied().collect();
     percentiles("all", all);
     percentiles("within a tick", within);
     percentiles("into the next tick", across);
+    percentiles("within a tick, minus the statement's own run time", overhead);
 }

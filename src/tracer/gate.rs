@@ -28,6 +28,8 @@ pub(crate) struct NodeTracer {
     pub when: Vec<(u32, Vec<FxHashSet<u64>>)>,
     /// Statements left to run before a `step` stops again (0: not stepping).
     pub stepping: u64,
+    /// When the current statement started (its wall time goes with a stop after it).
+    pub started: Instant,
 }
 
 impl NodeTracer {
@@ -143,6 +145,10 @@ impl NodeTracer {
             global_step: at.global_step,
             tick: at.tick,
             pseudo_time: at.pseudo_time,
+            statement_us: match position {
+                Position::Before => 0,
+                Position::After => self.started.elapsed().as_micros() as u64,
+            },
             reason,
         };
         let id = stop.id;
@@ -252,6 +258,7 @@ impl StepHook for NodeTracer {
     }
 
     fn before_step(&mut self, at: &StepPoint<'_>, ws: &Workspace) {
+        self.started = Instant::now();
         if !self.active() {
             return;
         }
@@ -264,6 +271,7 @@ impl StepHook for NodeTracer {
         });
         if let Some(form) = hit {
             self.freeze(at, ws, Position::Before, reason(form, Why::Statement), form.timeout);
+            self.started = Instant::now();
         }
     }
 

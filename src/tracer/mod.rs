@@ -291,6 +291,7 @@ impl HookFactory for Tracer {
             generation,
             when: Vec::new(),
             stepping: 0,
+            started: std::time::Instant::now(),
         })
     }
 }

@@ -120,6 +120,9 @@ pub struct Stop {
     pub tick: u64,
     /// The node's pseudo-clock.
     pub pseudo_time: Option<Timestamp>,
+    /// Wall microseconds the statement took (0 for a stop before it).
+    #[serde(default)]
+    pub statement_us: u64,
     /// Why.
     pub reason: Reason,
 }
