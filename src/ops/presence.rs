@@ -77,11 +77,6 @@ impl Presence {
         self.mass.get(cabinet.index()).copied().unwrap_or(0)
     }
 
-    /// True when some record of `cabinet` holds `context` now.
-    pub fn holds(&self, cabinet: CabinetId, context: ContextId) -> bool {
-        self.counts.get(cabinet.index() * MAX_CONTEXTS + context.slot()).is_some_and(|&n| n > 0)
-    }
-
     /// Take one step's report into the counts; `change` receives what it changed.
     pub fn apply(&mut self, report: &StepReport, change: &mut PresenceChange) {
         change.clear();

@@ -98,8 +98,7 @@ pub fn run(
         Ok(s) => s,
         Err(e) => return report(out, json, Event::Error { message: e.to_string(), line: None }),
     };
-    let mut r =
-        Runner { session, out, json, current: None, frozen: HashSet::new(), forms: Vec::new(), end: None };
+    let mut r = Runner::new(session, out, json);
     for (line, word) in &script.words[first..] {
         if let Err(message) = r.word(word) {
             r.print(&Event::Error { message, line: Some(*line) });
@@ -122,8 +121,7 @@ pub fn follow(debuggee: Debuggee, forms: Vec<(TraceForm, String)>, json: bool, o
         Ok(s) => s,
         Err(e) => return report(out, json, Event::Error { message: e.to_string(), line: None }),
     };
-    let mut r =
-        Runner { session, out, json, current: None, frozen: HashSet::new(), forms: Vec::new(), end: None };
+    let mut r = Runner::new(session, out, json);
     while r.end.is_none() {
         match r.next() {
             Some(Event::Stopped(stop)) => r.session.send(Command::Continue { node: Some(stop.node) }),
@@ -150,7 +148,11 @@ struct Runner<'a> {
     end: Option<Event>,
 }
 
-impl Runner<'_> {
+impl<'a> Runner<'a> {
+    fn new(session: LiveSession, out: &'a mut dyn Write, json: bool) -> Self {
+        Runner { session, out, json, current: None, frozen: HashSet::new(), forms: Vec::new(), end: None }
+    }
+
     fn emit(out: &mut dyn Write, json: bool, e: &Event) {
         if json {
             let _ = writeln!(out, "{}", serde_json::to_string(e).expect("events serialize"));

@@ -81,8 +81,7 @@ impl LiveSession {
 
     /// Let every node go untraced, wait for the run to end and return the remaining events.
     pub fn close(mut self) -> Vec<Event> {
-        let (dead, _) = unbounded();
-        drop(std::mem::replace(&mut self.commands, dead));
+        self.hang_up();
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
@@ -90,11 +89,17 @@ impl LiveSession {
     }
 }
 
-impl Drop for LiveSession {
-    fn drop(&mut self) {
-        // Dropping the command sender detaches the tracer: the run completes on its own.
+impl LiveSession {
+    /// Drop the command sender: the session detaches the tracer and the run completes on its own.
+    fn hang_up(&mut self) {
         let (dead, _) = unbounded();
         drop(std::mem::replace(&mut self.commands, dead));
+    }
+}
+
+impl Drop for LiveSession {
+    fn drop(&mut self) {
+        self.hang_up();
     }
 }
 

@@ -118,11 +118,6 @@ impl TraceForm {
         })
     }
 
-    /// The form as TOML (what the TUI's editor shows).
-    pub fn to_toml(&self) -> String {
-        toml::to_string(self).unwrap_or_default()
-    }
-
     /// The policy, given or implied.
     pub fn policy(&self) -> StopPolicy {
         self.stop.unwrap_or(match (&self.statement, &self.when) {

@@ -174,11 +174,6 @@ impl Tracer {
         (Tracer { shared: Arc::new(shared) }, rx)
     }
 
-    /// The pipeline traced.
-    pub fn desc(&self) -> &Arc<PipelineDesc> {
-        &self.shared.desc
-    }
-
     /// The forms in force.
     pub fn forms(&self) -> Forms {
         self.shared.forms.read().expect("forms lock").0.clone()
