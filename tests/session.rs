@@ -367,8 +367,9 @@ fn a_frozen_rate_segment_blocks_reg_and_starves_dis_without_deadlock() {
     };
     let read: u64 = snap.nodes.iter().filter(|n| n.node.starts_with("REG")).map(|n| n.records).sum();
     assert!(read < 15_000, "REG read {read} of 20000 records while RATE/1 was frozen");
-    run.session.send(Command::Continue { node: Some("RATE/1".into()) });
+    // The form goes first: released, RATE/1 would meet the next tick's WIFE arrival.
     run.session.send(Command::DeleteForm { id: 1 });
+    run.session.send(Command::Continue { node: Some("RATE/1".into()) });
     let end = run.finish();
     assert_eq!(end.records, 20_000);
 }
