@@ -139,6 +139,9 @@ fn rate(args: &RunArgs) -> i32 {
         Ok(r) => r,
         Err(e) => return fail(&e, 2),
     };
+    if args.script.is_none() && !args.headless && interactive() {
+        return tui(args, &opts);
+    }
     if args.script.is_some() || !args.form.is_empty() {
         return debug(args, &opts);
     }
@@ -151,19 +154,44 @@ fn rate(args: &RunArgs) -> i32 {
     }
 }
 
+/// True when a person is at a terminal (the TUI needs one for input and one for output).
+fn interactive() -> bool {
+    std::io::stdin().is_terminal() && std::io::stdout().is_terminal()
+}
+
+/// The `--form` files, read and checked.
+fn load_forms(paths: &[std::path::PathBuf]) -> Result<Vec<(TraceForm, String)>, i32> {
+    paths
+        .iter()
+        .map(|path| TraceForm::load(path).map(|f| (f, path.display().to_string())).map_err(|e| fail(&e, 2)))
+        .collect()
+}
+
+/// `run` at a terminal: the run under the TUI.
+fn tui(args: &RunArgs, opts: &RunOptions) -> i32 {
+    let forms = match load_forms(&args.form) {
+        Ok(f) => f,
+        Err(code) => return code,
+    };
+    let mut opts = opts.clone();
+    // The TUI owns the terminal: no progress bar under it.
+    opts.progress = false;
+    match crate::rating::debuggee(&opts) {
+        Ok(d) => crate::tui::run(d, forms, &args.input.display().to_string()),
+        Err(e) => fail(&e, e.exit_code()),
+    }
+}
+
 /// `run --script` / `run --form`: the run under the tracer, driven headless.
 fn debug(args: &RunArgs, opts: &RunOptions) -> i32 {
     let script = match args.script.as_deref().map(Script::load).transpose() {
         Ok(s) => s,
         Err(e) => return fail(&e, 2),
     };
-    let mut forms = Vec::new();
-    for path in &args.form {
-        match TraceForm::load(path) {
-            Ok(f) => forms.push((f, path.display().to_string())),
-            Err(e) => return fail(&e, 2),
-        }
-    }
+    let forms = match load_forms(&args.form) {
+        Ok(f) => f,
+        Err(code) => return code,
+    };
     let mut opts = opts.clone();
     // Progress bars and a debugger's event stream do not share a terminal well.
     opts.progress = false;
@@ -179,17 +207,22 @@ fn debug(args: &RunArgs, opts: &RunOptions) -> i32 {
     }
 }
 
+/// The form the demo starts with: stop at the first WIFE arrival.
+const DEMO_FORM: &str = include_str!("../assets/forms/first-wife.toml");
+
+/// The built-in demo: under the TUI at a terminal, headless otherwise.
 fn demo() -> i32 {
     // Kept (and replaced on the next demo) so that its trace and database can be explored.
     let dir = std::env::temp_dir().join("catar-demo");
     let _ = std::fs::remove_dir_all(&dir);
     let opts = GenOptions { out: dir.clone(), cdrs: 20_000, subscribers: 500, seed: 1, bad_rate: 0.02 };
-    println!(
-        "catar demo: 20000 generated CDRs rated by REG -> RATE -> DIS and recorded (headless until the TUI lands)"
-    );
     if let Err(e) = generate(&opts) {
         return fail(&e, 1);
     }
+    if interactive() {
+        return demo_tui(&dir);
+    }
+    println!("catar demo: 20000 generated CDRs rated by REG -> RATE -> DIS and recorded (headless: not a terminal)");
     let trace = dir.join("demo.trace");
     let mut run_opts = RunOptions::new(&dir, dir.join("demo.db"));
     run_opts.progress = std::io::stderr().is_terminal();
@@ -218,6 +251,19 @@ fn demo() -> i32 {
     ));
     let _ = writeln!(std::io::stdout(), "{out}");
     0
+}
+
+fn demo_tui(dir: &std::path::Path) -> i32 {
+    let form = match TraceForm::parse(DEMO_FORM, "first-wife.toml") {
+        Ok(f) => f,
+        Err(e) => return fail(&e, 1),
+    };
+    let mut opts = RunOptions::new(dir, dir.join("demo.db"));
+    opts.record = Some((dir.join("demo.trace"), RecorderSettings::default()));
+    match crate::rating::debuggee(&opts) {
+        Ok(d) => crate::tui::run(d, vec![(form, "assets/forms/first-wife.toml".into())], "demo"),
+        Err(e) => fail(&e, e.exit_code()),
+    }
 }
 
 fn print_summary(s: &RunSummary, opts: &RunOptions) {

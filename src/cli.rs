@@ -6,8 +6,8 @@ use clap::{Args, Parser, Subcommand};
 
 /// catar: a state tracer and debugger for record-processing pipelines.
 ///
-/// With no command, runs the built-in demo: a generated telecom input rated by
-/// REG → RATE → DIS.
+/// With no command, opens the TUI on the built-in demo: a generated telecom input rated by
+/// REG → RATE → DIS, stopped at the first WIFE arrival (headless when not at a terminal).
 #[derive(Debug, Parser)]
 #[command(name = "catar", version, about, long_about)]
 pub struct Cli {
@@ -87,7 +87,8 @@ pub struct RunArgs {
     /// three stages, the reader and the writer already share them].
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub segments: Option<u16>,
-    /// Run without a terminal UI (the only mode until the TUI lands).
+    /// Run without the terminal UI (it opens when stdin and stdout are a terminal and no
+    /// script is given).
     #[arg(long)]
     pub headless: bool,
     /// A trace form (TOML) in force from the first step; repeat for several. Without a

@@ -16,3 +16,4 @@ pub mod session;
 pub mod store;
 pub mod trace;
 pub mod tracer;
+pub mod tui;

@@ -77,6 +77,22 @@ impl Presence {
         self.mass.get(cabinet.index()).copied().unwrap_or(0)
     }
 
+    /// The cabinets holding records now: each with its mass and the records holding each
+    /// context (non-zero only).
+    pub fn present(&self) -> Vec<(CabinetId, i64, Vec<(ContextId, i64)>)> {
+        let at = |i: usize| &self.counts[i * MAX_CONTEXTS..(i + 1) * MAX_CONTEXTS];
+        (self.mass.iter().enumerate())
+            .filter(|&(_, &m)| m > 0)
+            .map(|(i, &m)| {
+                let contexts = (at(i).iter().enumerate())
+                    .filter(|&(_, &n)| n > 0)
+                    .map(|(k, &n)| (ContextId(k as u16), n))
+                    .collect();
+                (CabinetId(i as u16), m, contexts)
+            })
+            .collect()
+    }
+
     /// Take one step's report into the counts; `change` receives what it changed.
     pub fn apply(&mut self, report: &StepReport, change: &mut PresenceChange) {
         change.clear();

@@ -215,77 +215,41 @@ impl<'a> Runner<'a> {
         Ok(())
     }
 
-    fn target(&self, node: &Option<String>, word: &str) -> Result<String, String> {
-        node.clone()
-            .or_else(|| self.current.clone())
-            .ok_or_else(|| format!("`{word}` needs a node: none has stopped yet"))
-    }
-
     fn word(&mut self, word: &Word) -> Result<(), String> {
-        let forms = |e: &Event| matches!(e, Event::Forms { .. });
         match word {
-            Word::Form(form) => {
-                self.send(Command::AddForm { form: form.clone() })?;
-                self.wait(forms)
-            }
-            Word::Ignore { form, count } => {
-                let info =
-                    self.forms.iter().find(|f| f.id == *form).ok_or_else(|| format!("no form {form}"))?;
-                let replaced = TraceForm { ignore: *count, ..info.form.clone() };
-                self.send(Command::ReplaceForm { id: *form, form: replaced })?;
-                self.wait(forms)
-            }
-            Word::Delete { form } => {
-                self.send(Command::DeleteForm { id: *form })?;
-                self.wait(forms)
-            }
-            Word::Continue { node } => {
-                let node = match node.as_deref() {
-                    Some(n) if n.eq_ignore_ascii_case("all") => Some(None),
-                    Some(n) => Some(Some(n.to_string())),
-                    // The current node if it is still frozen; otherwise wait for the next stop.
-                    None => self.current.clone().filter(|c| self.frozen.contains(c)).map(Some),
-                };
-                match node {
-                    Some(None) if self.frozen.is_empty() => {}
-                    Some(node) => self.send(Command::Continue { node })?,
-                    None if self.end.is_some() => return Err("the run has finished".into()),
-                    None => {}
-                }
-                self.wait_stop()
-            }
-            Word::Step { count, node } => {
-                let node = self.target(node, "step")?;
-                self.send(Command::Step { node, count: *count })?;
-                self.wait_stop()
-            }
-            Word::Inquire { node, reactor, filter, limit, offset } => {
-                self.send(Command::Inquire {
-                    node: node.clone(),
-                    reactor: reactor.clone(),
-                    filter: filter.clone(),
-                    offset: *offset,
-                    limit: *limit,
-                })?;
-                self.wait(|e| matches!(e, Event::Rows(_)))
-            }
-            Word::Resume { node } => {
-                let node = self.target(node, "resume")?;
-                self.send(Command::Resume { node })
-            }
-            Word::Halt => {
-                self.send(Command::Halt)?;
-                self.wait(|_| false)
-            }
-            Word::Nodes => {
-                self.send(Command::Snapshot)?;
-                self.wait(|e| matches!(e, Event::Snapshot(_)))
-            }
             Word::Forms => {
                 let e = Event::Forms { forms: self.forms.clone() };
                 self.print(&e);
-                Ok(())
+                return Ok(());
             }
+            Word::Continue { node } => {
+                let all = node.as_deref().is_some_and(|n| n.eq_ignore_ascii_case("all"));
+                // Without a frozen node to let go, `continue` waits for the next stop.
+                let idle = match node {
+                    Some(_) => all && self.frozen.is_empty(),
+                    None => !self.current.as_ref().is_some_and(|c| self.frozen.contains(c)),
+                };
+                if idle {
+                    if node.is_none() && self.end.is_some() {
+                        return Err("the run has finished".into());
+                    }
+                    return self.wait_stop();
+                }
+            }
+            _ => {}
+        }
+        if let Some(command) = word.command(self.current.as_deref(), &self.forms)? {
+            self.send(command)?;
+        }
+        match word {
+            Word::Form(_) | Word::Ignore { .. } | Word::Delete { .. } => {
+                self.wait(|e| matches!(e, Event::Forms { .. }))
+            }
+            Word::Continue { .. } | Word::Step { .. } => self.wait_stop(),
+            Word::Inquire { .. } => self.wait(|e| matches!(e, Event::Rows(_))),
+            Word::Halt => self.wait(|_| false),
+            Word::Nodes => self.wait(|e| matches!(e, Event::Snapshot(_))),
+            Word::Resume { .. } | Word::Forms => Ok(()),
         }
     }
 

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use crate::session::{Command, FormInfo};
 use crate::tracer::{StopPolicy, TraceForm};
 
 /// One line of a script (or of the TUI's command line).
@@ -58,6 +59,40 @@ pub enum Word {
     Nodes,
     /// `forms`: the forms in force.
     Forms,
+}
+
+impl Word {
+    /// The session command the word asks for: `current` is the node meant when the word names
+    /// none; `None` for `forms`, which a client answers itself.
+    pub fn command(&self, current: Option<&str>, forms: &[FormInfo]) -> Result<Option<Command>, String> {
+        let node = |node: &Option<String>, word: &str| {
+            node.clone()
+                .or_else(|| current.map(String::from))
+                .ok_or_else(|| format!("`{word}` needs a node: none has stopped yet"))
+        };
+        Ok(Some(match self {
+            Word::Form(form) => Command::AddForm { form: form.clone() },
+            Word::Ignore { form, count } => {
+                let info = forms.iter().find(|f| f.id == *form).ok_or_else(|| format!("no form {form}"))?;
+                Command::ReplaceForm { id: *form, form: TraceForm { ignore: *count, ..info.form.clone() } }
+            }
+            Word::Delete { form } => Command::DeleteForm { id: *form },
+            Word::Continue { node: Some(n) } if n.eq_ignore_ascii_case("all") => Command::Continue { node: None },
+            Word::Continue { node: n } => Command::Continue { node: n.clone().or_else(|| current.map(String::from)) },
+            Word::Step { count, node: n } => Command::Step { node: node(n, "step")?, count: *count },
+            Word::Inquire { node, reactor, filter, limit, offset } => Command::Inquire {
+                node: node.clone(),
+                reactor: reactor.clone(),
+                filter: filter.clone(),
+                offset: *offset,
+                limit: *limit,
+            },
+            Word::Resume { node: n } => Command::Resume { node: node(n, "resume")? },
+            Word::Halt => Command::Halt,
+            Word::Nodes => Command::Snapshot,
+            Word::Forms => return Ok(None),
+        }))
+    }
 }
 
 /// The words only a replay understands.

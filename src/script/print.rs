@@ -7,7 +7,7 @@ use crate::tracer::{Release, Rows};
 /// running again after a release).
 pub fn text(e: &Event) -> Option<String> {
     Some(match e {
-        Event::Started { nodes, forms } => {
+        Event::Started { nodes, forms, .. } => {
             let mut s = format!("started: {}", nodes.join(", "));
             for f in forms {
                 s.push_str(&format!("\n  form {}: {}", f.id, f.label));

@@ -4,7 +4,9 @@
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::recorder::NodeCabinet;
+use indexmap::IndexMap;
+
+use crate::recorder::{NodeCabinet, PipelineDesc};
 use crate::tracer::{Release, Rows, Stop, TraceForm};
 
 /// What a client asks of a session.
@@ -135,6 +137,20 @@ pub struct NodeView {
     /// Where it is frozen.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop: Option<Stop>,
+    /// The cabinets holding records in its reactors (at most 100 ms old while it runs).
+    #[serde(default)]
+    pub cabinets: Vec<CabinetView>,
+}
+
+/// A cabinet of a node's reactors, as a snapshot sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CabinetView {
+    /// The cabinet.
+    pub cabinet: String,
+    /// Records in it.
+    pub mass: i64,
+    /// Records in it holding each context.
+    pub contexts: IndexMap<String, i64>,
 }
 
 /// Everything a client needs to draw the session at one instant.
@@ -177,6 +193,8 @@ pub enum Event {
         nodes: Vec<String>,
         /// The forms.
         forms: Vec<FormInfo>,
+        /// The pipeline: cabinets, contexts, stages with their statements and tables.
+        program: PipelineDesc,
     },
     /// The forms changed.
     Forms {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender, bounded, select, tick, unbounded};
 
-use super::api::{Command, Event, Finished, FormInfo, NodeState, NodeView, Snapshot};
+use super::api::{CabinetView, Command, Event, Finished, FormInfo, NodeState, NodeView, Snapshot};
 use super::{Debuggee, Failure, Outcome};
 use crate::engine::{Activity, Control, NodeGauge, Peer};
 use crate::recorder::{PipelineDesc, consolidate, open_trace};
@@ -135,7 +135,11 @@ impl Controller {
                 let _ = done_tx.send(run(&tracer));
             })
             .expect("spawn the run thread");
-        self.emit(Event::Started { nodes: self.desc.nodes.clone(), forms: self.form_infos() });
+        self.emit(Event::Started {
+            nodes: self.desc.nodes.clone(),
+            forms: self.form_infos(),
+            program: (*self.desc).clone(),
+        });
         let ticker = tick(SAMPLE);
         let never = crossbeam_channel::never();
         let mut open = true;
@@ -311,6 +315,7 @@ impl Controller {
 
     fn snapshot(&self) -> Snapshot {
         let frozen = self.tracer.frozen();
+        let mut present = self.tracer.present().into_iter();
         let nodes = self
             .control
             .gauges()
@@ -328,9 +333,27 @@ impl Controller {
                 },
                 traced: !self.tracer.untraced(i),
                 stop: frozen[i].clone(),
+                cabinets: self.cabinets(present.next().unwrap_or_default()),
             })
             .collect();
         Snapshot { nodes, forms: self.form_infos(), finished: self.finished }
+    }
+
+    fn cabinets(&self, present: crate::tracer::Present) -> Vec<CabinetView> {
+        let cabinet = |c: crate::model::CabinetId| {
+            self.desc.cabinets.get(c.index()).map_or_else(|| format!("#{}", c.0), |d| d.name.clone())
+        };
+        let context = |c: crate::model::ContextId| {
+            self.desc.contexts.get(c.slot()).map_or_else(|| format!("#{}", c.0), |d| d.name.clone())
+        };
+        present
+            .into_iter()
+            .map(|(c, mass, contexts)| CabinetView {
+                cabinet: cabinet(c),
+                mass,
+                contexts: contexts.into_iter().map(|(k, n)| (context(k), n)).collect(),
+            })
+            .collect()
     }
 
     /// A node by name: a node name, or a stage name when one of its nodes is meant (its only

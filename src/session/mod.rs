@@ -7,7 +7,7 @@ mod live;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-pub use api::{Command, Event, Finished, FormInfo, NodeState, NodeView, Snapshot};
+pub use api::{CabinetView, Command, Event, Finished, FormInfo, NodeState, NodeView, Snapshot};
 pub use live::LiveSession;
 
 use crate::engine::{Control, HookFactory};

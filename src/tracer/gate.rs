@@ -30,7 +30,12 @@ pub(crate) struct NodeTracer {
     pub stepping: u64,
     /// When the current statement started (its wall time goes with a stop after it).
     pub started: Instant,
+    /// When the presence was last published for snapshots.
+    pub published: Instant,
 }
+
+/// How often a running node publishes its presence (a frozen or finished one does at once).
+const PUBLISH: Duration = Duration::from_millis(100);
 
 impl NodeTracer {
     fn active(&self) -> bool {
@@ -44,6 +49,12 @@ impl NodeTracer {
             let ids: Vec<u32> = self.forms.iter().map(|f| f.id).collect();
             self.when.retain(|(id, _)| ids.contains(id));
         }
+    }
+
+    /// Let snapshots see the node's cabinets as they are now.
+    fn publish(&mut self) {
+        self.published = Instant::now();
+        self.shared.nodes[self.index].set_present(self.presence.present());
     }
 
     fn name(&self) -> &str {
@@ -135,6 +146,7 @@ impl NodeTracer {
         timeout: Option<Duration>,
     ) {
         self.stepping = 0;
+        self.publish();
         let stop = Stop {
             id: self.shared.next_stop_id(),
             node: self.name().to_string(),
@@ -278,6 +290,9 @@ impl StepHook for NodeTracer {
     fn after_step(&mut self, at: &StepPoint<'_>, report: &StepReport, ws: &Workspace) {
         // Always kept, so that a form added later sees true arrivals, not the whole past.
         self.presence.apply(report, &mut self.change);
+        if self.started.duration_since(self.published) >= PUBLISH {
+            self.publish();
+        }
         if !self.active() {
             return;
         }
@@ -303,5 +318,9 @@ impl StepHook for NodeTracer {
         if let Some((reason, timeout)) = fired {
             self.freeze(at, ws, Position::After, reason, timeout);
         }
+    }
+
+    fn finish(&mut self, _node: &crate::engine::NodeId) {
+        self.publish();
     }
 }

@@ -19,6 +19,7 @@ use gate::NodeTracer;
 pub use stop::{Cell, Position, Reason, Release, Row, Rows, Stop, Why};
 
 use crate::engine::{HookFactory, NoHook, NodeId, StepHook};
+use crate::model::{CabinetId, ContextId};
 use crate::ops::{Presence, PresenceChange};
 use crate::recorder::PipelineDesc;
 
@@ -84,7 +85,11 @@ pub(crate) struct Slot {
     rx: Mutex<Option<Receiver<NodeCommand>>>,
     frozen: Mutex<Option<Stop>>,
     detached: AtomicBool,
+    present: Mutex<Present>,
 }
+
+/// A node's reactor cabinets: (cabinet, mass, records holding each context).
+pub type Present = Vec<(CabinetId, i64, Vec<(ContextId, i64)>)>;
 
 impl Slot {
     fn detached(&self) -> bool {
@@ -93,6 +98,10 @@ impl Slot {
 
     fn set_frozen(&self, stop: Option<Stop>) {
         *self.frozen.lock().expect("frozen lock") = stop;
+    }
+
+    fn set_present(&self, present: Present) {
+        *self.present.lock().expect("present lock") = present;
     }
 
     fn frozen(&self) -> Option<Stop> {
@@ -159,6 +168,7 @@ impl Tracer {
                     rx: Mutex::new(Some(rx)),
                     frozen: Mutex::new(None),
                     detached: AtomicBool::new(false),
+                    present: Mutex::new(Vec::new()),
                 }
             })
             .collect();
@@ -190,6 +200,12 @@ impl Tracer {
     /// Where each node is frozen, by node index.
     pub fn frozen(&self) -> Vec<Option<Stop>> {
         self.shared.nodes.iter().map(Slot::frozen).collect()
+    }
+
+    /// Every node's reactor cabinets as last published (at most 100 ms old; exact while
+    /// frozen or done).
+    pub fn present(&self) -> Vec<Present> {
+        self.shared.nodes.iter().map(|s| s.present.lock().expect("present lock").clone()).collect()
     }
 
     /// True when the node was resumed (or the whole run detached or halted).
@@ -287,6 +303,7 @@ impl HookFactory for Tracer {
             when: Vec::new(),
             stepping: 0,
             started: std::time::Instant::now(),
+            published: std::time::Instant::now(),
         })
     }
 }

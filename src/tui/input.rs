@@ -1,0 +1,437 @@
+//! What the user does: keys and mouse through the key table into state changes and the
+//! session commands they ask for. Returns commands; never waits on the session.
+
+use ratatui::crossterm::event::{KeyEvent, MouseButton, MouseEvent, MouseEventKind};
+use ratatui::layout::{Position, Rect};
+use ratatui_textarea::TextArea;
+
+use super::complete::complete;
+use super::keys::{Action, Scope, action_for};
+use super::state::{App, FormEditor, LogKind, Pane, Prompt, PromptKind};
+use super::view::layout;
+use crate::script::{Word, parse_line};
+use crate::session::Command;
+use crate::tracer::{INQUIRY_PAGE, TraceForm};
+
+/// Rows an inquiry from the TUI asks for.
+const RESULT_PAGE: usize = 10 * INQUIRY_PAGE;
+
+/// A form to start from when there is none to edit.
+const NEW_FORM: &str = "# A trace form: what to watch and when to stop (see the README).\nname = \"new\"\nnodes = \"all\"\ncabinets = [\"WIFE\"]\nstop = \"arrival\"\n";
+
+impl App {
+    /// A key press; the commands it sends.
+    pub fn key(&mut self, key: KeyEvent, area: Rect) -> Vec<Command> {
+        if self.editor.is_some() {
+            return self.editor_key(key);
+        }
+        if self.prompt.is_some() {
+            return self.prompt_key(key);
+        }
+        match action_for(key, Scope::Pane(self.focus)) {
+            Some(a) => self.act(a, area),
+            None => Vec::new(),
+        }
+    }
+
+    /// The node actions aim at: the selected one if frozen, else the only frozen one.
+    fn target(&self) -> Option<String> {
+        let frozen: Vec<&str> = self.nodes.iter().filter(|n| n.frozen()).map(|n| n.name.as_str()).collect();
+        match self.selected() {
+            Some(n) if n.frozen() => Some(n.name.clone()),
+            _ if frozen.len() == 1 => Some(frozen[0].to_string()),
+            Some(n) => Some(n.name.clone()),
+            None => None,
+        }
+    }
+
+    fn frozen_target(&mut self, what: &str) -> Option<String> {
+        let node = self.target()?;
+        if self.nodes.iter().any(|n| n.name == node && n.frozen()) {
+            Some(node)
+        } else {
+            self.log(LogKind::Error, format!("{what}: {node} is not frozen"));
+            None
+        }
+    }
+
+    /// Do an action; the commands it sends.
+    pub fn act(&mut self, action: Action, area: Rect) -> Vec<Command> {
+        if self.help {
+            let rows = super::keys::help().len();
+            match action {
+                Action::Up | Action::PageUp => self.help_scroll = self.help_scroll.saturating_sub(1),
+                Action::Down | Action::PageDown => self.help_scroll = (self.help_scroll + 1).min(rows.saturating_sub(1)),
+                Action::Quit => {
+                    self.help = false;
+                    return self.act(action, area);
+                }
+                _ => self.help = false,
+            }
+            return Vec::new();
+        }
+        let page = layout(area).pane(self.focus).height.saturating_sub(3).max(1) as isize;
+        match action {
+            Action::Step => self.frozen_target("step").map(|node| Command::Step { node, count: 1 }).into_iter().collect(),
+            Action::Continue => {
+                self.frozen_target("continue").map(|node| Command::Continue { node: Some(node) }).into_iter().collect()
+            }
+            Action::ContinueAll => vec![Command::Continue { node: None }],
+            Action::Inquire => {
+                let filter = self.filters.get(&Pane::Results).cloned();
+                self.inquire(filter, 0)
+            }
+            Action::Resume => self.target().map(|node| Command::Resume { node }).into_iter().collect(),
+            Action::Halt => {
+                if self.ended() {
+                    Vec::new()
+                } else {
+                    self.log(LogKind::Info, "halting: no more input is read; what is in flight completes");
+                    vec![Command::Halt]
+                }
+            }
+            Action::Breakpoint => self.toggle_breakpoint(),
+            Action::Forms => {
+                self.open_editor(self.forms.first().map(|f| f.id));
+                Vec::new()
+            }
+            Action::Command => {
+                self.prompt = Some(prompt(PromptKind::Command, ""));
+                self.history_at = None;
+                Vec::new()
+            }
+            Action::Filter => {
+                let current = self.filters.get(&self.focus).cloned().unwrap_or_default();
+                self.prompt = Some(prompt(PromptKind::Filter(self.focus), &current));
+                Vec::new()
+            }
+            Action::FocusNext => self.focus(self.focus.turn(1)),
+            Action::FocusPrev => self.focus(self.focus.turn(-1)),
+            Action::Up => self.scroll(-1),
+            Action::Down => self.scroll(1),
+            Action::PageUp => self.scroll(-page),
+            Action::PageDown => self.scroll(page),
+            Action::Top => self.scroll(isize::MIN / 2),
+            Action::Bottom => self.scroll(isize::MAX / 2),
+            Action::SortNext | Action::SortPrev | Action::SortReverse => {
+                self.sort(action);
+                Vec::new()
+            }
+            Action::Right | Action::Left => {
+                let contexts = self.results.as_ref().map_or(0, |r| r.columns.len().saturating_sub(3));
+                let step: isize = if action == Action::Right { 1 } else { -1 };
+                self.result_column =
+                    (self.result_column as isize + step).clamp(0, contexts.saturating_sub(1) as isize) as usize;
+                Vec::new()
+            }
+            Action::NextPage | Action::PrevPage => self.page(action == Action::NextPage),
+            Action::Help => {
+                self.help = true;
+                self.help_scroll = 0;
+                Vec::new()
+            }
+            Action::Quit => {
+                self.quitting = true;
+                if self.ended() { Vec::new() } else { vec![Command::Halt] }
+            }
+            Action::Close => {
+                self.filters.shift_remove(&self.focus);
+                Vec::new()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn focus(&mut self, pane: Pane) -> Vec<Command> {
+        self.focus = pane;
+        Vec::new()
+    }
+
+    fn inquire(&mut self, filter: Option<String>, offset: usize) -> Vec<Command> {
+        let Some(node) = self.frozen_target("inquire") else { return Vec::new() };
+        self.focus = Pane::Results;
+        vec![Command::Inquire { node, reactor: None, filter, offset, limit: Some(RESULT_PAGE) }]
+    }
+
+    fn page(&mut self, next: bool) -> Vec<Command> {
+        let Some(r) = &self.results else { return Vec::new() };
+        let offset = if next {
+            let end = r.rows.offset + r.rows.rows.len();
+            if end >= r.rows.total {
+                return Vec::new();
+            }
+            end
+        } else {
+            r.rows.offset.saturating_sub(RESULT_PAGE)
+        };
+        let (node, filter) = (r.rows.node.clone(), r.rows.filter.clone());
+        vec![Command::Inquire { node, reactor: None, filter, offset, limit: Some(RESULT_PAGE) }]
+    }
+
+    fn sort(&mut self, action: Action) {
+        let Some(r) = &mut self.results else { return };
+        let n = r.columns.len();
+        let (column, desc) = r.sort.unwrap_or((0, false));
+        let (column, desc) = match (action, r.sort) {
+            (Action::SortReverse, _) => (column, !desc),
+            (Action::SortNext, None) => (0, false),
+            (Action::SortNext, Some(_)) => ((column + 1) % n, false),
+            (_, None) => (n - 1, false),
+            _ => ((column + n - 1) % n, false),
+        };
+        r.sort_by(column, desc);
+    }
+
+    /// Move the focused pane's cursor by `delta` rows.
+    fn scroll(&mut self, delta: isize) -> Vec<Command> {
+        let moved = |at: usize, len: usize| -> usize {
+            if len == 0 { 0 } else { (at as isize + delta).clamp(0, len as isize - 1) as usize }
+        };
+        match self.focus {
+            Pane::Nodes => {
+                let listed = self.listed_nodes();
+                let at = listed.iter().position(|&i| i == self.node).unwrap_or(0);
+                if let Some(&i) = listed.get(moved(at, listed.len())) {
+                    self.select_node(i);
+                }
+            }
+            Pane::Program => {
+                let n = self.stage().map_or(0, |s| s.statements.len());
+                self.statement = moved(self.statement, n);
+            }
+            Pane::Cabinets => {
+                self.cabinet = moved(self.cabinet, self.cabinets().len());
+                self.context = 0;
+            }
+            Pane::Contexts => self.context = moved(self.context, self.contexts().len()),
+            Pane::Results => {
+                self.result = moved(self.result, self.results.as_ref().map_or(0, |r| r.order.len()));
+            }
+            Pane::Log => {
+                // The log scrolls back from its newest line: up is older.
+                let n = self.log_lines().len();
+                self.log_back = (self.log_back as isize - delta).clamp(0, n.saturating_sub(1) as isize) as usize;
+            }
+        }
+        Vec::new()
+    }
+
+    fn select_node(&mut self, i: usize) {
+        if i != self.node {
+            self.node = i;
+            self.cabinet = 0;
+            self.context = 0;
+            self.statement = self.nodes[i].stop.as_ref().map_or(0, |s| s.position);
+        }
+    }
+
+    fn toggle_breakpoint(&mut self) -> Vec<Command> {
+        let Some(stage) = self.stage() else { return Vec::new() };
+        let Some(statement) = stage.statements.get(self.statement) else { return Vec::new() };
+        let (stage, name) = (stage.name.clone(), statement.name.clone());
+        if let Some(f) = self.breakpoints(&name).next() {
+            return vec![Command::DeleteForm { id: f.id }];
+        }
+        match parse_line(&format!("break {name} on {stage}")) {
+            Ok(Some(Word::Form(form))) => vec![Command::AddForm { form }],
+            _ => Vec::new(),
+        }
+    }
+
+    fn open_editor(&mut self, form: Option<u32>) {
+        let text = form
+            .and_then(|id| self.forms.iter().find(|f| f.id == id))
+            .and_then(|f| toml::to_string(&f.form).ok())
+            .unwrap_or_else(|| NEW_FORM.to_string());
+        let mut area = TextArea::new(text.lines().map(String::from).collect());
+        area.set_line_number_style(ratatui::style::Style::default().add_modifier(ratatui::style::Modifier::DIM));
+        self.editor = Some(FormEditor { form, text: area, error: None, pending: false });
+    }
+
+    fn editor_key(&mut self, key: KeyEvent) -> Vec<Command> {
+        let ended = self.ended();
+        let Some(editor) = &mut self.editor else { return Vec::new() };
+        let ids: Vec<u32> = self.forms.iter().map(|f| f.id).collect();
+        // Where the edited form stands among the forms; a new one comes after them all.
+        let at = editor.form.and_then(|id| ids.iter().position(|&i| i == id)).unwrap_or(ids.len());
+        match action_for(key, Scope::Editor) {
+            Some(Action::Close) => self.editor = None,
+            Some(Action::Save) => {
+                let text = editor.text.lines().join("\n");
+                match TraceForm::parse(&text, "the form editor") {
+                    Err(e) => editor.error = Some(e.to_string()),
+                    Ok(form) if !ended => {
+                        editor.error = None;
+                        editor.pending = true;
+                        return vec![match editor.form {
+                            Some(id) => Command::ReplaceForm { id, form },
+                            None => Command::AddForm { form },
+                        }];
+                    }
+                    Ok(_) => editor.error = Some("the run has ended: forms can no longer change".into()),
+                }
+            }
+            Some(Action::DeleteForm) => {
+                if let Some(id) = editor.form {
+                    editor.pending = true;
+                    return vec![Command::DeleteForm { id }];
+                }
+                self.editor = None;
+            }
+            Some(Action::NewForm) => self.open_editor(None),
+            Some(Action::PrevForm) if at > 0 => self.open_editor(ids.get(at - 1).copied()),
+            Some(Action::NextForm) => self.open_editor(ids.get(at + 1).copied()),
+            _ => {
+                editor.text.input(key);
+            }
+        }
+        Vec::new()
+    }
+
+    fn prompt_key(&mut self, key: KeyEvent) -> Vec<Command> {
+        let Some(p) = &mut self.prompt else { return Vec::new() };
+        match action_for(key, Scope::Line) {
+            Some(Action::Close) => self.prompt = None,
+            Some(Action::Complete) if p.kind == PromptKind::Command => {
+                let line = p.input.lines().join("");
+                let (text, options) = complete(&line, self);
+                let p = self.prompt.as_mut().expect("prompt up");
+                p.completions = options;
+                if text != line {
+                    p.input = line_area(&text);
+                }
+            }
+            Some(Action::HistoryPrev | Action::HistoryNext) if p.kind == PromptKind::Command => {
+                let back = matches!(action_for(key, Scope::Line), Some(Action::HistoryPrev));
+                let n = self.history.len();
+                let at = match (self.history_at, back) {
+                    (None, true) if n > 0 => Some(n - 1),
+                    (Some(i), true) => Some(i.saturating_sub(1)),
+                    (Some(i), false) if i + 1 < n => Some(i + 1),
+                    _ => None,
+                };
+                self.history_at = at;
+                let text = at.map(|i| self.history[i].clone()).unwrap_or_default();
+                self.prompt.as_mut().expect("prompt up").input = line_area(&text);
+            }
+            Some(Action::Submit) => {
+                let text = p.input.lines().join("");
+                return match p.kind {
+                    PromptKind::Command => self.run_line(text.trim()),
+                    PromptKind::Filter(pane) => self.set_filter(pane, text.trim()),
+                };
+            }
+            _ => {
+                p.input.input(key);
+                p.completions.clear();
+            }
+        }
+        Vec::new()
+    }
+
+    fn set_filter(&mut self, pane: Pane, text: &str) -> Vec<Command> {
+        self.prompt = None;
+        if text.is_empty() {
+            self.filters.shift_remove(&pane);
+        } else {
+            self.filters.insert(pane, text.to_string());
+        }
+        match pane {
+            // The results filter is a `where` condition: the node answers it.
+            Pane::Results if self.results.is_some() => self.inquire((!text.is_empty()).then(|| text.into()), 0),
+            Pane::Cabinets => {
+                self.cabinet = 0;
+                Vec::new()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// A command line: a script word, as the headless script takes it.
+    fn run_line(&mut self, line: &str) -> Vec<Command> {
+        if line.is_empty() {
+            self.prompt = None;
+            return Vec::new();
+        }
+        if self.history.last().is_none_or(|l| l != line) {
+            self.history.push(line.to_string());
+        }
+        let word = match parse_line(line) {
+            Ok(Some(w)) => w,
+            Ok(None) => {
+                self.prompt = None;
+                return Vec::new();
+            }
+            Err(e) => {
+                if let Some(p) = &mut self.prompt {
+                    p.error = Some(e.to_string());
+                }
+                return Vec::new();
+            }
+        };
+        self.prompt = None;
+        self.log(LogKind::Info, format!(": {line}"));
+        let current = self.target();
+        match word.command(current.as_deref(), &self.forms) {
+            Ok(Some(c)) => {
+                if matches!(c, Command::Inquire { .. }) {
+                    self.focus = Pane::Results;
+                }
+                vec![c]
+            }
+            Ok(None) => {
+                // `forms`: the editor shows them.
+                self.open_editor(self.forms.first().map(|f| f.id));
+                Vec::new()
+            }
+            Err(e) => {
+                self.log(LogKind::Error, format!("error: {e}"));
+                Vec::new()
+            }
+        }
+    }
+
+    /// A mouse event: a click focuses a pane and selects the row under it; the wheel scrolls.
+    pub fn mouse(&mut self, m: MouseEvent, area: Rect) -> Vec<Command> {
+        if self.editor.is_some() || self.prompt.is_some() || self.help {
+            return Vec::new();
+        }
+        let at = Position::new(m.column, m.row);
+        let areas = layout(area);
+        let Some(pane) = Pane::ALL.into_iter().find(|&p| areas.pane(p).contains(at)) else { return Vec::new() };
+        match m.kind {
+            MouseEventKind::Down(MouseButton::Left) => {
+                self.focus = pane;
+                if pane == Pane::Log {
+                    return Vec::new();
+                }
+                let rect = areas.pane(pane);
+                // Rows start under the border and the header line (the program has none).
+                let header = u16::from(pane != Pane::Program);
+                let row = m.row.saturating_sub(rect.y + 1 + header) as isize;
+                let first = super::view::first_row(self, pane, rect) as isize;
+                self.scroll(isize::MIN / 2);
+                self.scroll(first + row)
+            }
+            MouseEventKind::ScrollUp => {
+                self.focus = pane;
+                self.scroll(-3)
+            }
+            MouseEventKind::ScrollDown => {
+                self.focus = pane;
+                self.scroll(3)
+            }
+            _ => Vec::new(),
+        }
+    }
+}
+
+fn line_area(text: &str) -> TextArea<'static> {
+    let mut area = TextArea::new(vec![text.to_string()]);
+    area.move_cursor(ratatui_textarea::CursorMove::End);
+    area
+}
+
+fn prompt(kind: PromptKind, text: &str) -> Prompt {
+    Prompt { kind, input: line_area(text), completions: Vec::new(), error: None }
+}

@@ -1,0 +1,137 @@
+//! The terminal UI: one more client of the Session API. State in plain structs
+//! ([`state`]), every key in one table ([`keys`]), rendering as pure functions of the state
+//! ([`view`]); this file owns the terminal and the event loop, which never waits on the
+//! pipeline: it polls the keyboard briefly and drains the session's events without blocking.
+
+mod complete;
+mod input;
+pub mod keys;
+pub mod state;
+pub mod view;
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use ratatui::crossterm::event::{self, DisableMouseCapture, EnableMouseCapture, Event as TermEvent, KeyEventKind};
+use ratatui::crossterm::execute;
+
+pub use state::App;
+
+use crate::session::{Command, Debuggee, LiveSession};
+use crate::tracer::TraceForm;
+
+/// How long the loop waits for a key before looking at the session again.
+const POLL: Duration = Duration::from_millis(25);
+/// How often it asks for a snapshot (steps, records/s, cabinets).
+const SNAPSHOT: Duration = Duration::from_millis(250);
+/// With this set, `P` panics (the end-to-end tests check the terminal comes back).
+const PANIC_ENV: &str = "CATAR_TUI_TEST_PANIC";
+
+/// Run a debuggee under the TUI until the user quits; the exit code.
+pub fn run(debuggee: Debuggee, forms: Vec<(TraceForm, String)>, title: &str) -> i32 {
+    let session = match LiveSession::start(debuggee, forms) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("catar: error: {e}");
+            return 2;
+        }
+    };
+    let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let mut app = App::new(title, color);
+    let mut terminal = ratatui::init();
+    install_mouse_restore();
+    let _ = execute!(std::io::stdout(), EnableMouseCapture);
+    let result = event_loop(&mut terminal, &session, &mut app);
+    restore();
+    drop(terminal);
+    let code = match result {
+        Ok(()) => end_report(&app),
+        Err(e) => {
+            eprintln!("catar: error: the terminal failed: {e}");
+            1
+        }
+    };
+    // The run ended or was halted: closing only joins its thread.
+    session.close();
+    code
+}
+
+fn restore() {
+    let _ = execute!(std::io::stdout(), DisableMouseCapture);
+    ratatui::restore();
+}
+
+/// `ratatui::init` restores the screen on a panic; mouse capture is ours to undo.
+fn install_mouse_restore() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let _ = execute!(std::io::stdout(), DisableMouseCapture);
+        previous(info);
+    }));
+}
+
+fn event_loop(
+    terminal: &mut ratatui::DefaultTerminal,
+    session: &LiveSession,
+    app: &mut App,
+) -> std::io::Result<()> {
+    let started = Instant::now();
+    let mut last_snapshot = Instant::now();
+    let test_panic = std::env::var_os(PANIC_ENV).is_some();
+    let mut final_snapshot = false;
+    loop {
+        terminal.draw(|f| view::draw(f, app))?;
+        let area = terminal.get_frame().area();
+        let mut commands: Vec<Command> = Vec::new();
+        if event::poll(POLL)? {
+            // Take every pending input before drawing again, so typing never lags.
+            loop {
+                match event::read()? {
+                    TermEvent::Key(k) if k.kind != KeyEventKind::Release => {
+                        if test_panic && k.code == event::KeyCode::Char('P') {
+                            panic!("the test panic ({PANIC_ENV})");
+                        }
+                        commands.extend(app.key(k, area));
+                    }
+                    TermEvent::Mouse(m) => commands.extend(app.mouse(m, area)),
+                    _ => {}
+                }
+                if !event::poll(Duration::ZERO)? {
+                    break;
+                }
+            }
+        }
+        for c in commands {
+            session.send(c);
+        }
+        // Snapshots while it runs, and one after it ends (nodes done, reactors emptied).
+        if (last_snapshot.elapsed() >= SNAPSHOT && !app.ended()) || (app.ended() && !final_snapshot) {
+            final_snapshot = app.ended();
+            session.send(Command::Snapshot);
+            last_snapshot = Instant::now();
+        }
+        for e in session.events().try_iter() {
+            app.apply(e, started.elapsed());
+        }
+        if app.quitting && app.ended() {
+            return Ok(());
+        }
+    }
+}
+
+/// After the screen is restored: how the run ended, as the headless run would say it.
+fn end_report(app: &App) -> i32 {
+    let mut out = std::io::stdout().lock();
+    if let Some(message) = &app.failed {
+        eprintln!("catar: error: {message}");
+        return 1;
+    }
+    if let Some(f) = &app.finished {
+        let how = if f.halted { "halted" } else { "finished" };
+        let _ = writeln!(out, "catar: run {how}: {} records in {:.2} s", f.records, f.seconds);
+        for line in &f.summary {
+            let _ = writeln!(out, "{line}");
+        }
+    }
+    0
+}

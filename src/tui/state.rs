@@ -1,0 +1,591 @@
+//! The TUI's state in plain structs, and how session events change it. Nothing here draws or
+//! touches the terminal; what the user does is in `input.rs`.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use jiff::Timestamp;
+use ratatui_textarea::TextArea;
+
+use crate::recorder::PipelineDesc;
+use crate::session::{Event, Finished, FormInfo, NodeState, Snapshot};
+use crate::tracer::{Rows, Stop};
+
+/// Records-per-second samples kept for a node's sparkline.
+pub const RATE_SAMPLES: usize = 32;
+/// Log lines kept.
+pub const LOG_LINES: usize = 500;
+/// Snapshots an appeared/departed marker stays on a cabinet.
+const MARK_SAMPLES: u8 = 8;
+
+/// The panes, in focus order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Pane {
+    /// Nodes and their states.
+    Nodes,
+    /// The selected node's program.
+    Program,
+    /// The selected node's cabinets.
+    Cabinets,
+    /// The selected cabinet's contexts.
+    Contexts,
+    /// Inquiry rows.
+    Results,
+    /// The event log.
+    Log,
+}
+
+impl Pane {
+    /// Every pane, in focus order.
+    pub const ALL: [Pane; 6] = [Pane::Nodes, Pane::Program, Pane::Cabinets, Pane::Contexts, Pane::Results, Pane::Log];
+
+    /// Its title.
+    pub fn title(self) -> &'static str {
+        match self {
+            Pane::Nodes => "Nodes",
+            Pane::Program => "Program",
+            Pane::Cabinets => "Cabinets",
+            Pane::Contexts => "Contexts",
+            Pane::Results => "Results",
+            Pane::Log => "Log",
+        }
+    }
+
+    fn index(self) -> usize {
+        Pane::ALL.iter().position(|p| *p == self).unwrap_or(0)
+    }
+
+    /// The pane after it (`step` 1) or before it (`step` -1).
+    pub fn turn(self, step: isize) -> Pane {
+        let n = Pane::ALL.len() as isize;
+        Pane::ALL[((self.index() as isize + step).rem_euclid(n)) as usize]
+    }
+}
+
+/// A cabinet's recent change, shown next to it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mark {
+    /// Nothing new.
+    Steady,
+    /// It came to hold records.
+    Appeared,
+    /// It holds none any more.
+    Departed,
+}
+
+/// A cabinet of a node, as the cabinets pane lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CabinetRow {
+    /// The cabinet.
+    pub name: String,
+    /// Records in it now.
+    pub mass: i64,
+    /// Records holding each context.
+    pub contexts: IndexMap<String, i64>,
+    /// Its recent change.
+    pub mark: Mark,
+    /// Snapshots the mark has left.
+    pub mark_left: u8,
+}
+
+/// A node as the nodes pane lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeRow {
+    /// Its name.
+    pub name: String,
+    /// Its state.
+    pub state: NodeState,
+    /// Statements executed.
+    pub steps: u64,
+    /// Records received.
+    pub records: u64,
+    /// Its pseudo-clock.
+    pub pseudo_time: Option<Timestamp>,
+    /// Still traced (not resumed).
+    pub traced: bool,
+    /// Where it is frozen.
+    pub stop: Option<Stop>,
+    /// Records per second, oldest first.
+    pub rates: VecDeque<u64>,
+    /// Its cabinets: every one that held records, current ones and departed ones.
+    pub cabinets: Vec<CabinetRow>,
+    /// (records, when) at the last snapshot.
+    sampled: Option<(u64, Duration)>,
+}
+
+impl NodeRow {
+    fn new(name: String) -> Self {
+        NodeRow {
+            name,
+            state: NodeState::Starting,
+            steps: 0,
+            records: 0,
+            pseudo_time: None,
+            traced: true,
+            stop: None,
+            rates: VecDeque::new(),
+            cabinets: Vec::new(),
+            sampled: None,
+        }
+    }
+
+    /// True while it is frozen.
+    pub fn frozen(&self) -> bool {
+        self.stop.is_some()
+    }
+}
+
+/// What a log line is about (its colour).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogKind {
+    /// News.
+    Info,
+    /// A stop.
+    Stop,
+    /// Something went wrong.
+    Error,
+}
+
+/// One line of the event log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogLine {
+    /// Seconds since the session started.
+    pub at: Duration,
+    /// What happened.
+    pub text: String,
+    /// Its kind.
+    pub kind: LogKind,
+}
+
+/// The inquiry rows shown in the results pane.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Results {
+    /// The answer.
+    pub rows: Rows,
+    /// Columns: table, reg_id, cabinet, then every context some row holds.
+    pub columns: Vec<String>,
+    /// Sorted by this column, descending when true.
+    pub sort: Option<(usize, bool)>,
+    /// Row order after sorting (indexes into `rows.rows`).
+    pub order: Vec<usize>,
+}
+
+impl Results {
+    fn new(rows: Rows) -> Self {
+        let mut columns: Vec<String> = ["table", "reg_id", "cabinet"].map(String::from).to_vec();
+        for r in &rows.rows {
+            for name in r.contexts.keys() {
+                if !columns.contains(name) {
+                    columns.push(name.clone());
+                }
+            }
+        }
+        let order = (0..rows.rows.len()).collect();
+        Results { rows, columns, sort: None, order }
+    }
+
+    /// The text of one cell.
+    pub fn cell(&self, row: usize, column: usize) -> String {
+        let r = &self.rows.rows[row];
+        match column {
+            0 => r.table.clone(),
+            1 => r.reg_id.to_string(),
+            2 => r.cabinet.clone(),
+            c => r.contexts.get(&self.columns[c]).map(ToString::to_string).unwrap_or_default(),
+        }
+    }
+
+    /// Sort by `column` (descending when `desc`): numbers as numbers, the rest as text.
+    pub fn sort_by(&mut self, column: usize, desc: bool) {
+        let key = |i: usize| {
+            let r = &self.rows.rows[i];
+            match column {
+                1 => (Some(r.reg_id as i128), String::new()),
+                c if c > 2 => match r.contexts.get(&self.columns[c]) {
+                    Some(crate::tracer::Cell::Int(n)) => (Some(*n as i128), String::new()),
+                    Some(crate::tracer::Cell::Text(t)) => (None, t.clone()),
+                    None => (None, String::new()),
+                },
+                _ => (None, self.cell(i, column)),
+            }
+        };
+        let mut keyed: Vec<_> = (0..self.rows.rows.len()).map(|i| (key(i), i)).collect();
+        keyed.sort();
+        if desc {
+            keyed.reverse();
+        }
+        self.order = keyed.into_iter().map(|(_, i)| i).collect();
+        self.sort = Some((column, desc));
+    }
+}
+
+/// The trace form editor.
+#[derive(Debug)]
+pub struct FormEditor {
+    /// The form edited: its number, or `None` for a new one.
+    pub form: Option<u32>,
+    /// The TOML text.
+    pub text: TextArea<'static>,
+    /// Why the last apply failed.
+    pub error: Option<String>,
+    /// Waiting for the session to accept an apply.
+    pub pending: bool,
+}
+
+/// The line at the bottom when typing: a command or a filter.
+#[derive(Debug)]
+pub struct Prompt {
+    /// What it is for.
+    pub kind: PromptKind,
+    /// The text.
+    pub input: TextArea<'static>,
+    /// Names the last completion could become.
+    pub completions: Vec<String>,
+    /// Why the last command failed.
+    pub error: Option<String>,
+}
+
+/// What the prompt line is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PromptKind {
+    /// A script word (`:`).
+    Command,
+    /// A filter of the focused pane (`/`).
+    Filter(Pane),
+}
+
+/// Everything the screen shows.
+#[derive(Debug)]
+pub struct App {
+    /// What is being debugged, in a few words.
+    pub title: String,
+    /// The pipeline (empty until the session starts).
+    pub program: PipelineDesc,
+    /// The nodes.
+    pub nodes: Vec<NodeRow>,
+    /// The forms in force.
+    pub forms: Vec<FormInfo>,
+    /// The focused pane.
+    pub focus: Pane,
+    /// The selected node.
+    pub node: usize,
+    /// The statement under the program cursor.
+    pub statement: usize,
+    /// The selected cabinet (index in the node's cabinets, filtered).
+    pub cabinet: usize,
+    /// The context under the cursor.
+    pub context: usize,
+    /// The result row under the cursor.
+    pub result: usize,
+    /// Context columns of the results scrolled past.
+    pub result_column: usize,
+    /// Log lines scrolled back from the newest.
+    pub log_back: usize,
+    /// Filters of the lists (nodes, cabinets, contexts, log: a substring; results: a `where`).
+    pub filters: IndexMap<Pane, String>,
+    /// The inquiry rows.
+    pub results: Option<Results>,
+    /// The event log.
+    pub log: VecDeque<LogLine>,
+    /// The help overlay is up.
+    pub help: bool,
+    /// Help rows scrolled past.
+    pub help_scroll: usize,
+    /// The form editor is up.
+    pub editor: Option<FormEditor>,
+    /// The prompt line is up.
+    pub prompt: Option<Prompt>,
+    /// Commands typed, oldest first.
+    pub history: Vec<String>,
+    /// Position while walking the history.
+    pub history_at: Option<usize>,
+    /// How the run ended.
+    pub finished: Option<Finished>,
+    /// Why the run failed.
+    pub failed: Option<String>,
+    /// The user asked to quit; waiting for the halt to finish.
+    pub quitting: bool,
+    /// Colours on (off under `NO_COLOR`).
+    pub color: bool,
+    /// Time of the latest event taken in.
+    pub now: Duration,
+}
+
+impl App {
+    /// An empty screen titled `title`.
+    pub fn new(title: impl Into<String>, color: bool) -> Self {
+        App {
+            title: title.into(),
+            program: PipelineDesc { contexts: vec![], cabinets: vec![], stages: vec![], nodes: vec![] },
+            nodes: Vec::new(),
+            forms: Vec::new(),
+            focus: Pane::Nodes,
+            node: 0,
+            statement: 0,
+            cabinet: 0,
+            context: 0,
+            result: 0,
+            result_column: 0,
+            log_back: 0,
+            filters: IndexMap::new(),
+            results: None,
+            log: VecDeque::new(),
+            help: false,
+            help_scroll: 0,
+            editor: None,
+            prompt: None,
+            history: Vec::new(),
+            history_at: None,
+            finished: None,
+            failed: None,
+            quitting: false,
+            color,
+            now: Duration::ZERO,
+        }
+    }
+
+    /// True once the run ended (finished or failed).
+    pub fn ended(&self) -> bool {
+        self.finished.is_some() || self.failed.is_some()
+    }
+
+    /// Add a log line.
+    pub fn log(&mut self, kind: LogKind, text: impl Into<String>) {
+        for line in text.into().lines() {
+            self.log.push_back(LogLine { at: self.now, text: line.to_string(), kind });
+        }
+        while self.log.len() > LOG_LINES {
+            self.log.pop_front();
+        }
+    }
+
+    /// The selected node, if any.
+    pub fn selected(&self) -> Option<&NodeRow> {
+        self.nodes.get(self.node)
+    }
+
+    /// The stage of the selected node.
+    pub fn stage(&self) -> Option<&crate::recorder::StageDesc> {
+        let node = self.selected()?;
+        let stage = crate::tracer::stage_name(&node.name);
+        self.program.stages.iter().find(|s| s.name == stage)
+    }
+
+    /// The selected node's cabinets as listed (the cabinets filter applied).
+    pub fn cabinets(&self) -> Vec<&CabinetRow> {
+        let filter = self.filters.get(&Pane::Cabinets).map(|f| f.to_lowercase());
+        self.selected().map_or_else(Vec::new, |n| {
+            n.cabinets
+                .iter()
+                .filter(|c| filter.as_ref().is_none_or(|f| c.name.to_lowercase().contains(f)))
+                .collect()
+        })
+    }
+
+    /// The selected cabinet.
+    pub fn selected_cabinet(&self) -> Option<&CabinetRow> {
+        self.cabinets().get(self.cabinet).copied()
+    }
+
+    /// Contexts of the selected cabinet: its metadata contexts, then any other a record holds,
+    /// each with the records holding it (the contexts filter applied).
+    pub fn contexts(&self) -> Vec<(String, i64)> {
+        let Some(cab) = self.selected_cabinet() else { return Vec::new() };
+        let mut out: Vec<(String, i64)> = Vec::new();
+        if let Some(desc) = self.program.cabinets.iter().find(|c| c.name == cab.name) {
+            for &k in &desc.contexts {
+                if let Some(ctx) = self.program.contexts.get(k as usize) {
+                    out.push((ctx.name.clone(), cab.contexts.get(&ctx.name).copied().unwrap_or(0)));
+                }
+            }
+        }
+        for (name, &n) in &cab.contexts {
+            if !out.iter().any(|(c, _)| c == name) {
+                out.push((name.clone(), n));
+            }
+        }
+        let filter = self.filters.get(&Pane::Contexts).map(|f| f.to_lowercase());
+        out.retain(|(c, _)| filter.as_ref().is_none_or(|f| c.to_lowercase().contains(f)));
+        out
+    }
+
+    /// Node indexes as listed (the nodes filter applied).
+    pub fn listed_nodes(&self) -> Vec<usize> {
+        let filter = self.filters.get(&Pane::Nodes).map(|f| f.to_lowercase());
+        (0..self.nodes.len())
+            .filter(|&i| filter.as_ref().is_none_or(|f| self.nodes[i].name.to_lowercase().contains(f)))
+            .collect()
+    }
+
+    /// Log lines as listed (the log filter applied).
+    pub fn log_lines(&self) -> Vec<&LogLine> {
+        let filter = self.filters.get(&Pane::Log).map(|f| f.to_lowercase());
+        self.log.iter().filter(|l| filter.as_ref().is_none_or(|f| l.text.to_lowercase().contains(f))).collect()
+    }
+
+    /// Forms that break at `statement`.
+    pub fn breakpoints(&self, statement: &str) -> impl Iterator<Item = &FormInfo> {
+        self.forms.iter().filter(move |f| f.form.statement.as_deref() == Some(statement))
+    }
+
+    fn row(&mut self, node: &str) -> Option<&mut NodeRow> {
+        self.nodes.iter_mut().find(|n| n.name == node)
+    }
+
+    /// Take a session event in, `at` this long after the session started.
+    pub fn apply(&mut self, event: Event, at: Duration) {
+        self.now = at;
+        let text = crate::script::text(&event);
+        match event {
+            Event::Started { nodes, forms, program } => {
+                self.nodes = nodes.into_iter().map(NodeRow::new).collect();
+                self.forms = forms;
+                self.program = program;
+            }
+            Event::Forms { forms } => {
+                self.forms = forms;
+                if let Some(editor) = &mut self.editor
+                    && editor.pending
+                {
+                    self.editor = None;
+                }
+            }
+            Event::Stopped(stop) => {
+                let position = stop.position;
+                let name = stop.node.clone();
+                if let Some(row) = self.row(&name) {
+                    row.state = NodeState::Frozen { statement: stop.statement.clone(), reason: stop.reason.to_string() };
+                    row.steps = stop.step;
+                    row.pseudo_time = stop.pseudo_time.or(row.pseudo_time);
+                    row.stop = Some(stop);
+                }
+                // Like a debugger switching to the thread that hit: unless the user is on
+                // another frozen node, show this one.
+                if !self.selected().is_some_and(NodeRow::frozen)
+                    && let Some(i) = self.nodes.iter().position(|n| n.name == name)
+                {
+                    self.node = i;
+                    self.statement = position;
+                }
+                if let Some(t) = text {
+                    self.log(LogKind::Stop, t);
+                }
+                return;
+            }
+            Event::Released { ref node, .. } => {
+                if let Some(row) = self.row(node) {
+                    row.stop = None;
+                    row.state = NodeState::Running;
+                }
+            }
+            Event::State { node, state } => {
+                if let Some(row) = self.row(&node) {
+                    row.state = state;
+                }
+            }
+            Event::Rows(rows) => {
+                self.log(LogKind::Info, format!("{}: {} row(s) match, showing {}", rows.node, rows.total, rows.rows.len()));
+                let sort = self.results.as_ref().and_then(|r| r.sort);
+                let mut results = Results::new(rows);
+                if let Some((c, desc)) = sort.filter(|(c, _)| *c < results.columns.len()) {
+                    results.sort_by(c, desc);
+                }
+                self.results = Some(results);
+                self.result = 0;
+                return;
+            }
+            Event::Snapshot(s) => {
+                self.snapshot(s, at);
+                return;
+            }
+            Event::Error { ref message, .. } => {
+                if let Some(editor) = &mut self.editor
+                    && editor.pending
+                {
+                    editor.pending = false;
+                    editor.error = Some(message.clone());
+                }
+                self.log(LogKind::Error, format!("error: {message}"));
+                return;
+            }
+            Event::Finished(ref f) => {
+                self.finished = Some(f.clone());
+                for row in &mut self.nodes {
+                    row.stop = None;
+                }
+            }
+            Event::Failed { ref message, .. } => self.failed = Some(message.clone()),
+            Event::Stalled { .. } => {}
+        }
+        if let Some(t) = text {
+            self.log(LogKind::Info, t);
+        }
+    }
+
+    fn snapshot(&mut self, s: Snapshot, at: Duration) {
+        self.forms = s.forms;
+        for view in s.nodes {
+            let Some(row) = self.nodes.iter_mut().find(|n| n.name == view.node) else { continue };
+            if let Some((records, then)) = row.sampled {
+                let dt = at.saturating_sub(then).as_secs_f64();
+                if dt > 0.0 {
+                    row.rates.push_back((view.records.saturating_sub(records) as f64 / dt) as u64);
+                    if row.rates.len() > RATE_SAMPLES {
+                        row.rates.pop_front();
+                    }
+                }
+            }
+            row.sampled = Some((view.records, at));
+            row.steps = view.steps;
+            row.records = view.records;
+            row.pseudo_time = view.pseudo_time;
+            row.traced = view.traced;
+            row.stop = view.stop;
+            // States come from the session's (debounced) state events; a snapshot only fills
+            // in a node no event has described yet.
+            if row.state == NodeState::Starting {
+                row.state = view.state;
+            }
+            merge_cabinets(&mut row.cabinets, view.cabinets);
+        }
+    }
+}
+
+/// Take a node's cabinets now into its rows: new ones marked appeared, vanished ones kept at
+/// mass 0 and marked departed; marks fade after a few snapshots.
+fn merge_cabinets(rows: &mut Vec<CabinetRow>, now: Vec<crate::session::CabinetView>) {
+    for row in rows.iter_mut() {
+        row.mark_left = row.mark_left.saturating_sub(1);
+        if row.mark_left == 0 {
+            row.mark = Mark::Steady;
+        }
+    }
+    for row in rows.iter_mut() {
+        if row.mass > 0 && !now.iter().any(|c| c.cabinet == row.name) {
+            row.mass = 0;
+            row.contexts.clear();
+            row.mark = Mark::Departed;
+            row.mark_left = MARK_SAMPLES;
+        }
+    }
+    for c in now {
+        match rows.iter_mut().find(|r| r.name == c.cabinet) {
+            Some(row) => {
+                if row.mass == 0 {
+                    row.mark = Mark::Appeared;
+                    row.mark_left = MARK_SAMPLES;
+                }
+                row.mass = c.mass;
+                row.contexts = c.contexts;
+            }
+            None => rows.push(CabinetRow {
+                name: c.cabinet,
+                mass: c.mass,
+                contexts: c.contexts,
+                mark: Mark::Appeared,
+                mark_left: MARK_SAMPLES,
+            }),
+        }
+    }
+}

@@ -1,0 +1,169 @@
+//! Rendering: pure functions from [`App`] to a frame, one file per pane. The layout is a
+//! function of the screen size alone, so the mouse handler finds the same panes.
+
+mod cabinets;
+mod contexts;
+mod editor;
+mod help;
+mod log;
+mod nodes;
+mod program;
+mod results;
+mod status;
+
+use ratatui::Frame;
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::widgets::{Block, BorderType, Borders};
+
+use super::state::{App, Pane};
+
+/// Where everything goes on a screen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Areas {
+    /// The title line.
+    pub title: Rect,
+    /// The panes, in [`Pane::ALL`] order.
+    pub panes: [Rect; 6],
+    /// The hint bar or the prompt.
+    pub bottom: Rect,
+}
+
+impl Areas {
+    /// A pane's area.
+    pub fn pane(&self, pane: Pane) -> Rect {
+        self.panes[Pane::ALL.iter().position(|p| *p == pane).unwrap_or(0)]
+    }
+}
+
+/// The layout of a screen of this size.
+pub fn layout(area: Rect) -> Areas {
+    let [title, body, bottom] =
+        Layout::vertical([Constraint::Length(1), Constraint::Fill(1), Constraint::Length(1)]).areas(area);
+    let [top, middle, log] =
+        Layout::vertical([Constraint::Percentage(40), Constraint::Percentage(35), Constraint::Fill(1)]).areas(body);
+    // Narrow screens give the nodes (their states and reasons) the larger share.
+    let share = if area.width < 120 { 60 } else { 55 };
+    let [nodes, program] = Layout::horizontal([Constraint::Percentage(share), Constraint::Fill(1)]).areas(top);
+    let [cabinets, contexts, results] =
+        Layout::horizontal([Constraint::Percentage(32), Constraint::Percentage(24), Constraint::Fill(1)])
+            .areas(middle);
+    Areas { title, panes: [nodes, program, cabinets, contexts, results, log], bottom }
+}
+
+/// Draw the whole screen.
+pub fn draw(frame: &mut Frame, app: &App) {
+    render(app, frame.area(), frame.buffer_mut());
+}
+
+/// Render the whole screen into a buffer.
+pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
+    let areas = layout(area);
+    status::title(app, areas.title, buf);
+    for pane in Pane::ALL {
+        render_pane(app, pane, areas.pane(pane), buf);
+    }
+    status::bottom(app, areas.bottom, buf);
+    if let Some(editor) = &app.editor {
+        editor::render(app, editor, area, buf);
+    }
+    if app.help {
+        help::render(app, area, buf);
+    }
+}
+
+/// Render one pane into `area`.
+pub fn render_pane(app: &App, pane: Pane, area: Rect, buf: &mut Buffer) {
+    match pane {
+        Pane::Nodes => nodes::render(app, area, buf),
+        Pane::Program => program::render(app, area, buf),
+        Pane::Cabinets => cabinets::render(app, area, buf),
+        Pane::Contexts => contexts::render(app, area, buf),
+        Pane::Results => results::render(app, area, buf),
+        Pane::Log => log::render(app, area, buf),
+    }
+}
+
+/// The first row a list pane shows when its cursor is at `selected` (the mouse maps clicks
+/// with it).
+pub fn first_row(app: &App, pane: Pane, area: Rect) -> usize {
+    let header = usize::from(pane != Pane::Program);
+    let visible = (area.height as usize).saturating_sub(2 + header).max(1);
+    let selected = match pane {
+        Pane::Nodes => app.listed_nodes().iter().position(|&i| i == app.node).unwrap_or(0),
+        Pane::Program => app.statement,
+        Pane::Cabinets => app.cabinet,
+        Pane::Contexts => app.context,
+        Pane::Results => app.result,
+        Pane::Log => 0,
+    };
+    offset(selected, visible)
+}
+
+/// The first visible row that keeps `selected` in a window of `visible` rows.
+fn offset(selected: usize, visible: usize) -> usize {
+    (selected + 1).saturating_sub(visible)
+}
+
+/// Styles, with colour only when it is wanted (`NO_COLOR`).
+#[derive(Clone, Copy)]
+struct Theme {
+    color: bool,
+}
+
+impl Theme {
+    fn of(app: &App) -> Self {
+        Theme { color: app.color }
+    }
+
+    fn fg(self, c: Color) -> Style {
+        if self.color { Style::default().fg(c) } else { Style::default() }
+    }
+
+    fn dim(self) -> Style {
+        Style::default().add_modifier(Modifier::DIM)
+    }
+
+    fn bold(self, c: Color) -> Style {
+        self.fg(c).add_modifier(Modifier::BOLD)
+    }
+
+    /// The row under the cursor: reversed, so it shows without colour too.
+    fn cursor(self, focused: bool) -> Style {
+        if focused {
+            Style::default().add_modifier(Modifier::REVERSED)
+        } else {
+            Style::default().add_modifier(Modifier::UNDERLINED)
+        }
+    }
+}
+
+/// A pane's frame: thick and bold when focused, so focus shows without colour.
+fn block(app: &App, pane: Pane, title: String) -> Block<'static> {
+    let focused = app.focus == pane && app.editor.is_none() && !app.help;
+    let theme = Theme::of(app);
+    let filter = app.filters.get(&pane).map(|f| format!(" /{f}")).unwrap_or_default();
+    Block::default()
+        .borders(Borders::ALL)
+        .border_type(if focused { BorderType::Thick } else { BorderType::Plain })
+        .border_style(if focused { theme.bold(Color::Cyan) } else { theme.dim() })
+        .title(format!(" {title}{filter} "))
+        .title_style(if focused { theme.bold(Color::Cyan) } else { Style::default().add_modifier(Modifier::BOLD) })
+}
+
+/// A centred rectangle of at most `w` × `h` inside `area`.
+fn centered(area: Rect, w: u16, h: u16) -> Rect {
+    let w = w.min(area.width);
+    let h = h.min(area.height);
+    Rect { x: area.x + (area.width - w) / 2, y: area.y + (area.height - h) / 2, width: w, height: h }
+}
+
+/// A count in a few characters: 950, 12.3k, 4.1M.
+fn short(n: u64) -> String {
+    match n {
+        0..1_000 => n.to_string(),
+        1_000..1_000_000 => format!("{:.1}k", n as f64 / 1e3),
+        _ => format!("{:.1}M", n as f64 / 1e6),
+    }
+}

@@ -1,0 +1,84 @@
+//! The nodes pane: each node's state (with the reason it is frozen, or whom it waits on), its
+//! step, pseudo-time and a records-per-second sparkline.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Cell, Row, StatefulWidget, Table, TableState};
+
+use super::{Theme, block, first_row, short};
+use crate::session::NodeState;
+use crate::tui::state::{App, NodeRow, Pane};
+
+const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+/// Sparkline width, in samples (half on a narrow pane).
+const SPARK: usize = 10;
+
+/// A node's state in words, and its colour.
+fn state(row: &NodeRow) -> (String, Color) {
+    let (text, color) = match &row.state {
+        NodeState::Starting => ("starting".to_string(), Color::DarkGray),
+        NodeState::Running => ("▶ running".to_string(), Color::Green),
+        NodeState::Frozen { statement, reason } => (format!("■ frozen at {statement}: {reason}"), Color::Red),
+        NodeState::Waiting { on } => (format!("⧗ waiting on {on}"), Color::Yellow),
+        NodeState::Blocked { on } => (format!("⧗ blocked on {on}"), Color::Magenta),
+        NodeState::Done => ("✓ done".to_string(), Color::Blue),
+        NodeState::Failed => ("✗ failed".to_string(), Color::Red),
+    };
+    let untraced = !row.traced && !matches!(row.state, NodeState::Done | NodeState::Failed);
+    (if untraced { format!("{text} (untraced)") } else { text }, color)
+}
+
+/// The last samples as bars scaled to the node's own peak.
+fn sparkline(rates: &std::collections::VecDeque<u64>, width: usize) -> String {
+    let peak = rates.iter().copied().max().unwrap_or(0).max(1);
+    let skip = rates.len().saturating_sub(width);
+    let mut s: String = rates.iter().skip(skip).map(|&r| BARS[((r * 7) / peak) as usize]).collect();
+    while s.chars().count() < width {
+        s.insert(0, ' ');
+    }
+    s
+}
+
+/// Render the nodes pane.
+pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
+    let theme = Theme::of(app);
+    let wide = area.width >= 60;
+    let spark = if wide { SPARK } else { SPARK / 2 };
+    let listed = app.listed_nodes();
+    let rows = listed.iter().map(|&i| {
+        let n = &app.nodes[i];
+        let (text, color) = state(n);
+        let mut cells = vec![
+            Cell::from(n.name.clone()).style(Style::default().add_modifier(Modifier::BOLD)),
+            Cell::from(Span::styled(text, theme.fg(color))),
+            Cell::from(n.steps.to_string()),
+        ];
+        if wide {
+            let t = n.pseudo_time.map(|t| t.strftime("%m-%d %H:%M:%S").to_string()).unwrap_or_default();
+            cells.push(Cell::from(t));
+        }
+        let rate = n.rates.back().copied().unwrap_or(0);
+        cells.push(Cell::from(Line::from(vec![
+            Span::styled(sparkline(&n.rates, spark), theme.fg(Color::Green)),
+            Span::raw(format!(" {:>5}", short(rate))),
+        ])));
+        Row::new(cells)
+    });
+    let mut header = vec!["node", "state", "step"];
+    let mut widths = vec![Constraint::Length(7), Constraint::Fill(1), Constraint::Length(if wide { 8 } else { 6 })];
+    if wide {
+        header.push("pseudo-time");
+        widths.push(Constraint::Length(14));
+    }
+    header.push("records/s");
+    widths.push(Constraint::Length(spark as u16 + 6));
+    let table = Table::new(rows, widths)
+        .header(Row::new(header).style(theme.dim().add_modifier(Modifier::BOLD)))
+        .block(block(app, Pane::Nodes, format!("Nodes ({})", app.nodes.len())))
+        .row_highlight_style(theme.cursor(app.focus == Pane::Nodes));
+    let selected = listed.iter().position(|&i| i == app.node);
+    let mut state = TableState::default().with_offset(first_row(app, Pane::Nodes, area)).with_selected(selected);
+    StatefulWidget::render(table, area, buf, &mut state);
+}

@@ -1,0 +1,50 @@
+//! The program pane: the selected node's statements, the one it is frozen at marked ▶,
+//! breakpoints marked ●, the cursor on the statement `b` toggles.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{List, ListItem, ListState, StatefulWidget};
+
+use super::{Theme, block, first_row};
+use crate::tracer::Position;
+use crate::tui::state::{App, Pane};
+
+/// Render the program pane.
+pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
+    let theme = Theme::of(app);
+    let node = app.selected();
+    let stop = node.and_then(|n| n.stop.as_ref());
+    let title = match (node, stop) {
+        (Some(n), Some(s)) => {
+            let at = if s.at == Position::Before { "before" } else { "after" };
+            format!("Program of {} · frozen {at} {}", n.name, s.statement)
+        }
+        (Some(n), None) => format!("Program of {}", n.name),
+        _ => "Program".to_string(),
+    };
+    let statements = app.stage().map_or(&[][..], |s| &s.statements[..]);
+    let items = statements.iter().enumerate().map(|(i, st)| {
+        let here = stop.is_some_and(|s| s.position == i);
+        let bp = app.breakpoints(&st.name).next().is_some();
+        let mut spans = vec![
+            Span::styled(if here { "▶" } else { " " }, theme.bold(Color::Red)),
+            Span::styled(if bp { "●" } else { " " }, theme.bold(Color::Red)),
+            Span::styled(format!("{i:>3} "), theme.dim()),
+            Span::styled(format!("{:<18}", st.name), if here { theme.bold(Color::Red) } else { theme.bold(Color::Reset) }),
+        ];
+        // The text starts with the operator: it is what the statement does.
+        let (op, rest) = st.text.split_at(st.text.find(' ').unwrap_or(st.text.len()));
+        spans.push(Span::styled(format!(" {op}"), theme.fg(Color::Cyan)));
+        spans.push(Span::raw(rest.to_string()));
+        ListItem::new(Line::from(spans))
+    });
+    let list = List::new(items)
+        .block(block(app, Pane::Program, title))
+        .highlight_style(theme.cursor(app.focus == Pane::Program).add_modifier(Modifier::empty()));
+    let mut state = ListState::default()
+        .with_offset(first_row(app, Pane::Program, area))
+        .with_selected((!statements.is_empty()).then_some(app.statement));
+    StatefulWidget::render(list, area, buf, &mut state);
+}

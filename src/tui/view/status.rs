@@ -1,0 +1,77 @@
+//! The title line (what runs, how it stands) and the bottom line (hints, or the prompt).
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Widget};
+
+use super::Theme;
+use crate::tui::keys::{Scope, hints};
+use crate::tui::state::{App, PromptKind};
+
+/// The title line.
+pub fn title(app: &App, area: Rect, buf: &mut Buffer) {
+    let theme = Theme::of(app);
+    let stages: Vec<&str> = app.program.stages.iter().map(|s| s.name.as_str()).collect();
+    let frozen: Vec<&str> = app.nodes.iter().filter(|n| n.frozen()).map(|n| n.name.as_str()).collect();
+    let (state, color) = if let Some(message) = &app.failed {
+        (format!("failed: {message}"), Color::Red)
+    } else if let Some(f) = &app.finished {
+        let how = if f.halted { "halted" } else { "finished" };
+        (format!("{how}: {} records in {:.1} s", f.records, f.seconds), Color::Green)
+    } else if app.quitting {
+        ("halting, then quitting…".to_string(), Color::Yellow)
+    } else if let [one] = frozen.as_slice()
+        && let Some(stop) = app.nodes.iter().find(|n| n.name == *one).and_then(|n| n.stop.as_ref())
+    {
+        (format!("{one} frozen at {}: {}", stop.statement, stop.reason), Color::Red)
+    } else if !frozen.is_empty() {
+        (format!("frozen: {}", frozen.join(", ")), Color::Red)
+    } else {
+        ("running".to_string(), Color::Green)
+    };
+    let forms = match app.forms.len() {
+        0 => "no forms".to_string(),
+        1 => "1 form".to_string(),
+        n => format!("{n} forms"),
+    };
+    let line = Line::from(vec![
+        Span::styled(" catar ", if app.color { theme.bold(Color::Black).bg(Color::Cyan) } else { theme.bold(Color::Reset).add_modifier(Modifier::REVERSED) }),
+        Span::raw(format!(" {} · {} · ", app.title, stages.join(" → "))),
+        Span::styled(state, theme.bold(color)),
+        Span::styled(format!(" · {forms}"), theme.dim()),
+    ]);
+    Paragraph::new(line).render(area, buf);
+}
+
+/// The bottom line: the prompt when one is up, else the keys that work here.
+pub fn bottom(app: &App, area: Rect, buf: &mut Buffer) {
+    let theme = Theme::of(app);
+    if let Some(p) = &app.prompt {
+        let lead = match p.kind {
+            PromptKind::Command => ":".to_string(),
+            PromptKind::Filter(pane) => format!("{} filter{}: ", pane.title(), if pane == crate::tui::state::Pane::Results { " (where)" } else { "" }),
+        };
+        let w = lead.chars().count() as u16;
+        Paragraph::new(Span::styled(lead, theme.bold(Color::Yellow))).render(area, buf);
+        let input = Rect { x: area.x + w, width: area.width.saturating_sub(w), ..area };
+        p.input.render(input, buf);
+        // Completions or the error go on the line above.
+        let above = Rect { y: area.y.saturating_sub(1), height: 1, ..area };
+        if let Some(e) = &p.error {
+            Paragraph::new(Span::styled(format!(" {e}"), theme.bold(Color::Red))).render(above, buf);
+        } else if !p.completions.is_empty() {
+            Paragraph::new(Span::styled(format!(" {}", p.completions.join("  ")), theme.fg(Color::Yellow)))
+                .render(above, buf);
+        }
+        return;
+    }
+    let scope = if app.editor.is_some() { Scope::Editor } else { Scope::Pane(app.focus) };
+    let mut spans = Vec::new();
+    for (key, word) in hints(scope) {
+        spans.push(Span::styled(format!(" {key}"), theme.bold(Color::Cyan).add_modifier(Modifier::REVERSED)));
+        spans.push(Span::styled(format!(" {word} "), Style::default()));
+    }
+    Paragraph::new(Line::from(spans)).render(area, buf);
+}

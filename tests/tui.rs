@@ -1,0 +1,390 @@
+//! The TUI without a terminal: views rendered through ratatui's TestBackend and compared with
+//! insta snapshots (each pane and the whole screen at a stop, at 80×24 and 160×48), and what
+//! keys and the mouse ask of the session.
+
+mod common;
+
+use std::time::Duration;
+
+use catar::rating::RunOptions;
+use catar::recorder::PipelineDesc;
+use catar::session::{CabinetView, Command, Event, FormInfo, NodeState, NodeView, Snapshot};
+use catar::tracer::{Cell, Position, Reason, Row, Rows, Stop, TraceForm, Why};
+use catar::tui::App;
+use catar::tui::state::Pane;
+use catar::tui::view::{layout, render, render_pane};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+use ratatui::layout::Rect;
+
+const SIZES: [(u16, u16); 2] = [(80, 24), (160, 48)];
+
+/// The rating pipeline's description (from a small generated input, fixed seed).
+fn program() -> PipelineDesc {
+    let dir = tempfile::tempdir().unwrap();
+    common::gen_input(dir.path(), 50, 20, 1, 0.0);
+    let opts = RunOptions::new(dir.path(), dir.path().join("t.db"));
+    let d = catar::rating::debuggee(&opts).expect("a debuggee");
+    (*d.desc).clone()
+}
+
+fn first_wife() -> TraceForm {
+    TraceForm::parse(include_str!("../assets/forms/first-wife.toml"), "first-wife.toml").unwrap()
+}
+
+fn forms(hits: u64) -> Vec<FormInfo> {
+    let form = first_wife();
+    vec![FormInfo { id: 1, label: form.label(), hits, form }]
+}
+
+fn cabinet(name: &str, mass: i64, contexts: &[(&str, i64)]) -> CabinetView {
+    CabinetView {
+        cabinet: name.into(),
+        mass,
+        contexts: contexts.iter().map(|(c, n)| (c.to_string(), *n)).collect(),
+    }
+}
+
+fn view(node: &str, state: NodeState, steps: u64, records: u64, cabinets: Vec<CabinetView>) -> NodeView {
+    NodeView {
+        node: node.into(),
+        state,
+        steps,
+        records,
+        pseudo_time: Some("2026-01-23T01:39:21Z".parse().unwrap()),
+        traced: true,
+        stop: None,
+        cabinets,
+    }
+}
+
+fn stop(program: &PipelineDesc) -> Stop {
+    let rate = program.stages.iter().find(|s| s.name == "RATE").unwrap();
+    let position = rate.statements.iter().position(|s| s.name == "family").unwrap();
+    Stop {
+        id: 1,
+        node: "RATE/1".into(),
+        statement: "family".into(),
+        position,
+        at: Position::After,
+        step: 14,
+        global_step: 266,
+        tick: 1,
+        pseudo_time: Some("2026-01-23T01:39:21Z".parse().unwrap()),
+        statement_us: 180,
+        reason: Reason {
+            form: Some(1),
+            label: Some(first_wife().label()),
+            why: Why::Arrival { cabinet: "WIFE".into(), context: None },
+        },
+    }
+}
+
+fn rows(n: usize) -> Rows {
+    let rows = (0..n)
+        .map(|i| Row {
+            table: "RATE_R".into(),
+            reg_id: 1000 + i as u64,
+            cabinet: if i % 7 == 0 { "WIFE" } else { "CONFIRMED" }.into(),
+            contexts: [
+                ("EVENT_ID", Cell::Text(format!("E{:05}", 31 * i % 997))),
+                ("SERVICE", Cell::Text(["VOICE", "SMS", "DATA"][i % 3].into())),
+                ("DURATION", Cell::Int((i as i64 * 37) % 600)),
+                ("PARTY", Cell::Text(format!("+97254{:07}", i * 7919 % 10_000_000))),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+        })
+        .collect();
+    Rows { node: "RATE/1".into(), tables: vec!["RATE_R".into()], filter: None, total: n * 3, offset: 0, rows }
+}
+
+/// A session as the demo shows it: RATE/1 frozen at the first WIFE arrival, REG blocked on
+/// it, DIS waiting, an inquiry answered.
+fn at_stop() -> App {
+    let program = program();
+    let mut app = App::new("demo", true);
+    let t = |ms: u64| Duration::from_millis(ms);
+    let nodes = program.nodes.clone();
+    app.apply(Event::Started { nodes, forms: forms(0), program: program.clone() }, t(0));
+    let confirmed = [("EVENT_ID", 479), ("IMSI", 479), ("SERVICE", 479), ("PARTY", 403), ("SUBSCRIBER", 479)];
+    let snapshot = |records: u64, frozen: bool| {
+        Event::Snapshot(Snapshot {
+            nodes: vec![
+                view("REG/0", NodeState::Running, 60, records, vec![]),
+                view("REG/1", NodeState::Running, 60, records, vec![]),
+                view("RATE/0", NodeState::Running, 132, records / 2, vec![cabinet("CONFIRMED", 211, &confirmed)]),
+                NodeView {
+                    stop: frozen.then(|| stop(&program)),
+                    ..view(
+                        "RATE/1",
+                        NodeState::Running,
+                        14,
+                        records / 2,
+                        vec![cabinet("CONFIRMED", 479, &confirmed), cabinet("WIFE", 20, &[("WIFE_NAME", 20)])],
+                    )
+                },
+                view("DIS/0", NodeState::Running, 0, 0, vec![]),
+                view("DIS/1", NodeState::Running, 0, 0, vec![]),
+            ],
+            forms: forms(u64::from(frozen)),
+            finished: false,
+        })
+    };
+    app.apply(snapshot(0, false), t(250));
+    app.apply(snapshot(500, false), t(500));
+    app.apply(snapshot(1500, false), t(750));
+    app.apply(Event::Stopped(stop(&program)), t(800));
+    for (node, state) in [
+        ("REG/0", NodeState::Blocked { on: "RATE/1".into() }),
+        ("REG/1", NodeState::Blocked { on: "RATE/1".into() }),
+        ("RATE/0", NodeState::Blocked { on: "DIS/0".into() }),
+        ("DIS/0", NodeState::Waiting { on: "RATE/1".into() }),
+        ("DIS/1", NodeState::Waiting { on: "RATE/1".into() }),
+    ] {
+        app.apply(Event::State { node: node.into(), state }, t(850));
+    }
+    app.apply(snapshot(1500, true), t(1000));
+    app.apply(Event::Rows(rows(40)), t(1200));
+    app
+}
+
+/// A buffer's text, one line a row.
+fn text(buf: &Buffer) -> String {
+    let area = buf.area;
+    (area.top()..area.bottom())
+        .map(|y| (area.left()..area.right()).map(|x| buf[(x, y)].symbol()).collect::<String>().trim_end().to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn screen(app: &App, w: u16, h: u16) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
+    terminal.draw(|f| catar::tui::view::draw(f, app)).unwrap();
+    text(terminal.backend().buffer())
+}
+
+#[test]
+fn whole_screen_at_a_stop() {
+    let app = at_stop();
+    for (w, h) in SIZES {
+        let s = screen(&app, w, h);
+        assert!(s.contains("frozen at family"), "{s}");
+        insta::assert_snapshot!(format!("screen_{w}x{h}"), s);
+    }
+}
+
+#[test]
+fn each_pane_at_a_stop() {
+    let app = at_stop();
+    for (w, h) in SIZES {
+        let areas = layout(Rect::new(0, 0, w, h));
+        for pane in Pane::ALL {
+            let r = areas.pane(pane);
+            let mut buf = Buffer::empty(Rect::new(0, 0, r.width, r.height));
+            render_pane(&app, pane, buf.area, &mut buf);
+            insta::assert_snapshot!(format!("pane_{}_{w}x{h}", pane.title().to_lowercase()), text(&buf));
+        }
+    }
+}
+
+#[test]
+fn help_and_editor_overlays() {
+    let mut app = at_stop();
+    let area = Rect::new(0, 0, 80, 24);
+    app.act(catar::tui::keys::Action::Help, area);
+    insta::assert_snapshot!("help_80x24", screen(&app, 80, 24));
+    app.act(catar::tui::keys::Action::Help, area);
+    assert!(!app.help, "any key closes the help");
+    app.key(key('f'), area);
+    insta::assert_snapshot!("editor_80x24", screen(&app, 80, 24));
+}
+
+#[test]
+fn every_size_from_tiny_to_huge_renders_without_panic() {
+    let mut app = at_stop();
+    for (w, h) in [(1, 1), (10, 5), (40, 12), (79, 23), (80, 24), (120, 30), (300, 100)] {
+        let mut buf = Buffer::empty(Rect::new(0, 0, w, h));
+        render(&app, buf.area, &mut buf);
+        app.help = true;
+        render(&app, buf.area, &mut buf);
+        app.help = false;
+    }
+}
+
+#[test]
+fn no_color_leaves_every_cell_uncoloured() {
+    let mut app = at_stop();
+    app.color = false;
+    let mut buf = Buffer::empty(Rect::new(0, 0, 160, 48));
+    render(&app, buf.area, &mut buf);
+    let coloured = buf.content.iter().filter(|c| c.fg != ratatui::style::Color::Reset || c.bg != ratatui::style::Color::Reset);
+    assert_eq!(coloured.count(), 0);
+    app.color = true;
+    render(&app, buf.area, &mut buf);
+    assert!(buf.content.iter().any(|c| c.fg != ratatui::style::Color::Reset));
+}
+
+fn key(c: char) -> KeyEvent {
+    KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)
+}
+
+fn code(k: KeyCode) -> KeyEvent {
+    KeyEvent::new(k, KeyModifiers::NONE)
+}
+
+fn typed(app: &mut App, text: &str, area: Rect) {
+    for c in text.chars() {
+        assert!(app.key(key(c), area).is_empty());
+    }
+}
+
+#[test]
+fn keys_act_on_the_frozen_node() {
+    let mut app = at_stop();
+    let area = Rect::new(0, 0, 80, 24);
+    // The stop selected the frozen node, as a debugger switches to the thread that hit.
+    assert_eq!(app.selected().unwrap().name, "RATE/1");
+    assert_eq!(app.key(key('s'), area), vec![Command::Step { node: "RATE/1".into(), count: 1 }]);
+    assert_eq!(app.key(key('c'), area), vec![Command::Continue { node: Some("RATE/1".into()) }]);
+    assert_eq!(app.key(key('r'), area), vec![Command::Resume { node: "RATE/1".into() }]);
+    assert_eq!(app.key(key('h'), area), vec![Command::Halt]);
+    let Command::Inquire { node, filter, offset, .. } = &app.key(key('i'), area)[0] else { panic!() };
+    assert_eq!((node.as_str(), filter, *offset), ("RATE/1", &None, 0));
+    assert_eq!(app.focus, Pane::Results);
+    // A node that is not frozen cannot step: nothing is sent, the log says why.
+    app.focus = Pane::Nodes;
+    app.key(code(KeyCode::Home), area);
+    assert_eq!(app.selected().unwrap().name, "REG/0");
+    app.nodes[3].stop = None;
+    assert!(app.key(key('s'), area).is_empty());
+    assert!(app.log.back().unwrap().text.contains("REG/0 is not frozen"));
+}
+
+#[test]
+fn breakpoints_toggle_on_the_statement_under_the_cursor() {
+    let mut app = at_stop();
+    let area = Rect::new(0, 0, 80, 24);
+    app.key(code(KeyCode::Tab), area);
+    assert_eq!(app.focus, Pane::Program);
+    let sent = app.key(key('b'), area);
+    let [Command::AddForm { form }] = sent.as_slice() else { panic!("{sent:?}") };
+    assert_eq!(form.statement.as_deref(), Some("family"));
+    assert_eq!(form.nodes.as_deref(), Some("RATE"));
+    let mut infos = app.forms.clone();
+    infos.push(FormInfo { id: 2, label: form.label(), hits: 0, form: form.clone() });
+    app.apply(Event::Forms { forms: infos }, Duration::from_secs(2));
+    assert!(screen(&app, 80, 24).contains("▶●"), "the breakpoint shows on the current statement");
+    assert_eq!(app.key(key('b'), area), vec![Command::DeleteForm { id: 2 }]);
+}
+
+#[test]
+fn the_command_line_takes_script_words_with_history_and_completion() {
+    let mut app = at_stop();
+    let area = Rect::new(0, 0, 80, 24);
+    app.key(key(':'), area);
+    typed(&mut app, "ste", area);
+    assert!(app.key(code(KeyCode::Tab), area).is_empty());
+    typed(&mut app, "2", area);
+    assert_eq!(app.key(code(KeyCode::Enter), area), vec![Command::Step { node: "RATE/1".into(), count: 2 }]);
+    assert!(app.prompt.is_none());
+    // A wrong line stays on the prompt with its error.
+    app.key(key(':'), area);
+    typed(&mut app, "stpe", area);
+    assert!(app.key(code(KeyCode::Enter), area).is_empty());
+    assert!(app.prompt.as_ref().unwrap().error.as_ref().unwrap().contains("stpe"));
+    assert!(screen(&app, 80, 24).contains("stpe"));
+    app.key(code(KeyCode::Esc), area);
+    // History walks back to the earlier lines.
+    app.key(key(':'), area);
+    app.key(code(KeyCode::Up), area);
+    app.key(code(KeyCode::Up), area);
+    assert_eq!(app.key(code(KeyCode::Enter), area), vec![Command::Step { node: "RATE/1".into(), count: 2 }]);
+    app.key(key(':'), area);
+    typed(&mut app, "inquire RATE/1 where SERVICE = 'VOICE'", area);
+    let sent = app.key(code(KeyCode::Enter), area);
+    let [Command::Inquire { filter: Some(f), .. }] = sent.as_slice() else { panic!("{sent:?}") };
+    assert_eq!(f, "SERVICE = 'VOICE'");
+}
+
+#[test]
+fn results_sort_filter_and_page() {
+    let mut app = at_stop();
+    let area = Rect::new(0, 0, 160, 48);
+    app.focus = Pane::Results;
+    app.key(key(']'), area);
+    app.key(key(']'), area);
+    // Sorted by reg_id descending after `o`.
+    app.key(key('o'), area);
+    let r = app.results.as_ref().unwrap();
+    assert_eq!(r.sort, Some((1, true)));
+    assert_eq!(r.cell(r.order[0], 1), "1039");
+    // DURATION sorts as a number, not as text.
+    let duration = r.columns.iter().position(|c| c == "DURATION").unwrap();
+    app.results.as_mut().unwrap().sort_by(duration, false);
+    let r = app.results.as_ref().unwrap();
+    let values: Vec<i64> = r.order.iter().map(|&i| r.cell(i, duration).parse().unwrap()).collect();
+    assert!(values.windows(2).all(|w| w[0] <= w[1]), "{values:?}");
+    // `/` in the results is a where condition the node answers.
+    app.key(key('/'), area);
+    typed(&mut app, "DURATION > 100", area);
+    let sent = app.key(code(KeyCode::Enter), area);
+    let [Command::Inquire { filter: Some(f), .. }] = sent.as_slice() else { panic!("{sent:?}") };
+    assert_eq!(f, "DURATION > 100");
+    // The next page starts where this one ends; there is one since total > rows.
+    let sent = app.key(key('n'), area);
+    let [Command::Inquire { offset: 40, .. }] = sent.as_slice() else { panic!("{sent:?}") };
+}
+
+#[test]
+fn the_form_editor_checks_before_it_sends() {
+    let mut app = at_stop();
+    let area = Rect::new(0, 0, 80, 24);
+    app.key(key('f'), area);
+    assert_eq!(app.editor.as_ref().unwrap().form, Some(1));
+    let ctrl = |c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL);
+    // A field the form does not have: an inline error, nothing sent.
+    app.key(code(KeyCode::End), area);
+    app.key(code(KeyCode::Enter), area);
+    typed(&mut app, "colour = 1", area);
+    assert!(app.key(ctrl('s'), area).is_empty());
+    assert!(app.editor.as_ref().unwrap().error.as_ref().unwrap().contains("colour"));
+    assert!(screen(&app, 80, 24).contains("colour"));
+    // A new form that parses is sent; the session's answer closes the editor.
+    app.key(ctrl('n'), area);
+    let sent = app.key(ctrl('s'), area);
+    let [Command::AddForm { form }] = sent.as_slice() else { panic!("{sent:?}") };
+    assert_eq!(form.cabinets, vec!["WIFE".to_string()]);
+    // A form the session refuses keeps the editor open with its error.
+    app.apply(Event::Error { message: "unknown cabinet `WIFEE`".into(), line: None }, Duration::from_secs(3));
+    assert!(app.editor.as_ref().unwrap().error.as_ref().unwrap().contains("WIFEE"));
+    app.key(ctrl('s'), area);
+    app.apply(Event::Forms { forms: forms(1) }, Duration::from_secs(3));
+    assert!(app.editor.is_none());
+}
+
+#[test]
+fn the_mouse_focuses_selects_and_scrolls() {
+    let mut app = at_stop();
+    let area = Rect::new(0, 0, 160, 48);
+    let nodes = layout(area).pane(Pane::Nodes);
+    let click = |column, row| MouseEvent {
+        kind: MouseEventKind::Down(MouseButton::Left),
+        column,
+        row,
+        modifiers: KeyModifiers::NONE,
+    };
+    // The third node row: under the border and the header.
+    app.mouse(click(nodes.x + 3, nodes.y + 2 + 2), area);
+    assert_eq!(app.selected().unwrap().name, "RATE/0");
+    let cabinets = layout(area).pane(Pane::Cabinets);
+    app.mouse(click(cabinets.x + 3, cabinets.y + 2), area);
+    assert_eq!(app.focus, Pane::Cabinets);
+    let results = layout(area).pane(Pane::Results);
+    let wheel = MouseEvent { kind: MouseEventKind::ScrollDown, column: results.x + 2, row: results.y + 3, modifiers: KeyModifiers::NONE };
+    app.mouse(wheel, area);
+    assert_eq!((app.focus, app.result), (Pane::Results, 3));
+}
