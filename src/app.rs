@@ -222,7 +222,9 @@ fn demo() -> i32 {
     if interactive() {
         return demo_tui(&dir);
     }
-    println!("catar demo: 20000 generated CDRs rated by REG -> RATE -> DIS and recorded (headless: not a terminal)");
+    println!(
+        "catar demo: 20000 generated CDRs rated by REG -> RATE -> DIS and recorded (headless: not a terminal)"
+    );
     let trace = dir.join("demo.trace");
     let mut run_opts = RunOptions::new(&dir, dir.join("demo.db"));
     run_opts.progress = std::io::stderr().is_terminal();

@@ -116,7 +116,13 @@ fn at_stop() -> App {
             nodes: vec![
                 view("REG/0", NodeState::Running, 60, records, vec![]),
                 view("REG/1", NodeState::Running, 60, records, vec![]),
-                view("RATE/0", NodeState::Running, 132, records / 2, vec![cabinet("CONFIRMED", 211, &confirmed)]),
+                view(
+                    "RATE/0",
+                    NodeState::Running,
+                    132,
+                    records / 2,
+                    vec![cabinet("CONFIRMED", 211, &confirmed)],
+                ),
                 NodeView {
                     stop: frozen.then(|| stop(&program)),
                     ..view(
@@ -124,7 +130,10 @@ fn at_stop() -> App {
                         NodeState::Running,
                         14,
                         records / 2,
-                        vec![cabinet("CONFIRMED", 479, &confirmed), cabinet("WIFE", 20, &[("WIFE_NAME", 20)])],
+                        vec![
+                            cabinet("CONFIRMED", 479, &confirmed),
+                            cabinet("WIFE", 20, &[("WIFE_NAME", 20)]),
+                        ],
                     )
                 },
                 view("DIS/0", NodeState::Running, 0, 0, vec![]),
@@ -156,7 +165,13 @@ fn at_stop() -> App {
 fn text(buf: &Buffer) -> String {
     let area = buf.area;
     (area.top()..area.bottom())
-        .map(|y| (area.left()..area.right()).map(|x| buf[(x, y)].symbol()).collect::<String>().trim_end().to_string())
+        .map(|y| {
+            (area.left()..area.right())
+                .map(|x| buf[(x, y)].symbol())
+                .collect::<String>()
+                .trim_end()
+                .to_string()
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -221,7 +236,10 @@ fn no_color_leaves_every_cell_uncoloured() {
     app.color = false;
     let mut buf = Buffer::empty(Rect::new(0, 0, 160, 48));
     render(&app, buf.area, &mut buf);
-    let coloured = buf.content.iter().filter(|c| c.fg != ratatui::style::Color::Reset || c.bg != ratatui::style::Color::Reset);
+    let coloured = buf
+        .content
+        .iter()
+        .filter(|c| c.fg != ratatui::style::Color::Reset || c.bg != ratatui::style::Color::Reset);
     assert_eq!(coloured.count(), 0);
     app.color = true;
     render(&app, buf.area, &mut buf);
@@ -384,7 +402,12 @@ fn the_mouse_focuses_selects_and_scrolls() {
     app.mouse(click(cabinets.x + 3, cabinets.y + 2), area);
     assert_eq!(app.focus, Pane::Cabinets);
     let results = layout(area).pane(Pane::Results);
-    let wheel = MouseEvent { kind: MouseEventKind::ScrollDown, column: results.x + 2, row: results.y + 3, modifiers: KeyModifiers::NONE };
+    let wheel = MouseEvent {
+        kind: MouseEventKind::ScrollDown,
+        column: results.x + 2,
+        row: results.y + 3,
+        modifiers: KeyModifiers::NONE,
+    };
     app.mouse(wheel, area);
     assert_eq!((app.focus, app.result), (Pane::Results, 3));
 }

@@ -14,7 +14,7 @@ pub use collision::{
     Accumulate, Collision, CollisionCount, collision, collision_accumulate, collision_learn,
 };
 pub use movement::{charge, deescalate, discharge, rolling};
-pub use presence::{Presence, PresenceChange};
+pub use presence::{Presence, PresenceChange, Present};
 pub use report::{ContextChange, MassDelta, ReportDetail, StepReport, Transition};
 pub use state::{disarm, skip, state};
 pub use transform::transform;

@@ -6,6 +6,9 @@
 use super::{ContextMask, StepReport};
 use crate::model::{CabinetId, ContextId, MAX_CONTEXTS};
 
+/// The cabinets holding records: (cabinet, mass, records holding each context).
+pub type Present = Vec<(CabinetId, i64, Vec<(ContextId, i64)>)>;
+
 /// What one step changed in a node's presence.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PresenceChange {
@@ -79,7 +82,7 @@ impl Presence {
 
     /// The cabinets holding records now: each with its mass and the records holding each
     /// context (non-zero only).
-    pub fn present(&self) -> Vec<(CabinetId, i64, Vec<(ContextId, i64)>)> {
+    pub fn present(&self) -> Present {
         let at = |i: usize| &self.counts[i * MAX_CONTEXTS..(i + 1) * MAX_CONTEXTS];
         (self.mass.iter().enumerate())
             .filter(|&(_, &m)| m > 0)

@@ -77,8 +77,12 @@ impl Word {
                 Command::ReplaceForm { id: *form, form: TraceForm { ignore: *count, ..info.form.clone() } }
             }
             Word::Delete { form } => Command::DeleteForm { id: *form },
-            Word::Continue { node: Some(n) } if n.eq_ignore_ascii_case("all") => Command::Continue { node: None },
-            Word::Continue { node: n } => Command::Continue { node: n.clone().or_else(|| current.map(String::from)) },
+            Word::Continue { node: Some(n) } if n.eq_ignore_ascii_case("all") => {
+                Command::Continue { node: None }
+            }
+            Word::Continue { node: n } => {
+                Command::Continue { node: n.clone().or_else(|| current.map(String::from)) }
+            }
             Word::Step { count, node: n } => Command::Step { node: node(n, "step")?, count: *count },
             Word::Inquire { node, reactor, filter, limit, offset } => Command::Inquire {
                 node: node.clone(),

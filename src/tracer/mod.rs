@@ -19,7 +19,7 @@ use gate::NodeTracer;
 pub use stop::{Cell, Position, Reason, Release, Row, Rows, Stop, Why};
 
 use crate::engine::{HookFactory, NoHook, NodeId, StepHook};
-use crate::model::{CabinetId, ContextId};
+pub use crate::ops::Present;
 use crate::ops::{Presence, PresenceChange};
 use crate::recorder::PipelineDesc;
 
@@ -87,9 +87,6 @@ pub(crate) struct Slot {
     detached: AtomicBool,
     present: Mutex<Present>,
 }
-
-/// A node's reactor cabinets: (cabinet, mass, records holding each context).
-pub type Present = Vec<(CabinetId, i64, Vec<(ContextId, i64)>)>;
 
 impl Slot {
     fn detached(&self) -> bool {

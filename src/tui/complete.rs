@@ -6,12 +6,25 @@ use super::state::App;
 
 /// The script words a line starts with.
 const WORDS: &[&str] = &[
-    "watch", "break", "tbreak", "stop-when", "form", "ignore", "delete", "continue", "step", "inquire", "resume", "halt",
-    "nodes", "forms",
+    "watch",
+    "break",
+    "tbreak",
+    "stop-when",
+    "form",
+    "ignore",
+    "delete",
+    "continue",
+    "step",
+    "inquire",
+    "resume",
+    "halt",
+    "nodes",
+    "forms",
 ];
 
 /// Words that go between names.
-const LINKS: &[&str] = &["cabinet", "context", "on", "in", "where", "limit", "offset", "all", "arrival", "departure", "mass"];
+const LINKS: &[&str] =
+    &["cabinet", "context", "on", "in", "where", "limit", "offset", "all", "arrival", "departure", "mass"];
 
 /// Every name a word after the first can be.
 fn names(app: &App) -> Vec<String> {
@@ -46,11 +59,8 @@ pub fn complete(line: &str, app: &App) -> (String, Vec<String>) {
         many => {
             let mut prefix = many[0].clone();
             for h in &many[1..] {
-                let common = prefix
-                    .chars()
-                    .zip(h.chars())
-                    .take_while(|(a, b)| a.eq_ignore_ascii_case(b))
-                    .count();
+                let common =
+                    prefix.chars().zip(h.chars()).take_while(|(a, b)| a.eq_ignore_ascii_case(b)).count();
                 prefix = prefix.chars().take(common).collect();
             }
             // Keep what was typed when the shared prefix is no longer than it.
@@ -80,7 +90,11 @@ mod tests {
             stages: vec![StageDesc {
                 name: "RATE".into(),
                 segments: 2,
-                statements: vec![StatementDesc { name: "rate-family".into(), op: "arm".into(), text: String::new() }],
+                statements: vec![StatementDesc {
+                    name: "rate-family".into(),
+                    op: "arm".into(),
+                    text: String::new(),
+                }],
                 tables: vec![],
             }],
             nodes: vec!["RATE/0".into(), "RATE/1".into()],

@@ -61,7 +61,9 @@ impl App {
             let rows = super::keys::help().len();
             match action {
                 Action::Up | Action::PageUp => self.help_scroll = self.help_scroll.saturating_sub(1),
-                Action::Down | Action::PageDown => self.help_scroll = (self.help_scroll + 1).min(rows.saturating_sub(1)),
+                Action::Down | Action::PageDown => {
+                    self.help_scroll = (self.help_scroll + 1).min(rows.saturating_sub(1))
+                }
                 Action::Quit => {
                     self.help = false;
                     return self.act(action, area);
@@ -72,10 +74,14 @@ impl App {
         }
         let page = layout(area).pane(self.focus).height.saturating_sub(3).max(1) as isize;
         match action {
-            Action::Step => self.frozen_target("step").map(|node| Command::Step { node, count: 1 }).into_iter().collect(),
-            Action::Continue => {
-                self.frozen_target("continue").map(|node| Command::Continue { node: Some(node) }).into_iter().collect()
+            Action::Step => {
+                self.frozen_target("step").map(|node| Command::Step { node, count: 1 }).into_iter().collect()
             }
+            Action::Continue => self
+                .frozen_target("continue")
+                .map(|node| Command::Continue { node: Some(node) })
+                .into_iter()
+                .collect(),
             Action::ContinueAll => vec![Command::Continue { node: None }],
             Action::Inquire => {
                 let filter = self.filters.get(&Pane::Results).cloned();
@@ -120,8 +126,9 @@ impl App {
             Action::Right | Action::Left => {
                 let contexts = self.results.as_ref().map_or(0, |r| r.columns.len().saturating_sub(3));
                 let step: isize = if action == Action::Right { 1 } else { -1 };
-                self.result_column =
-                    (self.result_column as isize + step).clamp(0, contexts.saturating_sub(1) as isize) as usize;
+                self.result_column = (self.result_column as isize + step)
+                    .clamp(0, contexts.saturating_sub(1) as isize)
+                    as usize;
                 Vec::new()
             }
             Action::NextPage | Action::PrevPage => self.page(action == Action::NextPage),
@@ -210,7 +217,8 @@ impl App {
             Pane::Log => {
                 // The log scrolls back from its newest line: up is older.
                 let n = self.log_lines().len();
-                self.log_back = (self.log_back as isize - delta).clamp(0, n.saturating_sub(1) as isize) as usize;
+                self.log_back =
+                    (self.log_back as isize - delta).clamp(0, n.saturating_sub(1) as isize) as usize;
             }
         }
         Vec::new()
@@ -244,7 +252,9 @@ impl App {
             .and_then(|f| toml::to_string(&f.form).ok())
             .unwrap_or_else(|| NEW_FORM.to_string());
         let mut area = TextArea::new(text.lines().map(String::from).collect());
-        area.set_line_number_style(ratatui::style::Style::default().add_modifier(ratatui::style::Modifier::DIM));
+        area.set_line_number_style(
+            ratatui::style::Style::default().add_modifier(ratatui::style::Modifier::DIM),
+        );
         self.editor = Some(FormEditor { form, text: area, error: None, pending: false });
     }
 
@@ -338,7 +348,9 @@ impl App {
         }
         match pane {
             // The results filter is a `where` condition: the node answers it.
-            Pane::Results if self.results.is_some() => self.inquire((!text.is_empty()).then(|| text.into()), 0),
+            Pane::Results if self.results.is_some() => {
+                self.inquire((!text.is_empty()).then(|| text.into()), 0)
+            }
             Pane::Cabinets => {
                 self.cabinet = 0;
                 Vec::new()
@@ -398,7 +410,9 @@ impl App {
         }
         let at = Position::new(m.column, m.row);
         let areas = layout(area);
-        let Some(pane) = Pane::ALL.into_iter().find(|&p| areas.pane(p).contains(at)) else { return Vec::new() };
+        let Some(pane) = Pane::ALL.into_iter().find(|&p| areas.pane(p).contains(at)) else {
+            return Vec::new();
+        };
         match m.kind {
             MouseEventKind::Down(MouseButton::Left) => {
                 self.focus = pane;

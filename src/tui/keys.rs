@@ -277,9 +277,7 @@ pub fn action_for(key: KeyEvent, scope: Scope) -> Option<Action> {
         KeyCode::Char(c) if mods.contains(KeyModifiers::CONTROL) => KeyCode::Char(c.to_ascii_lowercase()),
         other => other,
     };
-    KEYS.iter()
-        .find(|b| b.code == code && b.mods == mods && b.scope.covers(scope))
-        .map(|b| b.action)
+    KEYS.iter().find(|b| b.code == code && b.mods == mods && b.scope.covers(scope)).map(|b| b.action)
 }
 
 /// A key as the help overlay writes it.
@@ -350,14 +348,19 @@ mod tests {
         assert_eq!(action_for(k('c'), pane(Pane::Log)), Some(Action::Continue));
         // Typing on the command line is text, not a command.
         assert_eq!(action_for(k('s'), Scope::Line), None);
-        assert_eq!(action_for(KeyEvent::new(KeyCode::Tab, KeyModifiers::NONE), Scope::Line), Some(Action::Complete));
+        assert_eq!(
+            action_for(KeyEvent::new(KeyCode::Tab, KeyModifiers::NONE), Scope::Line),
+            Some(Action::Complete)
+        );
     }
 
     #[test]
     fn every_action_with_a_key_is_in_the_help_once_per_scope() {
         let help = help();
         for b in KEYS {
-            assert!(help.iter().any(|(_, keys, d)| *d == b.action.description() && keys.contains(&key_name(b))));
+            assert!(
+                help.iter().any(|(_, keys, d)| *d == b.action.description() && keys.contains(&key_name(b)))
+            );
         }
         assert_eq!(help[0].0, "anywhere");
     }

@@ -38,7 +38,8 @@ pub enum Pane {
 
 impl Pane {
     /// Every pane, in focus order.
-    pub const ALL: [Pane; 6] = [Pane::Nodes, Pane::Program, Pane::Cabinets, Pane::Contexts, Pane::Results, Pane::Log];
+    pub const ALL: [Pane; 6] =
+        [Pane::Nodes, Pane::Program, Pane::Cabinets, Pane::Contexts, Pane::Results, Pane::Log];
 
     /// Its title.
     pub fn title(self) -> &'static str {
@@ -421,7 +422,10 @@ impl App {
     /// Log lines as listed (the log filter applied).
     pub fn log_lines(&self) -> Vec<&LogLine> {
         let filter = self.filters.get(&Pane::Log).map(|f| f.to_lowercase());
-        self.log.iter().filter(|l| filter.as_ref().is_none_or(|f| l.text.to_lowercase().contains(f))).collect()
+        self.log
+            .iter()
+            .filter(|l| filter.as_ref().is_none_or(|f| l.text.to_lowercase().contains(f)))
+            .collect()
     }
 
     /// Forms that break at `statement`.
@@ -455,7 +459,10 @@ impl App {
                 let position = stop.position;
                 let name = stop.node.clone();
                 if let Some(row) = self.row(&name) {
-                    row.state = NodeState::Frozen { statement: stop.statement.clone(), reason: stop.reason.to_string() };
+                    row.state = NodeState::Frozen {
+                        statement: stop.statement.clone(),
+                        reason: stop.reason.to_string(),
+                    };
                     row.steps = stop.step;
                     row.pseudo_time = stop.pseudo_time.or(row.pseudo_time);
                     row.stop = Some(stop);
@@ -485,7 +492,10 @@ impl App {
                 }
             }
             Event::Rows(rows) => {
-                self.log(LogKind::Info, format!("{}: {} row(s) match, showing {}", rows.node, rows.total, rows.rows.len()));
+                self.log(
+                    LogKind::Info,
+                    format!("{}: {} row(s) match, showing {}", rows.node, rows.total, rows.rows.len()),
+                );
                 let sort = self.results.as_ref().and_then(|r| r.sort);
                 let mut results = Results::new(rows);
                 if let Some((c, desc)) = sort.filter(|(c, _)| *c < results.columns.len()) {

@@ -13,7 +13,8 @@ use crate::tui::state::{App, Mark, Pane};
 /// A bar of `width` cells for `mass` out of `peak`, in eighths.
 fn bar(mass: i64, peak: i64, width: u16) -> String {
     const PARTS: [char; 8] = [' ', '▏', '▎', '▍', '▌', '▋', '▊', '▉'];
-    let eighths = if peak > 0 { (mass.max(0) as u128 * width as u128 * 8 / peak as u128) as usize } else { 0 };
+    let eighths =
+        if peak > 0 { (mass.max(0) as u128 * width as u128 * 8 / peak as u128) as usize } else { 0 };
     let mut s = "█".repeat(eighths / 8);
     if eighths % 8 > 0 {
         s.push(PARTS[eighths % 8]);
@@ -60,7 +61,8 @@ mod tests {
     fn bars_scale_to_the_peak_in_eighths() {
         assert_eq!(super::bar(10, 10, 4), "████");
         assert_eq!(super::bar(5, 10, 4), "██");
-        assert_eq!(super::bar(1, 16, 2), "▉");
+        assert_eq!(super::bar(1, 16, 2), "▏");
+        assert_eq!(super::bar(15, 16, 2), "█▉");
         assert_eq!(super::bar(0, 10, 4), "");
         assert_eq!(super::bar(3, 0, 4), "");
     }

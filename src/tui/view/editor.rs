@@ -18,7 +18,14 @@ pub fn render(app: &App, editor: &FormEditor, area: Rect, buf: &mut Buffer) {
     let title = match editor.form.and_then(|id| app.forms.iter().position(|f| f.id == id)) {
         Some(i) => {
             let f = &app.forms[i];
-            format!(" Trace form {} ({} of {}): {} · {} hit(s) ", f.id, i + 1, app.forms.len(), f.label, f.hits)
+            format!(
+                " Trace form {} ({} of {}): {} · {} hit(s) ",
+                f.id,
+                i + 1,
+                app.forms.len(),
+                f.label,
+                f.hits
+            )
         }
         None => " New trace form ".to_string(),
     };
@@ -43,7 +50,9 @@ pub fn render(app: &App, editor: &FormEditor, area: Rect, buf: &mut Buffer) {
     Paragraph::new(note).wrap(Wrap { trim: true }).render(message, buf);
     let spans: Vec<Span> = hints(Scope::Editor)
         .into_iter()
-        .flat_map(|(k, w)| [Span::styled(format!(" {k}"), theme.bold(Color::Cyan)), Span::raw(format!(" {w} "))])
+        .flat_map(|(k, w)| {
+            [Span::styled(format!(" {k}"), theme.bold(Color::Cyan)), Span::raw(format!(" {w} "))]
+        })
         .collect();
     Paragraph::new(Line::from(spans)).render(keys, buf);
 }

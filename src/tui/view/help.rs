@@ -24,7 +24,10 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let more = entries.len().saturating_sub(popup.height.saturating_sub(3) as usize + app.help_scroll);
     let title = if more > 0 { format!(" Keys · ↓ {more} more ") } else { " Keys ".to_string() };
     Table::new(rows, [Constraint::Length(13), Constraint::Length(16), Constraint::Fill(1)])
-        .header(Row::new(["where", "keys", "what"]).style(theme.bold(Color::Yellow).add_modifier(Modifier::UNDERLINED)))
+        .header(
+            Row::new(["where", "keys", "what"])
+                .style(theme.bold(Color::Yellow).add_modifier(Modifier::UNDERLINED)),
+        )
         .block(
             Block::default()
                 .borders(Borders::ALL)

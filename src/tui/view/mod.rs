@@ -42,10 +42,12 @@ pub fn layout(area: Rect) -> Areas {
     let [title, body, bottom] =
         Layout::vertical([Constraint::Length(1), Constraint::Fill(1), Constraint::Length(1)]).areas(area);
     let [top, middle, log] =
-        Layout::vertical([Constraint::Percentage(40), Constraint::Percentage(35), Constraint::Fill(1)]).areas(body);
+        Layout::vertical([Constraint::Percentage(40), Constraint::Percentage(35), Constraint::Fill(1)])
+            .areas(body);
     // Narrow screens give the nodes (their states and reasons) the larger share.
     let share = if area.width < 120 { 60 } else { 55 };
-    let [nodes, program] = Layout::horizontal([Constraint::Percentage(share), Constraint::Fill(1)]).areas(top);
+    let [nodes, program] =
+        Layout::horizontal([Constraint::Percentage(share), Constraint::Fill(1)]).areas(top);
     let [cabinets, contexts, results] =
         Layout::horizontal([Constraint::Percentage(32), Constraint::Percentage(24), Constraint::Fill(1)])
             .areas(middle);
@@ -149,7 +151,11 @@ fn block(app: &App, pane: Pane, title: String) -> Block<'static> {
         .border_type(if focused { BorderType::Thick } else { BorderType::Plain })
         .border_style(if focused { theme.bold(Color::Cyan) } else { theme.dim() })
         .title(format!(" {title}{filter} "))
-        .title_style(if focused { theme.bold(Color::Cyan) } else { Style::default().add_modifier(Modifier::BOLD) })
+        .title_style(if focused {
+            theme.bold(Color::Cyan)
+        } else {
+            Style::default().add_modifier(Modifier::BOLD)
+        })
 }
 
 /// A centred rectangle of at most `w` × `h` inside `area`.

@@ -67,7 +67,8 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         Row::new(cells)
     });
     let mut header = vec!["node", "state", "step"];
-    let mut widths = vec![Constraint::Length(7), Constraint::Fill(1), Constraint::Length(if wide { 8 } else { 6 })];
+    let mut widths =
+        vec![Constraint::Length(7), Constraint::Fill(1), Constraint::Length(if wide { 8 } else { 6 })];
     if wide {
         header.push("pseudo-time");
         widths.push(Constraint::Length(14));
@@ -79,6 +80,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         .block(block(app, Pane::Nodes, format!("Nodes ({})", app.nodes.len())))
         .row_highlight_style(theme.cursor(app.focus == Pane::Nodes));
     let selected = listed.iter().position(|&i| i == app.node);
-    let mut state = TableState::default().with_offset(first_row(app, Pane::Nodes, area)).with_selected(selected);
+    let mut state =
+        TableState::default().with_offset(first_row(app, Pane::Nodes, area)).with_selected(selected);
     StatefulWidget::render(table, area, buf, &mut state);
 }

@@ -32,7 +32,10 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             Span::styled(if here { "▶" } else { " " }, theme.bold(Color::Red)),
             Span::styled(if bp { "●" } else { " " }, theme.bold(Color::Red)),
             Span::styled(format!("{i:>3} "), theme.dim()),
-            Span::styled(format!("{:<18}", st.name), if here { theme.bold(Color::Red) } else { theme.bold(Color::Reset) }),
+            Span::styled(
+                format!("{:<18}", st.name),
+                if here { theme.bold(Color::Red) } else { theme.bold(Color::Reset) },
+            ),
         ];
         // The text starts with the operator: it is what the statement does.
         let (op, rest) = st.text.split_at(st.text.find(' ').unwrap_or(st.text.len()));

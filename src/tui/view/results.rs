@@ -52,7 +52,8 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         .collect();
     // Only the rows on screen are built; the table is told where they start.
     let rows = shown.iter().map(|&i| Row::new(columns.iter().map(|&c| r.cell(i, c))));
-    let hidden = r.columns.len().saturating_sub(3) - (columns.len().saturating_sub(3)).min(r.columns.len().saturating_sub(3));
+    let hidden = r.columns.len().saturating_sub(3)
+        - (columns.len().saturating_sub(3)).min(r.columns.len().saturating_sub(3));
     let sideways = if hidden > 0 { format!(" · ← → {hidden} more column(s)") } else { String::new() };
     let page = format!(
         "Results of {} · rows {}–{} of {}{}",

@@ -37,7 +37,14 @@ pub fn title(app: &App, area: Rect, buf: &mut Buffer) {
         n => format!("{n} forms"),
     };
     let line = Line::from(vec![
-        Span::styled(" catar ", if app.color { theme.bold(Color::Black).bg(Color::Cyan) } else { theme.bold(Color::Reset).add_modifier(Modifier::REVERSED) }),
+        Span::styled(
+            " catar ",
+            if app.color {
+                theme.bold(Color::Black).bg(Color::Cyan)
+            } else {
+                theme.bold(Color::Reset).add_modifier(Modifier::REVERSED)
+            },
+        ),
         Span::raw(format!(" {} · {} · ", app.title, stages.join(" → "))),
         Span::styled(state, theme.bold(color)),
         Span::styled(format!(" · {forms}"), theme.dim()),
@@ -51,7 +58,11 @@ pub fn bottom(app: &App, area: Rect, buf: &mut Buffer) {
     if let Some(p) = &app.prompt {
         let lead = match p.kind {
             PromptKind::Command => ":".to_string(),
-            PromptKind::Filter(pane) => format!("{} filter{}: ", pane.title(), if pane == crate::tui::state::Pane::Results { " (where)" } else { "" }),
+            PromptKind::Filter(pane) => format!(
+                "{} filter{}: ",
+                pane.title(),
+                if pane == crate::tui::state::Pane::Results { " (where)" } else { "" }
+            ),
         };
         let w = lead.chars().count() as u16;
         Paragraph::new(Span::styled(lead, theme.bold(Color::Yellow))).render(area, buf);

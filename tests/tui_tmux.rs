@@ -1,0 +1,136 @@
+//! End to end: the real binary in a real terminal (tmux). `catar` with no arguments opens the
+//! demo, RATE freezes on the first WIFE arrival; s, i, r, ? and q do what they say, and after
+//! q — or a panic — the shell prompt is back with the terminal settings it had.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// How long any one thing may take to show (a debug build on a busy 2-core machine).
+const DEADLINE: Duration = Duration::from_secs(90);
+
+struct Tmux {
+    socket: String,
+    dir: tempfile::TempDir,
+}
+
+impl Tmux {
+    /// A shell in a 100×30 terminal of a tmux server of its own; `None` without tmux (outside CI).
+    fn start(tag: &str) -> Option<Tmux> {
+        if Command::new("tmux").arg("-V").output().is_err() {
+            assert!(std::env::var_os("CI").is_none(), "tmux is needed for this test (.ci/run installs it)");
+            eprintln!("skipped: no tmux on this machine");
+            return None;
+        }
+        let t =
+            Tmux { socket: format!("catar-{tag}-{}", std::process::id()), dir: tempfile::tempdir().unwrap() };
+        let ok = t
+            .tmux(&["-f", "/dev/null", "new-session", "-d", "-x", "100", "-y", "30"])
+            .args(["env", "-i", "TERM=xterm-256color", "PS1=$ "])
+            .arg(format!("PATH={}", std::env::var("PATH").unwrap_or_default()))
+            .arg(format!("HOME={}", t.dir.path().display()))
+            .args(["sh"])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "tmux new-session");
+        Some(t)
+    }
+
+    fn tmux(&self, args: &[&str]) -> Command {
+        let mut c = Command::new("tmux");
+        c.args(["-L", &self.socket]).args(args);
+        c
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        assert!(self.tmux(&["send-keys", "-t", "0"]).args(keys).status().unwrap().success());
+    }
+
+    fn line(&self, text: &str) {
+        assert!(self.tmux(&["send-keys", "-t", "0", "-l", text]).status().unwrap().success());
+        self.keys(&["Enter"]);
+    }
+
+    fn screen(&self) -> String {
+        let out = self.tmux(&["capture-pane", "-p", "-t", "0"]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Poll the screen until `ok` holds; the screen then. Fails with the screen at the deadline.
+    fn wait(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
+        let end = Instant::now() + DEADLINE;
+        loop {
+            let s = self.screen();
+            if ok(&s) {
+                return s;
+            }
+            assert!(Instant::now() < end, "waited {DEADLINE:?} for {what}; the screen:\n{s}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Start the demo from the shell: terminal settings saved before and after, the exit code
+    /// and an end marker printed after it.
+    fn launch(&self, env: &str) {
+        let bin = env!("CARGO_BIN_EXE_catar");
+        let dir = self.dir.path().display();
+        self.line(&format!(
+            "cd {dir} && stty -a > before && TMPDIR={dir} {env} {bin}; echo \"exit=$?\"; stty -a > after; echo END-$((1+1))"
+        ));
+    }
+
+    fn ended(&self) -> String {
+        // The marker as printed, not as typed: `END-2` on a line of its own.
+        self.wait("the shell prompt back", |s| s.lines().any(|l| l.trim() == "END-2"))
+    }
+
+    fn settings_restored(&self) {
+        let read = |f: &str| std::fs::read_to_string(Path::new(self.dir.path()).join(f)).unwrap();
+        assert_eq!(read("before"), read("after"), "stty -a differs after the TUI");
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.tmux(&["kill-server"]).status();
+    }
+}
+
+fn frozen(s: &str) -> bool {
+    s.contains("frozen at family") && s.contains("WIFE arrived")
+}
+
+#[test]
+fn the_demo_stops_at_the_first_wife_and_obeys_the_keys() {
+    let Some(t) = Tmux::start("keys") else { return };
+    t.launch("");
+    let s = t.wait("RATE frozen on WIFE", frozen);
+    assert!(s.contains("REG → RATE → DIS"), "{s}");
+    assert!(s.contains("■ frozen"), "the node shows frozen:\n{s}");
+    t.keys(&["s"]);
+    t.wait("the step to stop again", |s| s.contains("step done"));
+    t.keys(&["i"]);
+    t.wait("inquiry rows", |s| s.contains("Results of RATE/") && s.contains("row(s) match"));
+    t.keys(&["r"]);
+    t.wait("the node resumed", |s| s.contains("resumed: runs untraced to the end"));
+    t.keys(&["?"]);
+    t.wait("the help overlay", |s| s.contains("this help"));
+    t.keys(&["q"]);
+    let s = t.ended();
+    assert!(s.contains("exit=0"), "{s}");
+    assert!(s.contains("catar: run"), "the run's end is reported after the screen is restored:\n{s}");
+    t.settings_restored();
+}
+
+#[test]
+fn a_panic_restores_the_terminal() {
+    let Some(t) = Tmux::start("panic") else { return };
+    t.launch("CATAR_TUI_TEST_PANIC=1");
+    t.wait("RATE frozen on WIFE", frozen);
+    t.keys(&["P"]);
+    let s = t.ended();
+    assert!(s.contains("exit=101"), "a panic exits 101:\n{s}");
+    assert!(s.contains("panicked"), "the panic message is readable on the restored screen:\n{s}");
+    t.settings_restored();
+}
