@@ -28,7 +28,10 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let cabinets = app.cabinets();
     let peak = cabinets.iter().map(|c| c.mass).max().unwrap_or(0);
     let bar_width = area.width.saturating_sub(2 + 2 + 13 + 7 + 3).max(1);
-    let rows = cabinets.iter().map(|c| {
+    // Only the rows on screen are built: a node may hold a thousand cabinets.
+    let first = first_row(app, Pane::Cabinets, area);
+    let visible = (area.height as usize).saturating_sub(3).max(1);
+    let rows = cabinets.iter().skip(first).take(visible).map(|c| {
         let (mark, color) = match c.mark {
             Mark::Appeared => ("+", Color::Green),
             Mark::Departed => ("-", Color::Red),
@@ -49,9 +52,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     .header(Row::new(["", "cabinet", "  mass", ""]).style(theme.dim().add_modifier(Modifier::BOLD)))
     .block(block(app, Pane::Cabinets, format!("Cabinets of {node}")))
     .row_highlight_style(theme.cursor(app.focus == Pane::Cabinets));
-    let mut state = TableState::default()
-        .with_offset(first_row(app, Pane::Cabinets, area))
-        .with_selected((!cabinets.is_empty()).then_some(app.cabinet));
+    let mut state = TableState::default().with_selected((!cabinets.is_empty()).then(|| app.cabinet - first));
     StatefulWidget::render(table, area, buf, &mut state);
 }
 

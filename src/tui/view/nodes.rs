@@ -44,7 +44,7 @@ fn sparkline(rates: &std::collections::VecDeque<u64>, width: usize) -> String {
 /// Render the nodes pane.
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let theme = Theme::of(app);
-    let wide = area.width >= 60;
+    let wide = area.width >= 76;
     let spark = if wide { SPARK } else { SPARK / 2 };
     let listed = app.listed_nodes();
     let rows = listed.iter().map(|&i| {
