@@ -86,10 +86,13 @@ fn big_app() -> App {
             table: "R".into(),
             reg_id: i,
             cabinet: format!("CABINET_{}", i % 1000),
-            contexts: (0..12).map(|k| (format!("CONTEXT_{k}"), Cell::Int((i * 31 + k) as i64 % 10_007))).collect(),
+            contexts: (0..12)
+                .map(|k| (format!("CONTEXT_{k}"), Cell::Int((i * 31 + k) as i64 % 10_007)))
+                .collect(),
         })
         .collect();
-    let rows = Rows { node: "S0/0".into(), tables: vec!["R".into()], filter: None, total: 10_000, offset: 0, rows };
+    let rows =
+        Rows { node: "S0/0".into(), tables: vec!["R".into()], filter: None, total: 10_000, offset: 0, rows };
     app.apply(Event::Rows(rows), Duration::from_secs(9));
     app.results.as_mut().unwrap().sort_by(4, true);
     // The cursor mid-way through the rows, as after scrolling.

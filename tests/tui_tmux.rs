@@ -134,3 +134,15 @@ fn a_panic_restores_the_terminal() {
     assert!(s.contains("panicked"), "the panic message is readable on the restored screen:\n{s}");
     t.settings_restored();
 }
+
+#[test]
+fn ctrl_c_halts_the_run_and_restores_the_terminal() {
+    let Some(t) = Tmux::start("ctrl-c") else { return };
+    t.launch("");
+    t.wait("RATE frozen on WIFE", frozen);
+    t.keys(&["C-c"]);
+    let s = t.ended();
+    assert!(s.contains("exit=0"), "{s}");
+    assert!(s.contains("catar: run halted"), "Ctrl-C halts the run cleanly first:\n{s}");
+    t.settings_restored();
+}

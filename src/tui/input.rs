@@ -138,6 +138,7 @@ impl App {
                 Vec::new()
             }
             Action::Quit => {
+                self.force_quit = self.quitting;
                 self.quitting = true;
                 if self.ended() { Vec::new() } else { vec![Command::Halt] }
             }

@@ -53,8 +53,11 @@ pub fn run(debuggee: Debuggee, forms: Vec<(TraceForm, String)>, title: &str) -> 
             1
         }
     };
-    // The run ended or was halted: closing only joins its thread.
-    session.close();
+    if app.ended() {
+        // The run ended: closing only joins the session's thread.
+        session.close();
+    }
+    // Otherwise (quit twice) the process leaves without waiting for the halt to complete.
     code
 }
 
@@ -115,7 +118,7 @@ fn event_loop(
         for e in session.events().try_iter() {
             app.apply(e, started.elapsed());
         }
-        if app.quitting && app.ended() {
+        if app.quitting && (app.ended() || app.force_quit) {
             return Ok(());
         }
     }
@@ -126,6 +129,10 @@ fn end_report(app: &App) -> i32 {
     let mut out = std::io::stdout().lock();
     if let Some(message) = &app.failed {
         eprintln!("catar: error: {message}");
+        return 1;
+    }
+    if !app.ended() {
+        eprintln!("catar: quit before the halt completed: the trace may lack its footer (it still opens)");
         return 1;
     }
     if let Some(f) = &app.finished {

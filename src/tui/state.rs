@@ -307,6 +307,8 @@ pub struct App {
     pub failed: Option<String>,
     /// The user asked to quit; waiting for the halt to finish.
     pub quitting: bool,
+    /// Asked twice: quit without waiting for the run to finish.
+    pub force_quit: bool,
     /// Colours on (off under `NO_COLOR`).
     pub color: bool,
     /// Time of the latest event taken in.
@@ -341,6 +343,7 @@ impl App {
             finished: None,
             failed: None,
             quitting: false,
+            force_quit: false,
             color,
             now: Duration::ZERO,
         }

@@ -21,7 +21,7 @@ pub fn title(app: &App, area: Rect, buf: &mut Buffer) {
         let how = if f.halted { "halted" } else { "finished" };
         (format!("{how}: {} records in {:.1} s", f.records, f.seconds), Color::Green)
     } else if app.quitting {
-        ("halting, then quitting…".to_string(), Color::Yellow)
+        ("halting, then quitting… (q again: now)".to_string(), Color::Yellow)
     } else if let [one] = frozen.as_slice()
         && let Some(stop) = app.nodes.iter().find(|n| n.name == *one).and_then(|n| n.stop.as_ref())
     {
