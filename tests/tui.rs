@@ -227,6 +227,15 @@ fn every_size_from_tiny_to_huge_renders_without_panic() {
         app.help = true;
         render(&app, buf.area, &mut buf);
         app.help = false;
+        // The editor and the command line (with an error above it) at every size too.
+        app.key(key('f'), buf.area);
+        render(&app, buf.area, &mut buf);
+        app.key(code(KeyCode::Esc), buf.area);
+        app.key(key(':'), buf.area);
+        typed(&mut app, "nonsense", buf.area);
+        app.key(code(KeyCode::Enter), buf.area);
+        render(&app, buf.area, &mut buf);
+        app.key(code(KeyCode::Esc), buf.area);
     }
 }
 
@@ -269,6 +278,12 @@ fn keys_act_on_the_frozen_node() {
     assert_eq!(app.key(key('s'), area), vec![Command::Step { node: "RATE/1".into(), count: 1 }]);
     assert_eq!(app.key(key('c'), area), vec![Command::Continue { node: Some("RATE/1".into()) }]);
     assert_eq!(app.key(key('r'), area), vec![Command::Resume { node: "RATE/1".into() }]);
+    // Halting ends the run for good: the first `h` asks, another key cancels, `h h` halts.
+    assert!(app.key(key('h'), area).is_empty());
+    assert!(screen(&app, 80, 24).contains("h again to halt"));
+    assert!(app.key(key('j'), area).is_empty());
+    assert!(!app.confirm_halt);
+    assert!(app.key(key('h'), area).is_empty());
     assert_eq!(app.key(key('h'), area), vec![Command::Halt]);
     let Command::Inquire { node, filter, offset, .. } = &app.key(key('i'), area)[0] else { panic!() };
     assert_eq!((node.as_str(), filter, *offset), ("RATE/1", &None, 0));
@@ -371,17 +386,81 @@ fn the_form_editor_checks_before_it_sends() {
     assert!(app.key(ctrl('s'), area).is_empty());
     assert!(app.editor.as_ref().unwrap().error.as_ref().unwrap().contains("colour"));
     assert!(screen(&app, 80, 24).contains("colour"));
-    // A new form that parses is sent; the session's answer closes the editor.
+    // Unsaved edits are not dropped by moving to another form.
+    assert!(app.key(ctrl('n'), area).is_empty());
+    assert!(app.editor.as_ref().unwrap().error.as_ref().unwrap().contains("unsaved"));
+    assert_eq!(app.editor.as_ref().unwrap().form, Some(1));
+    // Esc drops them; a new form that parses is sent once (a second ctrl-s while it is on its
+    // way sends nothing); the session's answer closes the editor.
+    app.key(code(KeyCode::Esc), area);
+    app.key(key('f'), area);
     app.key(ctrl('n'), area);
+    assert_eq!(app.editor.as_ref().unwrap().form, None);
     let sent = app.key(ctrl('s'), area);
     let [Command::AddForm { form }] = sent.as_slice() else { panic!("{sent:?}") };
     assert_eq!(form.cabinets, vec!["WIFE".to_string()]);
+    assert!(app.key(ctrl('s'), area).is_empty());
     // A form the session refuses keeps the editor open with its error.
     app.apply(Event::Error { message: "unknown cabinet `WIFEE`".into(), line: None }, Duration::from_secs(3));
     assert!(app.editor.as_ref().unwrap().error.as_ref().unwrap().contains("WIFEE"));
     app.key(ctrl('s'), area);
     app.apply(Event::Forms { forms: forms(1) }, Duration::from_secs(3));
     assert!(app.editor.is_none());
+    // Deleting a form asks first.
+    app.key(key('f'), area);
+    assert!(app.key(ctrl('d'), area).is_empty());
+    assert_eq!(app.key(ctrl('d'), area), vec![Command::DeleteForm { id: 1 }]);
+    // Ctrl-C quits from inside the editor too.
+    assert_eq!(app.key(ctrl('c'), area), vec![Command::Halt]);
+    assert!(app.quitting && app.editor.is_none());
+}
+
+#[test]
+fn selections_follow_the_lists_they_point_into() {
+    let mut app = at_stop();
+    let area = Rect::new(0, 0, 160, 48);
+    // A stop on another node while the user is elsewhere selects it from its first cabinet.
+    app.focus = Pane::Nodes;
+    app.key(code(KeyCode::Home), area);
+    app.cabinet = 1;
+    app.nodes[3].stop = None;
+    let mut other = stop(&app.program);
+    other.node = "RATE/0".into();
+    app.apply(Event::Stopped(other), Duration::from_secs(2));
+    assert_eq!((app.selected().unwrap().name.as_str(), app.cabinet), ("RATE/0", 0));
+    // A nodes filter that hides the selected node moves the selection into what it shows.
+    app.key(key('/'), area);
+    typed(&mut app, "dis", area);
+    // Tab on a filter line is not completion (nor four spaces).
+    app.key(code(KeyCode::Tab), area);
+    app.key(code(KeyCode::Enter), area);
+    assert_eq!(app.selected().unwrap().name, "DIS/0");
+    // Esc clears the filter.
+    app.key(code(KeyCode::Esc), area);
+    assert_eq!(app.listed_nodes().len(), 6);
+    // The first page has no page before it.
+    app.focus = Pane::Results;
+    assert!(app.key(key('p'), area).is_empty());
+}
+
+#[test]
+fn b_leaves_a_conditional_form_on_the_statement_alone() {
+    let mut app = at_stop();
+    let area = Rect::new(0, 0, 80, 24);
+    app.focus = Pane::Program;
+    let conditional = TraceForm {
+        statement: Some("family".into()),
+        nodes: Some("RATE".into()),
+        ignore: 3,
+        ..TraceForm::default()
+    };
+    let mut infos = app.forms.clone();
+    infos.push(FormInfo { id: 5, label: conditional.label(), hits: 0, form: conditional });
+    app.apply(Event::Forms { forms: infos }, Duration::from_secs(2));
+    let sent = app.key(key('b'), area);
+    assert!(matches!(sent.as_slice(), [Command::AddForm { .. }]), "{sent:?}");
+    // Until the session answers, a second `b` sends nothing.
+    assert!(app.key(key('b'), area).is_empty());
 }
 
 #[test]

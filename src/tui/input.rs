@@ -1,7 +1,7 @@
 //! What the user does: keys and mouse through the key table into state changes and the
 //! session commands they ask for. Returns commands; never waits on the session.
 
-use ratatui::crossterm::event::{KeyEvent, MouseButton, MouseEvent, MouseEventKind};
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 use ratatui::layout::{Position, Rect};
 use ratatui_textarea::TextArea;
 
@@ -22,13 +22,31 @@ const NEW_FORM: &str = "# A trace form: what to watch and when to stop (see the 
 impl App {
     /// A key press; the commands it sends.
     pub fn key(&mut self, key: KeyEvent, area: Rect) -> Vec<Command> {
+        // Ctrl-C quits from anywhere, the editor and the command line included (raw mode
+        // turns it into a key, not a signal).
+        if key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL) {
+            self.editor = None;
+            self.prompt = None;
+            return self.act(Action::Quit, area);
+        }
         if self.editor.is_some() {
             return self.editor_key(key);
         }
         if self.prompt.is_some() {
             return self.prompt_key(key);
         }
-        match action_for(key, Scope::Pane(self.focus)) {
+        let action = action_for(key, Scope::Pane(self.focus));
+        // Halting ends the run for good: `h` asks, a second `h` does it.
+        if self.confirm_halt {
+            self.confirm_halt = false;
+            if action != Some(Action::Halt) {
+                return Vec::new();
+            }
+        } else if action == Some(Action::Halt) && !self.ended() {
+            self.confirm_halt = true;
+            return Vec::new();
+        }
+        match action {
             Some(a) => self.act(a, area),
             None => Vec::new(),
         }
@@ -106,6 +124,8 @@ impl App {
                 self.history_at = None;
                 Vec::new()
             }
+            // The program is not a list to filter.
+            Action::Filter if self.focus == Pane::Program => Vec::new(),
             Action::Filter => {
                 let current = self.filters.get(&self.focus).cloned().unwrap_or_default();
                 self.prompt = Some(prompt(PromptKind::Filter(self.focus), &current));
@@ -143,8 +163,8 @@ impl App {
                 if self.ended() { Vec::new() } else { vec![Command::Halt] }
             }
             Action::Close => {
-                self.filters.shift_remove(&self.focus);
-                Vec::new()
+                let pane = self.focus;
+                if self.filters.contains_key(&pane) { self.set_filter(pane, "") } else { Vec::new() }
             }
             _ => Vec::new(),
         }
@@ -163,14 +183,11 @@ impl App {
 
     fn page(&mut self, next: bool) -> Vec<Command> {
         let Some(r) = &self.results else { return Vec::new() };
-        let offset = if next {
-            let end = r.rows.offset + r.rows.rows.len();
-            if end >= r.rows.total {
-                return Vec::new();
-            }
-            end
-        } else {
-            r.rows.offset.saturating_sub(RESULT_PAGE)
+        let end = r.rows.offset + r.rows.rows.len();
+        let offset = match next {
+            true if end < r.rows.total => end,
+            false if r.rows.offset > 0 => r.rows.offset.saturating_sub(RESULT_PAGE),
+            _ => return Vec::new(),
         };
         let (node, filter) = (r.rows.node.clone(), r.rows.filter.clone());
         vec![Command::Inquire { node, reactor: None, filter, offset, limit: Some(RESULT_PAGE) }]
@@ -225,25 +242,30 @@ impl App {
         Vec::new()
     }
 
-    fn select_node(&mut self, i: usize) {
-        if i != self.node {
-            self.node = i;
-            self.cabinet = 0;
-            self.context = 0;
-            self.statement = self.nodes[i].stop.as_ref().map_or(0, |s| s.position);
-        }
-    }
-
     fn toggle_breakpoint(&mut self) -> Vec<Command> {
         let Some(stage) = self.stage() else { return Vec::new() };
         let Some(statement) = stage.statements.get(self.statement) else { return Vec::new() };
         let (stage, name) = (stage.name.clone(), statement.name.clone());
-        if let Some(f) = self.breakpoints(&name).next() {
-            return vec![Command::DeleteForm { id: f.id }];
+        if self.pending_break.as_deref() == Some(name.as_str()) {
+            // The last toggle is not answered yet: a second one would add or delete twice.
+            return Vec::new();
         }
-        match parse_line(&format!("break {name} on {stage}")) {
-            Ok(Some(Word::Form(form))) => vec![Command::AddForm { form }],
-            _ => Vec::new(),
+        let Ok(Some(Word::Form(form))) = parse_line(&format!("break {name} on {stage}")) else {
+            return Vec::new();
+        };
+        // Only a plain breakpoint (as `b` makes) is removed by `b`; a form with more to it
+        // (a condition, other cabinets) is left to the editor.
+        let plain = self
+            .breakpoints(&stage, &name)
+            .find(|f| {
+                TraceForm { nodes: None, name: None, ..f.form.clone() }
+                    == TraceForm { nodes: None, name: None, ..form.clone() }
+            })
+            .map(|f| f.id);
+        self.pending_break = Some(name);
+        match plain {
+            Some(id) => vec![Command::DeleteForm { id }],
+            None => vec![Command::AddForm { form }],
         }
     }
 
@@ -256,7 +278,15 @@ impl App {
         area.set_line_number_style(
             ratatui::style::Style::default().add_modifier(ratatui::style::Modifier::DIM),
         );
-        self.editor = Some(FormEditor { form, text: area, error: None, pending: false });
+        let original = area.lines().join("\n");
+        self.editor = Some(FormEditor {
+            form,
+            text: area,
+            original,
+            error: None,
+            pending: false,
+            confirm_delete: false,
+        });
     }
 
     fn editor_key(&mut self, key: KeyEvent) -> Vec<Command> {
@@ -265,8 +295,13 @@ impl App {
         let ids: Vec<u32> = self.forms.iter().map(|f| f.id).collect();
         // Where the edited form stands among the forms; a new one comes after them all.
         let at = editor.form.and_then(|id| ids.iter().position(|&i| i == id)).unwrap_or(ids.len());
-        match action_for(key, Scope::Editor) {
+        let action = action_for(key, Scope::Editor);
+        let confirm_delete = std::mem::take(&mut editor.confirm_delete);
+        let unsaved = "unsaved edits: ctrl-s applies them, esc drops them";
+        match action {
             Some(Action::Close) => self.editor = None,
+            // An apply is on its way: a second would add the form twice.
+            Some(Action::Save) if editor.pending => {}
             Some(Action::Save) => {
                 let text = editor.text.lines().join("\n");
                 match TraceForm::parse(&text, "the form editor") {
@@ -282,16 +317,31 @@ impl App {
                     Ok(_) => editor.error = Some("the run has ended: forms can no longer change".into()),
                 }
             }
-            Some(Action::DeleteForm) => {
-                if let Some(id) = editor.form {
+            Some(Action::DeleteForm) => match editor.form {
+                Some(id) if confirm_delete => {
                     editor.pending = true;
                     return vec![Command::DeleteForm { id }];
                 }
-                self.editor = None;
+                Some(id) => {
+                    editor.confirm_delete = true;
+                    editor.error = Some(format!("delete form {id}? ctrl-d again deletes it"));
+                }
+                None => self.editor = None,
+            },
+            Some(Action::NewForm | Action::PrevForm | Action::NextForm) if editor.dirty() => {
+                editor.error = Some(unsaved.into())
             }
             Some(Action::NewForm) => self.open_editor(None),
-            Some(Action::PrevForm) if at > 0 => self.open_editor(ids.get(at - 1).copied()),
-            Some(Action::NextForm) => self.open_editor(ids.get(at + 1).copied()),
+            Some(Action::PrevForm) => {
+                if at > 0 {
+                    self.open_editor(ids.get(at - 1).copied());
+                }
+            }
+            Some(Action::NextForm) => {
+                if let Some(&next) = ids.get(at + 1) {
+                    self.open_editor(Some(next));
+                }
+            }
             _ => {
                 editor.text.input(key);
             }
@@ -303,7 +353,10 @@ impl App {
         let Some(p) = &mut self.prompt else { return Vec::new() };
         match action_for(key, Scope::Line) {
             Some(Action::Close) => self.prompt = None,
-            Some(Action::Complete) if p.kind == PromptKind::Command => {
+            // Completion and history belong to the command line; on a filter they do nothing.
+            Some(Action::Complete | Action::HistoryPrev | Action::HistoryNext)
+                if p.kind != PromptKind::Command => {}
+            Some(Action::Complete) => {
                 let line = p.input.lines().join("");
                 let (text, options) = complete(&line, self);
                 let p = self.prompt.as_mut().expect("prompt up");
@@ -312,7 +365,7 @@ impl App {
                     p.input = line_area(&text);
                 }
             }
-            Some(Action::HistoryPrev | Action::HistoryNext) if p.kind == PromptKind::Command => {
+            Some(Action::HistoryPrev | Action::HistoryNext) => {
                 let back = matches!(action_for(key, Scope::Line), Some(Action::HistoryPrev));
                 let n = self.history.len();
                 let at = match (self.history_at, back) {
@@ -348,15 +401,38 @@ impl App {
             self.filters.insert(pane, text.to_string());
         }
         match pane {
-            // The results filter is a `where` condition: the node answers it.
-            Pane::Results if self.results.is_some() => {
-                self.inquire((!text.is_empty()).then(|| text.into()), 0)
-            }
-            Pane::Cabinets => {
-                self.cabinet = 0;
+            // The results filter is a `where` condition: the node that answered evaluates it.
+            Pane::Results => match &self.results {
+                Some(r) => vec![Command::Inquire {
+                    node: r.rows.node.clone(),
+                    reactor: None,
+                    filter: (!text.is_empty()).then(|| text.into()),
+                    offset: 0,
+                    limit: Some(RESULT_PAGE),
+                }],
+                None => Vec::new(),
+            },
+            Pane::Nodes => {
+                let listed = self.listed_nodes();
+                if let Some(&first) = listed.first()
+                    && !listed.contains(&self.node)
+                {
+                    self.select_node(first);
+                }
                 Vec::new()
             }
-            _ => Vec::new(),
+            Pane::Cabinets => {
+                (self.cabinet, self.context) = (0, 0);
+                Vec::new()
+            }
+            Pane::Contexts => {
+                self.context = 0;
+                Vec::new()
+            }
+            Pane::Log | Pane::Program => {
+                self.log_back = 0;
+                Vec::new()
+            }
         }
     }
 

@@ -26,6 +26,8 @@ use crate::tracer::TraceForm;
 const POLL: Duration = Duration::from_millis(25);
 /// How often it asks for a snapshot (steps, records/s, cabinets).
 const SNAPSHOT: Duration = Duration::from_millis(250);
+/// Events taken in per frame at most: a flood of them must not starve the keyboard.
+const EVENTS_PER_FRAME: usize = 500;
 /// With this set, `P` panics (the end-to-end tests check the terminal comes back).
 const PANIC_ENV: &str = "CATAR_TUI_TEST_PANIC";
 
@@ -84,6 +86,7 @@ fn event_loop(
     let mut last_snapshot = Instant::now();
     let test_panic = std::env::var_os(PANIC_ENV).is_some();
     let mut final_snapshot = false;
+    let mut asked = 0u64;
     loop {
         terminal.draw(|f| view::draw(f, app))?;
         let area = terminal.get_frame().area();
@@ -109,13 +112,18 @@ fn event_loop(
         for c in commands {
             session.send(c);
         }
-        // Snapshots while it runs, and one after it ends (nodes done, reactors emptied).
-        if (last_snapshot.elapsed() >= SNAPSHOT && !app.ended()) || (app.ended() && !final_snapshot) {
+        // Snapshots while it runs (one at a time), and one after it ends (nodes done,
+        // reactors emptied).
+        let answered = app.snapshots >= asked;
+        if (answered && last_snapshot.elapsed() >= SNAPSHOT && !app.ended())
+            || (app.ended() && !final_snapshot)
+        {
             final_snapshot = app.ended();
             session.send(Command::Snapshot);
+            asked += 1;
             last_snapshot = Instant::now();
         }
-        for e in session.events().try_iter() {
+        for e in session.events().try_iter().take(EVENTS_PER_FRAME) {
             app.apply(e, started.elapsed());
         }
         if app.quitting && (app.ended() || app.force_quit) {

@@ -16,6 +16,8 @@ use crate::tracer::{Rows, Stop};
 pub const RATE_SAMPLES: usize = 32;
 /// Log lines kept.
 pub const LOG_LINES: usize = 500;
+/// The shortest interval a records/s sample is taken over.
+const MIN_SAMPLE: Duration = Duration::from_millis(100);
 /// Snapshots an appeared/departed marker stays on a cabinet.
 const MARK_SAMPLES: u8 = 8;
 
@@ -228,10 +230,21 @@ pub struct FormEditor {
     pub form: Option<u32>,
     /// The TOML text.
     pub text: TextArea<'static>,
+    /// The text as opened (edits are unsaved while it differs).
+    pub original: String,
+    /// Ctrl-D was pressed once: the next one deletes the form.
+    pub confirm_delete: bool,
     /// Why the last apply failed.
     pub error: Option<String>,
     /// Waiting for the session to accept an apply.
     pub pending: bool,
+}
+
+impl FormEditor {
+    /// True when the text has edits not applied.
+    pub fn dirty(&self) -> bool {
+        self.text.lines().join("\n") != self.original
+    }
 }
 
 /// The line at the bottom when typing: a command or a filter.
@@ -309,6 +322,12 @@ pub struct App {
     pub quitting: bool,
     /// Asked twice: quit without waiting for the run to finish.
     pub force_quit: bool,
+    /// `h` was pressed once: the next `h` halts.
+    pub confirm_halt: bool,
+    /// A breakpoint toggle sent and not yet answered (its statement).
+    pub pending_break: Option<String>,
+    /// Snapshots taken in.
+    pub snapshots: u64,
     /// Colours on (off under `NO_COLOR`).
     pub color: bool,
     /// Time of the latest event taken in.
@@ -344,6 +363,9 @@ impl App {
             failed: None,
             quitting: false,
             force_quit: false,
+            confirm_halt: false,
+            pending_break: None,
+            snapshots: 0,
             color,
             now: Duration::ZERO,
         }
@@ -431,9 +453,28 @@ impl App {
             .collect()
     }
 
-    /// Forms that break at `statement`.
-    pub fn breakpoints(&self, statement: &str) -> impl Iterator<Item = &FormInfo> {
-        self.forms.iter().filter(move |f| f.form.statement.as_deref() == Some(statement))
+    /// Forms that break at `statement` of `stage` (their nodes include the stage's).
+    pub fn breakpoints<'a>(
+        &'a self,
+        stage: &'a str,
+        statement: &'a str,
+    ) -> impl Iterator<Item = &'a FormInfo> {
+        self.forms.iter().filter(move |f| {
+            let nodes = f.form.nodes.as_deref().unwrap_or("all");
+            f.form.statement.as_deref() == Some(statement)
+                && (nodes.eq_ignore_ascii_case("all")
+                    || crate::tracer::stage_name(nodes).eq_ignore_ascii_case(stage))
+        })
+    }
+
+    /// Select node `i`: its program at its stop, its first cabinet.
+    pub fn select_node(&mut self, i: usize) {
+        if i != self.node {
+            self.node = i;
+            self.cabinet = 0;
+            self.context = 0;
+            self.statement = self.nodes.get(i).and_then(|n| n.stop.as_ref()).map_or(0, |s| s.position);
+        }
     }
 
     fn row(&mut self, node: &str) -> Option<&mut NodeRow> {
@@ -452,6 +493,7 @@ impl App {
             }
             Event::Forms { forms } => {
                 self.forms = forms;
+                self.pending_break = None;
                 if let Some(editor) = &mut self.editor
                     && editor.pending
                 {
@@ -475,7 +517,7 @@ impl App {
                 if !self.selected().is_some_and(NodeRow::frozen)
                     && let Some(i) = self.nodes.iter().position(|n| n.name == name)
                 {
-                    self.node = i;
+                    self.select_node(i);
                     self.statement = position;
                 }
                 if let Some(t) = text {
@@ -506,6 +548,7 @@ impl App {
                 }
                 self.results = Some(results);
                 self.result = 0;
+                self.result_column = 0;
                 return;
             }
             Event::Snapshot(s) => {
@@ -537,19 +580,23 @@ impl App {
     }
 
     fn snapshot(&mut self, s: Snapshot, at: Duration) {
+        self.snapshots += 1;
         self.forms = s.forms;
         for view in s.nodes {
             let Some(row) = self.nodes.iter_mut().find(|n| n.name == view.node) else { continue };
-            if let Some((records, then)) = row.sampled {
-                let dt = at.saturating_sub(then).as_secs_f64();
-                if dt > 0.0 {
+            // Two snapshots taken in at once would make a rate of nothing over no time.
+            match row.sampled {
+                Some((records, then)) if at.saturating_sub(then) >= MIN_SAMPLE => {
+                    let dt = at.saturating_sub(then).as_secs_f64();
                     row.rates.push_back((view.records.saturating_sub(records) as f64 / dt) as u64);
                     if row.rates.len() > RATE_SAMPLES {
                         row.rates.pop_front();
                     }
+                    row.sampled = Some((view.records, at));
                 }
+                Some(_) => {}
+                None => row.sampled = Some((view.records, at)),
             }
-            row.sampled = Some((view.records, at));
             row.steps = view.steps;
             row.records = view.records;
             row.pseudo_time = view.pseudo_time;

@@ -24,10 +24,11 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         (Some(n), None) => format!("Program of {}", n.name),
         _ => "Program".to_string(),
     };
+    let stage = app.stage().map_or("", |s| s.name.as_str());
     let statements = app.stage().map_or(&[][..], |s| &s.statements[..]);
     let items = statements.iter().enumerate().map(|(i, st)| {
         let here = stop.is_some_and(|s| s.position == i);
-        let bp = app.breakpoints(&st.name).next().is_some();
+        let bp = app.breakpoints(stage, &st.name).next().is_some();
         let mut spans = vec![
             Span::styled(if here { "▶" } else { " " }, theme.bold(Color::Red)),
             Span::styled(if bp { "●" } else { " " }, theme.bold(Color::Red)),

@@ -20,6 +20,8 @@ pub fn title(app: &App, area: Rect, buf: &mut Buffer) {
     } else if let Some(f) = &app.finished {
         let how = if f.halted { "halted" } else { "finished" };
         (format!("{how}: {} records in {:.1} s", f.records, f.seconds), Color::Green)
+    } else if app.confirm_halt {
+        ("halt the whole run? h again to halt, any other key to go on".to_string(), Color::Yellow)
     } else if app.quitting {
         ("halting, then quitting… (q again: now)".to_string(), Color::Yellow)
     } else if let [one] = frozen.as_slice()
