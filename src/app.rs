@@ -2,7 +2,7 @@
 
 use std::io::{IsTerminal, Write};
 
-use crate::cli::{Cli, Command, DiffArgs, ExportArgs, GenArgs, LevelArg, RunArgs};
+use crate::cli::{Cli, Command, DiffArgs, ExportArgs, GenArgs, LevelArg, QueryArgs, QueryFormat, RunArgs};
 use crate::engine::NoHook;
 use crate::export::Format;
 use crate::rating::generate::{GenOptions, generate};
@@ -21,6 +21,7 @@ pub fn main_with(cli: Cli) -> i32 {
         Some(Command::Run(args)) => rate(&args),
         Some(Command::Export(args)) => export(&args),
         Some(Command::Diff(args)) => diff(&args),
+        Some(Command::Query(args)) => query(&args),
     }
 }
 
@@ -105,6 +106,40 @@ fn diff(args: &DiffArgs) -> i32 {
     }
     let _ = writeln!(out, "{} difference(s)", differences.len());
     1
+}
+
+fn query(args: &QueryArgs) -> i32 {
+    let mut trace = match open_trace(&args.trace) {
+        Ok(t) => t,
+        Err(e) => return fail(&e, 2),
+    };
+    warn_if_cut(&trace, &args.trace);
+    let history = match crate::replay::query(&mut trace, &args.trace.display().to_string(), &args.id) {
+        Ok(h) => h,
+        Err(e) => return fail(&e, 2),
+    };
+    let mut sink: Box<dyn Write> = match &args.out {
+        Some(path) => match std::fs::File::create(path) {
+            Ok(f) => Box::new(std::io::BufWriter::new(f)),
+            Err(e) => return fail(&format!("cannot write {}: {e}", path.display()), 2),
+        },
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    let written = match args.format {
+        QueryFormat::Text => crate::replay::write_text(&history, &mut sink),
+        QueryFormat::Json => serde_json::to_writer_pretty(&mut sink, &history)
+            .map_err(std::io::Error::other)
+            .and_then(|()| writeln!(sink)),
+        QueryFormat::Csv => crate::replay::write_csv(&history, &mut sink),
+    };
+    if let Err(e) = written.and_then(|()| sink.flush()) {
+        return fail(&e, 1);
+    }
+    if history.records.is_empty() {
+        eprintln!("catar: no record has {}", args.id);
+        return 1;
+    }
+    0
 }
 
 fn fail(e: &dyn std::fmt::Display, code: i32) -> i32 {

@@ -27,6 +27,36 @@ pub enum Command {
     Export(ExportArgs),
     /// Compare two traces' cabinet lists and context matrices: exit 0 same, 1 different, 2 error.
     Diff(DiffArgs),
+    /// The history of a record by identifier in a full-level trace: every step that touched
+    /// it, the statement, its cabinet before and after, its contexts; and metrics.
+    Query(QueryArgs),
+}
+
+/// `catar query`.
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// The trace file (recorded with --level full).
+    pub trace: PathBuf,
+    /// NAME=VALUE: reg_id or any context (EVENT_ID, IMSI, SUBSCRIBER …).
+    #[arg(long)]
+    pub id: String,
+    /// The format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: QueryFormat,
+    /// Write here instead of standard output.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// `query --format`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum QueryFormat {
+    /// Readable text: the steps, then the metrics.
+    Text,
+    /// One JSON object: records, touches, metrics.
+    Json,
+    /// One row per step that touched a record.
+    Csv,
 }
 
 /// `catar export`.

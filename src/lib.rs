@@ -11,6 +11,7 @@ pub mod model;
 pub mod ops;
 pub mod rating;
 pub mod recorder;
+pub mod replay;
 pub mod script;
 pub mod session;
 pub mod store;

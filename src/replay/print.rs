@@ -1,0 +1,113 @@
+//! A history as text (a person reading it) and as CSV (one row per touch).
+
+use std::io::{self, Write};
+
+use super::History;
+
+fn pairs(m: &indexmap::IndexMap<String, String>) -> String {
+    m.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ")
+}
+
+/// The history as text: the steps in order, each record's contexts at the end, the metrics.
+pub fn write_text(h: &History, out: &mut dyn Write) -> io::Result<()> {
+    let ids: Vec<String> = h.records.iter().map(u64::to_string).collect();
+    writeln!(
+        out,
+        "{}: {} record(s) (reg_id {}), {} step(s) touched them",
+        h.id,
+        h.records.len(),
+        ids.join(", "),
+        h.touches.len()
+    )?;
+    if h.touches.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "\n{:>8}  {:<7} {:>6}  {:<16} {:<20}  {:<12} {:>7}  {:<24}  set",
+        "global", "node", "step", "statement", "pseudo-time", "table", "reg_id", "cabinet"
+    )?;
+    for t in &h.touches {
+        let time = t.pseudo_time.map(|t| t.to_string()).unwrap_or_default();
+        let cabinet = match (t.before.as_str(), t.after.as_str()) {
+            (b, a) if b == a => a.to_string(),
+            ("", a) => format!("-> {a}"),
+            (b, "") => format!("{b} ->"),
+            (b, a) => format!("{b} -> {a}"),
+        };
+        writeln!(
+            out,
+            "{:>8}  {:<7} {:>6}  {:<16} {:<20}  {:<12} {:>7}  {:<24}  {}",
+            t.global_step,
+            t.node,
+            t.step,
+            t.statement,
+            time,
+            t.table,
+            t.reg_id,
+            cabinet,
+            pairs(&t.set)
+        )?;
+    }
+    for r in &h.records {
+        if let Some(last) = h.touches.iter().rev().find(|t| t.reg_id == *r) {
+            writeln!(
+                out,
+                "\nreg_id {r} after its last step ({} at {}): {} {}",
+                last.node,
+                last.statement,
+                last.after,
+                pairs(&last.contexts)
+            )?;
+        }
+    }
+    let m = &h.metrics;
+    writeln!(out, "\nmetrics")?;
+    let per: Vec<String> = m.records_per_cabinet.iter().map(|(c, n)| format!("{c} {n}")).collect();
+    writeln!(out, "  records per final cabinet: {}", per.join(", "))?;
+    let secs: Vec<String> = m.seconds_in_cabinet.iter().map(|(c, s)| format!("{c} {s} s")).collect();
+    writeln!(out, "  pseudo-time in each cabinet: {}", secs.join(", "))?;
+    writeln!(out, "  failures {}, restarts {}", m.failures, m.restarts)?;
+    for n in &m.nodes {
+        let span = match (n.first, n.last) {
+            (Some(a), Some(b)) => format!(", {a} .. {b}"),
+            _ => String::new(),
+        };
+        writeln!(out, "  {}: {} step(s) over {} record(s){span}", n.node, n.steps, n.records)?;
+    }
+    Ok(())
+}
+
+/// The history as CSV, one row per step that touched a record (stable columns).
+pub fn write_csv(h: &History, out: &mut dyn Write) -> io::Result<()> {
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record([
+        "global_step",
+        "node",
+        "step",
+        "statement",
+        "pseudo_time",
+        "table",
+        "reg_id",
+        "before",
+        "after",
+        "set",
+        "contexts",
+    ])?;
+    for t in &h.touches {
+        w.write_record([
+            t.global_step.to_string(),
+            t.node.clone(),
+            t.step.to_string(),
+            t.statement.clone(),
+            t.pseudo_time.map(|t| t.to_string()).unwrap_or_default(),
+            t.table.clone(),
+            t.reg_id.to_string(),
+            t.before.clone(),
+            t.after.clone(),
+            pairs(&t.set),
+            pairs(&t.contexts),
+        ])?;
+    }
+    w.flush()
+}

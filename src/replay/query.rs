@@ -1,0 +1,375 @@
+//! A record's history by identifier (SPEC §6, seed 002): every step of a full-level trace that
+//! touched the records carrying `NAME = VALUE` (reg_id or any context: EVENT_ID, IMSI,
+//! SUBSCRIBER …), the statement that did it, the cabinet before and after, the context values
+//! after; and metrics over those records. Two passes over the trace: find the records, then
+//! follow them.
+
+use indexmap::IndexMap;
+use jiff::Timestamp;
+use rustc_hash::{FxHashMap, FxHashSet};
+use serde::Serialize;
+
+use crate::recorder::{Event, Level, PipelineDesc, Step, Trace, TraceValue};
+use crate::trace::TraceError;
+
+/// The cabinet of a record whose slots were freed (the trace keeps the contexts, not the cabinet).
+const FREED: u16 = u16::MAX;
+
+/// Why a query cannot be answered.
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    /// The trace could not be read.
+    #[error(transparent)]
+    Trace(#[from] TraceError),
+    /// `--id` is not `NAME=VALUE`, or NAME is not an identifier the trace knows.
+    #[error("--id {0}")]
+    Id(String),
+    /// The trace holds no record values.
+    #[error("{0} was recorded at {1:?} level: a record's history needs a trace recorded with --level full")]
+    Level(String, Level),
+}
+
+/// One step that touched one of the records.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Touch {
+    /// The step's number across all nodes.
+    pub global_step: u64,
+    /// The node.
+    pub node: String,
+    /// The node's step number.
+    pub step: u64,
+    /// The statement that ran.
+    pub statement: String,
+    /// The node's pseudo-time.
+    pub pseudo_time: Option<Timestamp>,
+    /// The table it touched.
+    pub table: String,
+    /// The record.
+    pub reg_id: u64,
+    /// Its cabinet before the step (empty: it was not in the table).
+    pub before: String,
+    /// Its cabinet after the step (empty: it left the table).
+    pub after: String,
+    /// The context values the step set.
+    pub set: IndexMap<String, String>,
+    /// All its context values after the step.
+    pub contexts: IndexMap<String, String>,
+}
+
+/// One node's part in the history.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct NodeMetrics {
+    /// The node.
+    pub node: String,
+    /// Steps that touched the records.
+    pub steps: u64,
+    /// The records it touched.
+    pub records: u64,
+    /// Pseudo-time of the first and last such step.
+    pub first: Option<Timestamp>,
+    /// See `first`.
+    pub last: Option<Timestamp>,
+}
+
+/// Metrics over the records found (seed 002).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Metrics {
+    /// Records per cabinet they ended in (the last cabinet of their life).
+    pub records_per_cabinet: IndexMap<String, u64>,
+    /// Pseudo-seconds the records spent in each cabinet (from entering it to leaving it).
+    pub seconds_in_cabinet: IndexMap<String, i64>,
+    /// Failures and restarts of the nodes that held them (recorded once the supervisor lands).
+    pub failures: u64,
+    /// See `failures`.
+    pub restarts: u64,
+    /// Per node.
+    pub nodes: Vec<NodeMetrics>,
+}
+
+/// The answer to `catar query`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct History {
+    /// The identifier asked for, as NAME=VALUE.
+    pub id: String,
+    /// The records carrying it (reg_ids).
+    pub records: Vec<u64>,
+    /// Every step that touched them, in global step order.
+    pub touches: Vec<Touch>,
+    /// Metrics over them.
+    pub metrics: Metrics,
+}
+
+/// A value as text (times as RFC 3339).
+pub fn value_text(v: &TraceValue) -> String {
+    match v {
+        TraceValue::Empty => String::new(),
+        TraceValue::Int(i) => i.to_string(),
+        TraceValue::Text(s) => s.to_string(),
+        TraceValue::Time(s, n) => Timestamp::new(*s, *n).map_or_else(|_| format!("{s}s"), |t| t.to_string()),
+    }
+}
+
+/// What the id asks for.
+enum Key {
+    RegId(u64),
+    Context(u16, String),
+}
+
+fn key(desc: &PipelineDesc, id: &str) -> Result<Key, QueryError> {
+    let Some((name, value)) = id.split_once('=') else {
+        return Err(QueryError::Id(format!(
+            "`{id}` is not NAME=VALUE (like EVENT_ID=EV000000042 or reg_id=7)"
+        )));
+    };
+    let (name, value) = (name.trim(), value.trim());
+    if name.eq_ignore_ascii_case("reg_id") {
+        return value
+            .parse()
+            .map(Key::RegId)
+            .map_err(|_| QueryError::Id(format!("reg_id `{value}` is not a number")));
+    }
+    match desc.contexts.iter().position(|c| c.name.eq_ignore_ascii_case(name)) {
+        Some(i) => Ok(Key::Context(i as u16, value.to_string())),
+        None => {
+            let known: Vec<&str> = desc.contexts.iter().map(|c| c.name.as_str()).collect();
+            Err(QueryError::Id(format!(
+                "`{name}` is neither reg_id nor a context (contexts: {})",
+                known.join(", ")
+            )))
+        }
+    }
+}
+
+/// Each value a step set, with the record it belongs to: (table, reg_id, cabinet, context, value).
+fn values(step: &Step) -> impl Iterator<Item = (u16, u64, u16, u16, &TraceValue)> {
+    let changes = step.changes.as_ref();
+    let runs = changes.map_or(&[][..], |c| &c.runs[..]);
+    let all = changes.map_or(&[][..], |c| &c.values[..]);
+    let mut at = 0;
+    runs.iter().flat_map(move |&(table, reg_id, cabinet, n)| {
+        let run = &all[at.min(all.len())..(at + n as usize).min(all.len())];
+        at += n as usize;
+        run.iter().map(move |(context, v)| (table, reg_id, cabinet, *context, v))
+    })
+}
+
+fn steps(trace: &mut Trace, mut each: impl FnMut(&Step)) -> Result<(), TraceError> {
+    for i in 0..trace.index().len() {
+        for e in &trace.read_chunk(i)? {
+            if let Event::Step(s) = e {
+                each(s);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Per node, which of its tables hold records of the flow (reactors, data and archive tables):
+/// accumulator, reference and rules rows have reg_ids of their own that mean other things.
+fn flow_tables(desc: &PipelineDesc) -> Vec<Vec<bool>> {
+    desc.nodes
+        .iter()
+        .map(|n| {
+            let stage = desc.stages.iter().find(|s| s.name == crate::tracer::stage_name(n));
+            stage.map_or_else(Vec::new, |s| {
+                s.tables
+                    .iter()
+                    .map(|(_, kind)| {
+                        !["Accumulator", "Reference", "Rules"].iter().any(|k| kind.starts_with(k))
+                    })
+                    .collect()
+            })
+        })
+        .collect()
+}
+
+/// The history of the records carrying `id` (NAME=VALUE) in a full-level trace.
+pub fn query(trace: &mut Trace, origin: &str, id: &str) -> Result<History, QueryError> {
+    let desc = trace.header().pipeline.clone();
+    let level = trace.header().settings.level;
+    if level != Level::Full {
+        return Err(QueryError::Level(origin.to_string(), level));
+    }
+    let key = key(&desc, id)?;
+    let flow = flow_tables(&desc);
+    let in_flow = move |node: u16, table: u16| {
+        flow.get(node as usize).and_then(|t| t.get(table as usize)).copied().unwrap_or(false)
+    };
+    let mut records: FxHashSet<u64> = FxHashSet::default();
+    match &key {
+        Key::RegId(r) => {
+            records.insert(*r);
+        }
+        Key::Context(context, value) => steps(trace, |s| {
+            for (table, reg_id, _, c, v) in values(s) {
+                if c == *context && in_flow(s.node, table) && value_text(v) == *value {
+                    records.insert(reg_id);
+                }
+            }
+        })?,
+    }
+    let mut follow = Follow::new(&desc, &records, &in_flow);
+    steps(trace, |s| follow.step(s))?;
+    Ok(follow.finish(id))
+}
+
+/// What one step did to one record of one table: (cabinet before, after, values set).
+type StepTouch = (u16, u16, IndexMap<String, String>);
+
+/// The second pass: the touches of the records found, their values and their cabinets.
+struct Follow<'a> {
+    desc: &'a PipelineDesc,
+    records: &'a FxHashSet<u64>,
+    in_flow: &'a dyn Fn(u16, u16) -> bool,
+    touches: Vec<Touch>,
+    // Per (node, reg_id): its values now, and (cabinet, since) for the time in cabinets.
+    values: FxHashMap<(u16, u64), IndexMap<String, String>>,
+    entered: FxHashMap<(u16, u64), (u16, i64)>,
+    last_cabinet: FxHashMap<u64, (u64, u16)>,
+    seconds: IndexMap<String, i64>,
+}
+
+impl<'a> Follow<'a> {
+    fn new(
+        desc: &'a PipelineDesc,
+        records: &'a FxHashSet<u64>,
+        in_flow: &'a dyn Fn(u16, u16) -> bool,
+    ) -> Self {
+        Follow {
+            desc,
+            records,
+            in_flow,
+            touches: Vec::new(),
+            values: FxHashMap::default(),
+            entered: FxHashMap::default(),
+            last_cabinet: FxHashMap::default(),
+            seconds: IndexMap::new(),
+        }
+    }
+
+    fn table(&self, node: u16, table: u16) -> String {
+        let stage = self.desc.nodes.get(node as usize).map(|n| crate::tracer::stage_name(n));
+        (self.desc.stages.iter().find(|s| Some(s.name.as_str()) == stage))
+            .and_then(|s| s.tables.get(table as usize))
+            .map_or_else(|| format!("#{table}"), |(name, _)| name.clone())
+    }
+
+    fn cabinet(&self, c: u16) -> String {
+        match c {
+            0 => String::new(),
+            FREED => "(unchanged)".into(),
+            c => self.desc.cabinet(c).to_string(),
+        }
+    }
+
+    fn step(&mut self, s: &Step) {
+        let Some(changes) = &s.changes else { return };
+        let ours = |table: u16, reg_id: u64| self.records.contains(&reg_id) && (self.in_flow)(s.node, table);
+        let mut touched: IndexMap<(u16, u64), StepTouch> = IndexMap::new();
+        for &(table, reg_id, from, to) in &changes.transitions {
+            if ours(table, reg_id) {
+                touched.entry((table, reg_id)).or_insert((from, to, IndexMap::new())).1 = to;
+            }
+        }
+        for (table, reg_id, cabinet, context, v) in values(s) {
+            if ours(table, reg_id) {
+                let entry = touched.entry((table, reg_id)).or_insert((cabinet, cabinet, IndexMap::new()));
+                entry.2.insert(self.desc.context(context).to_string(), value_text(v));
+            }
+        }
+        let mut freed: Vec<(u64, Vec<String>)> = Vec::new();
+        for &(table, reg_id, mask) in &changes.freed {
+            if ours(table, reg_id) {
+                let names: Vec<String> = (0..128u16)
+                    .filter(|i| mask & (1u128 << i) != 0)
+                    .map(|i| self.desc.context(i).to_string())
+                    .collect();
+                let entry = touched.entry((table, reg_id)).or_insert((FREED, FREED, IndexMap::new()));
+                entry.2.insert("(freed)".into(), names.join(","));
+                freed.push((reg_id, names));
+            }
+        }
+        for (reg_id, names) in freed {
+            if let Some(held) = self.values.get_mut(&(s.node, reg_id)) {
+                held.retain(|k, _| !names.contains(k));
+            }
+        }
+        let node = self.desc.nodes.get(s.node as usize).cloned().unwrap_or_else(|| format!("#{}", s.node));
+        let statement = (self.desc.stages.iter().find(|st| st.name == crate::tracer::stage_name(&node)))
+            .and_then(|st| st.statements.get(s.statement as usize))
+            .map_or_else(|| format!("#{}", s.statement), |st| st.name.clone());
+        for ((table, reg_id), (before, after, set)) in touched {
+            let held = self.values.entry((s.node, reg_id)).or_default();
+            for (k, v) in set.iter().filter(|(k, _)| k.as_str() != "(freed)") {
+                if v.is_empty() {
+                    held.shift_remove(k);
+                } else {
+                    held.insert(k.clone(), v.clone());
+                }
+            }
+            let contexts = held.clone();
+            if before != after {
+                // A node's clock starts at 0 until its first event time: no span from there.
+                if let Some((cab, since)) = self.entered.remove(&(s.node, reg_id))
+                    && since != 0
+                {
+                    *self.seconds.entry(self.cabinet(cab)).or_default() += s.time - since;
+                }
+                if after != 0 {
+                    self.entered.insert((s.node, reg_id), (after, s.time));
+                    self.last_cabinet.insert(reg_id, (s.global_step, after));
+                }
+            }
+            self.touches.push(Touch {
+                global_step: s.global_step,
+                node: node.clone(),
+                step: s.node_step,
+                statement: statement.clone(),
+                pseudo_time: Timestamp::from_second(s.time).ok().filter(|_| s.time != 0),
+                table: self.table(s.node, table),
+                reg_id,
+                before: self.cabinet(before),
+                after: self.cabinet(after),
+                set,
+                contexts,
+            });
+        }
+    }
+
+    fn finish(mut self, id: &str) -> History {
+        self.touches.sort_by_key(|t| (t.global_step, t.reg_id));
+        let mut records: Vec<u64> = self.records.iter().copied().collect();
+        records.sort();
+        let mut metrics = Metrics { seconds_in_cabinet: self.seconds, ..Metrics::default() };
+        let mut last: Vec<(u64, u16)> = self.last_cabinet.values().copied().collect();
+        last.sort();
+        for (_, cabinet) in last {
+            *metrics.records_per_cabinet.entry(self.desc.cabinet(cabinet).to_string()).or_default() += 1;
+        }
+        for t in &self.touches {
+            let i = match metrics.nodes.iter().position(|n| n.node == t.node) {
+                Some(i) => i,
+                None => {
+                    metrics.nodes.push(NodeMetrics {
+                        node: t.node.clone(),
+                        steps: 0,
+                        records: 0,
+                        first: None,
+                        last: None,
+                    });
+                    metrics.nodes.len() - 1
+                }
+            };
+            let n = &mut metrics.nodes[i];
+            n.steps += 1;
+            n.first = n.first.or(t.pseudo_time);
+            n.last = t.pseudo_time.or(n.last);
+        }
+        for n in &mut metrics.nodes {
+            let ids: FxHashSet<u64> =
+                self.touches.iter().filter(|t| t.node == n.node).map(|t| t.reg_id).collect();
+            n.records = ids.len() as u64;
+        }
+        History { id: id.to_string(), records, touches: self.touches, metrics }
+    }
+}

@@ -1,0 +1,148 @@
+//! `catar query TRACE --id NAME=VALUE`: a record's history across nodes and cabinets, checked
+//! against the database the same run wrote and against the input.
+
+mod common;
+
+use std::path::Path;
+
+use common::{catar, gen_input};
+
+/// A rated input with a full trace: (dir, db, trace).
+fn recorded(dir: &Path, bad_rate: f64) -> (std::path::PathBuf, std::path::PathBuf) {
+    gen_input(dir, 1500, 100, 3, bad_rate);
+    let (db, trace) = (dir.join("x.db"), dir.join("full.trace"));
+    catar()
+        .args(["run", "--headless", "--segments", "2", "--level", "full", "--input"])
+        .arg(dir)
+        .arg("--db")
+        .arg(&db)
+        .arg("--trace")
+        .arg(&trace)
+        .assert()
+        .success();
+    (db, trace)
+}
+
+fn query_json(trace: &Path, id: &str) -> serde_json::Value {
+    let out = catar().arg("query").arg(trace).args(["--id", id, "--format", "json"]).assert().success();
+    serde_json::from_slice(&out.get_output().stdout).expect("json")
+}
+
+fn one(db: &Path, sql: &str) -> (String, String) {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    conn.query_row(sql, [], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))).unwrap()
+}
+
+#[test]
+fn a_rated_record_goes_reg_rate_dis_and_its_amount_is_the_stored_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, trace) = recorded(dir.path(), 0.05);
+    let (event, amount) =
+        one(&db, "SELECT event_id, CAST(amount AS TEXT) FROM persistent ORDER BY event_id LIMIT 1 OFFSET 17");
+    let h = query_json(&trace, &format!("EVENT_ID={event}"));
+    assert_eq!(h["records"].as_array().unwrap().len(), 1, "{h}");
+    let touches = h["touches"].as_array().unwrap();
+    let steps: Vec<u64> = touches.iter().map(|t| t["global_step"].as_u64().unwrap()).collect();
+    assert!(steps.windows(2).all(|w| w[0] <= w[1]), "in step order");
+    // Its stages in pipeline order, each entered once.
+    let mut stages: Vec<String> =
+        touches.iter().map(|t| t["node"].as_str().unwrap().split('/').next().unwrap().to_string()).collect();
+    stages.dedup();
+    assert_eq!(stages, ["REG", "RATE", "DIS"]);
+    let priced: Vec<&str> = touches.iter().filter_map(|t| t["set"]["AMOUNT"].as_str()).collect();
+    assert_eq!(priced.first(), Some(&amount.as_str()), "the AMOUNT set is the one stored");
+    assert_eq!(touches.last().unwrap()["after"], "PERSISTENT");
+    assert_eq!(h["metrics"]["records_per_cabinet"], serde_json::json!({"PERSISTENT": 1}));
+    // The same history as CSV: a stable header, one row per touch.
+    let out = catar()
+        .arg("query")
+        .arg(&trace)
+        .args(["--id", &format!("EVENT_ID={event}"), "--format", "csv"])
+        .assert()
+        .success();
+    let mut csv = csv::Reader::from_reader(&out.get_output().stdout[..]);
+    let header: Vec<String> = csv.headers().unwrap().iter().map(String::from).collect();
+    assert_eq!(
+        header,
+        [
+            "global_step",
+            "node",
+            "step",
+            "statement",
+            "pseudo_time",
+            "table",
+            "reg_id",
+            "before",
+            "after",
+            "set",
+            "contexts"
+        ]
+    );
+    assert_eq!(csv.records().count(), touches.len());
+    // And as text, for a person.
+    let text =
+        catar().arg("query").arg(&trace).args(["--id", &format!("EVENT_ID={event}")]).assert().success();
+    let text = String::from_utf8_lossy(&text.get_output().stdout).into_owned();
+    assert!(text.contains("RATED -> ") || text.contains("-> RATED"), "{text}");
+    assert!(text.contains("records per final cabinet: PERSISTENT 1"), "{text}");
+}
+
+#[test]
+fn a_rejected_record_ends_in_rejected_with_its_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, trace) = recorded(dir.path(), 0.05);
+    let (event, reason) = one(
+        &db,
+        "SELECT event_id, reason FROM rejected WHERE reason = 'unknown_imsi' ORDER BY event_id LIMIT 1",
+    );
+    let h = query_json(&trace, &format!("event_id={event}"));
+    let last = h["touches"].as_array().unwrap().iter().rev().find(|t| t["after"] != "").unwrap().clone();
+    assert_eq!(last["after"], "REJECTED", "{h}");
+    assert_eq!(last["contexts"]["REASON"], reason.as_str());
+    assert!(h["touches"].as_array().unwrap().iter().all(|t| t["node"].as_str().unwrap().starts_with("REG")));
+}
+
+#[test]
+fn a_key_finds_every_record_that_carries_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, trace) = recorded(dir.path(), 0.0);
+    let cdrs = std::fs::read_to_string(dir.path().join("cdrs.csv")).unwrap();
+    let imsi = cdrs.lines().nth(5).unwrap().split(',').nth(3).unwrap().to_string();
+    let rows = cdrs.lines().skip(1).filter(|l| l.split(',').nth(3) == Some(imsi.as_str())).count();
+    let h = query_json(&trace, &format!("IMSI={imsi}"));
+    assert_eq!(h["records"].as_array().unwrap().len(), rows);
+    let ended: u64 =
+        h["metrics"]["records_per_cabinet"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
+    assert_eq!(ended as usize, rows, "every record ends somewhere");
+}
+
+#[test]
+fn wrong_queries_say_why() {
+    let dir = tempfile::tempdir().unwrap();
+    gen_input(dir.path(), 200, 20, 1, 0.0);
+    let summary = dir.path().join("summary.trace");
+    catar()
+        .args(["run", "--headless", "--input"])
+        .arg(dir.path())
+        .arg("--db")
+        .arg(dir.path().join("s.db"))
+        .arg("--trace")
+        .arg(&summary)
+        .assert()
+        .success();
+    let err = |args: &[&str], code: i32| {
+        let out = catar().arg("query").args(args).assert().code(code);
+        String::from_utf8_lossy(&out.get_output().stderr).into_owned()
+    };
+    let s = summary.to_str().unwrap();
+    assert!(err(&[s, "--id", "reg_id=3"], 2).contains("--level full"));
+    let (_, full) = recorded(&dir.path().join("f"), 0.0);
+    let f = full.to_str().unwrap();
+    let e = err(&[f, "--id", "COLOUR=red"], 2);
+    assert!(e.contains("COLOUR") && e.contains("EVENT_ID"), "{e}");
+    assert!(err(&[f, "--id", "EVENT_ID"], 2).contains("NAME=VALUE"));
+    assert!(
+        err(&[f, "--id", "EVENT_ID=nothing-like-it"], 1).contains("no record has EVENT_ID=nothing-like-it")
+    );
+    assert!(err(&["/nonexistent.trace", "--id", "reg_id=1"], 2).contains("/nonexistent.trace"));
+}
