@@ -24,7 +24,7 @@ pub fn write_text(h: &History, out: &mut dyn Write) -> io::Result<()> {
     }
     writeln!(
         out,
-        "\n{:>8}  {:<7} {:>6}  {:<16} {:<20}  {:<12} {:>7}  {:<24}  set",
+        "\n{:>8}  {:<7} {:>6}  {:<20} {:<20}  {:<12} {:>7}  {:<24}  set",
         "global", "node", "step", "statement", "pseudo-time", "table", "reg_id", "cabinet"
     )?;
     for t in &h.touches {
@@ -37,7 +37,7 @@ pub fn write_text(h: &History, out: &mut dyn Write) -> io::Result<()> {
         };
         writeln!(
             out,
-            "{:>8}  {:<7} {:>6}  {:<16} {:<20}  {:<12} {:>7}  {:<24}  {}",
+            "{:>8}  {:<7} {:>6}  {:<20} {:<20}  {:<12} {:>7}  {:<24}  {}",
             t.global_step,
             t.node,
             t.step,
