@@ -367,6 +367,13 @@ fn results_sort_filter_and_page() {
     let sent = app.key(code(KeyCode::Enter), area);
     let [Command::Inquire { filter: Some(f), .. }] = sent.as_slice() else { panic!("{sent:?}") };
     assert_eq!(f, "DURATION > 100");
+    // Enter shows the row under the cursor whole; any key closes it.
+    app.key(code(KeyCode::Enter), area);
+    assert!(app.record);
+    let s = screen(&app, 80, 24);
+    assert!(s.contains("PARTY") && s.contains("+97254"), "{s}");
+    app.key(key('j'), area);
+    assert!(!app.record);
     // The next page starts where this one ends; there is one since total > rows.
     let sent = app.key(key('n'), area);
     let [Command::Inquire { offset: 40, .. }] = sent.as_slice() else { panic!("{sent:?}") };

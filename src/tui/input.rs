@@ -75,6 +75,11 @@ impl App {
 
     /// Do an action; the commands it sends.
     pub fn act(&mut self, action: Action, area: Rect) -> Vec<Command> {
+        if self.record {
+            // Any key closes the record (q still quits).
+            self.record = false;
+            return if action == Action::Quit { self.act(action, area) } else { Vec::new() };
+        }
         if self.help {
             let rows = super::keys::help().len();
             match action {
@@ -141,6 +146,10 @@ impl App {
             Action::Bottom => self.scroll(isize::MAX / 2),
             Action::SortNext | Action::SortPrev | Action::SortReverse => {
                 self.sort(action);
+                Vec::new()
+            }
+            Action::Record => {
+                self.record = self.results.as_ref().is_some_and(|r| !r.order.is_empty());
                 Vec::new()
             }
             Action::Right | Action::Left => {
@@ -482,7 +491,7 @@ impl App {
 
     /// A mouse event: a click focuses a pane and selects the row under it; the wheel scrolls.
     pub fn mouse(&mut self, m: MouseEvent, area: Rect) -> Vec<Command> {
-        if self.editor.is_some() || self.prompt.is_some() || self.help {
+        if self.editor.is_some() || self.prompt.is_some() || self.help || self.record {
             return Vec::new();
         }
         let at = Position::new(m.column, m.row);

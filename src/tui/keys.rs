@@ -54,6 +54,8 @@ pub enum Action {
     Right,
     /// Show the context columns further left.
     Left,
+    /// Show the record under the cursor with every context.
+    Record,
     /// The next page of inquiry rows.
     NextPage,
     /// The previous page of inquiry rows.
@@ -111,6 +113,7 @@ impl Action {
             Action::SortReverse => "reverse the order",
             Action::Right => "scroll the columns right",
             Action::Left => "scroll the columns left",
+            Action::Record => "the record under the cursor, every context",
             Action::NextPage => "next page of rows",
             Action::PrevPage => "previous page of rows",
             Action::Help => "this help",
@@ -144,6 +147,7 @@ impl Action {
             Action::SortNext => "sort",
             Action::SortReverse => "reverse",
             Action::Right => "columns",
+            Action::Record => "record",
             Action::NextPage => "page",
             Action::Help => "help",
             Action::Quit => "quit",
@@ -238,6 +242,7 @@ pub const KEYS: &[Binding] = &[
     key(KeyCode::Char(']'), RESULTS, Action::SortNext, true),
     key(KeyCode::Char('['), RESULTS, Action::SortPrev, false),
     key(KeyCode::Char('o'), RESULTS, Action::SortReverse, true),
+    key(KeyCode::Enter, RESULTS, Action::Record, true),
     key(KeyCode::Right, RESULTS, Action::Right, true),
     key(KeyCode::Left, RESULTS, Action::Left, false),
     key(KeyCode::Char('n'), RESULTS, Action::NextPage, true),

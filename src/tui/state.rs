@@ -302,6 +302,8 @@ pub struct App {
     pub results: Option<Results>,
     /// The event log.
     pub log: VecDeque<LogLine>,
+    /// The record under the results cursor is shown whole.
+    pub record: bool,
     /// The help overlay is up.
     pub help: bool,
     /// Help rows scrolled past.
@@ -353,6 +355,7 @@ impl App {
             filters: IndexMap::new(),
             results: None,
             log: VecDeque::new(),
+            record: false,
             help: false,
             help_scroll: 0,
             editor: None,
@@ -532,8 +535,13 @@ impl App {
                 }
             }
             Event::State { node, state } => {
+                // The nodes pane shows states as they change; the log keeps only the ends.
+                let end = matches!(state, NodeState::Done | NodeState::Failed);
                 if let Some(row) = self.row(&node) {
                     row.state = state;
+                }
+                if !end {
+                    return;
                 }
             }
             Event::Rows(rows) => {

@@ -8,6 +8,7 @@ mod help;
 mod log;
 mod nodes;
 mod program;
+mod record;
 mod results;
 mod status;
 
@@ -69,6 +70,9 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     status::bottom(app, areas.bottom, buf);
     if let Some(editor) = &app.editor {
         editor::render(app, editor, area, buf);
+    }
+    if app.record {
+        record::render(app, area, buf);
     }
     if app.help {
         help::render(app, area, buf);
@@ -143,7 +147,7 @@ impl Theme {
 
 /// A pane's frame: thick and bold when focused, so focus shows without colour.
 fn block(app: &App, pane: Pane, title: String) -> Block<'static> {
-    let focused = app.focus == pane && app.editor.is_none() && !app.help;
+    let focused = app.focus == pane && app.editor.is_none() && !app.help && !app.record;
     let theme = Theme::of(app);
     let filter = app.filters.get(&pane).map(|f| format!(" /{f}")).unwrap_or_default();
     Block::default()
