@@ -511,7 +511,6 @@ impl App {
                         statement: stop.statement.clone(),
                         reason: stop.reason.to_string(),
                     };
-                    row.steps = stop.step;
                     row.pseudo_time = stop.pseudo_time.or(row.pseudo_time);
                     row.stop = Some(stop);
                 }

@@ -66,7 +66,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         ])));
         Row::new(cells)
     });
-    let mut header = vec!["node", "state", "step"];
+    let mut header = vec!["node", "state", "steps"];
     let mut widths =
         vec![Constraint::Length(7), Constraint::Fill(1), Constraint::Length(if wide { 8 } else { 6 })];
     if wide {
