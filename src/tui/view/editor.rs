@@ -4,9 +4,9 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Color;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Widget, Wrap};
+use ratatui::widgets::{Clear, Paragraph, Widget, Wrap};
 
-use super::{Theme, centered};
+use super::{Theme, centered, overlay};
 use crate::tui::keys::{Scope, hints};
 use crate::tui::state::{App, FormEditor};
 
@@ -29,11 +29,7 @@ pub fn render(app: &App, editor: &FormEditor, area: Rect, buf: &mut Buffer) {
         }
         None => " New trace form ".to_string(),
     };
-    let frame = Block::default()
-        .borders(Borders::ALL)
-        .border_type(BorderType::Double)
-        .border_style(theme.bold(Color::Yellow))
-        .title(title);
+    let frame = overlay(app, title, "");
     let inner = frame.inner(popup);
     frame.render(popup, buf);
     let [text, message, keys] =

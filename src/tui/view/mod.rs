@@ -162,6 +162,22 @@ fn block(app: &App, pane: Pane, title: String) -> Block<'static> {
         })
 }
 
+/// An overlay's frame: double-lined, so it stands out without colour too.
+fn overlay(app: &App, title: String, bottom: &'static str) -> Block<'static> {
+    Block::default()
+        .borders(Borders::ALL)
+        .border_type(BorderType::Double)
+        .border_style(Theme::of(app).bold(Color::Yellow))
+        .title(title)
+        .title_bottom(bottom)
+}
+
+/// The header row of an overlay's table.
+fn overlay_header<const N: usize>(app: &App, names: [&'static str; N]) -> ratatui::widgets::Row<'static> {
+    ratatui::widgets::Row::new(names)
+        .style(Theme::of(app).bold(Color::Yellow).add_modifier(Modifier::UNDERLINED))
+}
+
 /// A centred rectangle of at most `w` × `h` inside `area`.
 fn centered(area: Rect, w: u16, h: u16) -> Rect {
     let w = w.min(area.width);

@@ -3,34 +3,22 @@
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Rect};
-use ratatui::style::{Color, Modifier};
-use ratatui::widgets::{Block, BorderType, Borders, Clear, Row, Table, Widget};
+use ratatui::widgets::{Clear, Row, Table, Widget};
 
-use super::{Theme, centered};
+use super::{centered, overlay, overlay_header};
 use crate::tui::state::App;
 
 /// Render the record under the results cursor over `area`.
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let Some(r) = &app.results else { return };
     let Some(&i) = r.order.get(app.result) else { return };
-    let theme = Theme::of(app);
     let row = &r.rows.rows[i];
     let popup = centered(area, 72, row.contexts.len() as u16 + 4);
     Clear.render(popup, buf);
     let rows = row.contexts.iter().map(|(k, v)| Row::new([k.clone(), v.to_string()]));
     let title = format!(" reg_id {} · {} in {} · {} ", row.reg_id, row.cabinet, row.table, r.rows.node);
     Table::new(rows, [Constraint::Length(16), Constraint::Fill(1)])
-        .header(
-            Row::new(["context", "value"])
-                .style(theme.bold(Color::Yellow).add_modifier(Modifier::UNDERLINED)),
-        )
-        .block(
-            Block::default()
-                .borders(Borders::ALL)
-                .border_type(BorderType::Double)
-                .border_style(theme.bold(Color::Yellow))
-                .title(title)
-                .title_bottom(" any key closes "),
-        )
+        .header(overlay_header(app, ["context", "value"]))
+        .block(overlay(app, title, " any key closes "))
         .render(popup, buf);
 }
