@@ -170,6 +170,7 @@ fn rate(args: &RunArgs) -> i32 {
     opts.segments = args.segments.map_or((cores / 2).max(1), usize::from);
     opts.progress = std::io::stderr().is_terminal();
     opts.domestic_prefix = args.domestic_prefix.clone();
+    opts.commit_every = args.commit_every as usize;
     opts.record = match record_settings(args) {
         Ok(r) => r,
         Err(e) => return fail(&e, 2),

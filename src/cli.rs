@@ -141,6 +141,10 @@ pub struct RunArgs {
     /// A TOML file with a [recorder] table: level, nodes, order (TRUNCATE | ACCUMULATE), duration.
     #[arg(long, requires = "trace")]
     pub record_config: Option<PathBuf>,
+    /// Output rows per database transaction: smaller loses less work to a crash (a rerun on
+    /// the same input and database completes it either way), larger writes faster.
+    #[arg(long, default_value_t = 50_000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub commit_every: u32,
     /// Party numbers not starting with this prefix are international.
     #[arg(long, default_value = crate::rating::DEFAULT_DOMESTIC_PREFIX)]
     pub domestic_prefix: String,

@@ -37,6 +37,9 @@ pub struct RunOptions {
     pub db: PathBuf,
     /// Segments (nodes) per stage.
     pub segments: usize,
+    /// Output rows per database transaction (a record's row and its balance change always
+    /// commit together).
+    pub commit_every: usize,
     /// Show a progress bar on stderr (only drawn when it is a terminal).
     pub progress: bool,
     /// Numbers not starting with it are international.
@@ -54,6 +57,7 @@ impl RunOptions {
             input: input.into(),
             db: db.into(),
             segments: 2,
+            commit_every: output::COMMIT_EVERY,
             progress: false,
             domestic_prefix: DEFAULT_DOMESTIC_PREFIX.into(),
             record: None,
@@ -177,7 +181,8 @@ pub fn prepare(opts: &RunOptions) -> Result<Prepared, RatingError> {
     let rating = Arc::new(Rating::new());
     let refs = Reference::load(&opts.input, &rating)?;
     let fingerprint = input::fingerprint(&opts.input)?;
-    let sink = output::RatingSink::open(&opts.db, &fingerprint, rating.clone(), &refs.balances)?;
+    let sink =
+        output::RatingSink::open(&opts.db, &fingerprint, rating.clone(), &refs.balances, opts.commit_every)?;
     let progress = opts.progress.then(|| progress_bar(&opts.input.join(input::CDRS)));
     let source = input::CdrSource::open(&opts.input, rating.clone(), progress.clone())?;
     let expected = input::estimated_rows(&opts.input);

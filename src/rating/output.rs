@@ -27,9 +27,9 @@ CREATE VIEW IF NOT EXISTS archive AS
   SELECT event_id, substr(start_time, 1, 7) AS month, subscriber, amount FROM persistent;
 ";
 
-// Rows per transaction: large enough that commits cost nothing, small enough that a crash
-// loses little (a rerun restores it anyway).
-const COMMIT_EVERY: usize = 50_000;
+/// Rows per transaction by default: large enough that commits cost nothing, small enough that
+/// a crash loses little (a rerun restores it anyway).
+pub const COMMIT_EVERY: usize = 50_000;
 
 /// Counts of the output tables.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -56,6 +56,7 @@ pub struct RatingSink {
     store: Store,
     rating: std::sync::Arc<Rating>,
     pending: usize,
+    commit_every: usize,
     // Balance changes of the open transaction, applied with it: one UPDATE per subscriber
     // per transaction instead of one per CDR.
     charges: FxHashMap<String, i64>,
@@ -73,6 +74,7 @@ impl RatingSink {
         fingerprint: &str,
         rating: std::sync::Arc<Rating>,
         balances: &[(String, i64)],
+        commit_every: usize,
     ) -> Result<Self, StoreError> {
         let mut store = Store::open(path, SCHEMA, fingerprint)?;
         store.write(|c| {
@@ -84,7 +86,13 @@ impl RatingSink {
             Ok(())
         })?;
         store.commit()?;
-        Ok(RatingSink { store, rating, pending: 0, charges: FxHashMap::default() })
+        Ok(RatingSink {
+            store,
+            rating,
+            pending: 0,
+            commit_every: commit_every.max(1),
+            charges: FxHashMap::default(),
+        })
     }
 
     /// Count what the database holds.
@@ -156,7 +164,7 @@ impl RatingSink {
             }
         }
         self.pending += records.len();
-        if self.pending >= COMMIT_EVERY {
+        if self.pending >= self.commit_every {
             self.commit()?;
         }
         Ok(())
