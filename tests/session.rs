@@ -400,3 +400,36 @@ fn bad_forms_are_errors_naming_the_field() {
     assert!(err("stop = \"sometimes\"").contains("unknown variant `sometimes`"));
     assert!(err("timeout = \"soon\"").contains("field `timeout`"));
 }
+
+#[test]
+fn history_reads_a_records_life_back_from_the_runs_full_trace() {
+    let dir = input(2000);
+    let mut opts = options(dir.path(), "h.db", 1);
+    opts.record =
+        Some((dir.path().join("h.trace"), RecorderSettings { level: Level::Full, ..Default::default() }));
+    let mut run = start(&opts, &["nodes = \"RATE\"\ncabinets = [\"WIFE\"]"]);
+    run.stop();
+    let rows = run.rows("RATE/0", None, Some("CABINET = 'WIFE'"), 0, 1);
+    let (reg_id, event_id) = (rows.rows[0].reg_id, rows.rows[0].contexts["EVENT_ID"].to_string());
+    run.session.send(Command::DeleteForm { id: 1 });
+    run.wait("forms", |e| matches!(e, Event::Forms { .. }));
+    run.session.send(Command::Continue { node: None });
+    run.finish();
+    // Asked after the end, the whole trace answers: the record's life through every stage.
+    run.session.send(Command::History { id: format!("EVENT_ID={event_id}") });
+    let Event::History(h) = run.wait("history", |e| matches!(e, Event::History(_) | Event::Error { .. }))
+    else {
+        panic!("no history: {:#?}", run.log.last());
+    };
+    assert_eq!(h.records, vec![reg_id]);
+    assert!(h.touches.iter().any(|t| t.after == "WIFE" && t.node == "RATE/0"), "{h:#?}");
+    assert_eq!(h.touches.last().unwrap().after, "PERSISTENT");
+    // A run that records no trace says what it needs.
+    let dir = input(200);
+    let mut run = start(&options(dir.path(), "n.db", 1), &[]);
+    run.session.send(Command::History { id: "reg_id=1".into() });
+    let Event::Error { message, .. } = run.wait("error", |e| matches!(e, Event::Error { .. })) else {
+        unreachable!()
+    };
+    assert!(message.contains("--trace FILE --level full"), "{message}");
+}

@@ -374,6 +374,20 @@ fn results_sort_filter_and_page() {
     assert!(s.contains("PARTY") && s.contains("+97254"), "{s}");
     app.key(key('j'), area);
     assert!(!app.record);
+    // H asks the session for the row's history; its answer opens over the screen.
+    let sent = app.key(KeyEvent::new(KeyCode::Char('H'), KeyModifiers::SHIFT), area);
+    let [Command::History { id }] = sent.as_slice() else { panic!("{sent:?}") };
+    assert!(id.starts_with("reg_id="), "{id}");
+    let history = catar::replay::History {
+        id: id.clone(),
+        records: vec![1000],
+        touches: vec![],
+        metrics: catar::replay::Metrics::default(),
+    };
+    app.apply(Event::History(history), Duration::from_secs(4));
+    assert!(screen(&app, 80, 24).contains(&format!("{id}: 1 record(s)")));
+    app.key(key('x'), area);
+    assert!(app.life.is_none());
     // The next page starts where this one ends; there is one since total > rows.
     let sent = app.key(key('n'), area);
     let [Command::Inquire { offset: 40, .. }] = sent.as_slice() else { panic!("{sent:?}") };

@@ -267,6 +267,7 @@ pub fn debuggee(opts: &RunOptions) -> Result<crate::session::Debuggee, RatingErr
     let prepared = prepare(opts)?;
     let desc = Arc::new(crate::recorder::PipelineDesc::of(prepared.pipeline()));
     let control = opts.control.clone();
+    let trace = opts.record.as_ref().map(|(p, _)| p.clone());
     let opts = opts.clone();
     let run = move |hooks: &dyn HookFactory| {
         let summary = prepared
@@ -279,7 +280,7 @@ pub fn debuggee(opts: &RunOptions) -> Result<crate::session::Debuggee, RatingErr
             trace: opts.record.as_ref().map(|(p, _)| p.clone()),
         })
     };
-    Ok(crate::session::Debuggee { desc, control, run: Box::new(run) })
+    Ok(crate::session::Debuggee { desc, control, run: Box::new(run), trace })
 }
 
 fn progress_bar(cdrs: &std::path::Path) -> ProgressBar {

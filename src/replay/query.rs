@@ -7,7 +7,7 @@
 use indexmap::IndexMap;
 use jiff::Timestamp;
 use rustc_hash::{FxHashMap, FxHashSet};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::recorder::{Event, Level, PipelineDesc, Step, Trace, TraceValue};
 use crate::trace::TraceError;
@@ -30,7 +30,7 @@ pub enum QueryError {
 }
 
 /// One step that touched one of the records.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Touch {
     /// The step's number across all nodes.
     pub global_step: u64,
@@ -57,7 +57,7 @@ pub struct Touch {
 }
 
 /// One node's part in the history.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeMetrics {
     /// The node.
     pub node: String,
@@ -72,7 +72,7 @@ pub struct NodeMetrics {
 }
 
 /// Metrics over the records found (seed 002).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Metrics {
     /// Records per cabinet they ended in (the last cabinet of their life).
     pub records_per_cabinet: IndexMap<String, u64>,
@@ -87,7 +87,7 @@ pub struct Metrics {
 }
 
 /// The answer to `catar query`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct History {
     /// The identifier asked for, as NAME=VALUE.
     pub id: String,

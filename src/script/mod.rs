@@ -247,6 +247,7 @@ impl<'a> Runner<'a> {
             }
             Word::Continue { .. } | Word::Step { .. } => self.wait_stop(),
             Word::Inquire { .. } => self.wait(|e| matches!(e, Event::Rows(_))),
+            Word::History { .. } => self.wait(|e| matches!(e, Event::History(_))),
             Word::Halt => self.wait(|_| false),
             Word::Nodes => self.wait(|e| matches!(e, Event::Snapshot(_))),
             Word::Resume { .. } | Word::Forms => Ok(()),

@@ -53,6 +53,11 @@ pub enum Word {
         /// The node, or the current one.
         node: Option<String>,
     },
+    /// `history NAME=VALUE`: a record's life, read back from the run's full trace.
+    History {
+        /// NAME=VALUE (reg_id, EVENT_ID, IMSI …).
+        id: String,
+    },
     /// `halt`.
     Halt,
     /// `nodes`: every node's state.
@@ -93,6 +98,7 @@ impl Word {
             },
             Word::Resume { node: n } => Command::Resume { node: node(n, "resume")? },
             Word::Halt => Command::Halt,
+            Word::History { id } => Command::History { id: id.clone() },
             Word::Nodes => Command::Snapshot,
             Word::Forms => return Ok(None),
         }))
@@ -166,6 +172,10 @@ pub fn parse_line(line: &str) -> Result<Option<Word>, WordError> {
             [] => Word::Resume { node: None },
             [n] => Word::Resume { node: Some(n.to_string()) },
             _ => return err("usage: resume [NODE]".into()),
+        },
+        "history" => match words.as_slice() {
+            [id] if id.contains('=') => Word::History { id: id.to_string() },
+            _ => return err("usage: history NAME=VALUE (reg_id=44, EVENT_ID=EV000000042, IMSI=…)".into()),
         },
         "halt" | "nodes" | "info" | "forms" if !words.is_empty() => {
             return err(format!("usage: {head} (it takes no arguments)"));
@@ -280,6 +290,8 @@ mod tests {
 
     #[test]
     fn every_word_parses() {
+        assert_eq!(word("history EVENT_ID=EV1"), Word::History { id: "EVENT_ID=EV1".into() });
+        assert!(parse_line("history EV1").is_err());
         let Word::Form(f) = word("watch cabinet WIFE on RATE/0 departure") else { panic!() };
         assert_eq!(
             (f.cabinets, f.nodes, f.stop),

@@ -60,6 +60,12 @@ pub fn text(e: &Event) -> Option<String> {
             lines.extend(s.nodes.iter().map(node_line));
             lines.join("\n")
         }
+        Event::History(h) => {
+            let mut text = Vec::new();
+            // Writing into memory cannot fail.
+            let _ = crate::replay::write_text(h, &mut text);
+            String::from_utf8_lossy(&text).trim_end().to_string()
+        }
         Event::Error { message, line: Some(line) } => format!("error: line {line}: {message}"),
         Event::Error { message, line: None } => format!("error: {message}"),
         Event::Finished(f) => {

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use indexmap::IndexMap;
 
 use crate::recorder::{NodeCabinet, PipelineDesc};
+use crate::replay::History;
 use crate::tracer::{Release, Rows, Stop, TraceForm};
 
 /// What a client asks of a session.
@@ -72,6 +73,12 @@ pub enum Command {
     Detach,
     /// Ask for a [`Snapshot`].
     Snapshot,
+    /// The history of the records carrying an identifier, read back from the run's trace
+    /// (recorded at full level) as far as it is written.
+    History {
+        /// NAME=VALUE: reg_id or a context (EVENT_ID, IMSI …).
+        id: String,
+    },
 }
 
 /// A node's state as a debugger shows it.
@@ -229,6 +236,8 @@ pub enum Event {
     },
     /// The answer to [`Command::Snapshot`].
     Snapshot(Snapshot),
+    /// The answer to [`Command::History`].
+    History(History),
     /// A command could not be done.
     Error {
         /// Why.

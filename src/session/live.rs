@@ -49,6 +49,7 @@ impl LiveSession {
         let (event_tx, events) = unbounded();
         let n = debuggee.desc.nodes.len();
         let controller = Controller {
+            trace: debuggee.trace.clone(),
             next_form: forms.len() as u32 + 1,
             tracer,
             control: debuggee.control.clone(),
@@ -105,6 +106,7 @@ impl Drop for LiveSession {
 
 struct Controller {
     tracer: Tracer,
+    trace: Option<std::path::PathBuf>,
     control: Arc<Control>,
     desc: Arc<PipelineDesc>,
     events: Sender<Event>,
@@ -339,6 +341,29 @@ impl Controller {
         Snapshot { nodes, forms: self.form_infos(), finished: self.finished }
     }
 
+    /// Read a record's history from the trace in a thread of its own: the trace may be long,
+    /// and the session must keep answering meanwhile.
+    fn history(&self, id: String) -> Result<(), String> {
+        let path = self.trace.clone().ok_or(
+            "this run records no trace: a record's history needs --trace FILE --level full".to_string(),
+        )?;
+        let events = self.events.clone();
+        thread::Builder::new()
+            .name("history".into())
+            .spawn(move || {
+                let origin = path.display().to_string();
+                let answer = open_trace(&path)
+                    .map_err(|e| e.to_string())
+                    .and_then(|mut t| crate::replay::query(&mut t, &origin, &id).map_err(|e| e.to_string()));
+                let _ = events.send(match answer {
+                    Ok(h) => Event::History(h),
+                    Err(message) => Event::Error { message, line: None },
+                });
+            })
+            .map_err(|e| format!("cannot read the trace: {e}"))?;
+        Ok(())
+    }
+
     fn cabinets(&self, present: crate::tracer::Present) -> Vec<CabinetView> {
         let cabinet = |c: crate::model::CabinetId| {
             self.desc.cabinets.get(c.index()).map_or_else(|| format!("#{}", c.0), |d| d.name.clone())
@@ -388,7 +413,7 @@ impl Controller {
     fn try_command(&mut self, c: Command) -> Result<(), String> {
         let changes_forms =
             matches!(c, Command::AddForm { .. } | Command::ReplaceForm { .. } | Command::DeleteForm { .. });
-        if self.finished && !matches!(c, Command::Snapshot) {
+        if self.finished && !matches!(c, Command::Snapshot | Command::History { .. }) {
             return Err("the run has finished".into());
         }
         if changes_forms && self.control.halted() {
@@ -421,6 +446,7 @@ impl Controller {
                 }
                 self.set_forms(forms);
             }
+            Command::History { id } => self.history(id)?,
             Command::Step { node, count } => self.tracer.step(self.node(&node)?, count)?,
             Command::Continue { node: Some(node) } => self.tracer.resume_to_next_stop(self.node(&node)?)?,
             Command::Continue { node: None } => {

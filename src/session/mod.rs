@@ -47,4 +47,6 @@ pub struct Debuggee {
     pub control: Arc<Control>,
     /// Run it to the end with these hooks attached.
     pub run: RunFn,
+    /// The trace it records, if any (a record's history is read back from it).
+    pub trace: Option<PathBuf>,
 }

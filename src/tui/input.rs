@@ -36,6 +36,9 @@ impl App {
             return self.prompt_key(key);
         }
         let action = action_for(key, Scope::Pane(self.focus));
+        if self.life.is_some() || self.record || self.help {
+            return self.overlay_key(action, area);
+        }
         // Halting ends the run for good: `h` asks, a second `h` does it.
         if self.confirm_halt {
             self.confirm_halt = false;
@@ -73,27 +76,43 @@ impl App {
         }
     }
 
+    /// A key while an overlay (history, record, help) is up: arrows scroll it, q quits, any
+    /// other key (bound or not) closes it.
+    fn overlay_key(&mut self, action: Option<Action>, area: Rect) -> Vec<Command> {
+        if action == Some(Action::Quit) {
+            (self.life, self.record, self.help) = (None, false, false);
+            return self.act(Action::Quit, area);
+        }
+        let scroll = |at: &mut usize, len: usize| match action {
+            Some(Action::Up) => *at = at.saturating_sub(1),
+            Some(Action::PageUp) => *at = at.saturating_sub(10),
+            Some(Action::Down) => *at = (*at + 1).min(len.saturating_sub(1)),
+            Some(Action::PageDown) => *at = (*at + 10).min(len.saturating_sub(1)),
+            _ => {}
+        };
+        let scrolls = matches!(action, Some(Action::Up | Action::Down | Action::PageUp | Action::PageDown));
+        if let Some((lines, at)) = &mut self.life {
+            if scrolls {
+                scroll(at, lines.len());
+            } else {
+                self.life = None;
+            }
+        } else if self.help {
+            if scrolls {
+                scroll(&mut self.help_scroll, super::keys::help().len());
+            } else {
+                self.help = false;
+            }
+        } else {
+            self.record = false;
+        }
+        Vec::new()
+    }
+
     /// Do an action; the commands it sends.
     pub fn act(&mut self, action: Action, area: Rect) -> Vec<Command> {
-        if self.record {
-            // Any key closes the record (q still quits).
-            self.record = false;
-            return if action == Action::Quit { self.act(action, area) } else { Vec::new() };
-        }
-        if self.help {
-            let rows = super::keys::help().len();
-            match action {
-                Action::Up | Action::PageUp => self.help_scroll = self.help_scroll.saturating_sub(1),
-                Action::Down | Action::PageDown => {
-                    self.help_scroll = (self.help_scroll + 1).min(rows.saturating_sub(1))
-                }
-                Action::Quit => {
-                    self.help = false;
-                    return self.act(action, area);
-                }
-                _ => self.help = false,
-            }
-            return Vec::new();
+        if self.life.is_some() || self.record || self.help {
+            return self.overlay_key(Some(action), area);
         }
         let page = layout(area).pane(self.focus).height.saturating_sub(3).max(1) as isize;
         match action {
@@ -147,6 +166,22 @@ impl App {
             Action::SortNext | Action::SortPrev | Action::SortReverse => {
                 self.sort(action);
                 Vec::new()
+            }
+            Action::History => {
+                let row = self
+                    .results
+                    .as_ref()
+                    .and_then(|r| r.order.get(self.result).map(|&i| r.rows.rows[i].reg_id));
+                match row {
+                    Some(reg_id) => {
+                        self.log(
+                            LogKind::Info,
+                            format!("reading the history of reg_id {reg_id} from the trace…"),
+                        );
+                        vec![Command::History { id: format!("reg_id={reg_id}") }]
+                    }
+                    None => Vec::new(),
+                }
             }
             Action::Record => {
                 self.record = self.results.as_ref().is_some_and(|r| !r.order.is_empty());
@@ -491,7 +526,7 @@ impl App {
 
     /// A mouse event: a click focuses a pane and selects the row under it; the wheel scrolls.
     pub fn mouse(&mut self, m: MouseEvent, area: Rect) -> Vec<Command> {
-        if self.editor.is_some() || self.prompt.is_some() || self.help || self.record {
+        if self.editor.is_some() || self.prompt.is_some() || self.help || self.record || self.life.is_some() {
             return Vec::new();
         }
         let at = Position::new(m.column, m.row);

@@ -56,6 +56,8 @@ pub enum Action {
     Left,
     /// Show the record under the cursor with every context.
     Record,
+    /// Show the life of the record under the cursor, read back from the run's trace.
+    History,
     /// The next page of inquiry rows.
     NextPage,
     /// The previous page of inquiry rows.
@@ -114,6 +116,7 @@ impl Action {
             Action::Right => "scroll the columns right",
             Action::Left => "scroll the columns left",
             Action::Record => "the record under the cursor, every context",
+            Action::History => "its history: every step that touched it (needs --trace F --level full)",
             Action::NextPage => "next page of rows",
             Action::PrevPage => "previous page of rows",
             Action::Help => "this help",
@@ -148,6 +151,7 @@ impl Action {
             Action::SortReverse => "reverse",
             Action::Right => "columns",
             Action::Record => "record",
+            Action::History => "history",
             Action::NextPage => "page",
             Action::Help => "help",
             Action::Quit => "quit",
@@ -243,6 +247,7 @@ pub const KEYS: &[Binding] = &[
     key(KeyCode::Char('['), RESULTS, Action::SortPrev, false),
     key(KeyCode::Char('o'), RESULTS, Action::SortReverse, true),
     key(KeyCode::Enter, RESULTS, Action::Record, true),
+    key(KeyCode::Char('H'), RESULTS, Action::History, true),
     key(KeyCode::Right, RESULTS, Action::Right, true),
     key(KeyCode::Left, RESULTS, Action::Left, false),
     key(KeyCode::Char('n'), RESULTS, Action::NextPage, true),

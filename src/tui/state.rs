@@ -304,6 +304,8 @@ pub struct App {
     pub log: VecDeque<LogLine>,
     /// The record under the results cursor is shown whole.
     pub record: bool,
+    /// A record's life (its history as text lines) shown over the screen, and its scroll.
+    pub life: Option<(Vec<String>, usize)>,
     /// The help overlay is up.
     pub help: bool,
     /// Help rows scrolled past.
@@ -356,6 +358,7 @@ impl App {
             results: None,
             log: VecDeque::new(),
             record: false,
+            life: None,
             help: false,
             help_scroll: 0,
             editor: None,
@@ -560,6 +563,11 @@ impl App {
             }
             Event::Snapshot(s) => {
                 self.snapshot(s, at);
+                return;
+            }
+            Event::History(h) => {
+                self.log(LogKind::Info, format!("history of {}: {} step(s)", h.id, h.touches.len()));
+                self.life = text.map(|t| (t.lines().map(String::from).collect(), 0));
                 return;
             }
             Event::Error { ref message, .. } => {

@@ -74,6 +74,9 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     if app.record {
         record::render(app, area, buf);
     }
+    if let Some((lines, scroll)) = &app.life {
+        record::render_life(app, lines, *scroll, area, buf);
+    }
     if app.help {
         help::render(app, area, buf);
     }
@@ -147,7 +150,7 @@ impl Theme {
 
 /// A pane's frame: thick and bold when focused, so focus shows without colour.
 fn block(app: &App, pane: Pane, title: String) -> Block<'static> {
-    let focused = app.focus == pane && app.editor.is_none() && !app.help && !app.record;
+    let focused = app.focus == pane && app.editor.is_none() && !app.help && !app.record && app.life.is_none();
     let theme = Theme::of(app);
     let filter = app.filters.get(&pane).map(|f| format!(" /{f}")).unwrap_or_default();
     Block::default()

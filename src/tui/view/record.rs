@@ -1,5 +1,6 @@
-//! One inquiry row whole: its table, reg_id, cabinet and every context with its value, over
-//! the screen (the results table shows only the columns that fit).
+//! One record over the screen: an inquiry row whole (its table, reg_id, cabinet and every
+//! context: the results table shows only the columns that fit), or its life as the trace
+//! tells it.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Rect};
@@ -20,5 +21,17 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     Table::new(rows, [Constraint::Length(16), Constraint::Fill(1)])
         .header(overlay_header(app, ["context", "value"]))
         .block(overlay(app, title, " any key closes "))
+        .render(popup, buf);
+}
+
+/// Render a record's history (its text lines, scrolled) over `area`.
+pub fn render_life(app: &App, lines: &[String], scroll: usize, area: Rect, buf: &mut Buffer) {
+    let popup = centered(area, area.width.saturating_sub(4), area.height.saturating_sub(2));
+    Clear.render(popup, buf);
+    let title = lines.first().map_or_else(String::new, |l| format!(" {l} "));
+    let text: Vec<ratatui::text::Line> =
+        lines.iter().skip(1 + scroll).map(|l| ratatui::text::Line::raw(l.clone())).collect();
+    ratatui::widgets::Paragraph::new(text)
+        .block(overlay(app, title, " ↑↓ scroll · any other key closes "))
         .render(popup, buf);
 }
