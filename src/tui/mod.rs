@@ -1,9 +1,13 @@
 //! The terminal UI: one more client of the Session API. State in plain structs
-//! ([`state`]), every key in one table ([`keys`]), rendering as pure functions of the state
-//! ([`view`]); this file owns the terminal and the event loop, which never waits on the
-//! pipeline: it polls the keyboard briefly and drains the session's events without blocking.
+//! ([`state`]) that session events change (`apply`) and the user changes (`input`: keys and
+//! mouse, `edit`: the form editor and the prompt line); every key in one table ([`keys`]);
+//! rendering as pure functions of the state ([`view`]). This file owns the terminal and the
+//! event loop, which never waits on the pipeline: it polls the keyboard briefly and drains the
+//! session's events without blocking.
 
+mod apply;
 mod complete;
+mod edit;
 mod input;
 pub mod keys;
 pub mod state;

@@ -1,0 +1,195 @@
+//! How session events change the TUI's state: stops select their node, snapshots feed the
+//! rates and the cabinets, answers open where they belong.
+
+use std::time::Duration;
+
+use super::state::{App, CabinetRow, LogKind, Mark, NodeRow, RATE_SAMPLES, Results};
+use crate::session::{Event, NodeState, Snapshot};
+
+/// The shortest interval a records/s sample is taken over.
+const MIN_SAMPLE: Duration = Duration::from_millis(100);
+/// Snapshots an appeared/departed marker stays on a cabinet.
+const MARK_SAMPLES: u8 = 8;
+
+impl App {
+    fn row(&mut self, node: &str) -> Option<&mut NodeRow> {
+        self.nodes.iter_mut().find(|n| n.name == node)
+    }
+
+    /// Take a session event in, `at` this long after the session started.
+    pub fn apply(&mut self, event: Event, at: Duration) {
+        self.now = at;
+        let text = crate::script::text(&event);
+        match event {
+            Event::Started { nodes, forms, program } => {
+                self.nodes = nodes.into_iter().map(NodeRow::new).collect();
+                self.forms = forms;
+                self.program = program;
+            }
+            Event::Forms { forms } => {
+                self.forms = forms;
+                self.pending_break = None;
+                if let Some(editor) = &mut self.editor
+                    && editor.pending
+                {
+                    self.editor = None;
+                }
+            }
+            Event::Stopped(stop) => {
+                let position = stop.position;
+                let name = stop.node.clone();
+                if let Some(row) = self.row(&name) {
+                    row.state = NodeState::Frozen {
+                        statement: stop.statement.clone(),
+                        reason: stop.reason.to_string(),
+                    };
+                    row.pseudo_time = stop.pseudo_time.or(row.pseudo_time);
+                    row.stop = Some(stop);
+                }
+                // Like a debugger switching to the thread that hit: unless the user is on
+                // another frozen node, show this one.
+                if !self.selected().is_some_and(NodeRow::frozen)
+                    && let Some(i) = self.nodes.iter().position(|n| n.name == name)
+                {
+                    self.select_node(i);
+                    self.statement = position;
+                }
+                if let Some(t) = text {
+                    self.log(LogKind::Stop, t);
+                }
+                return;
+            }
+            Event::Released { ref node, .. } => {
+                if let Some(row) = self.row(node) {
+                    row.stop = None;
+                    row.state = NodeState::Running;
+                }
+            }
+            Event::State { node, state } => {
+                // The nodes pane shows states as they change; the log keeps only the ends.
+                let end = matches!(state, NodeState::Done | NodeState::Failed);
+                if let Some(row) = self.row(&node) {
+                    row.state = state;
+                }
+                if !end {
+                    return;
+                }
+            }
+            Event::Rows(rows) => {
+                self.log(
+                    LogKind::Info,
+                    format!("{}: {} row(s) match, showing {}", rows.node, rows.total, rows.rows.len()),
+                );
+                let sort = self.results.as_ref().and_then(|r| r.sort);
+                let mut results = Results::new(rows);
+                if let Some((c, desc)) = sort.filter(|(c, _)| *c < results.columns.len()) {
+                    results.sort_by(c, desc);
+                }
+                self.results = Some(results);
+                self.result = 0;
+                self.result_column = 0;
+                return;
+            }
+            Event::Snapshot(s) => {
+                self.snapshot(s, at);
+                return;
+            }
+            Event::History(h) => {
+                self.log(LogKind::Info, format!("history of {}: {} step(s)", h.id, h.touches.len()));
+                self.life = text.map(|t| (t.lines().map(String::from).collect(), 0));
+                return;
+            }
+            Event::Error { ref message, .. } => {
+                if let Some(editor) = &mut self.editor
+                    && editor.pending
+                {
+                    editor.pending = false;
+                    editor.error = Some(message.clone());
+                }
+                self.log(LogKind::Error, format!("error: {message}"));
+                return;
+            }
+            Event::Finished(ref f) => {
+                self.finished = Some(f.clone());
+                for row in &mut self.nodes {
+                    row.stop = None;
+                }
+            }
+            Event::Failed { ref message, .. } => self.failed = Some(message.clone()),
+            Event::Stalled { .. } => {}
+        }
+        if let Some(t) = text {
+            self.log(LogKind::Info, t);
+        }
+    }
+
+    fn snapshot(&mut self, s: Snapshot, at: Duration) {
+        self.snapshots += 1;
+        self.forms = s.forms;
+        for view in s.nodes {
+            let Some(row) = self.nodes.iter_mut().find(|n| n.name == view.node) else { continue };
+            // Two snapshots taken in at once would make a rate of nothing over no time.
+            match row.sampled {
+                Some((records, then)) if at.saturating_sub(then) >= MIN_SAMPLE => {
+                    let dt = at.saturating_sub(then).as_secs_f64();
+                    row.rates.push_back((view.records.saturating_sub(records) as f64 / dt) as u64);
+                    if row.rates.len() > RATE_SAMPLES {
+                        row.rates.pop_front();
+                    }
+                    row.sampled = Some((view.records, at));
+                }
+                Some(_) => {}
+                None => row.sampled = Some((view.records, at)),
+            }
+            row.steps = view.steps;
+            row.records = view.records;
+            row.pseudo_time = view.pseudo_time;
+            row.traced = view.traced;
+            row.stop = view.stop;
+            // States come from the session's (debounced) state events; a snapshot only fills
+            // in a node no event has described yet.
+            if row.state == NodeState::Starting {
+                row.state = view.state;
+            }
+            merge_cabinets(&mut row.cabinets, view.cabinets);
+        }
+    }
+}
+
+/// Take a node's cabinets now into its rows: new ones marked appeared, vanished ones kept at
+/// mass 0 and marked departed; marks fade after a few snapshots.
+fn merge_cabinets(rows: &mut Vec<CabinetRow>, now: Vec<crate::session::CabinetView>) {
+    for row in rows.iter_mut() {
+        row.mark_left = row.mark_left.saturating_sub(1);
+        if row.mark_left == 0 {
+            row.mark = Mark::Steady;
+        }
+    }
+    for row in rows.iter_mut() {
+        if row.mass > 0 && !now.iter().any(|c| c.cabinet == row.name) {
+            row.mass = 0;
+            row.contexts.clear();
+            row.mark = Mark::Departed;
+            row.mark_left = MARK_SAMPLES;
+        }
+    }
+    for c in now {
+        match rows.iter_mut().find(|r| r.name == c.cabinet) {
+            Some(row) => {
+                if row.mass == 0 {
+                    row.mark = Mark::Appeared;
+                    row.mark_left = MARK_SAMPLES;
+                }
+                row.mass = c.mass;
+                row.contexts = c.contexts;
+            }
+            None => rows.push(CabinetRow {
+                name: c.cabinet,
+                mass: c.mass,
+                contexts: c.contexts,
+                mark: Mark::Appeared,
+                mark_left: MARK_SAMPLES,
+            }),
+        }
+    }
+}

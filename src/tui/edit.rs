@@ -1,0 +1,239 @@
+//! Typing: the trace form editor and the prompt line (a command in script words, or a
+//! filter), with the session commands they lead to.
+
+use ratatui::crossterm::event::KeyEvent;
+use ratatui_textarea::TextArea;
+
+use super::complete::complete;
+use super::input::RESULT_PAGE;
+use super::keys::{Action, Scope, action_for};
+use super::state::{App, FormEditor, LogKind, Pane, Prompt, PromptKind};
+use crate::script::parse_line;
+use crate::session::Command;
+use crate::tracer::TraceForm;
+
+/// A form to start from when there is none to edit.
+const NEW_FORM: &str = "# A trace form: what to watch and when to stop (see the README).\nname = \"new\"\nnodes = \"all\"\ncabinets = [\"WIFE\"]\nstop = \"arrival\"\n";
+
+impl App {
+    pub(super) fn open_editor(&mut self, form: Option<u32>) {
+        let text = form
+            .and_then(|id| self.forms.iter().find(|f| f.id == id))
+            .and_then(|f| toml::to_string(&f.form).ok())
+            .unwrap_or_else(|| NEW_FORM.to_string());
+        let mut area = TextArea::new(text.lines().map(String::from).collect());
+        area.set_line_number_style(
+            ratatui::style::Style::default().add_modifier(ratatui::style::Modifier::DIM),
+        );
+        let original = area.lines().join("\n");
+        self.editor = Some(FormEditor {
+            form,
+            text: area,
+            original,
+            error: None,
+            pending: false,
+            confirm_delete: false,
+        });
+    }
+
+    pub(super) fn editor_key(&mut self, key: KeyEvent) -> Vec<Command> {
+        let ended = self.ended();
+        let Some(editor) = &mut self.editor else { return Vec::new() };
+        let ids: Vec<u32> = self.forms.iter().map(|f| f.id).collect();
+        // Where the edited form stands among the forms; a new one comes after them all.
+        let at = editor.form.and_then(|id| ids.iter().position(|&i| i == id)).unwrap_or(ids.len());
+        let action = action_for(key, Scope::Editor);
+        let confirm_delete = std::mem::take(&mut editor.confirm_delete);
+        let unsaved = "unsaved edits: ctrl-s applies them, esc drops them";
+        match action {
+            Some(Action::Close) => self.editor = None,
+            // An apply is on its way: a second would add the form twice.
+            Some(Action::Save) if editor.pending => {}
+            Some(Action::Save) => {
+                let text = editor.text.lines().join("\n");
+                match TraceForm::parse(&text, "the form editor") {
+                    Err(e) => editor.error = Some(e.to_string()),
+                    Ok(form) if !ended => {
+                        editor.error = None;
+                        editor.pending = true;
+                        return vec![match editor.form {
+                            Some(id) => Command::ReplaceForm { id, form },
+                            None => Command::AddForm { form },
+                        }];
+                    }
+                    Ok(_) => editor.error = Some("the run has ended: forms can no longer change".into()),
+                }
+            }
+            Some(Action::DeleteForm) => match editor.form {
+                Some(id) if confirm_delete => {
+                    editor.pending = true;
+                    return vec![Command::DeleteForm { id }];
+                }
+                Some(id) => {
+                    editor.confirm_delete = true;
+                    editor.error = Some(format!("delete form {id}? ctrl-d again deletes it"));
+                }
+                None => self.editor = None,
+            },
+            Some(Action::NewForm | Action::PrevForm | Action::NextForm) if editor.dirty() => {
+                editor.error = Some(unsaved.into())
+            }
+            Some(Action::NewForm) => self.open_editor(None),
+            Some(Action::PrevForm) => {
+                if at > 0 {
+                    self.open_editor(ids.get(at - 1).copied());
+                }
+            }
+            Some(Action::NextForm) => {
+                if let Some(&next) = ids.get(at + 1) {
+                    self.open_editor(Some(next));
+                }
+            }
+            _ => {
+                editor.text.input(key);
+            }
+        }
+        Vec::new()
+    }
+
+    pub(super) fn prompt_key(&mut self, key: KeyEvent) -> Vec<Command> {
+        let Some(p) = &mut self.prompt else { return Vec::new() };
+        match action_for(key, Scope::Line) {
+            Some(Action::Close) => self.prompt = None,
+            // Completion and history belong to the command line; on a filter they do nothing.
+            Some(Action::Complete | Action::HistoryPrev | Action::HistoryNext)
+                if p.kind != PromptKind::Command => {}
+            Some(Action::Complete) => {
+                let line = p.input.lines().join("");
+                let (text, options) = complete(&line, self);
+                let p = self.prompt.as_mut().expect("prompt up");
+                p.completions = options;
+                if text != line {
+                    p.input = line_area(&text);
+                }
+            }
+            Some(Action::HistoryPrev | Action::HistoryNext) => {
+                let back = matches!(action_for(key, Scope::Line), Some(Action::HistoryPrev));
+                let n = self.history.len();
+                let at = match (self.history_at, back) {
+                    (None, true) if n > 0 => Some(n - 1),
+                    (Some(i), true) => Some(i.saturating_sub(1)),
+                    (Some(i), false) if i + 1 < n => Some(i + 1),
+                    _ => None,
+                };
+                self.history_at = at;
+                let text = at.map(|i| self.history[i].clone()).unwrap_or_default();
+                self.prompt.as_mut().expect("prompt up").input = line_area(&text);
+            }
+            Some(Action::Submit) => {
+                let text = p.input.lines().join("");
+                return match p.kind {
+                    PromptKind::Command => self.run_line(text.trim()),
+                    PromptKind::Filter(pane) => self.set_filter(pane, text.trim()),
+                };
+            }
+            _ => {
+                p.input.input(key);
+                p.completions.clear();
+            }
+        }
+        Vec::new()
+    }
+
+    pub(super) fn set_filter(&mut self, pane: Pane, text: &str) -> Vec<Command> {
+        self.prompt = None;
+        if text.is_empty() {
+            self.filters.shift_remove(&pane);
+        } else {
+            self.filters.insert(pane, text.to_string());
+        }
+        match pane {
+            // The results filter is a `where` condition: the node that answered evaluates it.
+            Pane::Results => match &self.results {
+                Some(r) => vec![Command::Inquire {
+                    node: r.rows.node.clone(),
+                    reactor: None,
+                    filter: (!text.is_empty()).then(|| text.into()),
+                    offset: 0,
+                    limit: Some(RESULT_PAGE),
+                }],
+                None => Vec::new(),
+            },
+            Pane::Nodes => {
+                let listed = self.listed_nodes();
+                if let Some(&first) = listed.first()
+                    && !listed.contains(&self.node)
+                {
+                    self.select_node(first);
+                }
+                Vec::new()
+            }
+            Pane::Cabinets => {
+                (self.cabinet, self.context) = (0, 0);
+                Vec::new()
+            }
+            Pane::Contexts => {
+                self.context = 0;
+                Vec::new()
+            }
+            Pane::Log | Pane::Program => {
+                self.log_back = 0;
+                Vec::new()
+            }
+        }
+    }
+
+    /// A command line: a script word, as the headless script takes it.
+    fn run_line(&mut self, line: &str) -> Vec<Command> {
+        if line.is_empty() {
+            self.prompt = None;
+            return Vec::new();
+        }
+        if self.history.last().is_none_or(|l| l != line) {
+            self.history.push(line.to_string());
+        }
+        let word = match parse_line(line) {
+            Ok(Some(w)) => w,
+            Ok(None) => {
+                self.prompt = None;
+                return Vec::new();
+            }
+            Err(e) => {
+                if let Some(p) = &mut self.prompt {
+                    p.error = Some(e.to_string());
+                }
+                return Vec::new();
+            }
+        };
+        self.prompt = None;
+        self.log(LogKind::Info, format!(": {line}"));
+        let current = self.target();
+        match word.command(current.as_deref(), &self.forms) {
+            Ok(Some(c)) => {
+                if matches!(c, Command::Inquire { .. }) {
+                    self.focus = Pane::Results;
+                }
+                vec![c]
+            }
+            Ok(None) => {
+                // `forms`: the editor shows them.
+                self.open_editor(self.forms.first().map(|f| f.id));
+                Vec::new()
+            }
+            Err(e) => {
+                self.log(LogKind::Error, format!("error: {e}"));
+                Vec::new()
+            }
+        }
+    }
+}
+
+pub(super) fn line_area(text: &str) -> TextArea<'static> {
+    let mut area = TextArea::new(vec![text.to_string()]);
+    area.move_cursor(ratatui_textarea::CursorMove::End);
+    area
+}
+
+pub(super) fn prompt(kind: PromptKind, text: &str) -> Prompt {
+    Prompt { kind, input: line_area(text), completions: Vec::new(), error: None }
+}
