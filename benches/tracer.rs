@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use catar::rating::generate::{GenOptions, generate};
 use catar::rating::{RunOptions, debuggee};
 use catar::recorder::{Level, RecorderSettings};
-use catar::session::{Command, Event, LiveSession};
+use catar::session::{Command, Event, Session};
 use catar::tracer::TraceForm;
 
 fn env(name: &str, default: usize) -> usize {
@@ -44,7 +44,7 @@ fn with_idle_form(dir: &Path) -> Duration {
         TraceForm { nodes: Some("REG".into()), cabinets: vec!["ARCHIVE".into()], ..TraceForm::default() };
     let started = Instant::now();
     let session =
-        LiveSession::start(debuggee(&options(dir, "traced")).expect("inputs"), vec![(form, "idle".into())])
+        Session::live(debuggee(&options(dir, "traced")).expect("inputs"), vec![(form, "idle".into())])
             .expect("form");
     for e in session.events().iter() {
         match e {
@@ -75,8 +75,8 @@ fn step_latency(dir: &Path, steps: usize) -> (Vec<Duration>, Vec<Duration>, Vec<
     let mut opts = RunOptions::new(dir, dir.join("step.db"));
     opts.segments = 1;
     let session =
-        LiveSession::start(debuggee(&opts).expect("inputs"), vec![(form, "break".into())]).expect("form");
-    let wait_stop = |s: &LiveSession| loop {
+        Session::live(debuggee(&opts).expect("inputs"), vec![(form, "break".into())]).expect("form");
+    let wait_stop = |s: &Session| loop {
         match s.events().recv().expect("session alive") {
             Event::Stopped(stop) => return Some((stop.tick, Duration::from_micros(stop.statement_us))),
             Event::Finished(_) => return None,

@@ -2,7 +2,9 @@
 
 use std::io::{IsTerminal, Write};
 
-use crate::cli::{Cli, Command, DiffArgs, ExportArgs, GenArgs, LevelArg, QueryArgs, QueryFormat, RunArgs};
+use crate::cli::{
+    Cli, Command, DiffArgs, ExportArgs, GenArgs, LevelArg, QueryArgs, QueryFormat, ReplayArgs, RunArgs,
+};
 use crate::engine::NoHook;
 use crate::export::Format;
 use crate::rating::generate::{GenOptions, generate};
@@ -11,6 +13,7 @@ use crate::recorder::{
     Consolidation, Level, RecorderSettings, SettingsError, Trace, consolidate, open_trace,
 };
 use crate::script::Script;
+use crate::session::Target;
 use crate::tracer::TraceForm;
 
 /// Run a parsed command line; returns the process exit code.
@@ -22,6 +25,7 @@ pub fn main_with(cli: Cli) -> i32 {
         Some(Command::Export(args)) => export(&args),
         Some(Command::Diff(args)) => diff(&args),
         Some(Command::Query(args)) => query(&args),
+        Some(Command::Replay(args)) => replay(&args),
     }
 }
 
@@ -213,7 +217,7 @@ fn tui(args: &RunArgs, opts: &RunOptions) -> i32 {
     // The TUI owns the terminal: no progress bar under it.
     opts.progress = false;
     match crate::rating::debuggee(&opts) {
-        Ok(d) => crate::tui::run(d, forms, &args.input.display().to_string()),
+        Ok(d) => crate::tui::run(Target::Live(d), forms, &args.input.display().to_string()),
         Err(e) => fail(&e, e.exit_code()),
     }
 }
@@ -238,8 +242,30 @@ fn debug(args: &RunArgs, opts: &RunOptions) -> i32 {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match &script {
-        Some(s) => crate::script::run(debuggee, forms, s, args.json, &mut out),
-        None => crate::script::follow(debuggee, forms, args.json, &mut out),
+        Some(s) => crate::script::run(Target::Live(debuggee), forms, s, args.json, &mut out),
+        None => crate::script::follow(Target::Live(debuggee), forms, args.json, &mut out),
+    }
+}
+
+/// `replay`: the TUI at a terminal (unless --headless or --script), else headless.
+fn replay(args: &ReplayArgs) -> i32 {
+    let forms = match load_forms(&args.form) {
+        Ok(f) => f,
+        Err(code) => return code,
+    };
+    let target = Target::Replay(args.trace.clone());
+    if args.script.is_none() && !args.headless && interactive() {
+        return crate::tui::run(target, forms, &format!("replay {}", args.trace.display()));
+    }
+    let script = match args.script.as_deref().map(Script::load).transpose() {
+        Ok(s) => s,
+        Err(e) => return fail(&e, 2),
+    };
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match &script {
+        Some(s) => crate::script::run(target, forms, s, args.json, &mut out),
+        None => crate::script::follow(target, forms, args.json, &mut out),
     }
 }
 
@@ -299,7 +325,9 @@ fn demo_tui(dir: &std::path::Path) -> i32 {
     let mut opts = RunOptions::new(dir, dir.join("demo.db"));
     opts.record = Some((dir.join("demo.trace"), RecorderSettings::default()));
     match crate::rating::debuggee(&opts) {
-        Ok(d) => crate::tui::run(d, vec![(form, "assets/forms/first-wife.toml".into())], "demo"),
+        Ok(d) => {
+            crate::tui::run(Target::Live(d), vec![(form, "assets/forms/first-wife.toml".into())], "demo")
+        }
         Err(e) => fail(&e, e.exit_code()),
     }
 }

@@ -30,6 +30,29 @@ pub enum Command {
     /// The history of a record by identifier in a full-level trace: every step that touched
     /// it, the statement, its cabinet before and after, its contexts; and metrics.
     Query(QueryArgs),
+    /// Replay a trace (recorded with --level full for inquiries and cabinet forms) with the
+    /// live controls, forwards and backwards: the TUI at a terminal, else headless.
+    Replay(ReplayArgs),
+}
+
+/// `catar replay`.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// The trace file.
+    pub trace: PathBuf,
+    /// A trace form (TOML) in force from the start; repeat for several. Without a script,
+    /// each stop is printed and the replay goes on to the end.
+    #[arg(long)]
+    pub form: Vec<PathBuf>,
+    /// A script of debugger words (the live ones, plus back, goto, reverse-continue, when).
+    #[arg(long)]
+    pub script: Option<PathBuf>,
+    /// Print every event as one JSON object a line.
+    #[arg(long)]
+    pub json: bool,
+    /// Run without the terminal UI.
+    #[arg(long)]
+    pub headless: bool,
 }
 
 /// `catar query`.

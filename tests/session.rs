@@ -10,13 +10,13 @@ use std::time::{Duration, Instant};
 use catar::rating::generate::{GenOptions, generate};
 use catar::rating::{RunOptions, debuggee};
 use catar::recorder::{Event as TraceEvent, Level, PipelineDesc, RecorderSettings, Step, open_trace};
-use catar::session::{Command, Event, LiveSession, NodeState};
+use catar::session::{Command, Event, NodeState, Session};
 use catar::tracer::{Position, Release, Rows, Stop, TraceForm, Why};
 
 const DEADLINE: Duration = Duration::from_secs(60);
 
 struct Run {
-    session: LiveSession,
+    session: Session,
     log: Vec<Event>,
     db: PathBuf,
     desc: PipelineDesc,
@@ -43,7 +43,7 @@ fn start(opts: &RunOptions, forms: &[&str]) -> Run {
         .collect();
     let debuggee = debuggee(opts).unwrap();
     let desc = (*debuggee.desc).clone();
-    let session = LiveSession::start(debuggee, forms).unwrap();
+    let session = Session::live(debuggee, forms).unwrap();
     Run { session, log: Vec::new(), db: opts.db.clone(), desc }
 }
 
@@ -382,10 +382,7 @@ fn bad_forms_are_errors_naming_the_field() {
             Ok(f) => f,
             Err(e) => return e.to_string(),
         };
-        match LiveSession::start(
-            debuggee(&options(dir.path(), "x.db", 1)).unwrap(),
-            vec![(f, "f.toml".into())],
-        ) {
+        match Session::live(debuggee(&options(dir.path(), "x.db", 1)).unwrap(), vec![(f, "f.toml".into())]) {
             Ok(_) => panic!("{form} was accepted"),
             Err(e) => e.to_string(),
         }

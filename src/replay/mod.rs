@@ -1,8 +1,13 @@
-//! Working from a recorded trace rather than a live run. Today: the history of a record by
-//! identifier (`catar query`); the replay cursor comes next.
+//! Working from a recorded trace rather than a live run: the cursor a replay session moves
+//! (seek, step back, rebuild a node's tables at any step) and the history of a record by
+//! identifier (`catar query`).
 
+mod cursor;
 mod print;
 mod query;
+mod tables;
+
+pub use cursor::{Cursor, Mark};
 
 pub use print::{write_csv, write_text};
 

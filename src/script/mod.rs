@@ -11,7 +11,8 @@ use std::path::Path;
 pub use parse::{Word, WordError, parse_line};
 pub use print::text;
 
-use crate::session::{Command, Debuggee, Event, FormInfo, LiveSession};
+use crate::session::{Command, Event, FormInfo, Session, Target};
+use crate::tracer::Why;
 use crate::tracer::{CompiledForm, TraceForm};
 
 /// A script that cannot run: its file, line and why.
@@ -74,7 +75,7 @@ impl Script {
 /// Run `script` on a debuggee, with `forms` (from `--form`) in force from the first step, and
 /// print events to `out`. Returns the exit code: 0, the run's failure code, or 2 for a wrong line.
 pub fn run(
-    debuggee: Debuggee,
+    target: Target,
     forms: Vec<(TraceForm, String)>,
     script: &Script,
     json: bool,
@@ -82,21 +83,25 @@ pub fn run(
 ) -> i32 {
     // The forms of the script's first lines apply from the first step, like breakpoints set
     // before gdb's `run`.
+    let desc = match target.desc() {
+        Ok(d) => d,
+        Err(message) => return report(out, json, Event::Error { message, line: None }),
+    };
     let mut initial = forms;
     let mut first = 0;
     for (line, word) in &script.words {
         let Word::Form(f) = word else { break };
         let origin = format!("{} line {line}", script.origin);
         let id = initial.len() as u32 + 1;
-        if let Err(e) = CompiledForm::compile(f, id, &debuggee.desc, &origin) {
+        if let Err(e) = CompiledForm::compile(f, id, &desc, &origin) {
             return report(out, json, Event::Error { message: e.to_string(), line: Some(*line) });
         }
         initial.push((f.clone(), origin));
         first += 1;
     }
-    let session = match LiveSession::start(debuggee, initial) {
+    let session = match target.start(initial) {
         Ok(s) => s,
-        Err(e) => return report(out, json, Event::Error { message: e.to_string(), line: None }),
+        Err(message) => return report(out, json, Event::Error { message, line: None }),
     };
     let mut r = Runner::new(session, out, json);
     for (line, word) in &script.words[first..] {
@@ -115,15 +120,16 @@ pub fn run(
 }
 
 /// Without a script: print each stop of the forms and let the node go on (gdb's tracepoints),
-/// to the end of the run.
-pub fn follow(debuggee: Debuggee, forms: Vec<(TraceForm, String)>, json: bool, out: &mut dyn Write) -> i32 {
-    let session = match LiveSession::start(debuggee, forms) {
+/// to the end of the run (of the trace, in a replay).
+pub fn follow(target: Target, forms: Vec<(TraceForm, String)>, json: bool, out: &mut dyn Write) -> i32 {
+    let session = match target.start(forms) {
         Ok(s) => s,
-        Err(e) => return report(out, json, Event::Error { message: e.to_string(), line: None }),
+        Err(message) => return report(out, json, Event::Error { message, line: None }),
     };
     let mut r = Runner::new(session, out, json);
     while r.end.is_none() {
         match r.next() {
+            Some(Event::Stopped(stop)) if stop.reason.why == Why::End => r.session.send(Command::Detach),
             Some(Event::Stopped(stop)) => r.session.send(Command::Continue { node: Some(stop.node) }),
             Some(e @ Event::Error { .. }) => r.print(&e),
             Some(_) => {}
@@ -139,7 +145,7 @@ fn report(out: &mut dyn Write, json: bool, e: Event) -> i32 {
 }
 
 struct Runner<'a> {
-    session: LiveSession,
+    session: Session,
     out: &'a mut dyn Write,
     json: bool,
     current: Option<String>,
@@ -149,7 +155,7 @@ struct Runner<'a> {
 }
 
 impl<'a> Runner<'a> {
-    fn new(session: LiveSession, out: &'a mut dyn Write, json: bool) -> Self {
+    fn new(session: Session, out: &'a mut dyn Write, json: bool) -> Self {
         Runner { session, out, json, current: None, frozen: HashSet::new(), forms: Vec::new(), end: None }
     }
 
@@ -245,7 +251,13 @@ impl<'a> Runner<'a> {
             Word::Form(_) | Word::Ignore { .. } | Word::Delete { .. } => {
                 self.wait(|e| matches!(e, Event::Forms { .. }))
             }
-            Word::Continue { .. } | Word::Step { .. } => self.wait_stop(),
+            Word::Continue { .. }
+            | Word::Step { .. }
+            | Word::Back { .. }
+            | Word::Goto { .. }
+            | Word::GotoTime { .. }
+            | Word::ReverseContinue => self.wait_stop(),
+            Word::When => self.wait(|e| matches!(e, Event::When(_))),
             Word::Inquire { .. } => self.wait(|e| matches!(e, Event::Rows(_))),
             Word::History { .. } => self.wait(|e| matches!(e, Event::History(_))),
             Word::Halt => self.wait(|_| false),

@@ -58,6 +58,27 @@ pub enum Word {
         /// NAME=VALUE (reg_id, EVENT_ID, IMSI …).
         id: String,
     },
+    /// `back [N] [NODE]` (replay): undo N statements of the node.
+    Back {
+        /// Statements to undo.
+        count: u64,
+        /// The node, or the current one.
+        node: Option<String>,
+    },
+    /// `goto STEP` (replay): before the first step numbered STEP or more.
+    Goto {
+        /// The global step number.
+        step: u64,
+    },
+    /// `goto time T` (replay): before the first step at pseudo-time T (RFC 3339) or later.
+    GotoTime {
+        /// The pseudo-time.
+        time: jiff::Timestamp,
+    },
+    /// `reverse-continue` (replay): back to the previous stop of the forms.
+    ReverseContinue,
+    /// `when` (replay): where the replay stands.
+    When,
     /// `halt`.
     Halt,
     /// `nodes`: every node's state.
@@ -97,6 +118,11 @@ impl Word {
                 limit: *limit,
             },
             Word::Resume { node: n } => Command::Resume { node: node(n, "resume")? },
+            Word::Back { count, node: n } => Command::Back { node: Some(node(n, "back")?), count: *count },
+            Word::Goto { step } => Command::Goto { step: *step },
+            Word::GotoTime { time } => Command::GotoTime { time: *time },
+            Word::ReverseContinue => Command::ReverseContinue,
+            Word::When => Command::When,
             Word::Halt => Command::Halt,
             Word::History { id } => Command::History { id: id.clone() },
             Word::Nodes => Command::Snapshot,
@@ -104,9 +130,6 @@ impl Word {
         }))
     }
 }
-
-/// The words only a replay understands.
-const REPLAY_WORDS: [&str; 4] = ["back", "goto", "reverse-continue", "when"];
 
 /// A line that is not a command.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -177,20 +200,35 @@ pub fn parse_line(line: &str) -> Result<Option<Word>, WordError> {
             [id] if id.contains('=') => Word::History { id: id.to_string() },
             _ => return err("usage: history NAME=VALUE (reg_id=44, EVENT_ID=EV000000042, IMSI=…)".into()),
         },
-        "halt" | "nodes" | "info" | "forms" if !words.is_empty() => {
+        "back" => match words.as_slice() {
+            [] => Word::Back { count: 1, node: None },
+            [n] if n.parse::<u64>().is_ok() => Word::Back { count: number(n, "count")?, node: None },
+            [node] => Word::Back { count: 1, node: Some(node.to_string()) },
+            [n, node] => Word::Back { count: number(n, "count")?, node: Some(node.to_string()) },
+            _ => return err("usage: back [N] [NODE]".into()),
+        },
+        "goto" => match words.as_slice() {
+            [t, time] if t.eq_ignore_ascii_case("time") => Word::GotoTime {
+                time: time.parse().map_err(|e| {
+                    WordError(format!(
+                        "goto time: `{time}` is not an RFC 3339 time like 2026-03-01T12:00:00Z: {e}"
+                    ))
+                })?,
+            },
+            [n] => Word::Goto { step: number(n, "step")? },
+            _ => return err("usage: goto STEP | goto time RFC3339".into()),
+        },
+        "halt" | "nodes" | "info" | "forms" | "reverse-continue" | "rc" | "when" if !words.is_empty() => {
             return err(format!("usage: {head} (it takes no arguments)"));
         }
         "halt" => Word::Halt,
         "nodes" | "info" => Word::Nodes,
         "forms" => Word::Forms,
-        w if REPLAY_WORDS.contains(&w) => {
-            return err(format!(
-                "`{w}` moves through a recording: it works in `catar replay`, not on a live run"
-            ));
-        }
+        "reverse-continue" | "rc" => Word::ReverseContinue,
+        "when" => Word::When,
         _ => {
             return err(format!(
-                "unknown command `{head}` (words: watch, break, tbreak, stop-when, form, ignore, delete, continue, step, inquire, resume, halt, nodes, forms)"
+                "unknown command `{head}` (words: watch, break, tbreak, stop-when, form, ignore, delete, continue, step, inquire, resume, history, halt, nodes, forms; in a replay also back, goto, reverse-continue, when)"
             ));
         }
     };
@@ -336,7 +374,10 @@ mod tests {
         let err = |s: &str| parse_line(s).unwrap_err().0;
         assert!(err("watch").starts_with("usage: watch"));
         assert!(err("frobnicate").contains("unknown command `frobnicate`"));
-        assert!(err("back 3").contains("catar replay"));
+        assert!(err("back x y").contains("not a count"));
+        assert!(err("goto time yesterday").contains("not an RFC 3339 time"));
+        assert!(err("goto").starts_with("usage: goto"));
+        assert!(err("when now").starts_with("usage: when"));
         assert!(err("step x y").contains("not a count"));
         assert!(err("inquire").starts_with("usage: inquire"));
         assert!(err("inquire RATE/0 where").contains("needs a condition"));

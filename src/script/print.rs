@@ -34,6 +34,7 @@ pub fn text(e: &Event) -> Option<String> {
             }
         }
         Event::Stopped(stop) => format!("stop: {stop}"),
+        Event::When(stop) => format!("at: {stop}"),
         Event::Released { node, by, .. } => {
             let how = match by {
                 Release::Continue => "continues",

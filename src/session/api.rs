@@ -38,7 +38,31 @@ pub enum Command {
         /// Statements to run.
         count: u64,
     },
-    /// Let a frozen node (or, without one, every frozen node) run to its next stop.
+    /// Replay only: go back `count` steps of a node (of any node when absent) and stop before
+    /// the last one undone.
+    Back {
+        /// The node.
+        #[serde(default)]
+        node: Option<String>,
+        /// Steps to undo.
+        count: u64,
+    },
+    /// Replay only: stop before the first recorded step numbered `step` or more.
+    Goto {
+        /// The global step number.
+        step: u64,
+    },
+    /// Replay only: stop before the first recorded step at this pseudo-time or later.
+    GotoTime {
+        /// The pseudo-time.
+        time: Timestamp,
+    },
+    /// Replay only: go back to the previous stop of the forms (of any node).
+    ReverseContinue,
+    /// Replay only: where the replay is (answered by [`Event::When`]).
+    When,
+    /// Let a frozen node (or, without one, every frozen node) run to its next stop. A replay
+    /// has one cursor: it runs to the next stop of any node.
     Continue {
         /// The node; every frozen node when absent.
         #[serde(default)]
@@ -236,6 +260,8 @@ pub enum Event {
     },
     /// The answer to [`Command::Snapshot`].
     Snapshot(Snapshot),
+    /// The answer to [`Command::When`]: where a replay stands.
+    When(Stop),
     /// The answer to [`Command::History`].
     History(History),
     /// A command could not be done.

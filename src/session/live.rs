@@ -3,13 +3,13 @@
 //! run's control board (real channel state) to report what changed.
 
 use std::sync::Arc;
-use std::thread::{self, JoinHandle};
+use std::thread;
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender, bounded, select, tick, unbounded};
 
-use super::api::{CabinetView, Command, Event, Finished, FormInfo, NodeState, NodeView, Snapshot};
-use super::{Debuggee, Failure, Outcome};
+use super::api::{Command, Event, Finished, FormInfo, NodeState, NodeView, Snapshot};
+use super::{Debuggee, Failure, Outcome, Session, cabinet_views, resolve_node};
 use crate::engine::{Activity, Control, NodeGauge, Peer};
 use crate::recorder::{PipelineDesc, consolidate, open_trace};
 use crate::tracer::{
@@ -26,82 +26,37 @@ const STEADY: u32 = 3;
 /// done, before the session says the run is stalled.
 const STALL: u32 = 5;
 
-/// A live debugging session over one run.
-pub struct LiveSession {
-    commands: Sender<Command>,
-    events: Receiver<Event>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl LiveSession {
-    /// Check the forms against the pipeline (an error names the form and field), then start
-    /// the run with the tracer attached. Forms are (form, where it came from).
-    pub fn start(debuggee: Debuggee, forms: Vec<(TraceForm, String)>) -> Result<LiveSession, FormError> {
-        let compiled = forms
-            .iter()
-            .enumerate()
-            .map(|(i, (f, origin))| {
-                CompiledForm::compile(f, i as u32 + 1, &debuggee.desc, origin).map(Arc::new)
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let (tracer, signals) = Tracer::new(debuggee.desc.clone(), Arc::new(compiled));
-        let (commands, command_rx) = unbounded();
-        let (event_tx, events) = unbounded();
-        let n = debuggee.desc.nodes.len();
-        let controller = Controller {
-            trace: debuggee.trace.clone(),
-            next_form: forms.len() as u32 + 1,
-            tracer,
-            control: debuggee.control.clone(),
-            desc: debuggee.desc.clone(),
-            events: event_tx,
-            shown: vec![NodeState::Starting; n],
-            pending: vec![None; n],
-            last_steps: 0,
-            still: 0,
-            stalled: false,
-            finished: false,
-        };
-        let thread = thread::Builder::new()
-            .name("session".into())
-            .spawn(move || controller.serve(debuggee.run, command_rx, signals))
-            .expect("spawn the session thread");
-        Ok(LiveSession { commands, events, thread: Some(thread) })
-    }
-
-    /// Send a command (its answers and effects come back as events).
-    pub fn send(&self, command: Command) {
-        // The session thread outlives every command sender; a send cannot fail before close.
-        let _ = self.commands.send(command);
-    }
-
-    /// The events, in the order they happened.
-    pub fn events(&self) -> &Receiver<Event> {
-        &self.events
-    }
-
-    /// Let every node go untraced, wait for the run to end and return the remaining events.
-    pub fn close(mut self) -> Vec<Event> {
-        self.hang_up();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-        self.events.try_iter().collect()
-    }
-}
-
-impl LiveSession {
-    /// Drop the command sender: the session detaches the tracer and the run completes on its own.
-    fn hang_up(&mut self) {
-        let (dead, _) = unbounded();
-        drop(std::mem::replace(&mut self.commands, dead));
-    }
-}
-
-impl Drop for LiveSession {
-    fn drop(&mut self) {
-        self.hang_up();
-    }
+/// Check the forms against the pipeline (an error names the form and field), then start the
+/// run with the tracer attached. Forms are (form, where it came from).
+pub(super) fn start(debuggee: Debuggee, forms: Vec<(TraceForm, String)>) -> Result<Session, FormError> {
+    let compiled = forms
+        .iter()
+        .enumerate()
+        .map(|(i, (f, origin))| CompiledForm::compile(f, i as u32 + 1, &debuggee.desc, origin).map(Arc::new))
+        .collect::<Result<Vec<_>, _>>()?;
+    let (tracer, signals) = Tracer::new(debuggee.desc.clone(), Arc::new(compiled));
+    let (commands, command_rx) = unbounded();
+    let (event_tx, events) = unbounded();
+    let n = debuggee.desc.nodes.len();
+    let controller = Controller {
+        trace: debuggee.trace.clone(),
+        next_form: forms.len() as u32 + 1,
+        tracer,
+        control: debuggee.control.clone(),
+        desc: debuggee.desc.clone(),
+        events: event_tx,
+        shown: vec![NodeState::Starting; n],
+        pending: vec![None; n],
+        last_steps: 0,
+        still: 0,
+        stalled: false,
+        finished: false,
+    };
+    let thread = thread::Builder::new()
+        .name("session".into())
+        .spawn(move || controller.serve(debuggee.run, command_rx, signals))
+        .expect("spawn the session thread");
+    Ok(Session::new(commands, events, thread))
 }
 
 struct Controller {
@@ -335,7 +290,7 @@ impl Controller {
                 },
                 traced: !self.tracer.untraced(i),
                 stop: frozen[i].clone(),
-                cabinets: self.cabinets(present.next().unwrap_or_default()),
+                cabinets: cabinet_views(&self.desc, present.next().unwrap_or_default()),
             })
             .collect();
         Snapshot { nodes, forms: self.form_infos(), finished: self.finished }
@@ -364,44 +319,11 @@ impl Controller {
         Ok(())
     }
 
-    fn cabinets(&self, present: crate::tracer::Present) -> Vec<CabinetView> {
-        let cabinet = |c: crate::model::CabinetId| {
-            self.desc.cabinets.get(c.index()).map_or_else(|| format!("#{}", c.0), |d| d.name.clone())
-        };
-        let context = |c: crate::model::ContextId| {
-            self.desc.contexts.get(c.slot()).map_or_else(|| format!("#{}", c.0), |d| d.name.clone())
-        };
-        present
-            .into_iter()
-            .map(|(c, mass, contexts)| CabinetView {
-                cabinet: cabinet(c),
-                mass,
-                contexts: contexts.into_iter().map(|(k, n)| (context(k), n)).collect(),
-            })
-            .collect()
-    }
-
     /// A node by name: a node name, or a stage name when one of its nodes is meant (its only
     /// node, or its only frozen one).
     fn node(&self, name: &str) -> Result<usize, String> {
-        if let Some(i) = self.desc.nodes.iter().position(|n| n.eq_ignore_ascii_case(name)) {
-            return Ok(i);
-        }
-        let of_stage: Vec<usize> = (0..self.desc.nodes.len())
-            .filter(|&i| crate::tracer::stage_name(&self.desc.nodes[i]).eq_ignore_ascii_case(name))
-            .collect();
         let frozen = self.tracer.frozen();
-        let frozen_here: Vec<usize> = of_stage.iter().copied().filter(|&i| frozen[i].is_some()).collect();
-        match (of_stage.len(), frozen_here.len()) {
-            (0, _) => Err(format!("no node `{name}` (nodes: {})", self.desc.nodes.join(", "))),
-            (1, _) => Ok(of_stage[0]),
-            (_, 1) => Ok(frozen_here[0]),
-            _ => Err(format!(
-                "`{name}` has {} nodes ({}): say which",
-                of_stage.len(),
-                of_stage.iter().map(|&i| self.desc.nodes[i].as_str()).collect::<Vec<_>>().join(", ")
-            )),
-        }
+        resolve_node(&self.desc, name, |i| frozen[i].is_some())
     }
 
     fn command(&mut self, c: Command) {
@@ -483,6 +405,15 @@ impl Controller {
                 self.tracer.halt();
             }
             Command::Detach => self.tracer.detach(),
+            Command::Back { .. }
+            | Command::Goto { .. }
+            | Command::GotoTime { .. }
+            | Command::ReverseContinue
+            | Command::When => {
+                return Err("a live run only goes forward: record it with --trace FILE --level full, \
+                            then `catar replay FILE` steps back, jumps and reverse-continues"
+                    .into());
+            }
             Command::Snapshot => self.emit(Event::Snapshot(self.snapshot())),
         }
         Ok(())

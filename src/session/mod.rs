@@ -3,15 +3,111 @@
 
 mod api;
 mod live;
+mod replay;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use crossbeam_channel::{Receiver, Sender, unbounded};
 
 pub use api::{CabinetView, Command, Event, Finished, FormInfo, NodeState, NodeView, Snapshot};
-pub use live::LiveSession;
+pub use replay::ReplayError;
 
 use crate::engine::{Control, HookFactory};
 use crate::recorder::PipelineDesc;
+use crate::tracer::{FormError, TraceForm};
+
+/// What a session debugs: a run about to start, or a recorded trace.
+pub enum Target {
+    /// A live run.
+    Live(Debuggee),
+    /// A trace to replay.
+    Replay(PathBuf),
+}
+
+impl Target {
+    /// The pipeline (to check forms against before starting); for a trace, its header.
+    pub fn desc(&self) -> Result<Arc<PipelineDesc>, String> {
+        match self {
+            Target::Live(d) => Ok(d.desc.clone()),
+            Target::Replay(path) => crate::recorder::open_trace(path)
+                .map(|t| Arc::new(t.header().pipeline.clone()))
+                .map_err(|e| e.to_string()),
+        }
+    }
+
+    /// True for a replay.
+    pub fn is_replay(&self) -> bool {
+        matches!(self, Target::Replay(_))
+    }
+
+    /// Start the session with these forms.
+    pub fn start(self, forms: Vec<(TraceForm, String)>) -> Result<Session, String> {
+        match self {
+            Target::Live(d) => Session::live(d, forms).map_err(|e| e.to_string()),
+            Target::Replay(path) => Session::replay(&path, forms).map_err(|e| e.to_string()),
+        }
+    }
+}
+
+/// A debugging session: commands in, events out, served by a thread of its own over a live
+/// run or a recorded trace. Clients (the TUI, the script) cannot tell which.
+pub struct Session {
+    commands: Sender<Command>,
+    events: Receiver<Event>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Session {
+    /// Run a debuggee with the tracer attached. The forms (form, where it came from) are
+    /// checked against the pipeline first; an error names the form and field.
+    pub fn live(debuggee: Debuggee, forms: Vec<(TraceForm, String)>) -> Result<Session, FormError> {
+        live::start(debuggee, forms)
+    }
+
+    /// Replay a recorded trace with these forms, starting before its first step.
+    pub fn replay(trace: &Path, forms: Vec<(TraceForm, String)>) -> Result<Session, ReplayError> {
+        replay::start(trace, forms)
+    }
+
+    fn new(commands: Sender<Command>, events: Receiver<Event>, thread: JoinHandle<()>) -> Session {
+        Session { commands, events, thread: Some(thread) }
+    }
+
+    /// Send a command (its answers and effects come back as events).
+    pub fn send(&self, command: Command) {
+        // The session thread outlives every command sender; a send cannot fail before close.
+        let _ = self.commands.send(command);
+    }
+
+    /// The events, in the order they happened.
+    pub fn events(&self) -> &Receiver<Event> {
+        &self.events
+    }
+
+    /// Let go (a live run goes on untraced to its end), wait for the session to end and
+    /// return the remaining events.
+    pub fn close(mut self) -> Vec<Event> {
+        self.hang_up();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        self.events.try_iter().collect()
+    }
+
+    /// Drop the command sender: the session detaches and ends on its own.
+    fn hang_up(&mut self) {
+        let (dead, _) = unbounded();
+        drop(std::mem::replace(&mut self.commands, dead));
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.hang_up();
+    }
+}
 
 /// What a finished run hands back to its session.
 #[derive(Clone, Debug, Default)]
@@ -49,4 +145,44 @@ pub struct Debuggee {
     pub run: RunFn,
     /// The trace it records, if any (a record's history is read back from it).
     pub trace: Option<PathBuf>,
+}
+
+/// A node's reactor cabinets as a snapshot shows them.
+fn cabinet_views(desc: &PipelineDesc, present: crate::tracer::Present) -> Vec<CabinetView> {
+    let cabinet = |c: crate::model::CabinetId| {
+        desc.cabinets.get(c.index()).map_or_else(|| format!("#{}", c.0), |d| d.name.clone())
+    };
+    let context = |c: crate::model::ContextId| {
+        desc.contexts.get(c.slot()).map_or_else(|| format!("#{}", c.0), |d| d.name.clone())
+    };
+    present
+        .into_iter()
+        .map(|(c, mass, contexts)| CabinetView {
+            cabinet: cabinet(c),
+            mass,
+            contexts: contexts.into_iter().map(|(k, n)| (context(k), n)).collect(),
+        })
+        .collect()
+}
+
+/// A node by name: a node name, or a stage name when one of its nodes is meant (its only
+/// node, or its only frozen one).
+fn resolve_node(desc: &PipelineDesc, name: &str, frozen: impl Fn(usize) -> bool) -> Result<usize, String> {
+    if let Some(i) = desc.nodes.iter().position(|n| n.eq_ignore_ascii_case(name)) {
+        return Ok(i);
+    }
+    let of_stage: Vec<usize> = (0..desc.nodes.len())
+        .filter(|&i| crate::tracer::stage_name(&desc.nodes[i]).eq_ignore_ascii_case(name))
+        .collect();
+    let frozen_here: Vec<usize> = of_stage.iter().copied().filter(|&i| frozen(i)).collect();
+    match (of_stage.len(), frozen_here.len()) {
+        (0, _) => Err(format!("no node `{name}` (nodes: {})", desc.nodes.join(", "))),
+        (1, _) => Ok(of_stage[0]),
+        (_, 1) => Ok(frozen_here[0]),
+        _ => Err(format!(
+            "`{name}` has {} nodes ({}): say which",
+            of_stage.len(),
+            of_stage.iter().map(|&i| desc.nodes[i].as_str()).collect::<Vec<_>>().join(", ")
+        )),
+    }
 }

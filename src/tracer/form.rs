@@ -310,6 +310,18 @@ impl CompiledForm {
         self.nodes.get(node).copied().unwrap_or(false) && !self.spent.load(Ordering::Relaxed)
     }
 
+    /// True when the form watches this node, spent or not (a replay going backwards looks
+    /// for every hit, whatever `ignore` and `once` did going forward).
+    pub(crate) fn covers(&self, node: usize) -> bool {
+        self.nodes.get(node).copied().unwrap_or(false)
+    }
+
+    /// True when the form needs record changes (a full-level trace) to fire, rather than the
+    /// steps alone.
+    pub fn needs_changes(&self) -> bool {
+        !matches!(self.policy, Policy::Statement(_) | Policy::EveryStep)
+    }
+
     pub(crate) fn watches(&self, cabinet: CabinetId) -> bool {
         self.cabinets.get(cabinet.index()).copied().unwrap_or(false)
     }

@@ -6,26 +6,22 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
-use rustc_hash::FxHashSet;
 
-use super::form::{CompiledForm, Policy};
-use super::stop::{Cell, Position, Reason, Release, Row, Rows, Stop, Why};
-use super::{Action, Forms, Inquiry, NodeCommand, Shared, Signal};
+use super::form::CompiledForm;
+use super::matcher::{Matcher, breaks_at, inquire};
+use super::stop::{Position, Reason, Release, Stop, Why};
+use super::{Action, Forms, NodeCommand, Shared, Signal};
 use crate::engine::{StepHook, StepPoint, Workspace};
-use crate::model::{CabinetId, ContextId, TableKind, Value};
-use crate::ops::{Presence, PresenceChange, ReportDetail, StepReport};
+use crate::ops::{ReportDetail, StepReport};
 
 pub(crate) struct NodeTracer {
     pub index: usize,
     pub stage: usize,
     pub shared: Arc<Shared>,
     pub rx: Receiver<NodeCommand>,
-    pub presence: Presence,
-    pub change: PresenceChange,
+    pub matcher: Matcher,
     pub forms: Forms,
     pub generation: u64,
-    /// Per `when` form: the reg_ids of each table that satisfied it at the last check.
-    pub when: Vec<(u32, Vec<FxHashSet<u64>>)>,
     /// Statements left to run before a `step` stops again (0: not stepping).
     pub stepping: u64,
     /// When the current statement started (its wall time goes with a stop after it).
@@ -46,95 +42,18 @@ impl NodeTracer {
         if let Some((forms, generation)) = self.shared.forms_since(self.generation) {
             self.forms = forms;
             self.generation = generation;
-            let ids: Vec<u32> = self.forms.iter().map(|f| f.id).collect();
-            self.when.retain(|(id, _)| ids.contains(id));
+            self.matcher.keep_forms(&self.forms);
         }
     }
 
     /// Let snapshots see the node's cabinets as they are now.
     fn publish(&mut self) {
         self.published = Instant::now();
-        self.shared.nodes[self.index].set_present(self.presence.present());
+        self.shared.nodes[self.index].set_present(self.matcher.presence.present());
     }
 
     fn name(&self) -> &str {
         &self.shared.desc.nodes[self.index]
-    }
-
-    fn cabinet(&self, c: CabinetId) -> String {
-        self.shared.desc.cabinets.get(c.index()).map_or_else(|| format!("#{}", c.0), |d| d.name.clone())
-    }
-
-    fn context(&self, c: ContextId) -> String {
-        self.shared.desc.contexts.get(c.slot()).map_or_else(|| format!("#{}", c.0), |d| d.name.clone())
-    }
-
-    /// What `form` sees in the step just done, if it fires.
-    fn matches(&mut self, form: &CompiledForm, report: &StepReport, ws: &Workspace) -> Option<Why> {
-        let c = &self.change;
-        let arrival = |cabs: &[CabinetId], pairs: &[(CabinetId, ContextId)]| {
-            if form.contexts.is_empty() {
-                cabs.iter().find(|&&x| form.watches(x)).map(|&x| (x, None))
-            } else {
-                pairs
-                    .iter()
-                    .find(|(x, k)| form.watches(*x) && form.contexts.contains(k))
-                    .map(|&(x, k)| (x, Some(k)))
-            }
-        };
-        match &form.policy {
-            Policy::Arrival => arrival(&c.appeared, &c.contexts_appeared)
-                .map(|(x, k)| Why::Arrival { cabinet: self.cabinet(x), context: k.map(|k| self.context(k)) }),
-            Policy::Departure => arrival(&c.disappeared, &c.contexts_disappeared).map(|(x, k)| {
-                Why::Departure { cabinet: self.cabinet(x), context: k.map(|k| self.context(k)) }
-            }),
-            Policy::Mass => c.mass.iter().find(|(x, _)| form.watches(*x)).map(|&(x, delta)| Why::Mass {
-                cabinet: self.cabinet(x),
-                delta,
-                mass: self.presence.mass(x),
-            }),
-            Policy::EveryStep => Some(Why::EveryStep),
-            Policy::Statement(_) => None,
-            Policy::When(cond) => self.when_hit(form, cond, report, ws),
-        }
-    }
-
-    /// The flip-flop per record: the first record of a touched reactor that satisfies the
-    /// condition now and did not at the previous check.
-    fn when_hit(
-        &mut self,
-        form: &CompiledForm,
-        cond: &super::Condition,
-        report: &StepReport,
-        ws: &Workspace,
-    ) -> Option<Why> {
-        let slot = match self.when.iter().position(|(id, _)| *id == form.id) {
-            Some(i) => i,
-            None => {
-                self.when.push((form.id, vec![FxHashSet::default(); ws.tables().len()]));
-                self.when.len() - 1
-            }
-        };
-        let mut hit = None;
-        for t in report.touched_tables() {
-            let table = ws.table(t);
-            if !matches!(table.kind(), TableKind::Reactor(_)) {
-                continue;
-            }
-            let now: FxHashSet<u64> = table
-                .live()
-                .filter(|r| form.watches(r.header.cabinet) && cond.matches(r))
-                .map(|r| r.header.reg_id)
-                .collect();
-            let before = &mut self.when[slot].1[t.0 as usize];
-            if hit.is_none()
-                && let Some(&reg_id) = now.iter().filter(|id| !before.contains(id)).min()
-            {
-                hit = Some(Why::When { condition: cond.text().into(), table: table.name().into(), reg_id });
-            }
-            *before = now;
-        }
-        hit
     }
 
     fn freeze(
@@ -182,7 +101,7 @@ impl NodeTracer {
                 // A command for an earlier stop (sent as that one timed out) is stale.
                 Ok(cmd) if cmd.stop != id => continue,
                 Ok(NodeCommand { action: Action::Inquire(q), .. }) => {
-                    let answer = self.inquire(ws, &q);
+                    let answer = inquire(&self.shared.desc, self.name(), ws, &q);
                     self.shared.signal(match answer {
                         Ok(rows) => Signal::Rows(rows),
                         Err(message) => Signal::Error(message),
@@ -200,62 +119,6 @@ impl NodeTracer {
         };
         self.shared.nodes[self.index].set_frozen(None);
         self.shared.signal(Signal::Released { node: self.name().to_string(), stop: id, by });
-    }
-
-    /// Rows of the node's reactors (or of one table), answered from the frozen workspace.
-    fn inquire(&self, ws: &Workspace, q: &Inquiry) -> Result<Rows, String> {
-        let desc = &self.shared.desc;
-        let tables: Vec<_> = match &q.reactor {
-            Some(name) => {
-                let t =
-                    ws.tables().iter().find(|t| t.name().eq_ignore_ascii_case(name)).ok_or_else(|| {
-                        let known: Vec<&str> = ws.tables().iter().map(|t| t.name()).collect();
-                        format!("{} has no table `{name}` (it has: {})", self.name(), known.join(", "))
-                    })?;
-                vec![t]
-            }
-            None => ws.tables().iter().filter(|t| matches!(t.kind(), TableKind::Reactor(_))).collect(),
-        };
-        let mut total = 0;
-        let mut rows = Vec::new();
-        for t in &tables {
-            for r in t.live().filter(|r| q.filter.as_ref().is_none_or(|f| f.matches(r))) {
-                if total >= q.offset && rows.len() < q.limit {
-                    let contexts = r
-                        .contexts()
-                        .map(|(c, v)| {
-                            let cell = match v {
-                                Value::Int(i) => Cell::Int(*i),
-                                Value::Text(s) => Cell::Text(s.to_string()),
-                                Value::Time(t) => Cell::Text(t.to_string()),
-                                Value::Empty => Cell::Text(String::new()),
-                            };
-                            (
-                                desc.contexts
-                                    .get(c.slot())
-                                    .map_or_else(|| format!("#{}", c.0), |d| d.name.clone()),
-                                cell,
-                            )
-                        })
-                        .collect();
-                    rows.push(Row {
-                        table: t.name().to_string(),
-                        reg_id: r.header.reg_id,
-                        cabinet: self.cabinet(r.header.cabinet),
-                        contexts,
-                    });
-                }
-                total += 1;
-            }
-        }
-        Ok(Rows {
-            node: self.name().to_string(),
-            tables: tables.iter().map(|t| t.name().to_string()).collect(),
-            filter: q.filter.as_ref().map(|f| f.text().to_string()),
-            total,
-            offset: q.offset,
-            rows,
-        })
     }
 }
 
@@ -276,11 +139,9 @@ impl StepHook for NodeTracer {
         }
         self.refresh_forms();
         let forms = self.forms.clone();
-        let hit = forms.iter().find(|f| {
-            f.applies_to(self.index)
-                && matches!(&f.policy, Policy::Statement(at_stage) if at_stage.get(self.stage) == Some(&Some(at.statement)))
-                && f.hit()
-        });
+        let hit = forms
+            .iter()
+            .find(|f| f.applies_to(self.index) && breaks_at(f, self.stage, at.statement) && f.hit());
         if let Some(form) = hit {
             self.freeze(at, ws, Position::Before, reason(form, Why::Statement), form.timeout);
             self.started = Instant::now();
@@ -289,7 +150,7 @@ impl StepHook for NodeTracer {
 
     fn after_step(&mut self, at: &StepPoint<'_>, report: &StepReport, ws: &Workspace) {
         // Always kept, so that a form added later sees true arrivals, not the whole past.
-        self.presence.apply(report, &mut self.change);
+        self.matcher.observe(report);
         if self.started.duration_since(self.published) >= PUBLISH {
             self.publish();
         }
@@ -300,9 +161,10 @@ impl StepHook for NodeTracer {
         let forms = self.forms.clone();
         let mut fired = None;
         let index = self.index;
+        let touched = report.touched_tables();
         for form in forms.iter().filter(|f| f.applies_to(index)) {
             // Every form is checked (each `when` keeps its flip-flop); the first to fire stops.
-            if let Some(why) = self.matches(form, report, ws)
+            if let Some(why) = self.matcher.fires(&self.shared.desc, form, &touched, ws)
                 && fired.is_none()
                 && form.hit()
             {

@@ -6,6 +6,7 @@
 mod condition;
 mod form;
 mod gate;
+mod matcher;
 mod stop;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -16,11 +17,13 @@ use crossbeam_channel::{Receiver, Sender, unbounded};
 pub use condition::{Condition, ConditionError};
 pub use form::{CompiledForm, FormError, StopPolicy, TraceForm, stage_of as stage_name};
 use gate::NodeTracer;
+pub use matcher::TableSet;
+pub(crate) use matcher::{Matcher, breaks_at, inquire};
 pub use stop::{Cell, Position, Reason, Release, Row, Rows, Stop, Why};
 
 use crate::engine::{HookFactory, NoHook, NodeId, StepHook};
+use crate::ops::Presence;
 pub use crate::ops::Present;
-use crate::ops::{Presence, PresenceChange};
 use crate::recorder::PipelineDesc;
 
 /// The forms in force, shared by every node's gate.
@@ -293,11 +296,9 @@ impl HookFactory for Tracer {
             stage: node.stage,
             shared: shared.clone(),
             rx,
-            presence: Presence::new(shared.desc.cabinets.len()).only_tables(reactors),
-            change: PresenceChange::default(),
+            matcher: Matcher::new(Presence::new(shared.desc.cabinets.len()).only_tables(reactors)),
             forms,
             generation,
-            when: Vec::new(),
             stepping: 0,
             started: std::time::Instant::now(),
             published: std::time::Instant::now(),

@@ -61,6 +61,14 @@ pub enum Why {
     },
     /// A `step N` command ran its N statements.
     Step,
+    /// A replay stepped back (`back N`).
+    Back,
+    /// A replay jumped (`goto`).
+    Goto,
+    /// A replay is at the start of its trace.
+    Start,
+    /// A replay reached the end of its trace.
+    End,
 }
 
 /// A form (or a `step` command) stopping a node.
@@ -90,6 +98,10 @@ impl fmt::Display for Reason {
                 write!(f, "record {reg_id} in {table} satisfies {condition}")?
             }
             Why::Step => write!(f, "step done")?,
+            Why::Back => write!(f, "stepped back")?,
+            Why::Goto => write!(f, "goto")?,
+            Why::Start => write!(f, "start of the trace")?,
+            Why::End => write!(f, "end of the trace")?,
         }
         match (&self.form, &self.label) {
             (Some(id), Some(label)) => write!(f, " (form {id}: {label})"),

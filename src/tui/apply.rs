@@ -59,6 +59,12 @@ impl App {
                 }
                 return;
             }
+            Event::When(_) => {
+                if let Some(t) = text {
+                    self.log(LogKind::Info, t);
+                }
+                return;
+            }
             Event::Released { ref node, .. } => {
                 if let Some(row) = self.row(node) {
                     row.stop = None;

@@ -23,7 +23,7 @@ use ratatui::crossterm::execute;
 
 pub use state::App;
 
-use crate::session::{Command, Debuggee, LiveSession};
+use crate::session::{Command, Session, Target};
 use crate::tracer::TraceForm;
 
 /// How long the loop waits for a key before looking at the session again.
@@ -36,8 +36,8 @@ const EVENTS_PER_FRAME: usize = 500;
 const PANIC_ENV: &str = "CATAR_TUI_TEST_PANIC";
 
 /// Run a debuggee under the TUI until the user quits; the exit code.
-pub fn run(debuggee: Debuggee, forms: Vec<(TraceForm, String)>, title: &str) -> i32 {
-    let session = match LiveSession::start(debuggee, forms) {
+pub fn run(target: Target, forms: Vec<(TraceForm, String)>, title: &str) -> i32 {
+    let session = match target.start(forms) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("catar: error: {e}");
@@ -83,7 +83,7 @@ fn install_mouse_restore() {
 
 fn event_loop(
     terminal: &mut ratatui::DefaultTerminal,
-    session: &LiveSession,
+    session: &Session,
     app: &mut App,
 ) -> std::io::Result<()> {
     let started = Instant::now();

@@ -1,0 +1,381 @@
+//! The replay cursor: a position in a recorded run (every recorded step before it applied) and
+//! each node's tables rebuilt there. Seeking is not a scan: the footer index gives each node's
+//! chunks and checkpoints with their step ranges, a binary search finds the chunk, and a node
+//! is rebuilt from its nearest checkpoint before the target, so reaching any step costs
+//! O(log n + the distance to that checkpoint), and memory holds one state per node plus a few
+//! decoded chunks, whatever the trace's length.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::recorder::{Chunk, Event, Level, PipelineDesc, Step, Trace, open_trace};
+use crate::trace::{ChunkKind, TraceError};
+
+use super::tables::NodeTables;
+
+/// Decoded chunks kept: a few per node, so stepping across nodes never decodes twice.
+const CACHE: usize = 24;
+
+/// One recorded step, without its changes: where a stop is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Mark {
+    /// Node index.
+    pub node: usize,
+    /// The node's step number.
+    pub node_step: u64,
+    /// The global step number.
+    pub global_step: u64,
+    /// The statement's position in the node's program.
+    pub statement: usize,
+    /// The node's tick.
+    pub tick: u64,
+    /// Pseudo-time, Unix seconds (0: the node had no event time yet).
+    pub time: i64,
+    /// Wall microseconds the statement took when recorded.
+    pub wall_us: u32,
+}
+
+impl Mark {
+    fn of(s: &Step) -> Self {
+        Mark {
+            node: s.node as usize,
+            node_step: s.node_step,
+            global_step: s.global_step,
+            statement: s.statement as usize,
+            tick: s.tick,
+            time: s.time,
+            wall_us: s.wall_us,
+        }
+    }
+}
+
+/// A node's chunks in the trace.
+#[derive(Default)]
+struct Line {
+    /// Events chunks: (chunk number, first global step, last global step, last pseudo-time).
+    events: Vec<(usize, u64, u64, i64)>,
+    /// Checkpoints: (global step about to run, chunk number).
+    checkpoints: Vec<(u64, usize)>,
+}
+
+/// A node's rebuilt state and where its next step is: (position in its line, event index).
+struct NodeState {
+    tables: NodeTables,
+    next: (usize, usize),
+}
+
+/// A position in a trace, and every node's tables there.
+pub struct Cursor {
+    trace: Trace,
+    desc: Arc<PipelineDesc>,
+    lines: Vec<Line>,
+    cache: Vec<(usize, Arc<Chunk>)>,
+    nodes: Vec<NodeState>,
+    at: u64,
+}
+
+impl Cursor {
+    /// Open a trace at its start (before the first recorded step).
+    pub fn open(path: &Path) -> Result<Cursor, TraceError> {
+        Ok(Cursor::new(open_trace(path)?))
+    }
+
+    /// A cursor over an open trace, at its start.
+    pub fn new(trace: Trace) -> Cursor {
+        let desc = Arc::new(trace.header().pipeline.clone());
+        let mut lines: Vec<Line> = (0..desc.nodes.len()).map(|_| Line::default()).collect();
+        for (i, e) in trace.index().iter().enumerate() {
+            let Some(line) = lines.get_mut(e.meta.node as usize) else { continue };
+            match e.kind {
+                ChunkKind::Events => {
+                    line.events.push((i, e.meta.first_step, e.meta.last_step, e.meta.last_time))
+                }
+                ChunkKind::Checkpoint => line.checkpoints.push((e.meta.first_step, i)),
+            }
+        }
+        // A node's chunks are written in order; sorting keeps an appended (ACCUMULATE) trace
+        // searchable too.
+        for line in &mut lines {
+            line.events.sort_by_key(|e| e.1);
+            line.checkpoints.sort();
+        }
+        let nodes = (0..desc.nodes.len())
+            .map(|n| NodeState { tables: NodeTables::new(&desc, n), next: (0, 0) })
+            .collect();
+        Cursor { trace, desc, lines, cache: Vec::new(), nodes, at: 0 }
+    }
+
+    /// The pipeline recorded.
+    pub fn desc(&self) -> &Arc<PipelineDesc> {
+        &self.desc
+    }
+
+    /// The level the trace was recorded at.
+    pub fn level(&self) -> Level {
+        self.trace.header().settings.level
+    }
+
+    /// True when the trace ends with its footer (the run closed it).
+    pub fn complete(&self) -> bool {
+        self.trace.complete()
+    }
+
+    /// The position: every recorded step numbered below it is applied.
+    pub fn at(&self) -> u64 {
+        self.at
+    }
+
+    /// A node's tables at the position.
+    pub(crate) fn tables(&mut self, node: usize) -> Result<&mut NodeTables, TraceError> {
+        self.sync(node, self.at)?;
+        Ok(&mut self.nodes[node].tables)
+    }
+
+    fn chunk(&mut self, i: usize) -> Result<Arc<Chunk>, TraceError> {
+        if let Some(k) = self.cache.iter().position(|(j, _)| *j == i) {
+            let hit = self.cache.remove(k);
+            let c = hit.1.clone();
+            self.cache.push(hit);
+            return Ok(c);
+        }
+        let c = Arc::new(self.trace.read_chunk(i)?);
+        if self.cache.len() >= CACHE {
+            self.cache.remove(0);
+        }
+        self.cache.push((i, c.clone()));
+        Ok(c)
+    }
+
+    /// Where node `n`'s first step numbered `g` or more is.
+    fn locate(&mut self, n: usize, g: u64) -> Result<(usize, usize), TraceError> {
+        let line = &self.lines[n].events;
+        let k = line.partition_point(|e| e.2 < g);
+        let Some(&(chunk, ..)) = line.get(k) else { return Ok((k, 0)) };
+        let events = self.chunk(chunk)?;
+        Ok((k, events.partition_point(|e| step_number(e) < g)))
+    }
+
+    /// Node `n`'s next step from `at`, normalised past the end of a chunk.
+    fn peek_at(
+        &mut self,
+        n: usize,
+        mut at: (usize, usize),
+    ) -> Result<Option<(Arc<Chunk>, usize)>, TraceError> {
+        while let Some(&(chunk, ..)) = self.lines[n].events.get(at.0) {
+            let events = self.chunk(chunk)?;
+            while let Some(e) = events.get(at.1) {
+                if let Event::Step(_) = e {
+                    self.nodes[n].next = at;
+                    return Ok(Some((events, at.1)));
+                }
+                at.1 += 1;
+            }
+            at = (at.0 + 1, 0);
+        }
+        self.nodes[n].next = at;
+        Ok(None)
+    }
+
+    fn peek(&mut self, n: usize) -> Result<Option<Mark>, TraceError> {
+        let at = self.nodes[n].next;
+        Ok(self.peek_at(n, at)?.map(|(c, i)| Mark::of(step(&c, i))))
+    }
+
+    /// Apply node `n`'s next step to its tables.
+    fn apply(&mut self, n: usize) -> Result<Option<Mark>, TraceError> {
+        let at = self.nodes[n].next;
+        let Some((events, i)) = self.peek_at(n, at)? else { return Ok(None) };
+        let s = step(&events, i);
+        self.nodes[n].tables.apply(s);
+        self.nodes[n].next.1 += 1;
+        Ok(Some(Mark::of(s)))
+    }
+
+    /// Make node `n`'s tables hold every step of it numbered below `g`.
+    fn sync(&mut self, n: usize, g: u64) -> Result<(), TraceError> {
+        let target = self.locate(n, g)?;
+        let next = self.peek(n)?.map_or(u64::MAX, |m| m.global_step);
+        let here = self.nodes[n].next;
+        let cps = &self.lines[n].checkpoints;
+        let cp = cps.partition_point(|c| c.0 <= g).checked_sub(1).map(|k| cps[k]);
+        // Going back, or a checkpoint closer than the node's current state: restore.
+        let restore = match cp {
+            _ if target < here => true,
+            Some((c, _)) => c > next && c <= g,
+            None => false,
+        };
+        if restore {
+            match cp {
+                Some((c, chunk)) => {
+                    let events = self.chunk(chunk)?;
+                    if let Some(Event::Checkpoint(cp)) = events.first() {
+                        self.nodes[n].tables.restore(cp);
+                    }
+                    self.nodes[n].next = self.locate(n, c)?;
+                }
+                None => {
+                    self.nodes[n].tables.clear();
+                    self.nodes[n].next = (0, 0);
+                }
+            }
+        }
+        while self.peek(n)?.is_some_and(|m| m.global_step < g) {
+            self.apply(n)?;
+        }
+        Ok(())
+    }
+
+    /// Move to position `g`: every node rebuilt there.
+    pub fn seek(&mut self, g: u64) -> Result<(), TraceError> {
+        for n in 0..self.nodes.len() {
+            self.sync(n, g)?;
+        }
+        self.at = g;
+        Ok(())
+    }
+
+    /// The next recorded step from the position (of any node), without moving.
+    pub fn next_step(&mut self) -> Result<Option<Mark>, TraceError> {
+        let mut best: Option<Mark> = None;
+        for n in 0..self.nodes.len() {
+            self.sync(n, self.at)?;
+            if let Some(m) = self.peek(n)?
+                && best.is_none_or(|b| m.global_step < b.global_step)
+            {
+                best = Some(m);
+            }
+        }
+        Ok(best)
+    }
+
+    /// Apply the next recorded step and move past it; the step, with the report of what it
+    /// changed in its node's tables.
+    pub(crate) fn advance(&mut self) -> Result<Option<Mark>, TraceError> {
+        let Some(m) = self.next_step()? else { return Ok(None) };
+        self.apply(m.node)?;
+        self.at = m.global_step + 1;
+        Ok(Some(m))
+    }
+
+    /// The last recorded step numbered below `g` (of `node`, or of any node).
+    pub fn step_before(&mut self, g: u64, node: Option<usize>) -> Result<Option<Mark>, TraceError> {
+        let mut best: Option<Mark> = None;
+        for n in (0..self.nodes.len()).filter(|&n| node.is_none_or(|x| x == n)) {
+            let line = &self.lines[n].events;
+            let k = line.partition_point(|e| e.1 < g);
+            let Some(&(chunk, ..)) = k.checked_sub(1).and_then(|k| line.get(k)) else { continue };
+            let events = self.chunk(chunk)?;
+            let i = events.partition_point(|e| step_number(e) < g);
+            let found = events[..i].iter().rev().find_map(|e| match e {
+                Event::Step(s) => Some(Mark::of(s)),
+                _ => None,
+            });
+            if let Some(m) = found
+                && best.is_none_or(|b| m.global_step > b.global_step)
+            {
+                best = Some(m);
+            }
+        }
+        Ok(best)
+    }
+
+    /// The first recorded step numbered `g` or more (of any node).
+    pub fn step_from(&mut self, g: u64) -> Result<Option<Mark>, TraceError> {
+        let mut best: Option<Mark> = None;
+        for n in 0..self.nodes.len() {
+            let at = self.locate(n, g)?;
+            let saved = self.nodes[n].next;
+            let found = self.peek_at(n, at)?.map(|(c, i)| Mark::of(step(&c, i)));
+            self.nodes[n].next = saved;
+            if let Some(m) = found
+                && best.is_none_or(|b| m.global_step < b.global_step)
+            {
+                best = Some(m);
+            }
+        }
+        Ok(best)
+    }
+
+    /// The first recorded step at pseudo-time `t` or later, of any node (each node's clock
+    /// only moves forward).
+    pub fn step_at_time(&mut self, t: i64) -> Result<Option<Mark>, TraceError> {
+        let mut best: Option<Mark> = None;
+        for n in 0..self.nodes.len() {
+            let line = &self.lines[n].events;
+            let k = line.partition_point(|e| e.3 < t);
+            let Some(&(chunk, ..)) = line.get(k) else { continue };
+            let events = self.chunk(chunk)?;
+            let found = events.iter().find_map(|e| match e {
+                Event::Step(s) if s.time >= t => Some(Mark::of(s)),
+                _ => None,
+            });
+            if let Some(m) = found
+                && best.is_none_or(|b| m.global_step < b.global_step)
+            {
+                best = Some(m);
+            }
+        }
+        Ok(best)
+    }
+
+    /// The number just past the last recorded step.
+    pub fn end(&mut self) -> Result<u64, TraceError> {
+        Ok(self.step_before(u64::MAX, None)?.map_or(0, |m| m.global_step + 1))
+    }
+
+    /// The checkpoints of node `n`: (global step about to run, chunk number).
+    pub(crate) fn checkpoints(&self, n: usize) -> Vec<u64> {
+        self.lines[n].checkpoints.iter().map(|c| c.0).collect()
+    }
+
+    /// Rebuild node `n` at position `from` (a checkpoint's step, or 0) and visit each of its
+    /// steps numbered below `to`: `visit(step, tables before it, true)`, apply it,
+    /// `visit(step, tables after it, false)`. The node's state is left at `to`.
+    pub(crate) fn walk_node(
+        &mut self,
+        n: usize,
+        from: u64,
+        to: u64,
+        mut visit: impl FnMut(&Mark, &mut NodeTables, bool),
+    ) -> Result<(), TraceError> {
+        self.sync(n, from)?;
+        while let Some(m) = self.peek(n)?.filter(|m| m.global_step < to) {
+            visit(&m, &mut self.nodes[n].tables, true);
+            self.apply(n)?;
+            visit(&m, &mut self.nodes[n].tables, false);
+        }
+        Ok(())
+    }
+
+    /// Node `n`'s last step numbered below `g`, if any (its state there).
+    pub fn last_of(&mut self, n: usize, g: u64) -> Result<Option<Mark>, TraceError> {
+        self.step_before(g, Some(n))
+    }
+
+    /// True when node `n` recorded its end before position `g`.
+    pub fn done_before(&mut self, n: usize, g: u64) -> Result<bool, TraceError> {
+        let Some(&(chunk, ..)) = self.lines[n].events.last() else { return Ok(false) };
+        let events = self.chunk(chunk)?;
+        let last_step = events.iter().rev().find_map(|e| match e {
+            Event::Step(s) => Some(s.global_step),
+            _ => None,
+        });
+        let done = events.iter().any(|e| matches!(e, Event::Done { .. }));
+        Ok(done && last_step.is_none_or(|s| s < g))
+    }
+}
+
+/// The global step number of an event, for binary searches (a `Done` sorts last).
+fn step_number(e: &Event) -> u64 {
+    match e {
+        Event::Step(s) => s.global_step,
+        _ => u64::MAX,
+    }
+}
+
+fn step(events: &Chunk, i: usize) -> &Step {
+    match &events[i] {
+        Event::Step(s) => s,
+        _ => unreachable!("peek_at returns steps only"),
+    }
+}

@@ -1,0 +1,214 @@
+//! One node's tables rebuilt from its trace: restored from a checkpoint, then moved step by step
+//! by the recorded changes. Each step also yields the report the tracer's matcher needs (mass
+//! per table and cabinet, and the net move of each touched record), so that the flip-flop of a
+//! replay counts exactly what the live one counted.
+
+use std::collections::BTreeMap;
+
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use crate::model::{CabinetId, ContextId, Record, TableId, Value};
+use crate::ops::{ContextMask, MassDelta, Presence, StepReport};
+use crate::recorder::{Checkpoint, PipelineDesc, Step, TraceValue};
+use crate::tracer::{Matcher, TableSet, stage_name};
+
+/// A recorded value as the engine holds it.
+pub(crate) fn value_of(v: &TraceValue) -> Value {
+    match v {
+        TraceValue::Empty => Value::Empty,
+        TraceValue::Int(i) => Value::Int(*i),
+        TraceValue::Text(s) => Value::Text(s.clone()),
+        TraceValue::Time(s, n) => jiff::Timestamp::new(*s, *n).map_or(Value::Empty, Value::Time),
+    }
+}
+
+/// The rows of a node's tables.
+pub(crate) struct TableRows {
+    names: Vec<String>,
+    reactors: Vec<bool>,
+    // Ordered by reg_id: an inquiry lists rows in a stable order whatever the path here.
+    tables: Vec<BTreeMap<u64, Record>>,
+}
+
+/// The tables of one node at one step, and its flip-flop.
+pub(crate) struct NodeTables {
+    /// The rows.
+    pub rows: TableRows,
+    cabinets: usize,
+    /// The node's flip-flop over its reactors.
+    pub matcher: Matcher,
+    report: StepReport,
+}
+
+impl NodeTables {
+    /// Empty tables of node `node` of the pipeline.
+    pub fn new(desc: &PipelineDesc, node: usize) -> Self {
+        let stage = desc.nodes.get(node).and_then(|n| desc.stages.iter().find(|s| s.name == stage_name(n)));
+        let tables: &[(String, String)] = stage.map_or(&[], |s| &s.tables);
+        let reactors: Vec<bool> = tables.iter().map(|(_, kind)| kind.starts_with("Reactor")).collect();
+        NodeTables {
+            cabinets: desc.cabinets.len(),
+            matcher: Matcher::new(Presence::new(desc.cabinets.len()).only_tables(reactors.clone())),
+            rows: TableRows {
+                names: tables.iter().map(|(name, _)| name.clone()).collect(),
+                reactors,
+                tables: vec![BTreeMap::new(); tables.len()],
+            },
+            report: StepReport::default(),
+        }
+    }
+
+    /// Back to the state before the node's first step.
+    pub fn clear(&mut self) {
+        self.rows.tables.iter_mut().for_each(BTreeMap::clear);
+        self.matcher = Matcher::new(Presence::new(self.cabinets).only_tables(self.rows.reactors.clone()));
+    }
+
+    /// The state a checkpoint holds.
+    pub fn restore(&mut self, cp: &Checkpoint) {
+        self.clear();
+        self.report.clear();
+        for (table, rows) in &cp.tables {
+            let Some(t) = self.rows.tables.get_mut(*table as usize) else { continue };
+            for row in rows {
+                let mut r = Record::new(row.reg_id);
+                r.header.cabinet = CabinetId(row.cabinet);
+                r.header.linkey = row.linkey;
+                r.header.link_to = row.link_to;
+                r.header.skip = row.skip;
+                for (c, v) in &row.values {
+                    r.set(ContextId(*c), value_of(v));
+                }
+                if r.is_live() {
+                    add_mass(&mut self.report, TableId(*table), r.header.cabinet, 1);
+                    add_move(&mut self.report, TableId(*table), r.header.cabinet, ContextMask(r.held()));
+                    t.insert(row.reg_id, r);
+                }
+            }
+        }
+        // Counted as if it all arrived at once, then forgotten as news: the next step's
+        // flip-flop compares with this state.
+        self.matcher.observe(&self.report);
+        self.matcher.change = Default::default();
+        self.report.clear();
+    }
+
+    /// Apply one recorded step; the report of what it changed (for the matcher's `touched`).
+    pub fn apply(&mut self, step: &Step) -> &StepReport {
+        self.report.clear();
+        let Some(changes) = &step.changes else {
+            self.matcher.observe(&self.report);
+            return &self.report;
+        };
+        // Each touched record's cabinet and contexts before the step: the net move is what
+        // the presence counts.
+        let mut before: FxHashMap<(u16, u64), (CabinetId, u128)> = FxHashMap::default();
+        let mut removed: FxHashSet<(u16, u64)> = FxHashSet::default();
+        // A record leaving one table and entering another in the same step (a discharge)
+        // takes its contexts along.
+        let mut leaving: FxHashMap<u64, Record> = FxHashMap::default();
+        for &(table, reg_id, from, to) in &changes.transitions {
+            let Some(t) = self.rows.tables.get_mut(table as usize) else { continue };
+            let now = t.get(&reg_id).map_or((CabinetId::DISARMED, 0), |r| (r.header.cabinet, r.held()));
+            before.entry((table, reg_id)).or_insert(now);
+            add_mass(&mut self.report, TableId(table), CabinetId(from), -1);
+            add_mass(&mut self.report, TableId(table), CabinetId(to), 1);
+            if to == 0 {
+                if let Some(r) = t.remove(&reg_id) {
+                    leaving.insert(reg_id, r);
+                }
+                removed.insert((table, reg_id));
+            } else {
+                let r = t
+                    .entry(reg_id)
+                    .or_insert_with(|| leaving.remove(&reg_id).unwrap_or_else(|| Record::new(reg_id)));
+                r.header.cabinet = CabinetId(to);
+                removed.remove(&(table, reg_id));
+            }
+        }
+        let mut at = 0;
+        for &(table, reg_id, cabinet, n) in &changes.runs {
+            let values = changes.values.get(at..at + n as usize).unwrap_or(&[]);
+            at += n as usize;
+            let Some(t) = self.rows.tables.get_mut(table as usize) else { continue };
+            if removed.contains(&(table, reg_id)) || (cabinet == 0 && !t.contains_key(&reg_id)) {
+                continue;
+            }
+            let now = t.get(&reg_id).map_or((CabinetId::DISARMED, 0), |r| (r.header.cabinet, r.held()));
+            before.entry((table, reg_id)).or_insert(now);
+            let r = t.entry(reg_id).or_insert_with(|| {
+                let mut r = Record::new(reg_id);
+                r.header.cabinet = CabinetId(cabinet);
+                r
+            });
+            for (c, v) in values {
+                r.set(ContextId(*c), value_of(v));
+            }
+        }
+        for &(table, reg_id, mask) in &changes.freed {
+            let Some(r) = self.rows.tables.get_mut(table as usize).and_then(|t| t.get_mut(&reg_id)) else {
+                continue;
+            };
+            before.entry((table, reg_id)).or_insert((r.header.cabinet, r.held()));
+            for c in crate::model::bits(mask) {
+                r.set(ContextId(c), Value::Empty);
+            }
+        }
+        let mut touched: Vec<_> = before.into_iter().collect();
+        // Same order whatever the hash map's: the matcher reports the first match it finds.
+        touched.sort_unstable_by_key(|(k, _)| *k);
+        for ((table, reg_id), (cabinet, held)) in touched {
+            let now = self.rows.tables[table as usize]
+                .get(&reg_id)
+                .map_or((CabinetId::DISARMED, 0), |r| (r.header.cabinet, r.held()));
+            if now != (cabinet, held) {
+                let t = TableId(table);
+                self.report.moves.push((t, cabinet, CabinetId::DISARMED, ContextMask(held), 1));
+                self.report.moves.push((t, CabinetId::DISARMED, now.0, ContextMask(now.1), 1));
+            }
+        }
+        self.matcher.observe(&self.report);
+        &self.report
+    }
+
+    /// The tables whose cabinets the last applied step changed.
+    pub fn touched(&self) -> Vec<TableId> {
+        self.report.touched_tables()
+    }
+}
+
+fn add_mass(report: &mut StepReport, table: TableId, cabinet: CabinetId, delta: i64) {
+    if !cabinet.is_live() {
+        return;
+    }
+    match report.mass.iter_mut().find(|m| m.table == table && m.cabinet == cabinet) {
+        Some(m) => m.delta += delta,
+        None => report.mass.push(MassDelta { table, cabinet, delta }),
+    }
+}
+
+fn add_move(report: &mut StepReport, table: TableId, cabinet: CabinetId, mask: ContextMask) {
+    let disarmed = CabinetId::DISARMED;
+    match report.moves.iter_mut().find(|m| m.0 == table && m.1 == disarmed && m.2 == cabinet && m.3 == mask) {
+        Some(m) => m.4 += 1,
+        None => report.moves.push((table, disarmed, cabinet, mask, 1)),
+    }
+}
+
+impl TableSet for TableRows {
+    fn count(&self) -> usize {
+        self.tables.len()
+    }
+
+    fn name(&self, table: usize) -> &str {
+        &self.names[table]
+    }
+
+    fn reactor(&self, table: usize) -> bool {
+        self.reactors[table]
+    }
+
+    fn rows(&self, table: usize) -> Box<dyn Iterator<Item = &Record> + '_> {
+        Box::new(self.tables[table].values())
+    }
+}

@@ -1,0 +1,217 @@
+//! The flip-flop matcher and the inquiry, over any set of tables: a live node's workspace or a
+//! node a replay rebuilt from its trace. One implementation, so that a replay stops where the
+//! live run stopped and answers an inquiry the same way.
+
+use rustc_hash::FxHashSet;
+
+use super::form::{CompiledForm, Policy};
+use super::stop::{Cell, Row, Rows, Why};
+use super::{Condition, Inquiry};
+use crate::engine::Workspace;
+use crate::model::{CabinetId, ContextId, Record, TableId, TableKind, Value};
+use crate::ops::{Presence, PresenceChange, StepReport};
+use crate::recorder::PipelineDesc;
+
+/// Tables the tracer looks into.
+pub trait TableSet {
+    /// How many tables (ids are 0..count).
+    fn count(&self) -> usize;
+    /// A table's name.
+    fn name(&self, table: usize) -> &str;
+    /// True for a reactor (what the flip-flop and a plain inquiry look at).
+    fn reactor(&self, table: usize) -> bool;
+    /// The live records of a table.
+    fn rows(&self, table: usize) -> Box<dyn Iterator<Item = &Record> + '_>;
+}
+
+impl TableSet for Workspace {
+    fn count(&self) -> usize {
+        self.tables().len()
+    }
+
+    fn name(&self, table: usize) -> &str {
+        self.tables()[table].name()
+    }
+
+    fn reactor(&self, table: usize) -> bool {
+        matches!(self.tables()[table].kind(), TableKind::Reactor(_))
+    }
+
+    fn rows(&self, table: usize) -> Box<dyn Iterator<Item = &Record> + '_> {
+        Box::new(self.tables()[table].live())
+    }
+}
+
+/// A cabinet's name as the tracer reports it.
+pub(crate) fn cabinet_name(desc: &PipelineDesc, c: CabinetId) -> String {
+    desc.cabinets.get(c.index()).map_or_else(|| format!("#{}", c.0), |d| d.name.clone())
+}
+
+/// A context's name as the tracer reports it.
+pub(crate) fn context_name(desc: &PipelineDesc, c: ContextId) -> String {
+    desc.contexts.get(c.slot()).map_or_else(|| format!("#{}", c.0), |d| d.name.clone())
+}
+
+/// One node's flip-flop: the presence counts of its reactors (previous vs current cabinets and
+/// contexts) and, per `stop-when` form, the records that satisfied it at the last check.
+pub(crate) struct Matcher {
+    /// Mass and context counts of the node's reactors.
+    pub presence: Presence,
+    /// What the last step changed in them.
+    pub change: PresenceChange,
+    when: Vec<(u32, Vec<FxHashSet<u64>>)>,
+}
+
+impl Matcher {
+    /// A matcher over `presence` (already limited to the node's reactors).
+    pub fn new(presence: Presence) -> Self {
+        Matcher { presence, change: PresenceChange::default(), when: Vec::new() }
+    }
+
+    /// Take a step's report into the flip-flop.
+    pub fn observe(&mut self, report: &StepReport) {
+        self.presence.apply(report, &mut self.change);
+    }
+
+    /// Drop the `stop-when` state of forms no longer in force.
+    pub fn keep_forms(&mut self, forms: &[std::sync::Arc<CompiledForm>]) {
+        self.when.retain(|(id, _)| forms.iter().any(|f| f.id == *id));
+    }
+
+    /// What `form` sees in the step just observed, if it fires. `touched` are the tables
+    /// whose cabinets the step changed.
+    pub fn fires(
+        &mut self,
+        desc: &PipelineDesc,
+        form: &CompiledForm,
+        touched: &[TableId],
+        tables: &dyn TableSet,
+    ) -> Option<Why> {
+        let c = &self.change;
+        let arrival = |cabs: &[CabinetId], pairs: &[(CabinetId, ContextId)]| {
+            if form.contexts.is_empty() {
+                cabs.iter().find(|&&x| form.watches(x)).map(|&x| (x, None))
+            } else {
+                pairs
+                    .iter()
+                    .find(|(x, k)| form.watches(*x) && form.contexts.contains(k))
+                    .map(|&(x, k)| (x, Some(k)))
+            }
+        };
+        match &form.policy {
+            Policy::Arrival => arrival(&c.appeared, &c.contexts_appeared).map(|(x, k)| Why::Arrival {
+                cabinet: cabinet_name(desc, x),
+                context: k.map(|k| context_name(desc, k)),
+            }),
+            Policy::Departure => arrival(&c.disappeared, &c.contexts_disappeared).map(|(x, k)| {
+                Why::Departure { cabinet: cabinet_name(desc, x), context: k.map(|k| context_name(desc, k)) }
+            }),
+            Policy::Mass => c.mass.iter().find(|(x, _)| form.watches(*x)).map(|&(x, delta)| Why::Mass {
+                cabinet: cabinet_name(desc, x),
+                delta,
+                mass: self.presence.mass(x),
+            }),
+            Policy::EveryStep => Some(Why::EveryStep),
+            Policy::Statement(_) => None,
+            Policy::When(cond) => self.when_hit(form, cond, touched, tables),
+        }
+    }
+
+    /// The flip-flop per record: the first record of a touched reactor that satisfies the
+    /// condition now and did not at the previous check.
+    fn when_hit(
+        &mut self,
+        form: &CompiledForm,
+        cond: &Condition,
+        touched: &[TableId],
+        tables: &dyn TableSet,
+    ) -> Option<Why> {
+        let slot = match self.when.iter().position(|(id, _)| *id == form.id) {
+            Some(i) => i,
+            None => {
+                self.when.push((form.id, vec![FxHashSet::default(); tables.count()]));
+                self.when.len() - 1
+            }
+        };
+        let mut hit = None;
+        for t in touched.iter().map(|t| t.0 as usize).filter(|&t| t < tables.count()) {
+            if !tables.reactor(t) {
+                continue;
+            }
+            let now: FxHashSet<u64> = tables
+                .rows(t)
+                .filter(|r| form.watches(r.header.cabinet) && cond.matches(r))
+                .map(|r| r.header.reg_id)
+                .collect();
+            let before = &mut self.when[slot].1[t];
+            if hit.is_none()
+                && let Some(&reg_id) = now.iter().filter(|id| !before.contains(id)).min()
+            {
+                hit = Some(Why::When { condition: cond.text().into(), table: tables.name(t).into(), reg_id });
+            }
+            *before = now;
+        }
+        hit
+    }
+}
+
+/// True when `form` is a breakpoint on this statement of this stage.
+pub(crate) fn breaks_at(form: &CompiledForm, stage: usize, statement: usize) -> bool {
+    matches!(&form.policy, Policy::Statement(at) if at.get(stage) == Some(&Some(statement)))
+}
+
+/// Rows of a node's reactors (or of one table), filtered and paged.
+pub(crate) fn inquire(
+    desc: &PipelineDesc,
+    node: &str,
+    tables: &dyn TableSet,
+    q: &Inquiry,
+) -> Result<Rows, String> {
+    let chosen: Vec<usize> = match &q.reactor {
+        Some(name) => {
+            let t = (0..tables.count()).find(|&t| tables.name(t).eq_ignore_ascii_case(name)).ok_or_else(
+                || {
+                    let known: Vec<&str> = (0..tables.count()).map(|t| tables.name(t)).collect();
+                    format!("{node} has no table `{name}` (it has: {})", known.join(", "))
+                },
+            )?;
+            vec![t]
+        }
+        None => (0..tables.count()).filter(|&t| tables.reactor(t)).collect(),
+    };
+    let mut total = 0;
+    let mut rows = Vec::new();
+    for &t in &chosen {
+        for r in tables.rows(t).filter(|r| q.filter.as_ref().is_none_or(|f| f.matches(r))) {
+            if total >= q.offset && rows.len() < q.limit {
+                let contexts = r
+                    .contexts()
+                    .map(|(c, v)| {
+                        let cell = match v {
+                            Value::Int(i) => Cell::Int(*i),
+                            Value::Text(s) => Cell::Text(s.to_string()),
+                            Value::Time(t) => Cell::Text(t.to_string()),
+                            Value::Empty => Cell::Text(String::new()),
+                        };
+                        (context_name(desc, c), cell)
+                    })
+                    .collect();
+                rows.push(Row {
+                    table: tables.name(t).to_string(),
+                    reg_id: r.header.reg_id,
+                    cabinet: cabinet_name(desc, r.header.cabinet),
+                    contexts,
+                });
+            }
+            total += 1;
+        }
+    }
+    Ok(Rows {
+        node: node.to_string(),
+        tables: chosen.iter().map(|&t| tables.name(t).to_string()).collect(),
+        filter: q.filter.as_ref().map(|f| f.text().to_string()),
+        total,
+        offset: q.offset,
+        rows,
+    })
+}
