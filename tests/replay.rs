@@ -48,11 +48,11 @@ impl Client {
                 );
             };
             self.log.push(e.clone());
-            if let Event::Error { message, .. } = &e {
-                panic!("waiting for {what}: error {message}");
-            }
             if pred(&e) {
                 return e;
+            }
+            if let Event::Error { message, .. } = &e {
+                panic!("waiting for {what}: error {message}");
             }
             if let Event::Stopped(s) = e {
                 self.pending.push_back(s);
@@ -70,19 +70,27 @@ impl Client {
         }
     }
 
+    /// Every row of a node's reactors, page by page, in (table, reg_id) order.
     fn rows(&mut self, node: &str) -> Vec<Row> {
-        self.session.send(Command::Inquire {
-            node: node.into(),
-            reactor: None,
-            filter: None,
-            offset: 0,
-            limit: Some(1000),
-        });
-        let Event::Rows(rows) = self.next("rows", |e| matches!(e, Event::Rows(_))) else { unreachable!() };
-        assert!(rows.total <= 1000, "a page holds every row");
-        let mut rows = rows.rows;
-        rows.sort_by(|a, b| (&a.table, a.reg_id).cmp(&(&b.table, b.reg_id)));
-        rows
+        let mut all = Vec::new();
+        loop {
+            self.session.send(Command::Inquire {
+                node: node.into(),
+                reactor: None,
+                filter: None,
+                offset: all.len(),
+                limit: Some(1000),
+            });
+            let Event::Rows(page) = self.next("rows", |e| matches!(e, Event::Rows(_))) else {
+                unreachable!()
+            };
+            all.extend(page.rows);
+            if all.len() >= page.total {
+                break;
+            }
+        }
+        all.sort_by(|a: &Row, b: &Row| (&a.table, a.reg_id).cmp(&(&b.table, b.reg_id)));
+        all
     }
 }
 
@@ -171,6 +179,182 @@ fn a_replay_stops_where_the_live_run_stopped_and_sees_the_same_rows() {
         assert_eq!(keys(&back), keys(&live), "{texts:?}: reverse-continue finds every stop");
         for (l, r) in live.iter().zip(&back) {
             assert_eq!(l.1, r.1, "{texts:?}: rows at {:?} reached backwards", l.0);
+        }
+    }
+}
+
+impl Client {
+    fn ask(&mut self, c: Command) -> Stop {
+        self.session.send(c);
+        self.stop().expect("a stop")
+    }
+}
+
+/// A full trace of a run without forms, and every step it holds: (global step, node, node
+/// step, pseudo-time).
+fn recorded(dir: &Path, level: Level) -> (PathBuf, Vec<(u64, String, u64, i64)>) {
+    let trace = dir.join(format!("{level:?}.trc"));
+    let mut opts = RunOptions::new(dir, dir.join(format!("{level:?}.db")));
+    opts.record = Some((trace.clone(), RecorderSettings { level, ..RecorderSettings::default() }));
+    catar::rating::run(&opts, &catar::engine::NoHook).unwrap();
+    let mut t = catar::recorder::open_trace(&trace).unwrap();
+    let nodes = t.header().pipeline.nodes.clone();
+    let mut steps = Vec::new();
+    for i in 0..t.index().len() {
+        for e in t.read_chunk(i).unwrap() {
+            if let catar::recorder::Event::Step(s) = e {
+                steps.push((s.global_step, nodes[s.node as usize].clone(), s.node_step, s.time));
+            }
+        }
+    }
+    steps.sort();
+    (trace, steps)
+}
+
+#[test]
+fn motions_land_where_asked() {
+    let dir = input(3000);
+    let (trace, steps) = recorded(dir.path(), Level::Full);
+    let mut c = replay(&trace, &[]);
+    c.session.send(Command::When);
+    let Event::When(at) = c.next("when", |e| matches!(e, Event::When(_))) else { unreachable!() };
+    assert_eq!((at.global_step, at.at, at.reason.why.clone()), (steps[0].0, Position::Before, Why::Start));
+
+    // step 5 of RATE/0: after its fifth step, whatever other nodes ran meanwhile.
+    let s = c.ask(Command::Step { node: "RATE/0".into(), count: 5 });
+    let fifth = steps.iter().filter(|s| s.1 == "RATE/0").nth(4).unwrap();
+    assert_eq!((s.node.as_str(), s.step, s.global_step, s.at), ("RATE/0", 4, fifth.0, Position::After));
+    assert_eq!(s.reason.why, Why::Step);
+
+    // back 1: before that same step.
+    let b = c.ask(Command::Back { node: Some("RATE/0".into()), count: 1 });
+    assert_eq!((b.step, b.global_step, b.at, b.reason.why), (4, fifth.0, Position::Before, Why::Back));
+    let b = c.ask(Command::Back { node: Some("RATE/0".into()), count: 3 });
+    assert_eq!((b.node.as_str(), b.step), ("RATE/0", 1));
+
+    // goto STEP: before the first recorded step numbered STEP or more.
+    for g in [0, 1, steps.len() as u64 / 3, steps[steps.len() / 2].0 + 1, steps.last().unwrap().0] {
+        let s = c.ask(Command::Goto { step: g });
+        let want = steps.iter().find(|s| s.0 >= g).unwrap();
+        assert_eq!(
+            (s.global_step, s.node.clone(), s.step, s.at),
+            (want.0, want.1.clone(), want.2, Position::Before)
+        );
+    }
+    // goto time T: the first step (in global order) at pseudo-time T or later.
+    let t = steps[steps.len() * 2 / 3].3;
+    let s = c.ask(Command::GotoTime { time: jiff::Timestamp::from_second(t).unwrap() });
+    let want = steps.iter().find(|s| s.3 >= t).unwrap();
+    assert_eq!((s.global_step, s.node.clone()), (want.0, want.1.clone()));
+    // Past the end: after the last step; back 1 from there: before it.
+    let end = c.ask(Command::Goto { step: u64::MAX });
+    let last = steps.last().unwrap();
+    assert_eq!((end.global_step, end.at, end.reason.why), (last.0, Position::After, Why::End));
+    let s = c.ask(Command::Continue { node: None });
+    assert_eq!(s.reason.why, Why::End, "continue at the end stays at the end");
+    let b = c.ask(Command::Back { node: None, count: 1 });
+    assert_eq!((b.global_step, b.at), (last.0, Position::Before));
+    // Resume means nothing in a replay: a clear error, and the replay goes on.
+    c.session.send(Command::Resume { node: "RATE/0".into() });
+    let e = c.next("an error", |e| matches!(e, Event::Error { .. }));
+    assert!(matches!(&e, Event::Error { message, .. } if message.contains("nothing to resume")), "{e:?}");
+}
+
+#[test]
+fn any_path_to_a_step_rebuilds_the_same_tables() {
+    let dir = input(3000);
+    let (trace, steps) = recorded(dir.path(), Level::Full);
+    let nodes: Vec<String> = {
+        let mut n: Vec<String> = steps.iter().map(|s| s.1.clone()).collect();
+        n.sort();
+        n.dedup();
+        n
+    };
+    // Positions in a scrambled order (backwards, forwards, far and near) and in order.
+    let mut positions: Vec<u64> = (0..12).map(|i| steps[(i * 7919) % steps.len()].0).collect();
+    let scrambled = positions.clone();
+    positions.sort();
+    let tables = |order: &[u64]| {
+        let mut c = replay(&trace, &[]);
+        let mut seen = std::collections::BTreeMap::new();
+        for &g in order {
+            let s = c.ask(Command::Goto { step: g });
+            assert_eq!(s.global_step, g);
+            let rows: Vec<Vec<Row>> = nodes.iter().map(|n| c.rows(n)).collect();
+            seen.insert(g, rows);
+        }
+        seen
+    };
+    let a = tables(&scrambled);
+    let b = tables(&positions);
+    assert!(a.values().any(|rows| rows.iter().any(|r| !r.is_empty())), "some position holds rows");
+    assert_eq!(a, b);
+}
+
+#[test]
+fn a_summary_trace_moves_but_says_it_cannot_show_tables() {
+    let dir = input(2000);
+    let (trace, steps) = recorded(dir.path(), Level::Summary);
+    let arrival = forms(&[WIFE]);
+    let err = Session::replay(&trace, arrival).err().expect("a cabinet form needs full");
+    assert!(err.to_string().contains("--level full"), "{err}");
+    // A statement breakpoint works from the steps alone.
+    let mut c = replay(&trace, &[BREAK]);
+    let s = c.ask(Command::Continue { node: None });
+    assert_eq!((s.node.as_str(), s.statement.as_str(), s.at), ("DIS/1", "discharge", Position::Before));
+    let s = c.ask(Command::Goto { step: steps[10].0 });
+    assert_eq!(s.global_step, steps[10].0);
+    c.session.send(Command::Inquire {
+        node: "RATE/0".into(),
+        reactor: None,
+        filter: None,
+        offset: 0,
+        limit: None,
+    });
+    let e = c.next("an error", |e| matches!(e, Event::Error { .. }));
+    assert!(matches!(&e, Event::Error { message, .. } if message.contains("--level full")), "{e:?}");
+}
+
+#[test]
+fn a_cut_trace_replays_what_it_holds() {
+    let dir = input(3000);
+    let (trace, _) = recorded(dir.path(), Level::Full);
+    let len = std::fs::metadata(&trace).unwrap().len();
+    let cut = dir.path().join("cut.trc");
+    std::fs::write(&cut, &std::fs::read(&trace).unwrap()[..len as usize * 9 / 10]).unwrap();
+    let held = catar::recorder::open_trace(&cut).unwrap();
+    assert!(!held.complete());
+    let mut c = replay(&cut, &[]);
+    let end = c.ask(Command::Goto { step: u64::MAX });
+    assert_eq!(end.reason.why, Why::End);
+    let b = c.ask(Command::Back { node: None, count: 1 });
+    assert_eq!(b.global_step, end.global_step);
+    // What the cut trace holds replays as the whole trace does: up to the first step a node
+    // lost to the cut (nodes flush their chunks at their own pace).
+    let steps_of = |path: &Path| {
+        let mut t = catar::recorder::open_trace(path).unwrap();
+        let mut steps = std::collections::BTreeSet::new();
+        for i in 0..t.index().len() {
+            for e in t.read_chunk(i).unwrap() {
+                if let catar::recorder::Event::Step(s) = e {
+                    steps.insert(s.global_step);
+                }
+            }
+        }
+        steps
+    };
+    let (kept, all) = (steps_of(&cut), steps_of(&trace));
+    let lost = *all.difference(&kept).next().expect("the cut lost steps");
+    assert!(lost > 0);
+    let mut whole = replay(&trace, &[]);
+    let nodes = catar::recorder::open_trace(&trace).unwrap().header().pipeline.nodes.clone();
+    let before: Vec<u64> = kept.range(..lost).copied().collect();
+    for g in [before[before.len() / 2], before[before.len() - 1]] {
+        assert_eq!(c.ask(Command::Goto { step: g }).global_step, g);
+        assert_eq!(whole.ask(Command::Goto { step: g }).global_step, g);
+        for n in &nodes {
+            let (a, b) = (c.rows(n), whole.rows(n));
+            assert!(a == b, "{n} at {g}: {} rows in the cut trace, {} in the whole", a.len(), b.len());
         }
     }
 }

@@ -126,3 +126,60 @@ fn a_form_without_a_script_prints_each_stop_and_goes_on() {
     assert!(stdout.contains("satisfies AMOUNT > 500 AND SERVICE = 'VOICE'"), "{stdout}");
     assert!(stdout.contains("finished: 3000 records"), "{stdout}");
 }
+
+#[test]
+fn a_replay_script_moves_both_ways_through_the_real_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    common::gen_input(dir.path(), 3000, 200, 7, 0.02);
+    let trace = dir.path().join("run.trc");
+    common::catar()
+        .args(["run", "--headless", "--segments", "1", "--level", "full", "--input"])
+        .arg(dir.path())
+        .arg("--db")
+        .arg(dir.path().join("out.db"))
+        .arg("--trace")
+        .arg(&trace)
+        .assert()
+        .success();
+    let script = dir.path().join("replay.cat");
+    std::fs::write(
+        &script,
+        "watch cabinet WIFE on RATE\ncontinue\ninquire RATE/0 where CABINET = 'WIFE' limit 2\n\
+         continue\nreverse-continue\nback 2\nwhen\ngoto 5\nstep 3\nhalt\n",
+    )
+    .unwrap();
+    let out = common::catar()
+        .arg("replay")
+        .arg(&trace)
+        .arg("--script")
+        .arg(&script)
+        .arg("--json")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let events = events(&stdout);
+    let stops: Vec<&Value> = events.iter().filter(|e| e["event"] == "stopped").collect();
+    let policies: Vec<&str> = stops.iter().map(|s| s["reason"]["policy"].as_str().unwrap()).collect();
+    assert_eq!(policies, ["start", "arrival", "arrival", "arrival", "back", "goto", "step"], "{stdout}");
+    // reverse-continue comes back to the first arrival; back 2 lands before RATE/0's
+    // statement two steps earlier; goto 5 before global step 5.
+    assert_eq!(stops[3]["global_step"], stops[1]["global_step"]);
+    assert_eq!(stops[4]["step"].as_u64().unwrap(), stops[3]["step"].as_u64().unwrap() - 1);
+    assert_eq!(stops[5]["global_step"], 5);
+    let when = events.iter().find(|e| e["event"] == "when").expect("when answers");
+    assert_eq!(when["global_step"], stops[4]["global_step"]);
+    let rows = events.iter().find(|e| e["event"] == "rows").unwrap();
+    assert_eq!(rows["rows"].as_array().unwrap().len(), 2);
+    assert_eq!(events.last().unwrap()["event"], "finished");
+
+    // A wrong line: exit 2 naming it; a trace that is not one: exit 2 naming the file.
+    std::fs::write(&script, "goto yesterday\n").unwrap();
+    let out = common::catar().arg("replay").arg(&trace).arg("--script").arg(&script).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("line 1"));
+    let out =
+        common::catar().arg("replay").arg(dir.path().join("cdrs.csv")).arg("--headless").output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cdrs.csv"));
+}

@@ -298,6 +298,26 @@ fn keys_act_on_the_frozen_node() {
 }
 
 #[test]
+fn a_replay_moves_backwards_and_its_hint_bar_says_so() {
+    let mut app = at_stop();
+    let area = Rect::new(0, 0, 120, 30);
+    let live = screen(&app, 120, 30);
+    assert!(live.contains("resume") && !live.contains("reverse"), "{live}");
+    assert!(
+        app.key(KeyEvent::new(KeyCode::Char('S'), KeyModifiers::SHIFT), area)
+            == vec![Command::Back { node: Some("RATE/1".into()), count: 1 }]
+    );
+    app.replay = true;
+    let replay = screen(&app, 120, 30);
+    assert!(
+        replay.contains("back") && replay.contains("reverse") && !replay.contains(" resume "),
+        "{replay}"
+    );
+    assert_eq!(app.key(key('R'), area), vec![Command::ReverseContinue]);
+    assert_eq!(app.key(key('S'), area), vec![Command::Back { node: Some("RATE/1".into()), count: 1 }]);
+}
+
+#[test]
 fn breakpoints_toggle_on_the_statement_under_the_cursor() {
     let mut app = at_stop();
     let area = Rect::new(0, 0, 80, 24);

@@ -99,11 +99,18 @@ pub fn run(
         initial.push((f.clone(), origin));
         first += 1;
     }
+    let replay = target.is_replay();
     let session = match target.start(initial) {
         Ok(s) => s,
         Err(message) => return report(out, json, Event::Error { message, line: None }),
     };
     let mut r = Runner::new(session, out, json);
+    // A replay starts stopped before the first step: the script's first `continue` goes on
+    // from there, as a live script's waits for the run's first stop.
+    if replay && let Err(message) = r.wait_stop() {
+        r.print(&Event::Error { message, line: None });
+        return r.until_end();
+    }
     for (line, word) in &script.words[first..] {
         if let Err(message) = r.word(word) {
             r.print(&Event::Error { message, line: Some(*line) });

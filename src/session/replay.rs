@@ -47,6 +47,7 @@ pub(super) fn start(path: &Path, forms: Vec<(TraceForm, String)>) -> Result<Sess
     }
     let (commands, command_rx) = unbounded();
     let (events, event_rx) = unbounded();
+    let desc_nodes = desc.nodes.len();
     let replayer = Replayer {
         cursor,
         desc,
@@ -58,6 +59,7 @@ pub(super) fn start(path: &Path, forms: Vec<(TraceForm, String)>) -> Result<Sess
         key: (0, 0),
         stops: 0,
         started: Instant::now(),
+        shown: vec![NodeState::Starting; desc_nodes],
     };
     let thread = thread::Builder::new()
         .name("replay".into())
@@ -98,6 +100,8 @@ struct Replayer {
     key: Key,
     stops: u64,
     started: Instant,
+    /// Each node's state as last told.
+    shown: Vec<NodeState>,
 }
 
 impl Replayer {
@@ -297,6 +301,9 @@ impl Replayer {
         self.key = key;
         self.stop = Some(stop.clone());
         self.emit(Event::Stopped(stop));
+        if let Err(e) = self.show_states() {
+            self.emit(Event::Error { message: e.to_string(), line: None });
+        }
     }
 
     fn stop_of(&self, m: &Mark, at: Position, reason: Reason) -> Stop {
@@ -494,25 +501,44 @@ impl Replayer {
         Ok(())
     }
 
-    fn snapshot(&mut self) -> Result<Snapshot, TraceError> {
+    /// A node's state at the cursor: the stop's node frozen there, the others done, not yet
+    /// started, or paused after their last step.
+    fn node_state(&mut self, n: usize) -> Result<(NodeState, Option<Mark>), TraceError> {
         let at = self.cursor.at();
-        let current = self.stop.as_ref().map(|s| s.node.clone());
+        let last = self.cursor.last_of(n, at)?;
+        let here = self.stop.as_ref().filter(|s| s.node == self.desc.nodes[n]);
+        let state = match (here, last) {
+            (Some(stop), _) => {
+                NodeState::Frozen { statement: stop.statement.clone(), reason: stop.reason.to_string() }
+            }
+            _ if self.cursor.done_before(n, at)? => NodeState::Done,
+            (_, None) => NodeState::Starting,
+            (_, Some(m)) => {
+                let s = self.stop_of(&m, Position::After, plain(Why::Goto));
+                NodeState::Frozen { statement: s.statement, reason: "replay cursor".into() }
+            }
+        };
+        Ok((state, last))
+    }
+
+    /// Tell the nodes whose state the last motion changed.
+    fn show_states(&mut self) -> Result<(), TraceError> {
+        for n in 0..self.desc.nodes.len() {
+            let (state, _) = self.node_state(n)?;
+            if self.shown.get(n) != Some(&state) {
+                self.emit(Event::State { node: self.desc.nodes[n].clone(), state: state.clone() });
+                self.shown[n] = state;
+            }
+        }
+        Ok(())
+    }
+
+    fn snapshot(&mut self) -> Result<Snapshot, TraceError> {
         let mut nodes = Vec::new();
         for n in 0..self.desc.nodes.len() {
             let name = self.desc.nodes[n].clone();
-            let last = self.cursor.last_of(n, at)?;
-            let here = current.as_deref() == Some(name.as_str());
-            let state = match (&self.stop, last) {
-                (Some(stop), _) if here => {
-                    NodeState::Frozen { statement: stop.statement.clone(), reason: stop.reason.to_string() }
-                }
-                _ if self.cursor.done_before(n, at)? => NodeState::Done,
-                (_, None) => NodeState::Starting,
-                (_, Some(m)) => {
-                    let s = self.stop_of(&m, Position::After, plain(Why::Goto));
-                    NodeState::Frozen { statement: s.statement, reason: "replay cursor".into() }
-                }
-            };
+            let (state, last) = self.node_state(n)?;
+            let here = self.stop.as_ref().is_some_and(|s| s.node == name);
             let present = self.cursor.tables(n)?.matcher.presence.present();
             nodes.push(NodeView {
                 node: name,

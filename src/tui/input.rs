@@ -121,6 +121,12 @@ impl App {
                 .into_iter()
                 .collect(),
             Action::ContinueAll => vec![Command::Continue { node: None }],
+            Action::Back => self
+                .frozen_target("back")
+                .map(|node| Command::Back { node: Some(node), count: 1 })
+                .into_iter()
+                .collect(),
+            Action::ReverseContinue => vec![Command::ReverseContinue],
             Action::Inquire => {
                 let filter = self.filters.get(&Pane::Results).cloned();
                 self.inquire(filter, 0)

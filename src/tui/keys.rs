@@ -14,6 +14,10 @@ pub enum Action {
     Continue,
     /// Let every frozen node run to its next stop.
     ContinueAll,
+    /// Replay: undo the selected node's last statement.
+    Back,
+    /// Replay: go back to the previous stop of the forms.
+    ReverseContinue,
     /// Rows of the selected frozen node's reactors into the results pane.
     Inquire,
     /// Stop tracing the selected node.
@@ -95,6 +99,8 @@ impl Action {
             Action::Step => "step: run one statement, freeze again",
             Action::Continue => "continue to the next stop",
             Action::ContinueAll => "continue every frozen node",
+            Action::Back => "back: undo the node's last statement (replay)",
+            Action::ReverseContinue => "reverse-continue to the previous stop (replay)",
             Action::Inquire => "inquire: the frozen node's reactor rows",
             Action::Resume => "resume: stop tracing the node, run to the end",
             Action::Halt => "halt the run (results kept, trace closed)",
@@ -139,6 +145,8 @@ impl Action {
         match self {
             Action::Step => "step",
             Action::Continue => "continue",
+            Action::Back => "back",
+            Action::ReverseContinue => "reverse-continue",
             Action::Inquire => "inquire",
             Action::Resume => "resume",
             Action::Halt => "halt",
@@ -255,6 +263,8 @@ pub const KEYS: &[Binding] = &[
     ch('s', Action::Step, true),
     ch('c', Action::Continue, true),
     ch('C', Action::ContinueAll, false),
+    ch('S', Action::Back, true),
+    ch('R', Action::ReverseContinue, true),
     ch('i', Action::Inquire, true),
     ch('r', Action::Resume, true),
     ch('h', Action::Halt, true),
@@ -312,10 +322,24 @@ pub fn key_name(b: &Binding) -> String {
     if b.mods.contains(KeyModifiers::CONTROL) { format!("ctrl-{base}") } else { base }
 }
 
-/// The hint bar's entries for a scope: (keys, word), one per action.
-pub fn hints(scope: Scope) -> Vec<(String, &'static str)> {
+impl Action {
+    /// True for what only a replay does (going backwards).
+    pub fn replay_only(self) -> bool {
+        matches!(self, Action::Back | Action::ReverseContinue)
+    }
+
+    /// True for what only a live run does (there is nothing to resume in a recording).
+    pub fn live_only(self) -> bool {
+        matches!(self, Action::Resume | Action::ContinueAll)
+    }
+}
+
+/// The hint bar's entries for a scope: (keys, word), one per action; a replay's bar shows its
+/// own moves instead of the live-only ones.
+pub fn hints(scope: Scope, replay: bool) -> Vec<(String, &'static str)> {
     let mut out: Vec<(String, &'static str)> = Vec::new();
-    for b in KEYS.iter().filter(|b| b.hint && b.scope.covers(scope)) {
+    let shown = |a: Action| if replay { !a.live_only() } else { !a.replay_only() };
+    for b in KEYS.iter().filter(|b| b.hint && b.scope.covers(scope) && shown(b.action)) {
         if !out.iter().any(|(_, h)| *h == b.action.hint()) {
             out.push((key_name(b), b.action.hint()));
         }

@@ -37,6 +37,7 @@ const PANIC_ENV: &str = "CATAR_TUI_TEST_PANIC";
 
 /// Run a debuggee under the TUI until the user quits; the exit code.
 pub fn run(target: Target, forms: Vec<(TraceForm, String)>, title: &str) -> i32 {
+    let replay = target.is_replay();
     let session = match target.start(forms) {
         Ok(s) => s,
         Err(e) => {
@@ -46,6 +47,7 @@ pub fn run(target: Target, forms: Vec<(TraceForm, String)>, title: &str) -> i32 
     };
     let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let mut app = App::new(title, color);
+    app.replay = replay;
     let mut terminal = ratatui::init();
     install_mouse_restore();
     let _ = execute!(std::io::stdout(), EnableMouseCapture);

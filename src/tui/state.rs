@@ -270,6 +270,8 @@ pub enum PromptKind {
 pub struct App {
     /// What is being debugged, in a few words.
     pub title: String,
+    /// True when replaying a trace (the keys going backwards work, resume does not).
+    pub replay: bool,
     /// The pipeline (empty until the session starts).
     pub program: PipelineDesc,
     /// The nodes.
@@ -339,6 +341,7 @@ impl App {
     pub fn new(title: impl Into<String>, color: bool) -> Self {
         App {
             title: title.into(),
+            replay: false,
             program: PipelineDesc { contexts: vec![], cabinets: vec![], stages: vec![], nodes: vec![] },
             nodes: Vec::new(),
             forms: Vec::new(),

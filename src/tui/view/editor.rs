@@ -44,7 +44,7 @@ pub fn render(app: &App, editor: &FormEditor, area: Rect, buf: &mut Buffer) {
         )),
     };
     Paragraph::new(note).wrap(Wrap { trim: true }).render(message, buf);
-    let spans: Vec<Span> = hints(Scope::Editor)
+    let spans: Vec<Span> = hints(Scope::Editor, false)
         .into_iter()
         .flat_map(|(k, w)| {
             [Span::styled(format!(" {k}"), theme.bold(Color::Cyan)), Span::raw(format!(" {w} "))]

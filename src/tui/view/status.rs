@@ -82,7 +82,7 @@ pub fn bottom(app: &App, area: Rect, buf: &mut Buffer) {
     }
     let scope = if app.editor.is_some() { Scope::Editor } else { Scope::Pane(app.focus) };
     let mut spans = Vec::new();
-    for (key, word) in hints(scope) {
+    for (key, word) in hints(scope, app.replay) {
         spans.push(Span::styled(format!(" {key}"), theme.bold(Color::Cyan).add_modifier(Modifier::REVERSED)));
         spans.push(Span::styled(format!(" {word} "), Style::default()));
     }
