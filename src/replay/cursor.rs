@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::recorder::{Chunk, Event, Level, PipelineDesc, Step, Trace, open_trace};
-use crate::trace::{ChunkKind, TraceError};
+use crate::trace::{ChunkKind, ChunkMeta, TraceError};
 
 use super::tables::NodeTables;
 
@@ -49,13 +49,14 @@ impl Mark {
     }
 }
 
-/// A node's chunks in the trace.
+/// A node's chunks in the trace, by chunk number (their step ranges are in the trace's
+/// index: only four bytes a chunk here, so a long trace's memory is its index).
 #[derive(Default)]
 struct Line {
-    /// Events chunks: (chunk number, first global step, last global step, last pseudo-time).
-    events: Vec<(usize, u64, u64, i64)>,
-    /// Checkpoints: (global step about to run, chunk number).
-    checkpoints: Vec<(u64, usize)>,
+    /// Events chunks, in step order.
+    events: Vec<u32>,
+    /// Checkpoints, in step order.
+    checkpoints: Vec<u32>,
 }
 
 /// A node's rebuilt state and where its next step is: (position in its line, event index).
@@ -84,20 +85,20 @@ impl Cursor {
     pub fn new(trace: Trace) -> Cursor {
         let desc = Arc::new(trace.header().pipeline.clone());
         let mut lines: Vec<Line> = (0..desc.nodes.len()).map(|_| Line::default()).collect();
-        for (i, e) in trace.index().iter().enumerate() {
+        let index = trace.index();
+        for (i, e) in index.iter().enumerate() {
             let Some(line) = lines.get_mut(e.meta.node as usize) else { continue };
             match e.kind {
-                ChunkKind::Events => {
-                    line.events.push((i, e.meta.first_step, e.meta.last_step, e.meta.last_time))
-                }
-                ChunkKind::Checkpoint => line.checkpoints.push((e.meta.first_step, i)),
+                ChunkKind::Events => line.events.push(i as u32),
+                ChunkKind::Checkpoint => line.checkpoints.push(i as u32),
             }
         }
         // A node's chunks are written in order; sorting keeps an appended (ACCUMULATE) trace
         // searchable too.
+        let first = |i: &u32| index[*i as usize].meta.first_step;
         for line in &mut lines {
-            line.events.sort_by_key(|e| e.1);
-            line.checkpoints.sort();
+            line.events.sort_by_key(first);
+            line.checkpoints.sort_by_key(first);
         }
         let nodes = (0..desc.nodes.len())
             .map(|n| NodeState { tables: NodeTables::new(&desc, n), next: (0, 0) })
@@ -148,11 +149,19 @@ impl Cursor {
 
     /// Where node `n`'s first step numbered `g` or more is.
     fn locate(&mut self, n: usize, g: u64) -> Result<(usize, usize), TraceError> {
-        let line = &self.lines[n].events;
-        let k = line.partition_point(|e| e.2 < g);
-        let Some(&(chunk, ..)) = line.get(k) else { return Ok((k, 0)) };
+        let k = self.lines[n].events.partition_point(|&i| self.meta(i).last_step < g);
+        let Some(chunk) = self.event_chunk(n, k) else { return Ok((k, 0)) };
         let events = self.chunk(chunk)?;
         Ok((k, events.partition_point(|e| step_number(e) < g)))
+    }
+
+    fn meta(&self, chunk: u32) -> &ChunkMeta {
+        &self.trace.index()[chunk as usize].meta
+    }
+
+    /// The chunk number of node `n`'s `k`-th events chunk.
+    fn event_chunk(&self, n: usize, k: usize) -> Option<usize> {
+        self.lines[n].events.get(k).map(|&i| i as usize)
     }
 
     /// Node `n`'s next step from `at`, normalised past the end of a chunk.
@@ -161,7 +170,7 @@ impl Cursor {
         n: usize,
         mut at: (usize, usize),
     ) -> Result<Option<(Arc<Chunk>, usize)>, TraceError> {
-        while let Some(&(chunk, ..)) = self.lines[n].events.get(at.0) {
+        while let Some(chunk) = self.event_chunk(n, at.0) {
             let events = self.chunk(chunk)?;
             while let Some(e) = events.get(at.1) {
                 if let Event::Step(_) = e {
@@ -197,7 +206,10 @@ impl Cursor {
         let next = self.peek(n)?.map_or(u64::MAX, |m| m.global_step);
         let here = self.nodes[n].next;
         let cps = &self.lines[n].checkpoints;
-        let cp = cps.partition_point(|c| c.0 <= g).checked_sub(1).map(|k| cps[k]);
+        let cp = cps
+            .partition_point(|&i| self.meta(i).first_step <= g)
+            .checked_sub(1)
+            .map(|k| (self.meta(cps[k]).first_step, cps[k] as usize));
         // Going back, or a checkpoint closer than the node's current state: restore.
         let restore = match cp {
             _ if target < here => true,
@@ -261,15 +273,20 @@ impl Cursor {
     pub fn step_before(&mut self, g: u64, node: Option<usize>) -> Result<Option<Mark>, TraceError> {
         let mut best: Option<Mark> = None;
         for n in (0..self.nodes.len()).filter(|&n| node.is_none_or(|x| x == n)) {
-            let line = &self.lines[n].events;
-            let k = line.partition_point(|e| e.1 < g);
-            let Some(&(chunk, ..)) = k.checked_sub(1).and_then(|k| line.get(k)) else { continue };
-            let events = self.chunk(chunk)?;
-            let i = events.partition_point(|e| step_number(e) < g);
-            let found = events[..i].iter().rev().find_map(|e| match e {
-                Event::Step(s) => Some(Mark::of(s)),
-                _ => None,
-            });
+            // The last chunk starting before `g`, or an earlier one when that one holds no step
+            // before it (a chunk holding only the node's end).
+            let mut k = self.lines[n].events.partition_point(|&i| self.meta(i).first_step < g);
+            let mut found = None;
+            while found.is_none() && k > 0 {
+                k -= 1;
+                let Some(chunk) = self.event_chunk(n, k) else { break };
+                let events = self.chunk(chunk)?;
+                let i = events.partition_point(|e| step_number(e) < g);
+                found = events[..i].iter().rev().find_map(|e| match e {
+                    Event::Step(s) => Some(Mark::of(s)),
+                    _ => None,
+                });
+            }
             if let Some(m) = found
                 && best.is_none_or(|b| m.global_step > b.global_step)
             {
@@ -301,9 +318,8 @@ impl Cursor {
     pub fn step_at_time(&mut self, t: i64) -> Result<Option<Mark>, TraceError> {
         let mut best: Option<Mark> = None;
         for n in 0..self.nodes.len() {
-            let line = &self.lines[n].events;
-            let k = line.partition_point(|e| e.3 < t);
-            let Some(&(chunk, ..)) = line.get(k) else { continue };
+            let k = self.lines[n].events.partition_point(|&i| self.meta(i).last_time < t);
+            let Some(chunk) = self.event_chunk(n, k) else { continue };
             let events = self.chunk(chunk)?;
             let found = events.iter().find_map(|e| match e {
                 Event::Step(s) if s.time >= t => Some(Mark::of(s)),
@@ -325,7 +341,7 @@ impl Cursor {
 
     /// The checkpoints of node `n`: (global step about to run, chunk number).
     pub(crate) fn checkpoints(&self, n: usize) -> Vec<u64> {
-        self.lines[n].checkpoints.iter().map(|c| c.0).collect()
+        self.lines[n].checkpoints.iter().map(|&i| self.meta(i).first_step).collect()
     }
 
     /// Rebuild node `n` at position `from` (a checkpoint's step, or 0) and visit each of its
@@ -354,7 +370,9 @@ impl Cursor {
 
     /// True when node `n` recorded its end before position `g`.
     pub fn done_before(&mut self, n: usize, g: u64) -> Result<bool, TraceError> {
-        let Some(&(chunk, ..)) = self.lines[n].events.last() else { return Ok(false) };
+        // The node's last chunk in the file: its end is written last.
+        let Some(&chunk) = self.lines[n].events.iter().max() else { return Ok(false) };
+        let chunk = chunk as usize;
         let events = self.chunk(chunk)?;
         let last_step = events.iter().rev().find_map(|e| match e {
             Event::Step(s) => Some(s.global_step),

@@ -10,6 +10,7 @@ use std::path::Path;
 use serde::de::DeserializeOwned;
 
 use super::codec::{self, Codec};
+use super::error::Fault;
 use super::source::TraceFile;
 use super::{ChunkKind, MAX_FRAME, TraceError};
 
@@ -88,6 +89,34 @@ impl Frame {
         codec::unpack(self.codec, &self.payload)
             .and_then(|bytes| codec::decode(&bytes))
             .map_err(|fault| fault.at(path, self.offset))
+    }
+
+    /// Decode a sequence of `T` (bincode: a length, then the elements) into a vector sized
+    /// once. Each element takes at least `min_bytes` encoded bytes, so a stated length the
+    /// payload cannot hold is refused before anything is reserved; serde's own `Vec` would
+    /// grow by doubling, and so need twice the memory at its peak.
+    pub(super) fn decode_seq<T: DeserializeOwned>(
+        &self,
+        path: &Path,
+        min_bytes: usize,
+    ) -> Result<Vec<T>, TraceError> {
+        let fault = |f: Fault| f.at(path, self.offset);
+        let bytes = codec::unpack(self.codec, &self.payload).map_err(fault)?;
+        let (count, mut at) = codec::decode_prefix::<u64>(&bytes).map_err(fault)?;
+        let room = bytes.len().saturating_sub(at) / min_bytes.max(1);
+        if count > room as u64 {
+            return Err(fault(Fault::Codec(format!("{count} elements cannot fit in {} bytes", bytes.len()))));
+        }
+        let mut out = Vec::with_capacity(count as usize);
+        for _ in 0..count {
+            let (value, used) = codec::decode_prefix::<T>(&bytes[at..]).map_err(fault)?;
+            at += used;
+            out.push(value);
+        }
+        match bytes.len() - at {
+            0 => Ok(out),
+            left => Err(fault(Fault::Codec(format!("{left} bytes left over after the value")))),
+        }
     }
 
     /// Decode a `T` from the start of the payload, ignoring what follows it.

@@ -106,7 +106,8 @@ fn footer(src: &mut TraceFile, data_start: u64) -> Result<Option<(Vec<IndexEntry
     if frame.kind != FrameKind::Index || frame.end() != trailer_at {
         return Ok(None);
     }
-    let Some(index) = tolerate(frame.decode::<Vec<IndexEntry>>(src.path()))? else { return Ok(None) };
+    // An entry is at least 8 bytes: offset, len, kind and the five meta fields, a byte each.
+    let Some(index) = tolerate(frame.decode_seq::<IndexEntry>(src.path(), 8))? else { return Ok(None) };
     Ok(contiguous(&index, data_start, index_at).then_some((index, index_at)))
 }
 
