@@ -3,6 +3,9 @@
 //! them), then the median time of `goto` to a random step and of `back 1` at the end, and
 //! their 10M/1M ratio (a scan would give 10×; the goal is ≤ 2× and < 50 ms at 10M).
 //!
+//! Also the time of `catar query` for one identifier (goal < 1 s at 10M), which reads the keys
+//! chunks and decodes only the chunks they do not rule out.
+//!
 //! `cargo bench --bench replay` (SIZES=1000000,10000000 and GOTOS=100 by default). The traces
 //! are kept in target/bench-replay/ and reused; the peak memory of a replay over one of them:
 //! `/usr/bin/time -v target/release/catar replay target/bench-replay/10000000.trc --script S`.
@@ -11,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use catar::recorder::{
-    CabinetDesc, Changes, Checkpoint, ContextDesc, EVENTS_VERSION, Event, Level, PipelineDesc,
+    CabinetDesc, Changes, Checkpoint, ChunkKeys, ContextDesc, EVENTS_VERSION, Event, Level, PipelineDesc,
     RecorderSettings, RowSnapshot, StageDesc, StatementDesc, Step, TraceHeader, TraceValue,
 };
 use catar::replay::Cursor;
@@ -81,7 +84,10 @@ fn write(path: &Path, steps: u64) {
     let mut buffers: Vec<(Vec<Event>, Option<ChunkMeta>)> = (0..NODES).map(|_| (Vec::new(), None)).collect();
     let flush = |w: &mut TraceWriter<TraceHeader, Vec<Event>>, b: &mut (Vec<Event>, Option<ChunkMeta>)| {
         if let Some(meta) = b.1.take() {
-            w.write_chunk(ChunkKind::Events, meta, &b.0).expect("write");
+            w.write_chunk(ChunkKind::Events, meta.clone(), &b.0).expect("write");
+            // As the recorder: the chunk's keys (K is the identifier) after it.
+            let keys = vec![Event::Keys(Box::new(ChunkKeys::of(&b.0, &[true, false])))];
+            w.write_chunk(ChunkKind::Keys, meta, &keys).expect("write");
             b.0.clear();
         }
     };
@@ -162,7 +168,7 @@ fn write(path: &Path, steps: u64) {
 fn trace(steps: u64) -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-replay");
     std::fs::create_dir_all(&dir).expect("bench dir");
-    let path = dir.join(format!("{steps}.trc"));
+    let path = dir.join(format!("{steps}-keys.trc"));
     if Cursor::open(&path).is_err() {
         let t = Instant::now();
         write(&path, steps);
@@ -194,8 +200,8 @@ fn targets(n: usize, below: u64) -> Vec<u64> {
         .collect()
 }
 
-/// (open, median goto, median back 1 at the end).
-fn measure(steps: u64, gotos: usize) -> (Duration, Duration, Duration) {
+/// (open, median goto, median back 1 at the end, median query of one identifier).
+fn measure(steps: u64, gotos: usize) -> (Duration, Duration, Duration, Duration) {
     let path = trace(steps);
     let t = Instant::now();
     let mut c = Cursor::open(&path).expect("open");
@@ -216,7 +222,16 @@ fn measure(steps: u64, gotos: usize) -> (Duration, Duration, Duration) {
         c.seek(m.global_step).expect("seek");
         back.push(t.elapsed());
     }
-    (open, median(goto), median(back))
+    // The history of one record by its identifier, as `catar query` answers it.
+    let mut query = Vec::new();
+    for g in targets(5, steps) {
+        let t = Instant::now();
+        let mut trace = catar::recorder::open_trace(&path).expect("open");
+        let h = catar::replay::query(&mut trace, "bench", &format!("K={g}")).expect("query");
+        assert!(!h.touches.is_empty(), "K={g} is found");
+        query.push(t.elapsed());
+    }
+    (open, median(goto), median(back), median(query))
 }
 
 fn main() {
@@ -228,9 +243,10 @@ fn main() {
     let gotos = std::env::var("GOTOS").ok().and_then(|v| v.parse().ok()).unwrap_or(100);
     let mut results = Vec::new();
     for &s in &sizes {
-        let (open, goto, back) = measure(s, gotos);
+        let (open, goto, back, query) = measure(s, gotos);
         println!(
-            "{s:>10} steps: open {open:>9.2?}  goto (median of {gotos}) {goto:>9.2?}  back 1 at the end {back:>9.2?}"
+            "{s:>10} steps: open {open:>9.2?}  goto (median of {gotos}) {goto:>9.2?}  \
+             back 1 at the end {back:>9.2?}  query one id {query:>9.2?}"
         );
         results.push((s, goto, back));
     }

@@ -146,3 +146,46 @@ fn wrong_queries_say_why() {
     );
     assert!(err(&["/nonexistent.trace", "--id", "reg_id=1"], 2).contains("/nonexistent.trace"));
 }
+
+/// The keys chunks only let a search skip chunks: without them (a trace copied chunk by chunk
+/// minus its keys, as an older catar wrote it) every answer is the same.
+#[test]
+fn keys_skip_chunks_without_changing_any_answer() {
+    use catar::recorder::{Chunk, Event, TraceHeader, open_trace};
+    use catar::trace::{ChunkKind, TraceWriter};
+    let dir = tempfile::tempdir().unwrap();
+    let (db, trace) = recorded(dir.path(), 0.05);
+    let bare = dir.path().join("bare.trace");
+    let mut t = open_trace(&trace).unwrap();
+    let mut w = TraceWriter::<TraceHeader, Chunk>::create(&bare, t.header()).unwrap();
+    let index = t.index().to_vec();
+    let keys = index.iter().filter(|e| e.kind == ChunkKind::Keys).count();
+    let events = index.iter().filter(|e| e.kind == ChunkKind::Events).count();
+    assert_eq!(keys, events, "every events chunk of a full trace has its keys");
+    for (i, e) in index.iter().enumerate() {
+        let chunk = t.read_chunk(i).unwrap();
+        if e.kind == ChunkKind::Keys {
+            assert!(matches!(chunk.as_slice(), [Event::Keys(_)]));
+        } else {
+            w.write_chunk(e.kind, e.meta.clone(), &chunk).unwrap();
+        }
+    }
+    w.finish().unwrap();
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let mut ids: Vec<String> = ["event_id", "imsi"]
+        .iter()
+        .map(|c| {
+            let sql = format!("SELECT {c} FROM persistent ORDER BY event_id LIMIT 1 OFFSET 40");
+            format!("{}={}", c.to_uppercase(), conn.query_row(&sql, [], |r| r.get::<_, String>(0)).unwrap())
+        })
+        .collect();
+    ids.extend(["reg_id=77".to_string(), "SERVICE=VOICE".to_string()]);
+    for id in ids {
+        assert_eq!(query_json(&trace, &id), query_json(&bare, &id), "{id}");
+    }
+    for t in [&trace, &bare] {
+        let out = catar().arg("query").arg(t).args(["--id", "EVENT_ID=EV999999999"]).output().unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("no record has EVENT_ID=EV999999999"));
+    }
+}

@@ -75,6 +75,7 @@ pub fn perfetto(trace: &mut Trace, out: &mut dyn Write) -> Result<(), ExportErro
                                       "ts": ts, "args": {"tick": c.tick, "tables": c.tables.len()}});
                     write_event(out, &mut first, &mark)?;
                 }
+                Event::Keys(_) => {}
                 Event::Done { node, steps, .. } => {
                     let ts = last_ts.get(node as usize).copied().unwrap_or(0);
                     let done = json!({"ph": "i", "s": "t", "pid": 1, "tid": node as usize + 1, "name": "done",

@@ -7,7 +7,10 @@ use crate::engine::Pipeline;
 use crate::model::{CabinetKind, Value, Weight};
 
 /// Version of the header and event types below; bumped whenever they change shape.
-pub const EVENTS_VERSION: u32 = 4;
+pub const EVENTS_VERSION: u32 = 5;
+
+/// The oldest events version this catar reads: version 4 lacks only [`Event::Keys`].
+pub const OLDEST_EVENTS_VERSION: u32 = 4;
 
 /// The trace file's header.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -305,6 +308,9 @@ pub enum Event {
         /// Its pseudo-time at the end.
         time: i64,
     },
+    /// The keys of the events chunk before it (in a keys chunk of its own). Last, so that
+    /// the variants before it keep the numbers version 4 gave them.
+    Keys(Box<super::keys::ChunkKeys>),
 }
 
 /// The payload of one trace chunk: consecutive events of one node.

@@ -8,6 +8,7 @@ use std::time::Instant;
 use crossbeam_channel::Sender;
 
 use super::event::{Changes, Checkpoint, Event, Level, RowSnapshot, Step, TraceValue};
+use super::keys::ChunkKeys;
 use crate::engine::{NodeId, StepHook, StepPoint, Workspace};
 use crate::ops::{Presence, PresenceChange, ReportDetail, StepReport};
 use crate::trace::{ChunkKind, ChunkMeta, EncodedChunk};
@@ -30,6 +31,8 @@ pub(crate) struct NodeRecorder {
     node: u16,
     level: Level,
     duration: Option<i64>,
+    /// By context id: the identifiers whose values go into a chunk's keys.
+    identifiers: Vec<bool>,
     first_time: Option<i64>,
     stopped: bool,
     presence: Presence,
@@ -51,6 +54,7 @@ impl NodeRecorder {
         level: Level,
         duration: Option<i64>,
         cabinets: usize,
+        identifiers: Vec<bool>,
         tx: Sender<Flush>,
         origin: Instant,
     ) -> Self {
@@ -58,6 +62,7 @@ impl NodeRecorder {
             node,
             level,
             duration,
+            identifiers,
             first_time: None,
             stopped: false,
             presence: Presence::new(cabinets),
@@ -95,8 +100,13 @@ impl NodeRecorder {
         if let Some(meta) = self.meta.take() {
             let events = std::mem::replace(&mut self.buffer, Vec::with_capacity(CHUNK_EVENTS));
             self.buffered_bytes = 0;
+            // At full level, the chunk's keys follow it: a search skips it without decoding.
+            let keys = (self.level == Level::Full)
+                .then(|| vec![Event::Keys(Box::new(ChunkKeys::of(&events, &self.identifiers)))]);
             // A closed channel means the writer failed; it reports why when the run finishes.
-            if self.tx.send(EncodedChunk::new(ChunkKind::Events, meta, &events)).is_err() {
+            if self.tx.send(EncodedChunk::new(ChunkKind::Events, meta.clone(), &events)).is_err()
+                || keys.is_some_and(|k| self.tx.send(EncodedChunk::new(ChunkKind::Keys, meta, &k)).is_err())
+            {
                 self.stopped = true;
             }
         }
@@ -185,7 +195,7 @@ fn estimated_size(event: &Event) -> usize {
                 + 8 * (s.contexts_appeared.len() + s.contexts_disappeared.len())
                 + changes
         }
-        Event::Done { .. } | Event::Checkpoint(_) => 32,
+        Event::Done { .. } | Event::Checkpoint(_) | Event::Keys(_) => 32,
     }
 }
 

@@ -4,6 +4,7 @@
 mod consolidate;
 mod event;
 mod hook;
+mod keys;
 
 use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
@@ -16,6 +17,7 @@ pub use event::{
     RecorderSettings, RowSnapshot, StageDesc, StatementDesc, Step, TraceHeader, TraceValue,
 };
 use hook::{Flush, NodeRecorder};
+pub use keys::ChunkKeys;
 
 use crate::engine::{HookFactory, NoHook, NodeId, Pipeline, StepHook};
 use crate::trace::{TraceError, TraceReader, TraceWriter};
@@ -83,6 +85,7 @@ pub struct Recorder {
     settings: RecorderSettings,
     nodes: Vec<NodeId>,
     cabinets: usize,
+    identifiers: Vec<bool>,
     tx: Option<Sender<Flush>>,
     writer: Option<JoinHandle<Result<u64, TraceError>>>,
     origin: std::time::Instant,
@@ -120,6 +123,13 @@ impl Recorder {
             settings,
             nodes: pipeline.nodes(),
             cabinets: pipeline.schema().cabinets().len(),
+            // Heavy contexts are the identifiers a search looks records up by.
+            identifiers: pipeline
+                .schema()
+                .contexts()
+                .iter()
+                .map(|c| c.weight == crate::model::Weight::Heavy)
+                .collect(),
             tx: Some(tx),
             writer: Some(thread),
             origin: std::time::Instant::now(),
@@ -155,6 +165,7 @@ impl HookFactory for Recorder {
                     self.settings.level,
                     self.settings.duration,
                     self.cabinets,
+                    self.identifiers.clone(),
                     tx.clone(),
                     self.origin,
                 ))
@@ -190,7 +201,7 @@ pub fn open_trace(path: &Path) -> Result<Trace, TraceError> {
         other => other?,
     };
     let found = trace.header().events_version;
-    if found != EVENTS_VERSION {
+    if !(event::OLDEST_EVENTS_VERSION..=EVENTS_VERSION).contains(&found) {
         return Err(incompatible(format!("event version {found}, this catar reads {EVENTS_VERSION}")));
     }
     Ok(trace)

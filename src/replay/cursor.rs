@@ -91,6 +91,7 @@ impl Cursor {
             match e.kind {
                 ChunkKind::Events => line.events.push(i as u32),
                 ChunkKind::Checkpoint => line.checkpoints.push(i as u32),
+                ChunkKind::Keys => {}
             }
         }
         // A node's chunks are written in order; sorting keeps an appended (ACCUMULATE) trace

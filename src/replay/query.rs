@@ -9,8 +9,8 @@ use jiff::Timestamp;
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::{Deserialize, Serialize};
 
-use crate::recorder::{Event, Level, PipelineDesc, Step, Trace, TraceValue};
-use crate::trace::TraceError;
+use crate::recorder::{ChunkKeys, Event, Level, PipelineDesc, Step, Trace, TraceValue};
+use crate::trace::{ChunkKind, TraceError};
 
 /// The cabinet of a record whose slots were freed (the trace keeps the contexts, not the cabinet).
 const FREED: u16 = u16::MAX;
@@ -153,15 +153,56 @@ fn values(step: &Step) -> impl Iterator<Item = (u16, u64, u16, u16, &TraceValue)
     })
 }
 
-fn steps(trace: &mut Trace, mut each: impl FnMut(&Step)) -> Result<(), TraceError> {
-    for i in 0..trace.index().len() {
-        for e in &trace.read_chunk(i)? {
-            if let Event::Step(s) = e {
-                each(s);
+/// The events chunks of a trace with their keys, where it has them (full level, version 2):
+/// a search decodes only the chunks whose keys may hold what it looks for.
+struct Chunks {
+    events: Vec<(usize, Option<ChunkKeys>)>,
+}
+
+impl Chunks {
+    fn of(trace: &mut Trace) -> Result<Chunks, TraceError> {
+        let mut events = Vec::new();
+        let mut at: FxHashMap<(u16, u64, u64), usize> = FxHashMap::default();
+        let mut keys = Vec::new();
+        for (i, e) in trace.index().iter().enumerate() {
+            match e.kind {
+                ChunkKind::Events => {
+                    at.insert((e.meta.node, e.meta.first_step, e.meta.last_step), events.len());
+                    events.push((i, None));
+                }
+                ChunkKind::Keys => keys.push((i, (e.meta.node, e.meta.first_step, e.meta.last_step))),
+                ChunkKind::Checkpoint => {}
             }
         }
+        for (i, meta) in keys {
+            let Some(&k) = at.get(&meta) else { continue };
+            if let Some(Event::Keys(keys)) = trace.read_chunk(i)?.into_iter().next() {
+                events[k].1 = Some(*keys);
+            }
+        }
+        Ok(Chunks { events })
     }
-    Ok(())
+
+    /// Every step of the chunks `wanted` (given a chunk's keys, if any) may concern, in file
+    /// order (so each node's steps in order).
+    fn steps(
+        &self,
+        trace: &mut Trace,
+        wanted: impl Fn(&ChunkKeys) -> bool,
+        mut each: impl FnMut(&Step),
+    ) -> Result<(), TraceError> {
+        for (i, keys) in &self.events {
+            if keys.as_ref().is_some_and(|k| !wanted(k)) {
+                continue;
+            }
+            for e in &trace.read_chunk(*i)? {
+                if let Event::Step(s) = e {
+                    each(s);
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Per node, which of its tables hold records of the flow (reactors, data and archive tables):
@@ -195,21 +236,27 @@ pub fn query(trace: &mut Trace, origin: &str, id: &str) -> Result<History, Query
     let in_flow = move |node: u16, table: u16| {
         flow.get(node as usize).and_then(|t| t.get(table as usize)).copied().unwrap_or(false)
     };
+    let chunks = Chunks::of(trace)?;
     let mut records: FxHashSet<u64> = FxHashSet::default();
     match &key {
         Key::RegId(r) => {
             records.insert(*r);
         }
-        Key::Context(context, value) => steps(trace, |s| {
-            for (table, reg_id, _, c, v) in values(s) {
-                if c == *context && in_flow(s.node, table) && value_text(v) == *value {
-                    records.insert(reg_id);
+        Key::Context(context, value) => {
+            // Keys hold identifier (heavy) values only: a light context is looked for everywhere.
+            let identifier = desc.contexts.get(*context as usize).is_some_and(|c| c.heavy);
+            let wanted = |k: &ChunkKeys| !identifier || k.may_set(*context, value);
+            chunks.steps(trace, wanted, |s| {
+                for (table, reg_id, _, c, v) in values(s) {
+                    if c == *context && in_flow(s.node, table) && value_text(v) == *value {
+                        records.insert(reg_id);
+                    }
                 }
-            }
-        })?,
+            })?
+        }
     }
     let mut follow = Follow::new(&desc, &records, &in_flow);
-    steps(trace, |s| follow.step(s))?;
+    chunks.steps(trace, |k| records.iter().any(|&r| k.may_touch(r)), |s| follow.step(s))?;
     Ok(follow.finish(id))
 }
 

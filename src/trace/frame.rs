@@ -35,6 +35,9 @@ pub(super) enum FrameKind {
     Checkpoint = 3,
     /// The footer index; always the last frame.
     Index = 4,
+    /// A chunk of keys: what a reader needs to tell whether another chunk concerns something
+    /// (version 2).
+    Keys = 5,
 }
 
 impl FrameKind {
@@ -44,6 +47,7 @@ impl FrameKind {
             2 => Some(FrameKind::Events),
             3 => Some(FrameKind::Checkpoint),
             4 => Some(FrameKind::Index),
+            5 => Some(FrameKind::Keys),
             _ => None,
         }
     }
@@ -53,6 +57,7 @@ impl FrameKind {
         match self {
             FrameKind::Events => Some(ChunkKind::Events),
             FrameKind::Checkpoint => Some(ChunkKind::Checkpoint),
+            FrameKind::Keys => Some(ChunkKind::Keys),
             FrameKind::Header | FrameKind::Index => None,
         }
     }
@@ -63,6 +68,7 @@ impl From<ChunkKind> for FrameKind {
         match kind {
             ChunkKind::Events => FrameKind::Events,
             ChunkKind::Checkpoint => FrameKind::Checkpoint,
+            ChunkKind::Keys => FrameKind::Keys,
         }
     }
 }

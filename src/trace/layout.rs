@@ -80,7 +80,8 @@ fn check_preamble(src: &mut TraceFile) -> Result<(), TraceError> {
         return Err(TraceError::corrupt(src.path(), have as u64, reason));
     }
     match u16::from_le_bytes([v0, v1]) {
-        VERSION => Ok(()),
+        // Version 1 differs only in having no keys chunks.
+        1 | VERSION => Ok(()),
         found if found > VERSION => {
             Err(TraceError::NewerVersion { path: src.path().into(), found, supported: VERSION })
         }

@@ -38,7 +38,8 @@ pub use writer::{EncodedChunk, TraceWriter};
 pub const MAGIC: [u8; 8] = *b"CATARTRC";
 
 /// The format version this code writes and the newest it reads. A change to the bytes bumps it.
-pub const VERSION: u16 = 1;
+/// Version 2 added keys chunks; version 1 files (which have none) are read as they are.
+pub const VERSION: u16 = 2;
 
 /// The most bytes a frame body, or a payload once decompressed, may hold (64 MiB). Readers check
 /// every stated length against it before allocating, so a hostile file cannot ask for more.
@@ -51,6 +52,9 @@ pub enum ChunkKind {
     Events,
     /// A snapshot of state from which replay can start without reading what came before.
     Checkpoint,
+    /// Keys summarising the chunk before it (same meta), so that a search can skip chunks
+    /// without reading them (version 2).
+    Keys,
 }
 
 /// Where a chunk sits in the run; kept in the index so a reader can seek without decoding.
