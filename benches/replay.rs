@@ -86,7 +86,7 @@ fn write(path: &Path, steps: u64) {
         if let Some(meta) = b.1.take() {
             w.write_chunk(ChunkKind::Events, meta.clone(), &b.0).expect("write");
             // As the recorder: the chunk's keys (K is the identifier) after it.
-            let keys = vec![Event::Keys(Box::new(ChunkKeys::of(&b.0, &[true, false])))];
+            let keys = vec![Event::Keys(Box::new(ChunkKeys::of(&b.0, &[true, false], &[true])))];
             w.write_chunk(ChunkKind::Keys, meta, &keys).expect("write");
             b.0.clear();
         }

@@ -173,6 +173,26 @@ impl PipelineDesc {
         PipelineDesc { contexts, cabinets, stages, nodes }
     }
 
+    /// Per node, which of its tables hold records of the flow (reactors, data and archive
+    /// tables): accumulator, reference and rules rows have reg_ids of their own that mean
+    /// other things.
+    pub fn flow_tables(&self) -> Vec<Vec<bool>> {
+        self.nodes
+            .iter()
+            .map(|n| {
+                let stage = self.stages.iter().find(|s| s.name == crate::tracer::stage_name(n));
+                stage.map_or_else(Vec::new, |s| {
+                    s.tables
+                        .iter()
+                        .map(|(_, kind)| {
+                            !["Accumulator", "Reference", "Rules"].iter().any(|k| kind.starts_with(k))
+                        })
+                        .collect()
+                })
+            })
+            .collect()
+    }
+
     /// A cabinet's name.
     pub fn cabinet(&self, id: u16) -> &str {
         self.cabinets.get(id as usize).map_or("?", |c| c.name.as_str())

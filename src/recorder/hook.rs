@@ -8,7 +8,6 @@ use std::time::Instant;
 use crossbeam_channel::Sender;
 
 use super::event::{Changes, Checkpoint, Event, Level, RowSnapshot, Step, TraceValue};
-use super::keys::ChunkKeys;
 use crate::engine::{NodeId, StepHook, StepPoint, Workspace};
 use crate::ops::{Presence, PresenceChange, ReportDetail, StepReport};
 use crate::trace::{ChunkKind, ChunkMeta, EncodedChunk};
@@ -23,6 +22,9 @@ const CHUNK_BYTES: usize = 1 << 20;
 /// other nodes) so that the single writer thread only appends bytes.
 pub(crate) type Flush = EncodedChunk<Vec<Event>>;
 
+/// An events chunk on its way to be keyed (full level).
+pub(crate) type ToKey = (ChunkMeta, Vec<Event>);
+
 /// Ticks between two checkpoints at full level: a replay reaches any step by reading at most
 /// this many ticks of changes after the nearest checkpoint.
 const CHECKPOINT_TICKS: u64 = 32;
@@ -31,8 +33,8 @@ pub(crate) struct NodeRecorder {
     node: u16,
     level: Level,
     duration: Option<i64>,
-    /// By context id: the identifiers whose values go into a chunk's keys.
-    identifiers: Vec<bool>,
+    /// Where a full-level events chunk goes to be keyed, once encoded.
+    keys: Option<Sender<ToKey>>,
     first_time: Option<i64>,
     stopped: bool,
     presence: Presence,
@@ -54,7 +56,7 @@ impl NodeRecorder {
         level: Level,
         duration: Option<i64>,
         cabinets: usize,
-        identifiers: Vec<bool>,
+        keys: Option<Sender<ToKey>>,
         tx: Sender<Flush>,
         origin: Instant,
     ) -> Self {
@@ -62,7 +64,7 @@ impl NodeRecorder {
             node,
             level,
             duration,
-            identifiers,
+            keys,
             first_time: None,
             stopped: false,
             presence: Presence::new(cabinets),
@@ -100,13 +102,11 @@ impl NodeRecorder {
         if let Some(meta) = self.meta.take() {
             let events = std::mem::replace(&mut self.buffer, Vec::with_capacity(CHUNK_EVENTS));
             self.buffered_bytes = 0;
-            // At full level, the chunk's keys follow it: a search skips it without decoding.
-            let keys = (self.level == Level::Full)
-                .then(|| vec![Event::Keys(Box::new(ChunkKeys::of(&events, &self.identifiers)))]);
             // A closed channel means the writer failed; it reports why when the run finishes.
-            if self.tx.send(EncodedChunk::new(ChunkKind::Events, meta.clone(), &events)).is_err()
-                || keys.is_some_and(|k| self.tx.send(EncodedChunk::new(ChunkKind::Keys, meta, &k)).is_err())
-            {
+            let sent = self.tx.send(EncodedChunk::new(ChunkKind::Events, meta.clone(), &events)).is_ok();
+            // At full level the chunk is keyed too, by the recorder's keys thread: a search
+            // then skips it without decoding it.
+            if !sent || self.keys.as_ref().is_some_and(|k| k.send((meta, events)).is_err()) {
                 self.stopped = true;
             }
         }

@@ -1,22 +1,24 @@
-//! Keys of an events chunk: the reg_ids it touches and the identifier values it sets, in a
-//! Bloom filter written as a small chunk of its own after it. A search (`catar query`) reads
-//! the keys and decodes only the chunks that may hold what it looks for, instead of every
-//! chunk of the trace. Hashes are CRC32C (Castagnoli) of a tagged byte string, two of them
-//! combined (Kirsch–Mitzenmacher): stable across platforms and versions.
+//! Keys of an events chunk: the range of reg_ids it touches and a Bloom filter of the
+//! identifier values it sets, written as a small chunk of its own after it. A search (`catar
+//! query`) reads the keys and decodes only the chunks that may hold what it looks for, instead
+//! of every chunk of the trace. A value is keyed by its text as a query writes it (an integer
+//! in decimal, a text as it is; times are left out): CRC32C (Castagnoli) of a tagged byte
+//! string, two of them combined (Kirsch–Mitzenmacher), stable across platforms and versions.
 
 use serde::{Deserialize, Serialize};
 
 use super::event::{Event, TraceValue};
 
-/// Filter bits per distinct key: about a 1% false-positive rate with [`HASHES`] hashes.
-const BITS_PER_KEY: usize = 10;
+/// Filter bits per value written: about 2% false positives with [`HASHES`] hashes.
+const BITS_PER_KEY: usize = 8;
 /// Hash functions of the filter.
-const HASHES: u8 = 7;
+const HASHES: u8 = 6;
 
 /// What an events chunk holds, summarised.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChunkKeys {
-    /// The smallest and largest reg_id the chunk's steps touch (none when they touch none).
+    /// The smallest and largest reg_id the chunk's steps touch in flow tables (none when they
+    /// touch none): accumulator, reference and rules rows have reg_ids of their own.
     pub reg_ids: Option<(u64, u64)>,
     /// The filter's bits, 64 a word.
     pub bloom: Vec<u64>,
@@ -24,107 +26,121 @@ pub struct ChunkKeys {
     pub hashes: u8,
 }
 
-fn hash(bytes: &[u8]) -> (u32, u32) {
-    // The second hash is odd, so that the k probes of a key are all distinct modulo a power of two.
-    (crc32c::crc32c(bytes), crc32c::crc32c_append(0x9E37_79B9, bytes) | 1)
+/// The two hashes of the key of `text` in `context`: one CRC32C (hardware-assisted where the
+/// CPU has it; this runs for every identifier value a full recording writes), and a second
+/// hash mixed from it (murmur3's finaliser), odd so that the probes of a key are distinct.
+fn key(context: u16, text: &[u8]) -> (u32, u32) {
+    let [c0, c1] = context.to_le_bytes();
+    let h1 = crc32c::crc32c_append(crc32c::crc32c(&[1, c0, c1]), text);
+    let mut h2 = h1 ^ 0x9E37_79B9;
+    h2 ^= h2 >> 16;
+    h2 = h2.wrapping_mul(0x85EB_CA6B);
+    h2 ^= h2 >> 13;
+    h2 = h2.wrapping_mul(0xC2B2_AE35);
+    h2 ^= h2 >> 16;
+    (h1, h2 | 1)
 }
 
-fn reg_key(reg_id: u64) -> (u32, u32) {
-    let mut b = [0u8; 9];
-    b[1..].copy_from_slice(&reg_id.to_le_bytes());
-    hash(&b)
-}
-
+/// The key of a recorded value, if values of its type are keyed.
 fn value_key(context: u16, v: &TraceValue) -> Option<(u32, u32)> {
-    let mut b = vec![1u8];
-    b.extend_from_slice(&context.to_le_bytes());
     match v {
-        TraceValue::Empty => return None,
         TraceValue::Int(i) => {
-            b.push(0);
-            b.extend_from_slice(&i.to_le_bytes());
+            let mut digits = [0u8; 20];
+            Some(key(context, decimal(*i, &mut digits)))
         }
-        TraceValue::Text(t) => {
-            b.push(1);
-            b.extend_from_slice(t.as_bytes());
-        }
-        TraceValue::Time(s, n) => {
-            b.push(2);
-            b.extend_from_slice(&s.to_le_bytes());
-            b.extend_from_slice(&n.to_le_bytes());
+        TraceValue::Text(t) => Some(key(context, t.as_bytes())),
+        TraceValue::Empty | TraceValue::Time(..) => None,
+    }
+}
+
+/// `i` in decimal, as `i.to_string()` writes it, without allocating.
+fn decimal(i: i64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut n = i.unsigned_abs();
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
         }
     }
-    Some(hash(&b))
+    if i < 0 {
+        at -= 1;
+        buf[at] = b'-';
+    }
+    &buf[at..]
 }
 
 impl ChunkKeys {
-    /// The keys of a chunk's events: every reg_id its steps touch, and every value they set
-    /// in a context marked in `identifiers` (by context id).
-    pub fn of(events: &[Event], identifiers: &[bool]) -> ChunkKeys {
-        let mut keys: Vec<(u32, u32)> = Vec::new();
+    /// The keys of a chunk's events: the range of reg_ids its steps touch in the tables marked
+    /// in `flow` (by table id), and every integer or text value they set in a context marked in
+    /// `identifiers` (by context id).
+    pub fn of(events: &[Event], identifiers: &[bool], flow: &[bool]) -> ChunkKeys {
+        let identifier = |c: u16| identifiers.get(c as usize).copied().unwrap_or(false);
         let mut range: Option<(u64, u64)> = None;
-        let mut reg = |r: u64, keys: &mut Vec<(u32, u32)>| {
-            range = Some(range.map_or((r, r), |(lo, hi)| (lo.min(r), hi.max(r))));
-            keys.push(reg_key(r));
-        };
-        for e in events {
-            let Event::Step(s) = e else { continue };
-            let Some(c) = &s.changes else { continue };
-            for t in &c.transitions {
-                reg(t.1, &mut keys);
+        let mut count = 0;
+        for_each_value(events, &identifier, |table, reg_id, value| {
+            if flow.get(table as usize).copied().unwrap_or(false) {
+                range = Some(range.map_or((reg_id, reg_id), |(lo, hi)| (lo.min(reg_id), hi.max(reg_id))));
             }
-            for f in &c.freed {
-                reg(f.1, &mut keys);
-            }
-            let mut at = 0;
-            for &(_, reg_id, _, n) in &c.runs {
-                reg(reg_id, &mut keys);
-                for (context, v) in c.values.get(at..at + n as usize).unwrap_or(&[]) {
-                    if identifiers.get(*context as usize).copied().unwrap_or(false)
-                        && let Some(k) = value_key(*context, v)
-                    {
-                        keys.push(k);
-                    }
-                }
-                at += n as usize;
-            }
-        }
-        keys.sort_unstable();
-        keys.dedup();
-        let words = (keys.len() * BITS_PER_KEY).div_ceil(64).max(1);
+            count += usize::from(value.is_some());
+        });
+        // Sized by the values written, repeats included: repeats set no new bits, so each
+        // distinct value gets at least BITS_PER_KEY bits.
+        let words = (count * BITS_PER_KEY).div_ceil(64).max(1);
         let mut bloom = vec![0u64; words];
-        for k in keys {
-            for bit in probes(k, HASHES, words * 64) {
+        for_each_value(events, &identifier, |_, _, value| {
+            for bit in value.into_iter().flat_map(|k| probes(k, HASHES, words * 64)) {
                 bloom[bit / 64] |= 1 << (bit % 64);
             }
-        }
+        });
         ChunkKeys { reg_ids: range, bloom, hashes: HASHES }
-    }
-
-    fn may_hold(&self, key: (u32, u32)) -> bool {
-        let bits = self.bloom.len() * 64;
-        // A filter with no bits or no hashes (damaged, hostile) rules nothing out.
-        bits == 0
-            || self.hashes == 0
-            || probes(key, self.hashes.min(32), bits).all(|bit| self.bloom[bit / 64] & (1 << (bit % 64)) != 0)
     }
 
     /// False only when the chunk surely does not touch this record.
     pub fn may_touch(&self, reg_id: u64) -> bool {
-        self.reg_ids.is_some_and(|(lo, hi)| (lo..=hi).contains(&reg_id)) && self.may_hold(reg_key(reg_id))
+        self.reg_ids.is_some_and(|(lo, hi)| (lo..=hi).contains(&reg_id))
     }
 
     /// False only when the chunk surely sets no `context` to a value written `text` (as
-    /// [`crate::replay::value_text`] writes values: an integer, a text or an RFC 3339 time).
+    /// [`crate::replay::value_text`] writes values). Times are not keyed: a text that reads
+    /// as one is never ruled out.
     pub fn may_set(&self, context: u16, text: &str) -> bool {
-        let mut candidates = vec![TraceValue::Text(text.into())];
-        if let Ok(i) = text.parse::<i64>() {
-            candidates.push(TraceValue::Int(i));
+        let bits = self.bloom.len() * 64;
+        // A filter with no bits or no hashes (damaged, hostile) rules nothing out.
+        if bits == 0 || self.hashes == 0 || text.parse::<jiff::Timestamp>().is_ok() {
+            return true;
         }
-        if let Ok(t) = text.parse::<jiff::Timestamp>() {
-            candidates.push(TraceValue::Time(t.as_second(), t.subsec_nanosecond()));
+        probes(key(context, text.as_bytes()), self.hashes.min(32), bits)
+            .all(|bit| self.bloom[bit / 64] & (1 << (bit % 64)) != 0)
+    }
+}
+
+/// Every record a chunk's steps touch (table, reg_id), with the key of each identifier value
+/// set on it.
+fn for_each_value(
+    events: &[Event],
+    identifier: &dyn Fn(u16) -> bool,
+    mut each: impl FnMut(u16, u64, Option<(u32, u32)>),
+) {
+    for e in events {
+        let Event::Step(s) = e else { continue };
+        let Some(c) = &s.changes else { continue };
+        c.transitions.iter().for_each(|t| each(t.0, t.1, None));
+        c.freed.iter().for_each(|f| each(f.0, f.1, None));
+        let mut at = 0;
+        for &(table, reg_id, _, n) in &c.runs {
+            each(table, reg_id, None);
+            for (context, v) in c.values.get(at..at + n as usize).unwrap_or(&[]) {
+                if identifier(*context)
+                    && let Some(k) = value_key(*context, v)
+                {
+                    each(table, reg_id, Some(k));
+                }
+            }
+            at += n as usize;
         }
-        candidates.iter().filter_map(|v| value_key(context, v)).any(|k| self.may_hold(k))
     }
 }
 
@@ -162,7 +178,8 @@ mod tests {
                 )
             })
             .collect();
-        let keys = ChunkKeys::of(&events, &[true, true, true, false]);
+        let keys = ChunkKeys::of(&events, &[true, true, true, false], &[true]);
+        assert_eq!(ChunkKeys::of(&events, &[true], &[false]).reg_ids, None, "no flow table, no range");
         assert_eq!(keys.reg_ids, Some((0, 999)));
         for i in 0..500u64 {
             assert!(keys.may_touch(i * 2) && keys.may_touch(i * 2 + 1));
@@ -171,9 +188,14 @@ mod tests {
             let t = jiff::Timestamp::new(1_700_000_000 + i as i64, 250_000_000).unwrap();
             assert!(keys.may_set(2, &t.to_string()));
         }
+        // Integers are keyed as their decimal text, negative ones too.
+        let negative =
+            ChunkKeys::of(&[step(&[1], vec![(1, TraceValue::Int(-9_000_000_000))])], &[true, true], &[true]);
+        assert!(negative.may_set(1, "-9000000000"));
+        assert!((0..200).filter(|i| negative.may_set(1, &i.to_string())).count() < 20);
         assert!(!keys.may_touch(1000), "outside the range");
         let false_hits = (0..10_000).filter(|i| keys.may_set(0, &format!("XX{i:09}"))).count();
-        assert!(false_hits < 300, "about 1% false positives, got {false_hits} of 10000");
+        assert!(false_hits < 500, "about 2% false positives, got {false_hits} of 10000");
         // Damaged keys rule nothing out.
         let empty = ChunkKeys { reg_ids: Some((0, 10)), bloom: vec![], hashes: 0 };
         assert!(empty.may_touch(5) && empty.may_set(0, "anything"));

@@ -16,11 +16,11 @@ pub use event::{
     CabinetDesc, Changes, Checkpoint, Chunk, ContextDesc, EVENTS_VERSION, Event, Level, Order, PipelineDesc,
     RecorderSettings, RowSnapshot, StageDesc, StatementDesc, Step, TraceHeader, TraceValue,
 };
-use hook::{Flush, NodeRecorder};
+use hook::{Flush, NodeRecorder, ToKey};
 pub use keys::ChunkKeys;
 
 use crate::engine::{HookFactory, NoHook, NodeId, Pipeline, StepHook};
-use crate::trace::{TraceError, TraceReader, TraceWriter};
+use crate::trace::{ChunkKind, EncodedChunk, TraceError, TraceReader, TraceWriter};
 
 /// A trace file being read: header and chunks of events.
 pub type Trace = TraceReader<TraceHeader, Chunk>;
@@ -85,8 +85,9 @@ pub struct Recorder {
     settings: RecorderSettings,
     nodes: Vec<NodeId>,
     cabinets: usize,
-    identifiers: Vec<bool>,
     tx: Option<Sender<Flush>>,
+    keys: Option<Sender<ToKey>>,
+    keys_thread: Option<JoinHandle<()>>,
     writer: Option<JoinHandle<Result<u64, TraceError>>>,
     origin: std::time::Instant,
     path: PathBuf,
@@ -119,18 +120,43 @@ impl Recorder {
                 writer.finish()
             })
             .map_err(|source| TraceError::Io { path: path.into(), source })?;
-        Ok(Recorder {
-            settings,
-            nodes: pipeline.nodes(),
-            cabinets: pipeline.schema().cabinets().len(),
+        // At full level a thread of its own keys each events chunk (off the nodes' threads,
+        // which only hand it the events they already encoded).
+        let (keys, keys_thread) = if settings.level == Level::Full {
             // Heavy contexts are the identifiers a search looks records up by.
-            identifiers: pipeline
+            let identifiers: Vec<bool> = pipeline
                 .schema()
                 .contexts()
                 .iter()
                 .map(|c| c.weight == crate::model::Weight::Heavy)
-                .collect(),
+                .collect();
+            let flow = header.pipeline.flow_tables();
+            let (keys_tx, keys_rx) = bounded::<ToKey>(QUEUE);
+            let to_writer = tx.clone();
+            let thread = std::thread::Builder::new()
+                .name("recorder-keys".into())
+                .spawn(move || {
+                    for (meta, events) in keys_rx {
+                        let flow = flow.get(meta.node as usize).map_or(&[][..], Vec::as_slice);
+                        let keys = vec![Event::Keys(Box::new(ChunkKeys::of(&events, &identifiers, flow)))];
+                        // A closed channel means the writer failed; it reports why.
+                        if to_writer.send(EncodedChunk::new(ChunkKind::Keys, meta, &keys)).is_err() {
+                            break;
+                        }
+                    }
+                })
+                .map_err(|source| TraceError::Io { path: path.into(), source })?;
+            (Some(keys_tx), Some(thread))
+        } else {
+            (None, None)
+        };
+        Ok(Recorder {
+            settings,
+            nodes: pipeline.nodes(),
+            cabinets: pipeline.schema().cabinets().len(),
             tx: Some(tx),
+            keys,
+            keys_thread,
             writer: Some(thread),
             origin: std::time::Instant::now(),
             path: path.into(),
@@ -139,6 +165,11 @@ impl Recorder {
 
     /// Wait for the writer to write every chunk and the footer.
     pub fn finish(mut self) -> Result<Recording, TraceError> {
+        // The keys thread writes through its own sender: it ends first, then the writer.
+        self.keys.take();
+        if let Some(t) = self.keys_thread.take() {
+            let _ = t.join();
+        }
         self.tx.take();
         let bytes = match self.writer.take().map(JoinHandle::join) {
             Some(Ok(r)) => r?,
@@ -165,7 +196,7 @@ impl HookFactory for Recorder {
                     self.settings.level,
                     self.settings.duration,
                     self.cabinets,
-                    self.identifiers.clone(),
+                    self.keys.clone(),
                     tx.clone(),
                     self.origin,
                 ))

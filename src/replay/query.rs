@@ -205,25 +205,6 @@ impl Chunks {
     }
 }
 
-/// Per node, which of its tables hold records of the flow (reactors, data and archive tables):
-/// accumulator, reference and rules rows have reg_ids of their own that mean other things.
-fn flow_tables(desc: &PipelineDesc) -> Vec<Vec<bool>> {
-    desc.nodes
-        .iter()
-        .map(|n| {
-            let stage = desc.stages.iter().find(|s| s.name == crate::tracer::stage_name(n));
-            stage.map_or_else(Vec::new, |s| {
-                s.tables
-                    .iter()
-                    .map(|(_, kind)| {
-                        !["Accumulator", "Reference", "Rules"].iter().any(|k| kind.starts_with(k))
-                    })
-                    .collect()
-            })
-        })
-        .collect()
-}
-
 /// The history of the records carrying `id` (NAME=VALUE) in a full-level trace.
 pub fn query(trace: &mut Trace, origin: &str, id: &str) -> Result<History, QueryError> {
     let desc = trace.header().pipeline.clone();
@@ -232,7 +213,7 @@ pub fn query(trace: &mut Trace, origin: &str, id: &str) -> Result<History, Query
         return Err(QueryError::Level(origin.to_string(), level));
     }
     let key = key(&desc, id)?;
-    let flow = flow_tables(&desc);
+    let flow = desc.flow_tables();
     let in_flow = move |node: u16, table: u16| {
         flow.get(node as usize).and_then(|t| t.get(table as usize)).copied().unwrap_or(false)
     };

@@ -72,6 +72,9 @@ pub fn text(e: &Event) -> Option<String> {
         Event::Finished(f) => {
             let mut lines = vec![if f.halted {
                 format!("halted after {} records: every record read is stored whole", f.records)
+            } else if f.records == 0 && !f.summary.is_empty() {
+                // A replay reads no records: its summary says what it did.
+                "finished".into()
             } else {
                 format!("finished: {} records", f.records)
             }];
@@ -94,7 +97,7 @@ pub fn text(e: &Event) -> Option<String> {
 
 fn state_text(s: &NodeState) -> String {
     match s {
-        NodeState::Starting => "starting".into(),
+        NodeState::Starting => "not started yet".into(),
         NodeState::Running => "running".into(),
         NodeState::Frozen { statement, reason } => format!("frozen at {statement}: {reason}"),
         NodeState::Waiting { on } => format!("waiting on {on}"),
