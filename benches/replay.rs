@@ -99,7 +99,6 @@ fn write(path: &Path, steps: u64) {
         // Live rows of this node now: the last WINDOW records it charged (reg_id = their step).
         let live = |upto: u64| (upto.saturating_sub(WINDOW)..upto).map(move |s| s * NODES + node);
         if statement == 0 && tick.is_multiple_of(CHECKPOINT_TICKS) {
-            flush(&mut w, &mut buffers[node as usize]);
             let rows = live(node_step).map(|r| row(r, if r.is_multiple_of(3) { 2 } else { 1 })).collect();
             let cp = Checkpoint {
                 node: node as u16,
@@ -168,7 +167,7 @@ fn write(path: &Path, steps: u64) {
 fn trace(steps: u64) -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-replay");
     std::fs::create_dir_all(&dir).expect("bench dir");
-    let path = dir.join(format!("{steps}-keys.trc"));
+    let path = dir.join(format!("{steps}-v2.trc"));
     if Cursor::open(&path).is_err() {
         let t = Instant::now();
         write(&path, steps);

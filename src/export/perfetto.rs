@@ -38,12 +38,23 @@ pub fn perfetto(trace: &mut Trace, out: &mut dyn Write) -> Result<(), ExportErro
     }
     let mut mass: Vec<Vec<i64>> = vec![vec![0; p.cabinets.len()]; p.nodes.len()];
     let mut last_ts: Vec<u64> = vec![0; p.nodes.len()];
+    // Per node, checkpoints not placed yet: (the step they precede, tick, tables).
+    let mut pending: Vec<Vec<(u64, u64, usize)>> = vec![Vec::new(); p.nodes.len()];
+    let checkpoint = |node: usize, ts: u64, tick: u64, tables: usize| {
+        json!({"ph": "i", "s": "t", "pid": 1, "tid": node + 1, "name": "checkpoint",
+               "ts": ts, "args": {"tick": tick, "tables": tables}})
+    };
     for i in 0..trace.index().len() {
         let chunk = trace.read_chunk(i).map_err(|e| ExportError::Encode(e.to_string()))?;
         for event in chunk {
             match event {
                 Event::Step(s) => {
                     let (n, tid) = (s.node as usize, s.node as usize + 1);
+                    if let Some(p) = pending.get_mut(n) {
+                        for (_, tick, tables) in p.extract_if(.., |c| c.0 <= s.global_step) {
+                            write_event(out, &mut first, &checkpoint(n, s.wall_start_us, tick, tables))?;
+                        }
+                    }
                     let statement = stage_of(s.node).and_then(|st| st.statements.get(s.statement as usize));
                     let (name, op) = statement.map_or(("?", "?"), |st| (st.name.as_str(), st.op.as_str()));
                     let step = json!({
@@ -69,11 +80,12 @@ pub fn perfetto(trace: &mut Trace, out: &mut dyn Write) -> Result<(), ExportErro
                         *t = s.wall_start_us + u64::from(s.wall_us);
                     }
                 }
+                // Placed at the step it precedes: a checkpoint chunk may be written before
+                // the events chunk holding the node's steps before it.
                 Event::Checkpoint(c) => {
-                    let ts = last_ts.get(c.node as usize).copied().unwrap_or(0);
-                    let mark = json!({"ph": "i", "s": "t", "pid": 1, "tid": c.node as usize + 1, "name": "checkpoint",
-                                      "ts": ts, "args": {"tick": c.tick, "tables": c.tables.len()}});
-                    write_event(out, &mut first, &mark)?;
+                    if let Some(p) = pending.get_mut(c.node as usize) {
+                        p.push((c.global_step, c.tick, c.tables.len()));
+                    }
                 }
                 Event::Keys(_) => {}
                 Event::Done { node, steps, .. } => {
@@ -83,6 +95,11 @@ pub fn perfetto(trace: &mut Trace, out: &mut dyn Write) -> Result<(), ExportErro
                     write_event(out, &mut first, &done)?;
                 }
             }
+        }
+    }
+    for (n, p) in pending.into_iter().enumerate() {
+        for (_, tick, tables) in p {
+            write_event(out, &mut first, &checkpoint(n, last_ts[n], tick, tables))?;
         }
     }
     out.write_all(b"\n]}\n")?;

@@ -112,10 +112,11 @@ impl NodeRecorder {
         }
     }
 
-    /// Write the node's tables as a checkpoint chunk, after the events before it.
+    /// Write the node's tables as a checkpoint chunk. The events buffered before it are not
+    /// flushed first: readers place a checkpoint by its step, and fewer, fuller events chunks
+    /// keep the index (which a replay holds in memory) small.
     fn checkpoint(&mut self, at: &StepPoint<'_>, ws: &Workspace) {
         self.last_checkpoint = Some(at.tick);
-        self.flush();
         let time = at.pseudo_time.map_or(0, |t| t.as_second());
         let tables = ws
             .tables()

@@ -13,8 +13,9 @@ use crate::trace::{ChunkKind, ChunkMeta, TraceError};
 
 use super::tables::NodeTables;
 
-/// Decoded chunks kept: a few per node, so stepping across nodes never decodes twice.
-const CACHE: usize = 24;
+/// Decoded chunks kept: two per node of a pipeline of six or so, so that stepping across
+/// nodes rarely decodes a chunk twice; each holds up to 2048 decoded steps (about 1 MB).
+const CACHE: usize = 12;
 
 /// One recorded step, without its changes: where a stop is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
