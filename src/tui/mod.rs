@@ -151,7 +151,11 @@ fn end_report(app: &App) -> i32 {
     }
     if let Some(f) = &app.finished {
         let how = if f.halted { "halted" } else { "finished" };
-        let _ = writeln!(out, "catar: run {how}: {} records in {:.2} s", f.records, f.seconds);
+        if app.replay {
+            let _ = writeln!(out, "catar: replay closed after {:.2} s", f.seconds);
+        } else {
+            let _ = writeln!(out, "catar: run {how}: {} records in {:.2} s", f.records, f.seconds);
+        }
         for line in &f.summary {
             let _ = writeln!(out, "{line}");
         }
