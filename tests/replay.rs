@@ -358,3 +358,79 @@ fn a_cut_trace_replays_what_it_holds() {
         }
     }
 }
+
+#[path = "../fuzz/src/lib.rs"]
+#[allow(dead_code)] // the fuzz target's shared code: only the checksum repair is used here
+mod fuzz_lib;
+
+mod hostile {
+    use std::sync::OnceLock;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// A small full-level trace, recorded once.
+    fn full() -> &'static Vec<u8> {
+        static BYTES: OnceLock<Vec<u8>> = OnceLock::new();
+        BYTES.get_or_init(|| {
+            let dir = input(1500);
+            let (trace, _) = recorded(dir.path(), Level::Full);
+            std::fs::read(trace).unwrap()
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+        /// A damaged full trace is refused or replayed: motions, inquiries, snapshots and a
+        /// query answer or fail with an error, and the replay always ends (never a panic).
+        #[test]
+        fn a_damaged_full_trace_replays_or_is_refused(
+            flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..8),
+            cut in any::<usize>(),
+            repair in any::<bool>(),
+        ) {
+            let mut bytes = full().clone();
+            for (at, byte) in flips {
+                let i = 10 + at % (bytes.len() - 10);
+                bytes[i] ^= byte | 1;
+            }
+            bytes.truncate(10 + cut % (bytes.len() - 9));
+            if repair {
+                // Past the checksums, so that the damage reaches the events the replay applies.
+                super::fuzz_lib::repair_checksums(&mut bytes);
+            }
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("damaged.trace");
+            std::fs::write(&path, &bytes).unwrap();
+            if let Ok(mut t) = catar::recorder::open_trace(&path) {
+                let _ = catar::replay::query(&mut t, "damaged", "EVENT_ID=EV000000007");
+            }
+            let Ok(session) = Session::replay(&path, forms(&[WIFE, VOICE, BREAK])) else { return Ok(()) };
+            for c in [
+                Command::Continue { node: None },
+                Command::Continue { node: None },
+                Command::ReverseContinue,
+                Command::Goto { step: 40 },
+                Command::Back { node: None, count: 3 },
+                Command::Inquire { node: "RATE/0".into(), reactor: None, filter: None, offset: 0, limit: None },
+                Command::Snapshot,
+                Command::GotoTime { time: jiff::Timestamp::from_second(1_771_000_000).unwrap() },
+                Command::When,
+                Command::Halt,
+            ] {
+                session.send(c);
+            }
+            let end = Instant::now() + DEADLINE;
+            loop {
+                let left = end.saturating_duration_since(Instant::now());
+                match session.events().recv_timeout(left) {
+                    Ok(Event::Finished(_)) => break,
+                    Ok(_) => {}
+                    Err(e) => panic!("the replay ended without finishing (a panic?): {e}"),
+                }
+            }
+        }
+    }
+}

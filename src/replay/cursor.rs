@@ -37,9 +37,10 @@ pub struct Mark {
 }
 
 impl Mark {
-    fn of(s: &Step) -> Self {
+    /// The step `s` of node `node` (the node whose chunk holds it, whatever the step says).
+    fn of(node: usize, s: &Step) -> Self {
         Mark {
-            node: s.node as usize,
+            node,
             node_step: s.node_step,
             global_step: s.global_step,
             statement: s.statement as usize,
@@ -189,7 +190,7 @@ impl Cursor {
 
     fn peek(&mut self, n: usize) -> Result<Option<Mark>, TraceError> {
         let at = self.nodes[n].next;
-        Ok(self.peek_at(n, at)?.map(|(c, i)| Mark::of(step(&c, i))))
+        Ok(self.peek_at(n, at)?.map(|(c, i)| Mark::of(n, step(&c, i))))
     }
 
     /// Apply node `n`'s next step to its tables.
@@ -199,7 +200,7 @@ impl Cursor {
         let s = step(&events, i);
         self.nodes[n].tables.apply(s);
         self.nodes[n].next.1 += 1;
-        Ok(Some(Mark::of(s)))
+        Ok(Some(Mark::of(n, s)))
     }
 
     /// Make node `n`'s tables hold every step of it numbered below `g`.
@@ -285,7 +286,7 @@ impl Cursor {
                 let events = self.chunk(chunk)?;
                 let i = events.partition_point(|e| step_number(e) < g);
                 found = events[..i].iter().rev().find_map(|e| match e {
-                    Event::Step(s) => Some(Mark::of(s)),
+                    Event::Step(s) => Some(Mark::of(n, s)),
                     _ => None,
                 });
             }
@@ -304,7 +305,7 @@ impl Cursor {
         for n in 0..self.nodes.len() {
             let at = self.locate(n, g)?;
             let saved = self.nodes[n].next;
-            let found = self.peek_at(n, at)?.map(|(c, i)| Mark::of(step(&c, i)));
+            let found = self.peek_at(n, at)?.map(|(c, i)| Mark::of(n, step(&c, i)));
             self.nodes[n].next = saved;
             if let Some(m) = found
                 && best.is_none_or(|b| m.global_step < b.global_step)
@@ -324,7 +325,7 @@ impl Cursor {
             let Some(chunk) = self.event_chunk(n, k) else { continue };
             let events = self.chunk(chunk)?;
             let found = events.iter().find_map(|e| match e {
-                Event::Step(s) if s.time >= t => Some(Mark::of(s)),
+                Event::Step(s) if s.time >= t => Some(Mark::of(n, s)),
                 _ => None,
             });
             if let Some(m) = found

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use crate::model::{CabinetId, ContextId, Record, TableId, Value};
+use crate::model::{CabinetId, ContextId, MAX_CONTEXTS, Record, TableId, Value};
 use crate::ops::{ContextMask, MassDelta, Presence, StepReport};
 use crate::recorder::{Checkpoint, PipelineDesc, Step, TraceValue};
 use crate::tracer::{Matcher, TableSet, stage_name};
@@ -70,13 +70,14 @@ impl NodeTables {
         self.report.clear();
         for (table, rows) in &cp.tables {
             let Some(t) = self.rows.tables.get_mut(*table as usize) else { continue };
-            for row in rows {
+            // A damaged or hostile trace may name cabinets and contexts the pipeline lacks.
+            for row in rows.iter().filter(|r| (r.cabinet as usize) < self.cabinets) {
                 let mut r = Record::new(row.reg_id);
                 r.header.cabinet = CabinetId(row.cabinet);
                 r.header.linkey = row.linkey;
                 r.header.link_to = row.link_to;
                 r.header.skip = row.skip;
-                for (c, v) in &row.values {
+                for (c, v) in row.values.iter().filter(|(c, _)| (*c as usize) < MAX_CONTEXTS) {
                     r.set(ContextId(*c), value_of(v));
                 }
                 if r.is_live() {
@@ -107,8 +108,13 @@ impl NodeTables {
         // A record leaving one table and entering another in the same step (a discharge)
         // takes its contexts along.
         let mut leaving: FxHashMap<u64, Record> = FxHashMap::default();
+        let cabinets = self.cabinets;
+        let known = |c: u16| (c as usize) < cabinets;
         for &(table, reg_id, from, to) in &changes.transitions {
-            let Some(t) = self.rows.tables.get_mut(table as usize) else { continue };
+            let Some(t) = self.rows.tables.get_mut(table as usize).filter(|_| known(from) && known(to))
+            else {
+                continue;
+            };
             let now = t.get(&reg_id).map_or((CabinetId::DISARMED, 0), |r| (r.header.cabinet, r.held()));
             before.entry((table, reg_id)).or_insert(now);
             add_mass(&mut self.report, TableId(table), CabinetId(from), -1);
@@ -130,7 +136,9 @@ impl NodeTables {
         for &(table, reg_id, cabinet, n) in &changes.runs {
             let values = changes.values.get(at..at + n as usize).unwrap_or(&[]);
             at += n as usize;
-            let Some(t) = self.rows.tables.get_mut(table as usize) else { continue };
+            let Some(t) = self.rows.tables.get_mut(table as usize).filter(|_| known(cabinet)) else {
+                continue;
+            };
             if removed.contains(&(table, reg_id)) || (cabinet == 0 && !t.contains_key(&reg_id)) {
                 continue;
             }
@@ -141,7 +149,7 @@ impl NodeTables {
                 r.header.cabinet = CabinetId(cabinet);
                 r
             });
-            for (c, v) in values {
+            for (c, v) in values.iter().filter(|(c, _)| (*c as usize) < MAX_CONTEXTS) {
                 r.set(ContextId(*c), value_of(v));
             }
         }
