@@ -75,6 +75,9 @@ pub struct Cursor {
     cache: Vec<(usize, Arc<Chunk>)>,
     nodes: Vec<NodeState>,
     at: u64,
+    // Every node's state is at `at` (set by a seek, kept by `advance`, lost by `walk_node`):
+    // stepping forwards then costs one peek per node, not a search.
+    synced: bool,
 }
 
 impl Cursor {
@@ -106,7 +109,7 @@ impl Cursor {
         let nodes = (0..desc.nodes.len())
             .map(|n| NodeState { tables: NodeTables::new(&desc, n), next: (0, 0) })
             .collect();
-        Cursor { trace, desc, lines, cache: Vec::new(), nodes, at: 0 }
+        Cursor { trace, desc, lines, cache: Vec::new(), nodes, at: 0, synced: true }
     }
 
     /// The pipeline recorded.
@@ -131,7 +134,9 @@ impl Cursor {
 
     /// A node's tables at the position.
     pub(crate) fn tables(&mut self, node: usize) -> Result<&mut NodeTables, TraceError> {
-        self.sync(node, self.at)?;
+        if !self.synced {
+            self.sync(node, self.at)?;
+        }
         Ok(&mut self.nodes[node].tables)
     }
 
@@ -242,18 +247,22 @@ impl Cursor {
 
     /// Move to position `g`: every node rebuilt there.
     pub fn seek(&mut self, g: u64) -> Result<(), TraceError> {
+        self.synced = false;
         for n in 0..self.nodes.len() {
             self.sync(n, g)?;
         }
         self.at = g;
+        self.synced = true;
         Ok(())
     }
 
     /// The next recorded step from the position (of any node), without moving.
     pub fn next_step(&mut self) -> Result<Option<Mark>, TraceError> {
+        if !self.synced {
+            self.seek(self.at)?;
+        }
         let mut best: Option<Mark> = None;
         for n in 0..self.nodes.len() {
-            self.sync(n, self.at)?;
             if let Some(m) = self.peek(n)?
                 && best.is_none_or(|b| m.global_step < b.global_step)
             {
@@ -263,8 +272,8 @@ impl Cursor {
         Ok(best)
     }
 
-    /// Apply the next recorded step and move past it; the step, with the report of what it
-    /// changed in its node's tables.
+    /// Apply the next recorded step and move past it; the step (what it changed is in its
+    /// node's tables' report). Other nodes have no step in between: they stay where they are.
     pub(crate) fn advance(&mut self) -> Result<Option<Mark>, TraceError> {
         let Some(m) = self.next_step()? else { return Ok(None) };
         self.apply(m.node)?;
@@ -357,6 +366,7 @@ impl Cursor {
         to: u64,
         mut visit: impl FnMut(&Mark, &mut NodeTables, bool),
     ) -> Result<(), TraceError> {
+        self.synced = false;
         self.sync(n, from)?;
         while let Some(m) = self.peek(n)?.filter(|m| m.global_step < to) {
             visit(&m, &mut self.nodes[n].tables, true);

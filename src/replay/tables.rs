@@ -38,6 +38,19 @@ pub(crate) struct NodeTables {
     /// The node's flip-flop over its reactors.
     pub matcher: Matcher,
     report: StepReport,
+    scratch: Scratch,
+}
+
+/// What applying a step works with: (table, reg_id) -> cabinet and contexts before the step,
+/// the records it removed, the records leaving a table (by reg_id), the touched records.
+type Touched = Vec<((u16, u64), (CabinetId, u128))>;
+
+#[derive(Default)]
+struct Scratch {
+    before: FxHashMap<(u16, u64), (CabinetId, u128)>,
+    removed: FxHashSet<(u16, u64)>,
+    leaving: FxHashMap<u64, Record>,
+    touched: Touched,
 }
 
 impl NodeTables {
@@ -55,6 +68,7 @@ impl NodeTables {
                 tables: vec![BTreeMap::new(); tables.len()],
             },
             report: StepReport::default(),
+            scratch: Scratch::default(),
         }
     }
 
@@ -103,11 +117,15 @@ impl NodeTables {
         };
         // Each touched record's cabinet and contexts before the step: the net move is what
         // the presence counts.
-        let mut before: FxHashMap<(u16, u64), (CabinetId, u128)> = FxHashMap::default();
-        let mut removed: FxHashSet<(u16, u64)> = FxHashSet::default();
+        // Buffers kept from step to step: a replay applies millions of steps.
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let Scratch { before, removed, leaving, touched } = &mut scratch;
+        before.clear();
+        removed.clear();
         // A record leaving one table and entering another in the same step (a discharge)
         // takes its contexts along.
-        let mut leaving: FxHashMap<u64, Record> = FxHashMap::default();
+        leaving.clear();
+        touched.clear();
         let cabinets = self.cabinets;
         let known = |c: u16| (c as usize) < cabinets;
         for &(table, reg_id, from, to) in &changes.transitions {
@@ -162,10 +180,10 @@ impl NodeTables {
                 r.set(ContextId(c), Value::Empty);
             }
         }
-        let mut touched: Vec<_> = before.into_iter().collect();
+        touched.extend(before.drain());
         // Same order whatever the hash map's: the matcher reports the first match it finds.
         touched.sort_unstable_by_key(|(k, _)| *k);
-        for ((table, reg_id), (cabinet, held)) in touched {
+        for &((table, reg_id), (cabinet, held)) in touched.iter() {
             let now = self.rows.tables[table as usize]
                 .get(&reg_id)
                 .map_or((CabinetId::DISARMED, 0), |r| (r.header.cabinet, r.held()));
@@ -175,6 +193,7 @@ impl NodeTables {
                 self.report.moves.push((t, CabinetId::DISARMED, now.0, ContextMask(now.1), 1));
             }
         }
+        self.scratch = scratch;
         self.matcher.observe(&self.report);
         &self.report
     }
