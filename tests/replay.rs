@@ -1,7 +1,8 @@
 //! Replay through the Session API: a live run with forms and a replay of its trace with the
 //! same forms stop at the same (node, statement, step, reason) sequence, and inquiries at those
 //! stops return the same rows; going backwards (reverse-continue from the end, which rebuilds
-//! nodes from checkpoints) finds the same stops in reverse; motion words land where asked.
+//! nodes from checkpoints) finds the same stops in reverse, and so does `continue` after a
+//! jump; motion words land where asked.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -149,12 +150,13 @@ const REJECTED: &str = "nodes = \"REG\"\ncabinets = [\"REJECTED\"]\nstop = \"dep
 const VOICE: &str = "nodes = \"RATE\"\ncabinets = [\"RATED\"]\nwhen = \"AMOUNT > 500 AND SERVICE = 'VOICE'\"";
 const BREAK: &str = "nodes = \"DIS/1\"\nstatement = \"discharge\"";
 const MASS: &str = "nodes = \"RATE/0\"\ncabinets = [\"RATED\"]\nstop = \"mass\"";
+const AMOUNT: &str = "nodes = \"RATE\"\ncabinets = [\"all\"]\nwhen = \"AMOUNT > 500\"";
 const CONTEXT: &str = "nodes = \"RATE\"\ncabinets = [\"WIFE\"]\ncontexts = [\"WIFE_NAME\"]";
 
 #[test]
 fn a_replay_stops_where_the_live_run_stopped_and_sees_the_same_rows() {
     let dir = input(4000);
-    for texts in [vec![WIFE, REJECTED], vec![VOICE], vec![BREAK, MASS], vec![CONTEXT]] {
+    for texts in [vec![WIFE, REJECTED], vec![VOICE], vec![BREAK, MASS], vec![CONTEXT], vec![AMOUNT]] {
         let (trace, live) = live(dir.path(), &texts);
         assert!(!live.is_empty(), "{texts:?} stops live");
         let mut c = replay(&trace, &texts);
@@ -164,6 +166,22 @@ fn a_replay_stops_where_the_live_run_stopped_and_sees_the_same_rows() {
         for (l, r) in live.iter().zip(&replayed) {
             assert_eq!(l.1, r.1, "{texts:?}: rows at {:?}", l.0);
         }
+        // Jumps: from a goto anywhere, continue finds the live run's next stop.
+        let order = |k: &Key| (k.3, k.5 == Position::After);
+        // Landing just after a stop matters to stop-when forms: what satisfied them then is
+        // not news at the next step (their flip-flop is brought to the landing point).
+        let targets = live.iter().step_by(3).flat_map(|s| [s.0.3.saturating_sub(7), s.0.3 + 1]);
+        for target in targets {
+            let landed = c.ask(Command::Goto { step: target });
+            let here = (landed.global_step, false);
+            let want = live.iter().map(|s| s.0.clone()).find(|k| order(k) > here);
+            let got = c.ask(Command::Continue { node: None });
+            match want {
+                Some(k) => assert_eq!(key(&got), k, "{texts:?}: continue from a goto to {target}"),
+                None => assert_eq!(got.reason.why, Why::End),
+            }
+        }
+        c.ask(Command::Goto { step: u64::MAX });
         // Backwards from the end: the same stops in reverse, nodes rebuilt from checkpoints.
         let mut back = Vec::new();
         loop {

@@ -166,6 +166,8 @@ impl Replayer {
                 self.next_form += 1;
                 self.forms.push(Arc::new(compiled));
                 self.forms_changed();
+                // The form applies from here: what already satisfies it is not news.
+                self.seed().map_err(trace)?;
             }
             Command::ReplaceForm { id, form } => {
                 let compiled = self.compile(&form, id)?;
@@ -173,6 +175,7 @@ impl Replayer {
                     self.forms.iter_mut().find(|f| f.id == id).ok_or_else(|| format!("no form {id}"))?;
                 *slot = Arc::new(compiled);
                 self.forms_changed();
+                self.seed().map_err(trace)?;
             }
             Command::DeleteForm { id } => {
                 let before = self.forms.len();
@@ -333,6 +336,47 @@ impl Replayer {
         }
     }
 
+    /// After a jump, bring every `stop-when` flip-flop to where the replay landed, as if the
+    /// forms had watched all along: from each node's checkpoint before the position (where the
+    /// flip-flop starts from the tables as they are), check them at every step up to it.
+    fn seed(&mut self) -> Result<(), TraceError> {
+        let at = self.cursor.at();
+        let Replayer { cursor, forms, desc, .. } = self;
+        let when: Vec<Arc<CompiledForm>> = forms.iter().filter(|f| f.is_when()).cloned().collect();
+        for n in 0..desc.nodes.len() {
+            let watching: Vec<&Arc<CompiledForm>> = when.iter().filter(|f| f.covers(n)).collect();
+            if watching.is_empty() {
+                continue;
+            }
+            let checkpoints = cursor.checkpoints(n);
+            let from = checkpoints.partition_point(|&c| c <= at).checked_sub(1).map_or(0, |k| checkpoints[k]);
+            let mut fresh = true;
+            cursor.walk_node(n, from, at, |_, tables, before| {
+                if fresh {
+                    fresh = false;
+                    for f in &watching {
+                        tables.matcher.seed_when(f, &tables.rows);
+                    }
+                }
+                if !before {
+                    let touched = tables.touched();
+                    for f in &watching {
+                        tables.matcher.fires(desc, f, &touched, &tables.rows);
+                    }
+                }
+            })?;
+            if fresh {
+                // No step between the checkpoint and the position.
+                let tables = cursor.tables(n)?;
+                for f in &watching {
+                    tables.matcher.seed_when(f, &tables.rows);
+                }
+            }
+        }
+        // The walks moved the nodes: back to the position.
+        cursor.seek(at)
+    }
+
     fn stage_of(&self, node: usize) -> usize {
         let name = stage_name(&self.desc.nodes[node]);
         self.desc.stages.iter().position(|s| s.name == name).unwrap_or(usize::MAX)
@@ -421,7 +465,7 @@ impl Replayer {
                 self.land(first, Position::Before, plain(Why::Start), Some(Release::Step));
             }
         }
-        Ok(())
+        self.seed()
     }
 
     fn goto(&mut self, m: Option<Mark>, why: Why) -> Result<(), TraceError> {
@@ -433,7 +477,7 @@ impl Replayer {
                 self.land(last, Position::After, plain(Why::End), Some(Release::Continue));
             }
         }
-        Ok(())
+        self.seed()
     }
 
     /// Go back to the last stop of the forms before the cursor. Per node, from the checkpoint
@@ -454,7 +498,15 @@ impl Replayer {
                 let from = if k == 0 { 0 } else { checkpoints[k - 1] };
                 let mut last: Option<(Key, Mark, Position, Reason)> = None;
                 let Replayer { cursor, forms, desc, .. } = &mut *self;
+                let mut fresh = true;
                 cursor.walk_node(n, from, to, |m, tables, before| {
+                    if fresh {
+                        // The window starts from a checkpoint: flip-flops start from its tables.
+                        fresh = false;
+                        for f in forms.iter().filter(|f| f.covers(n)) {
+                            tables.matcher.seed_when(f, &tables.rows);
+                        }
+                    }
                     let at = if before { Position::Before } else { Position::After };
                     let key = key_of(m, at);
                     let mut hit = None;
@@ -498,7 +550,7 @@ impl Replayer {
                 self.land(first, Position::Before, plain(Why::Start), Some(Release::Continue));
             }
         }
-        Ok(())
+        self.seed()
     }
 
     /// A node's state at the cursor: the stop's node frozen there, the others done, not yet

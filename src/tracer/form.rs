@@ -316,6 +316,11 @@ impl CompiledForm {
         self.nodes.get(node).copied().unwrap_or(false)
     }
 
+    /// True for a `stop-when` form (its flip-flop is per record).
+    pub(crate) fn is_when(&self) -> bool {
+        matches!(self.policy, Policy::When(_))
+    }
+
     /// True when the form needs record changes (a full-level trace) to fire, rather than the
     /// steps alone.
     pub fn needs_changes(&self) -> bool {

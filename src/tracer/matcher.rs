@@ -78,6 +78,26 @@ impl Matcher {
         self.when.retain(|(id, _)| forms.iter().any(|f| f.id == *id));
     }
 
+    /// Start `form`'s `stop-when` flip-flop from the tables as they are (a replay that jumped:
+    /// the records satisfying it here are not news at the next check).
+    pub fn seed_when(&mut self, form: &CompiledForm, tables: &dyn TableSet) {
+        let Policy::When(cond) = &form.policy else { return };
+        let sets = (0..tables.count())
+            .map(|t| {
+                if !tables.reactor(t) {
+                    return FxHashSet::default();
+                }
+                tables
+                    .rows(t)
+                    .filter(|r| form.watches(r.header.cabinet) && cond.matches(r))
+                    .map(|r| r.header.reg_id)
+                    .collect()
+            })
+            .collect();
+        self.when.retain(|(id, _)| *id != form.id);
+        self.when.push((form.id, sets));
+    }
+
     /// What `form` sees in the step just observed, if it fires. `touched` are the tables
     /// whose cabinets the step changed.
     pub fn fires(
