@@ -313,6 +313,7 @@ fn a_replay_moves_backwards_and_its_hint_bar_says_so() {
         replay.contains("back") && replay.contains("reverse") && !replay.contains(" resume "),
         "{replay}"
     );
+    assert!(live.contains("records/s") && !replay.contains("records/s"), "a replay has no rates:\n{replay}");
     assert_eq!(app.key(key('R'), area), vec![Command::ReverseContinue]);
     assert_eq!(app.key(key('S'), area), vec![Command::Back { node: Some("RATE/1".into()), count: 1 }]);
 }

@@ -59,11 +59,14 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             let t = n.pseudo_time.map(|t| t.strftime("%m-%d %H:%M:%S").to_string()).unwrap_or_default();
             cells.push(Cell::from(t));
         }
-        let rate = n.rates.back().copied().unwrap_or(0);
-        cells.push(Cell::from(Line::from(vec![
-            Span::styled(sparkline(&n.rates, spark), theme.fg(Color::Green)),
-            Span::raw(format!(" {:>5}", short(rate))),
-        ])));
+        // A replay reads no records: its nodes have no rate to show.
+        if !app.replay {
+            let rate = n.rates.back().copied().unwrap_or(0);
+            cells.push(Cell::from(Line::from(vec![
+                Span::styled(sparkline(&n.rates, spark), theme.fg(Color::Green)),
+                Span::raw(format!(" {:>5}", short(rate))),
+            ])));
+        }
         Row::new(cells)
     });
     let mut header = vec!["node", "state", "steps"];
@@ -73,8 +76,10 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         header.push("pseudo-time");
         widths.push(Constraint::Length(14));
     }
-    header.push("records/s");
-    widths.push(Constraint::Length(spark as u16 + 6));
+    if !app.replay {
+        header.push("records/s");
+        widths.push(Constraint::Length(spark as u16 + 6));
+    }
     let table = Table::new(rows, widths)
         .header(Row::new(header).style(theme.dim().add_modifier(Modifier::BOLD)))
         .block(block(app, Pane::Nodes, format!("Nodes ({})", app.nodes.len())))
