@@ -167,7 +167,8 @@ fn write(path: &Path, steps: u64) {
 fn trace(steps: u64) -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-replay");
     std::fs::create_dir_all(&dir).expect("bench dir");
-    let path = dir.join(format!("{steps}-v2.trc"));
+    // Named by events version: a change of the events regenerates the traces.
+    let path = dir.join(format!("{steps}-e{EVENTS_VERSION}.trc"));
     if Cursor::open(&path).is_err() {
         let t = Instant::now();
         write(&path, steps);

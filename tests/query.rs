@@ -189,3 +189,34 @@ fn keys_skip_chunks_without_changing_any_answer() {
         assert!(String::from_utf8_lossy(&out.stderr).contains("no record has EVENT_ID=EV999999999"));
     }
 }
+
+/// Keys of another events version (5 hashed values another way) are not trusted: a trace
+/// whose keys would rule every chunk out still answers, when its header says version 5.
+#[test]
+fn keys_of_another_events_version_are_ignored() {
+    use catar::recorder::{Chunk, ChunkKeys, Event, TraceHeader, open_trace};
+    use catar::trace::{ChunkKind, TraceWriter};
+    let dir = tempfile::tempdir().unwrap();
+    let (db, trace) = recorded(dir.path(), 0.0);
+    let mut t = open_trace(&trace).unwrap();
+    let header = TraceHeader { events_version: 5, ..t.header().clone() };
+    let old = dir.path().join("v5.trace");
+    let mut w = TraceWriter::<TraceHeader, Chunk>::create(&old, &header).unwrap();
+    let index = t.index().to_vec();
+    for (i, e) in index.iter().enumerate() {
+        let chunk = if e.kind == ChunkKind::Keys {
+            // Keys that rule out everything: no bit set, and no reg_id range.
+            vec![Event::Keys(Box::new(ChunkKeys { reg_ids: None, bloom: vec![0; 4], hashes: 6 }))]
+        } else {
+            t.read_chunk(i).unwrap()
+        };
+        w.write_chunk(e.kind, e.meta.clone(), &chunk).unwrap();
+    }
+    w.finish().unwrap();
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let event: String = conn
+        .query_row("SELECT event_id FROM persistent ORDER BY event_id LIMIT 1 OFFSET 9", [], |r| r.get(0))
+        .unwrap();
+    let id = format!("EVENT_ID={event}");
+    assert_eq!(query_json(&old, &id), query_json(&trace, &id));
+}

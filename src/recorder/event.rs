@@ -7,9 +7,10 @@ use crate::engine::Pipeline;
 use crate::model::{CabinetKind, Value, Weight};
 
 /// Version of the header and event types below; bumped whenever they change shape.
-pub const EVENTS_VERSION: u32 = 5;
+pub const EVENTS_VERSION: u32 = 6;
 
-/// The oldest events version this catar reads: version 4 lacks only [`Event::Keys`].
+/// The oldest events version this catar reads: version 4 lacks only [`Event::Keys`]; version
+/// 5 keyed values another way, so its keys are not used (its chunks are all read).
 pub const OLDEST_EVENTS_VERSION: u32 = 4;
 
 /// The trace file's header.

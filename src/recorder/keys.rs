@@ -2,8 +2,9 @@
 //! identifier values it sets, written as a small chunk of its own after it. A search (`catar
 //! query`) reads the keys and decodes only the chunks that may hold what it looks for, instead
 //! of every chunk of the trace. A value is keyed by its text as a query writes it (an integer
-//! in decimal, a text as it is; times are left out): CRC32C (Castagnoli) of a tagged byte
-//! string, two of them combined (Kirsch–Mitzenmacher), stable across platforms and versions.
+//! in decimal, a text as it is; times are left out) and hashed by a function written down in
+//! docs/trace-format.md (two halves of one 64-bit hash, combined Kirsch–Mitzenmacher style),
+//! stable across platforms and versions.
 
 use serde::{Deserialize, Serialize};
 
@@ -26,19 +27,30 @@ pub struct ChunkKeys {
     pub hashes: u8,
 }
 
-/// The two hashes of the key of `text` in `context`: one CRC32C (hardware-assisted where the
-/// CPU has it; this runs for every identifier value a full recording writes), and a second
-/// hash mixed from it (murmur3's finaliser), odd so that the probes of a key are distinct.
+/// The two hashes of the key of `text` in `context`: a 64-bit multiply-rotate hash over the
+/// text's 8-byte words (little-endian, the last one zero-padded) seeded with the context and
+/// the length, finished with murmur3's 64-bit mixer; its low half and its high half (odd, so
+/// that the probes of a key are distinct). Cheap: this runs for every identifier value a full
+/// recording writes.
 fn key(context: u16, text: &[u8]) -> (u32, u32) {
-    let [c0, c1] = context.to_le_bytes();
-    let h1 = crc32c::crc32c_append(crc32c::crc32c(&[1, c0, c1]), text);
-    let mut h2 = h1 ^ 0x9E37_79B9;
-    h2 ^= h2 >> 16;
-    h2 = h2.wrapping_mul(0x85EB_CA6B);
-    h2 ^= h2 >> 13;
-    h2 = h2.wrapping_mul(0xC2B2_AE35);
-    h2 ^= h2 >> 16;
-    (h1, h2 | 1)
+    const K: u64 = 0x517C_C1B7_2722_0A95;
+    let mut h = 0x9E37_79B9_7F4A_7C15 ^ u64::from(context) ^ ((text.len() as u64) << 16);
+    let mut words = text.chunks_exact(8);
+    for w in &mut words {
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(w.try_into().expect("8 bytes"))).wrapping_mul(K);
+    }
+    let rest = words.remainder();
+    if !rest.is_empty() {
+        let mut last = [0u8; 8];
+        last[..rest.len()].copy_from_slice(rest);
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(last)).wrapping_mul(K);
+    }
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xC4CE_B9FE_1A85_EC53);
+    h ^= h >> 33;
+    (h as u32, (h >> 32) as u32 | 1)
 }
 
 /// The key of a recorded value, if values of its type are keyed.

@@ -174,7 +174,9 @@ impl Chunks {
                 ChunkKind::Checkpoint => {}
             }
         }
-        for (i, meta) in keys {
+        // Keys of another events version hash values another way: read every chunk instead.
+        let keyed = trace.header().events_version == crate::recorder::EVENTS_VERSION;
+        for (i, meta) in keys.into_iter().filter(|_| keyed) {
             let Some(&k) = at.get(&meta) else { continue };
             if let Some(Event::Keys(keys)) = trace.read_chunk(i)?.into_iter().next() {
                 events[k].1 = Some(*keys);
