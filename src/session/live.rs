@@ -12,10 +12,7 @@ use super::api::{Command, Event, Finished, FormInfo, NodeState, NodeView, Snapsh
 use super::{Debuggee, Failure, Outcome, Session, cabinet_views, resolve_node};
 use crate::engine::{Activity, Control, NodeGauge, Peer};
 use crate::recorder::{PipelineDesc, consolidate, open_trace};
-use crate::tracer::{
-    CompiledForm, Condition, FormError, INQUIRY_MAX_PAGE, INQUIRY_PAGE, Inquiry, Signal, Stop, TraceForm,
-    Tracer,
-};
+use crate::tracer::{CompiledForm, FormError, Inquiry, Signal, Stop, TraceForm, Tracer};
 
 /// How often node states are sampled.
 const SAMPLE: Duration = Duration::from_millis(20);
@@ -296,27 +293,11 @@ impl Controller {
         Snapshot { nodes, forms: self.form_infos(), finished: self.finished }
     }
 
-    /// Read a record's history from the trace in a thread of its own: the trace may be long,
-    /// and the session must keep answering meanwhile.
     fn history(&self, id: String) -> Result<(), String> {
         let path = self.trace.clone().ok_or(
             "this run records no trace: a record's history needs --trace FILE --level full".to_string(),
         )?;
-        let events = self.events.clone();
-        thread::Builder::new()
-            .name("history".into())
-            .spawn(move || {
-                let origin = path.display().to_string();
-                let answer = open_trace(&path)
-                    .map_err(|e| e.to_string())
-                    .and_then(|mut t| crate::replay::query(&mut t, &origin, &id).map_err(|e| e.to_string()));
-                let _ = events.send(match answer {
-                    Ok(h) => Event::History(h),
-                    Err(message) => Event::Error { message, line: None },
-                });
-            })
-            .map_err(|e| format!("cannot read the trace: {e}"))?;
-        Ok(())
+        super::read_history(path, id, self.events.clone())
     }
 
     /// A node by name: a node name, or a stage name when one of its nodes is meant (its only
@@ -389,13 +370,8 @@ impl Controller {
             }
             Command::Inquire { node, reactor, filter, offset, limit } => {
                 let i = self.node(&node)?;
-                let filter = filter
-                    .as_deref()
-                    .map(|f| Condition::parse(f, &self.desc))
-                    .transpose()
-                    .map_err(|e| e.to_string())?;
-                let limit = limit.unwrap_or(INQUIRY_PAGE).min(INQUIRY_MAX_PAGE);
-                self.tracer.inquire(i, Inquiry { reactor, filter, offset, limit }).map_err(|e| {
+                let q = Inquiry::new(&self.desc, reactor, filter.as_deref(), offset, limit)?;
+                self.tracer.inquire(i, q).map_err(|e| {
                     format!("{e}: only a frozen node can be inquired (its tables change while it runs)")
                 })?;
             }

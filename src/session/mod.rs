@@ -186,3 +186,22 @@ fn resolve_node(desc: &PipelineDesc, name: &str, frozen: impl Fn(usize) -> bool)
         )),
     }
 }
+
+/// Read a record's history from a trace in a thread of its own (a long trace takes a while, and
+/// the session must keep answering meanwhile); the answer, or the error, comes as an event.
+fn read_history(path: PathBuf, id: String, events: Sender<Event>) -> Result<(), String> {
+    std::thread::Builder::new()
+        .name("history".into())
+        .spawn(move || {
+            let origin = path.display().to_string();
+            let answer = crate::recorder::open_trace(&path)
+                .map_err(|e| e.to_string())
+                .and_then(|mut t| crate::replay::query(&mut t, &origin, &id).map_err(|e| e.to_string()));
+            let _ = events.send(match answer {
+                Ok(h) => Event::History(h),
+                Err(message) => Event::Error { message, line: None },
+            });
+        })
+        .map(|_| ())
+        .map_err(|e| format!("cannot read the trace: {e}"))
+}

@@ -67,6 +67,21 @@ pub struct Inquiry {
     pub limit: usize,
 }
 
+impl Inquiry {
+    /// An inquiry as a command states it: the filter parsed against the pipeline, the page
+    /// size defaulted and capped.
+    pub fn new(
+        desc: &PipelineDesc,
+        reactor: Option<String>,
+        filter: Option<&str>,
+        offset: usize,
+        limit: Option<usize>,
+    ) -> Result<Inquiry, String> {
+        let filter = filter.map(|f| Condition::parse(f, desc)).transpose().map_err(|e| e.to_string())?;
+        Ok(Inquiry { reactor, filter, offset, limit: limit.unwrap_or(INQUIRY_PAGE).min(INQUIRY_MAX_PAGE) })
+    }
+}
+
 /// What a session asks a frozen node.
 #[derive(Clone, Debug)]
 pub(crate) enum Action {

@@ -1,0 +1,269 @@
+//! The replay's moves: landing on a stop, running forwards to the forms' next stop (or N
+//! steps of a node), stepping back, jumping, and reverse-continue (rr's way: rebuild a node at
+//! each checkpoint before the cursor in turn and walk it forwards, keeping the last hit).
+
+use std::sync::Arc;
+
+use super::{Key, Replayer, key_of, plain, reason};
+use crate::replay::Mark;
+use crate::session::api::Event;
+use crate::trace::TraceError;
+use crate::tracer::{CompiledForm, Position, Reason, Release, Stop, Why, breaks_at, stage_name};
+
+impl Replayer {
+    /// Move the cursor to a stop and tell: the previous stop released, the new one stopped.
+    pub(super) fn land(&mut self, mark: Option<Mark>, at: Position, reason: Reason, by: Option<Release>) {
+        let (key, position) = match (&mark, at) {
+            (Some(m), Position::Before) => (key_of(m, at), m.global_step),
+            (Some(m), Position::After) => (key_of(m, at), m.global_step + 1),
+            (None, _) => ((0, 0), 0),
+        };
+        if let Err(e) = self.cursor.seek(position) {
+            self.emit(Event::Error { message: e.to_string(), line: None });
+            return;
+        }
+        if let (Some(old), Some(by)) = (&self.stop, by) {
+            self.emit(Event::Released { node: old.node.clone(), stop: old.id, by });
+        }
+        self.stops += 1;
+        let stop = match mark {
+            Some(m) => self.stop_of(&m, at, reason),
+            None => Stop {
+                id: self.stops,
+                node: self.desc.nodes.first().cloned().unwrap_or_default(),
+                statement: String::new(),
+                position: 0,
+                at,
+                step: 0,
+                global_step: 0,
+                tick: 0,
+                pseudo_time: None,
+                statement_us: 0,
+                reason,
+            },
+        };
+        self.key = key;
+        self.stop = Some(stop.clone());
+        self.emit(Event::Stopped(stop));
+        if let Err(e) = self.show_states() {
+            self.emit(Event::Error { message: e.to_string(), line: None });
+        }
+    }
+
+    /// After a jump, bring every `stop-when` flip-flop to where the replay landed, as if the
+    /// forms had watched all along: from each node's checkpoint before the position (where the
+    /// flip-flop starts from the tables as they are), check them at every step up to it.
+    pub(super) fn seed(&mut self) -> Result<(), TraceError> {
+        let at = self.cursor.at();
+        let Replayer { cursor, forms, desc, .. } = self;
+        let when: Vec<Arc<CompiledForm>> = forms.iter().filter(|f| f.is_when()).cloned().collect();
+        for n in 0..desc.nodes.len() {
+            let watching: Vec<&Arc<CompiledForm>> = when.iter().filter(|f| f.covers(n)).collect();
+            if watching.is_empty() {
+                continue;
+            }
+            let checkpoints = cursor.checkpoints(n);
+            let from = checkpoints.partition_point(|&c| c <= at).checked_sub(1).map_or(0, |k| checkpoints[k]);
+            let mut fresh = true;
+            cursor.walk_node(n, from, at, |_, tables, before| {
+                if fresh {
+                    fresh = false;
+                    for f in &watching {
+                        tables.matcher.seed_when(f, &tables.rows);
+                    }
+                }
+                if !before {
+                    let touched = tables.touched();
+                    for f in &watching {
+                        tables.matcher.fires(desc, f, &touched, &tables.rows);
+                    }
+                }
+            })?;
+            if fresh {
+                // No step between the checkpoint and the position.
+                let tables = cursor.tables(n)?;
+                for f in &watching {
+                    tables.matcher.seed_when(f, &tables.rows);
+                }
+            }
+        }
+        // The walks moved the nodes: back to the position.
+        cursor.seek(at)
+    }
+
+    pub(super) fn stage_of(&self, node: usize) -> usize {
+        let name = stage_name(&self.desc.nodes[node]);
+        self.desc.stages.iter().position(|s| s.name == name).unwrap_or(usize::MAX)
+    }
+
+    /// Run forwards to the next stop of the forms, or until `stepping` (node, count) ran its
+    /// steps, or to the end of the trace.
+    pub(super) fn forward(&mut self, mut stepping: Option<(usize, u64)>) -> Result<(), TraceError> {
+        let by = if stepping.is_some() { Release::Step } else { Release::Continue };
+        // Stopped before a step: its breakpoint already fired.
+        let mut skip_before = self.key.1 == 0 && self.stop.is_some();
+        self.cursor.seek(self.cursor.at())?;
+        let mut last = None;
+        loop {
+            let Some(m) = self.cursor.next_step()? else {
+                let end = last.or(self.stop_mark());
+                self.land(end, Position::After, plain(Why::End), Some(by));
+                return Ok(());
+            };
+            if !skip_before {
+                let stage = self.stage_of(m.node);
+                let hit = self
+                    .forms
+                    .iter()
+                    .find(|f| f.applies_to(m.node) && breaks_at(f, stage, m.statement) && f.hit());
+                if let Some(f) = hit {
+                    let reason = reason(f, Why::Statement);
+                    self.land(Some(m), Position::Before, reason, Some(by));
+                    return Ok(());
+                }
+            }
+            skip_before = false;
+            self.cursor.advance()?;
+            last = Some(m);
+            let Replayer { cursor, forms, desc, .. } = self;
+            let tables = cursor.tables(m.node)?;
+            let touched = tables.touched();
+            let mut fired = None;
+            for f in forms.iter().filter(|f| f.applies_to(m.node)) {
+                // Every form is checked, so that each `stop-when` keeps its flip-flop.
+                if let Some(why) = tables.matcher.fires(desc, f, &touched, &tables.rows)
+                    && fired.is_none()
+                    && f.hit()
+                {
+                    fired = Some(reason(f, why));
+                }
+            }
+            if fired.is_none()
+                && let Some((n, left)) = &mut stepping
+                && *n == m.node
+            {
+                *left -= 1;
+                if *left == 0 {
+                    fired = Some(plain(Why::Step));
+                }
+            }
+            if let Some(reason) = fired {
+                self.land(Some(m), Position::After, reason, Some(by));
+                return Ok(());
+            }
+        }
+    }
+
+    /// The step the cursor stands at, for a stop at the end of the trace.
+    pub(super) fn stop_mark(&mut self) -> Option<Mark> {
+        let at = self.cursor.at();
+        self.cursor.step_before(at, None).ok().flatten()
+    }
+
+    pub(super) fn back(&mut self, node: Option<usize>, count: u64) -> Result<(), TraceError> {
+        let mut at = self.cursor.at();
+        let mut found = None;
+        for _ in 0..count {
+            match self.cursor.step_before(at, node)? {
+                Some(m) => {
+                    at = m.global_step;
+                    found = Some(m);
+                }
+                None => break,
+            }
+        }
+        match found {
+            Some(m) => self.land(Some(m), Position::Before, plain(Why::Back), Some(Release::Step)),
+            None => {
+                let first = self.cursor.step_from(0)?;
+                self.land(first, Position::Before, plain(Why::Start), Some(Release::Step));
+            }
+        }
+        self.seed()
+    }
+
+    pub(super) fn goto(&mut self, m: Option<Mark>, why: Why) -> Result<(), TraceError> {
+        match m {
+            Some(m) => self.land(Some(m), Position::Before, plain(why), Some(Release::Continue)),
+            None => {
+                let end = self.cursor.end()?;
+                let last = self.cursor.step_before(end, None)?;
+                self.land(last, Position::After, plain(Why::End), Some(Release::Continue));
+            }
+        }
+        self.seed()
+    }
+
+    /// Go back to the last stop of the forms before the cursor. Per node, from the checkpoint
+    /// nearest before the cursor backwards, one window at a time: rebuild the node there, walk
+    /// it forwards to the window's end noting each hit, keep the last.
+    pub(super) fn reverse(&mut self) -> Result<(), TraceError> {
+        let here = self.key;
+        let mut best: Option<(Key, Mark, Position, Reason)> = None;
+        for n in 0..self.desc.nodes.len() {
+            if !self.forms.iter().any(|f| f.covers(n)) {
+                continue;
+            }
+            let stage = self.stage_of(n);
+            let checkpoints = self.cursor.checkpoints(n);
+            let mut k = checkpoints.partition_point(|&c| c <= here.0);
+            let mut to = here.0 + 1;
+            loop {
+                let from = if k == 0 { 0 } else { checkpoints[k - 1] };
+                let mut last: Option<(Key, Mark, Position, Reason)> = None;
+                let Replayer { cursor, forms, desc, .. } = &mut *self;
+                let mut fresh = true;
+                cursor.walk_node(n, from, to, |m, tables, before| {
+                    if fresh {
+                        // The window starts from a checkpoint: flip-flops start from its tables.
+                        fresh = false;
+                        for f in forms.iter().filter(|f| f.covers(n)) {
+                            tables.matcher.seed_when(f, &tables.rows);
+                        }
+                    }
+                    let at = if before { Position::Before } else { Position::After };
+                    let key = key_of(m, at);
+                    let mut hit = None;
+                    if before {
+                        hit = forms
+                            .iter()
+                            .find(|f| f.covers(n) && breaks_at(f, stage, m.statement))
+                            .map(|f| reason(f, Why::Statement));
+                    } else {
+                        let touched = tables.touched();
+                        for f in forms.iter().filter(|f| f.covers(n)) {
+                            if let Some(why) = tables.matcher.fires(desc, f, &touched, &tables.rows)
+                                && hit.is_none()
+                            {
+                                hit = Some(reason(f, why));
+                            }
+                        }
+                    }
+                    if let Some(r) = hit
+                        && key < here
+                    {
+                        last = Some((key, *m, at, r));
+                    }
+                })?;
+                if last.is_some() || k == 0 {
+                    if let Some(l) = last
+                        && best.as_ref().is_none_or(|b| l.0 > b.0)
+                    {
+                        best = Some(l);
+                    }
+                    break;
+                }
+                to = from;
+                k -= 1;
+            }
+        }
+        match best {
+            Some((_, m, at, reason)) => self.land(Some(m), at, reason, Some(Release::Continue)),
+            None => {
+                let first = self.cursor.step_from(0)?;
+                self.land(first, Position::Before, plain(Why::Start), Some(Release::Continue));
+            }
+        }
+        self.seed()
+    }
+}
