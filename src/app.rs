@@ -3,7 +3,8 @@
 use std::io::{IsTerminal, Write};
 
 use crate::cli::{
-    Cli, Command, DiffArgs, ExportArgs, GenArgs, LevelArg, QueryArgs, QueryFormat, ReplayArgs, RunArgs,
+    Cli, Command, DebugArgs, DiffArgs, ExportArgs, GenArgs, LevelArg, QueryArgs, QueryFormat, ReplayArgs,
+    RunArgs,
 };
 use crate::engine::NoHook;
 use crate::export::Format;
@@ -179,11 +180,15 @@ fn rate(args: &RunArgs) -> i32 {
         Ok(r) => r,
         Err(e) => return fail(&e, 2),
     };
-    if args.script.is_none() && !args.headless && interactive() {
-        return tui(args, &opts);
-    }
-    if args.script.is_some() || !args.form.is_empty() {
-        return debug(args, &opts);
+    let d = &args.debug;
+    if (d.script.is_none() && !d.headless && interactive()) || d.script.is_some() || !d.form.is_empty() {
+        // The TUI owns the terminal, and a debugger's event stream does not share one with
+        // progress bars either.
+        opts.progress = false;
+        let title = args.input.display().to_string();
+        return drive(d, &title, || {
+            crate::rating::debuggee(&opts).map(Target::Live).map_err(|e| fail(&e, e.exit_code()))
+        });
     }
     match run(&opts, &NoHook) {
         Ok(s) => {
@@ -207,66 +212,38 @@ fn load_forms(paths: &[std::path::PathBuf]) -> Result<Vec<(TraceForm, String)>, 
         .collect()
 }
 
-/// `run` at a terminal: the run under the TUI.
-fn tui(args: &RunArgs, opts: &RunOptions) -> i32 {
-    let forms = match load_forms(&args.form) {
+/// A debugging session on `target` (made once the forms and the script read well): the TUI at
+/// a terminal (unless --headless or --script), else driven headless by the script, or printing
+/// each stop of the forms.
+fn drive(d: &DebugArgs, title: &str, target: impl FnOnce() -> Result<Target, i32>) -> i32 {
+    let forms = match load_forms(&d.form) {
         Ok(f) => f,
         Err(code) => return code,
     };
-    let mut opts = opts.clone();
-    // The TUI owns the terminal: no progress bar under it.
-    opts.progress = false;
-    match crate::rating::debuggee(&opts) {
-        Ok(d) => crate::tui::run(Target::Live(d), forms, &args.input.display().to_string()),
-        Err(e) => fail(&e, e.exit_code()),
-    }
-}
-
-/// `run --script` / `run --form`: the run under the tracer, driven headless.
-fn debug(args: &RunArgs, opts: &RunOptions) -> i32 {
-    let script = match args.script.as_deref().map(Script::load).transpose() {
+    let tui = d.script.is_none() && !d.headless && interactive();
+    let script = match d.script.as_deref().map(Script::load).transpose() {
         Ok(s) => s,
         Err(e) => return fail(&e, 2),
     };
-    let forms = match load_forms(&args.form) {
-        Ok(f) => f,
+    let target = match target() {
+        Ok(t) => t,
         Err(code) => return code,
     };
-    let mut opts = opts.clone();
-    // Progress bars and a debugger's event stream do not share a terminal well.
-    opts.progress = false;
-    let debuggee = match crate::rating::debuggee(&opts) {
-        Ok(d) => d,
-        Err(e) => return fail(&e, e.exit_code()),
-    };
+    if tui {
+        return crate::tui::run(target, forms, title);
+    }
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match &script {
-        Some(s) => crate::script::run(Target::Live(debuggee), forms, s, args.json, &mut out),
-        None => crate::script::follow(Target::Live(debuggee), forms, args.json, &mut out),
+        Some(s) => crate::script::run(target, forms, s, d.json, &mut out),
+        None => crate::script::follow(target, forms, d.json, &mut out),
     }
 }
 
-/// `replay`: the TUI at a terminal (unless --headless or --script), else headless.
+/// `replay`: the recording under the same controls as a live run.
 fn replay(args: &ReplayArgs) -> i32 {
-    let forms = match load_forms(&args.form) {
-        Ok(f) => f,
-        Err(code) => return code,
-    };
-    let target = Target::Replay(args.trace.clone());
-    if args.script.is_none() && !args.headless && interactive() {
-        return crate::tui::run(target, forms, &format!("replay {}", args.trace.display()));
-    }
-    let script = match args.script.as_deref().map(Script::load).transpose() {
-        Ok(s) => s,
-        Err(e) => return fail(&e, 2),
-    };
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    match &script {
-        Some(s) => crate::script::run(target, forms, s, args.json, &mut out),
-        None => crate::script::follow(target, forms, args.json, &mut out),
-    }
+    let title = format!("replay {}", args.trace.display());
+    drive(&args.debug, &title, || Ok(Target::Replay(args.trace.clone())))
 }
 
 /// The form the demo starts with: stop at the first WIFE arrival.

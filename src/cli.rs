@@ -40,19 +40,30 @@ pub enum Command {
 pub struct ReplayArgs {
     /// The trace file.
     pub trace: PathBuf,
-    /// A trace form (TOML) in force from the start; repeat for several. Without a script,
-    /// each stop is printed and the replay goes on to the end.
-    #[arg(long)]
-    pub form: Vec<PathBuf>,
-    /// A script of debugger words (the live ones, plus back, goto, reverse-continue, when).
-    #[arg(long)]
-    pub script: Option<PathBuf>,
-    /// Print every event as one JSON object a line.
-    #[arg(long)]
-    pub json: bool,
-    /// Run without the terminal UI.
+    /// How the replay is driven.
+    #[command(flatten)]
+    pub debug: DebugArgs,
+}
+
+/// How a debugging session is driven, live (`run`) or on a recording (`replay`).
+#[derive(Debug, Args)]
+pub struct DebugArgs {
+    /// Without the terminal UI (it opens when stdin and stdout are a terminal and no script is
+    /// given).
     #[arg(long)]
     pub headless: bool,
+    /// A trace form (TOML) in force from the first step; repeat for several. Without a script,
+    /// each stop is printed and the run (or the replay) goes on.
+    #[arg(long)]
+    pub form: Vec<PathBuf>,
+    /// A script of debugger words (watch, break, stop-when, continue, step, inquire, resume,
+    /// halt …; in a replay also back, goto, reverse-continue, when), one a line; it drives the
+    /// session, headless.
+    #[arg(long)]
+    pub script: Option<PathBuf>,
+    /// Print every event as one JSON object a line (with --script or --form).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `catar query`.
@@ -140,21 +151,9 @@ pub struct RunArgs {
     /// three stages, the reader and the writer already share them].
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub segments: Option<u16>,
-    /// Run without the terminal UI (it opens when stdin and stdout are a terminal and no
-    /// script is given).
-    #[arg(long)]
-    pub headless: bool,
-    /// A trace form (TOML) in force from the first step; repeat for several. Without a
-    /// script, each stop is printed and the node goes on.
-    #[arg(long)]
-    pub form: Vec<PathBuf>,
-    /// A script of debugger words (watch, break, stop-when, continue, step, inquire, resume,
-    /// halt …), one a line; the run is driven by it, headless.
-    #[arg(long)]
-    pub script: Option<PathBuf>,
-    /// Print every event as one JSON object a line (with --script or --form).
-    #[arg(long)]
-    pub json: bool,
+    /// How the run is driven under a debugger.
+    #[command(flatten)]
+    pub debug: DebugArgs,
     /// Record the run into this trace file.
     #[arg(long)]
     pub trace: Option<PathBuf>,
