@@ -37,6 +37,17 @@ pub enum Level {
     Full,
 }
 
+impl std::fmt::Display for Level {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // As `--level` and the record config spell it.
+        f.write_str(match self {
+            Level::Off => "off",
+            Level::Summary => "summary",
+            Level::Full => "full",
+        })
+    }
+}
+
 /// Append to an existing trace or start a new one.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]

@@ -25,7 +25,7 @@ pub enum QueryError {
     #[error("--id {0}")]
     Id(String),
     /// The trace holds no record values.
-    #[error("{0} was recorded at {1:?} level: a record's history needs a trace recorded with --level full")]
+    #[error("{0} was recorded at {1} level: a record's history needs a trace recorded with --level full")]
     Level(String, Level),
 }
 

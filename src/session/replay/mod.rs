@@ -71,7 +71,7 @@ pub(super) fn start(path: &Path, forms: Vec<(TraceForm, String)>) -> Result<Sess
 fn level_allows(form: &CompiledForm, level: Level, path: &Path) -> Result<(), String> {
     if form.needs_changes() && level != Level::Full {
         return Err(format!(
-            "form {} ({}): {} was recorded at {level:?} level, which holds steps but not record changes; \
+            "form {} ({}): {} was recorded at {level} level, which holds steps but not record changes; \
              cabinet, context and stop-when forms need a trace recorded with --level full \
              (statement breakpoints and every-step forms work)",
             form.id,
@@ -213,7 +213,7 @@ impl Replayer {
                 let n = self.node(&node)?;
                 if self.cursor.level() != Level::Full {
                     return Err(format!(
-                        "{} was recorded at {:?} level: inquiring a node's tables needs a trace recorded \
+                        "{} was recorded at {} level: inquiring a node's tables needs a trace recorded \
                          with --level full",
                         self.path.display(),
                         self.cursor.level()
