@@ -80,6 +80,9 @@ pub(crate) struct Gauge {
     steps: AtomicU64,
     records: AtomicU64,
     time: AtomicI64,
+    restarts: AtomicU32,
+    // The last failure's message (rare: a lock costs nothing here).
+    failure: Mutex<Option<String>>,
 }
 
 impl Gauge {
@@ -98,6 +101,11 @@ impl Gauge {
     pub fn clock(&self, time: i64) {
         self.time.store(time, Ordering::Relaxed);
     }
+
+    pub fn restarted(&self, failure: &str) {
+        *self.failure.lock().unwrap_or_else(|e| e.into_inner()) = Some(failure.to_string());
+        self.restarts.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 /// A node as the control board shows it.
@@ -113,6 +121,10 @@ pub struct NodeGauge {
     pub records: u64,
     /// Its pseudo-clock at its last tick (seconds since the epoch, 0 before any event).
     pub time: i64,
+    /// Times it failed and restarted.
+    pub restarts: u32,
+    /// Why it last failed.
+    pub failure: Option<String>,
 }
 
 /// Shared between a running pipeline and whoever controls it (a debugger session): ask the
@@ -151,6 +163,8 @@ impl Control {
                 steps: g.steps.load(Ordering::Relaxed),
                 records: g.records.load(Ordering::Relaxed),
                 time: g.time.load(Ordering::Relaxed),
+                restarts: g.restarts.load(Ordering::Relaxed),
+                failure: g.failure.lock().unwrap_or_else(|e| e.into_inner()).clone(),
             })
             .collect()
     }

@@ -1,6 +1,6 @@
 use jiff::Timestamp;
 
-use super::{NodeId, OpKind, Workspace};
+use super::{Failure, NodeId, OpKind, Workspace};
 use crate::ops::{ReportDetail, StepReport};
 
 /// Where a node is: the statement about to run (or just run) and the step counters.
@@ -35,6 +35,9 @@ pub trait StepHook: Send {
     fn before_step(&mut self, _at: &StepPoint<'_>, _workspace: &Workspace) {}
     /// Called after a statement ran, with what it changed.
     fn after_step(&mut self, _at: &StepPoint<'_>, _report: &StepReport, _workspace: &Workspace) {}
+    /// Called when the node failed and restarted: the workspace is back as the failed tick
+    /// found it (the steps of the failed attempt are undone).
+    fn restarted(&mut self, _node: &NodeId, _failure: &Failure, _workspace: &Workspace) {}
     /// Called when the node has processed all its input.
     fn finish(&mut self, _node: &NodeId) {}
 }
@@ -74,6 +77,10 @@ impl StepHook for Pair {
     fn after_step(&mut self, at: &StepPoint<'_>, report: &StepReport, workspace: &Workspace) {
         self.0.after_step(at, report, workspace);
         self.1.after_step(at, report, workspace);
+    }
+    fn restarted(&mut self, node: &NodeId, failure: &Failure, workspace: &Workspace) {
+        self.0.restarted(node, failure, workspace);
+        self.1.restarted(node, failure, workspace);
     }
     fn finish(&mut self, node: &NodeId) {
         self.0.finish(node);

@@ -8,6 +8,7 @@ mod hook;
 mod node;
 mod pipeline;
 mod program;
+mod supervisor;
 
 pub use clock::PseudoClock;
 pub use control::{Activity, Control, NodeGauge, Peer};
@@ -15,3 +16,4 @@ pub use hook::{HookFactory, Hooks, NoHook, StepHook, StepPoint};
 pub use node::{NodeId, NodeStats};
 pub use pipeline::{BoxError, EngineError, Pipeline, RunReport, Sink, SinkBatch, Source};
 pub use program::{OpKind, Stage, StageBuilder, Statement, StatementError, Workspace};
+pub use supervisor::{DEFAULT_MAX_FAILURES, Failure, Fault, Quarantine, Supervision, in_supervised_work};

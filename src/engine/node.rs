@@ -1,3 +1,4 @@
+use std::collections::VecDeque;
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -6,9 +7,10 @@ use crossbeam_channel::{Receiver, Sender, TryRecvError, TrySendError};
 
 use super::control::{Activity, Gauge, Peer};
 use super::pipeline::{Batch, EngineError, SinkBatch};
-use super::program::Port;
+use super::program::{Port, StatementError};
+use super::supervisor::{Failure, Fault, Supervision, panic_message, supervised};
 use super::{Stage, StepHook, StepPoint, Workspace};
-use crate::model::{Record, TableId};
+use crate::model::{Record, TableId, Value};
 use crate::ops::{StepReport, linkey_of};
 
 /// A node: one segment of one stage, running in its own thread (`REG/0`, `RATE/1` …).
@@ -47,6 +49,8 @@ pub struct NodeStats {
     pub records_in: u64,
     /// Records sent downstream or to the sink.
     pub records_out: u64,
+    /// Times the node failed and restarted.
+    pub restarts: u32,
 }
 
 /// Routes a record to one of `n` segments by the value of the stage's key, so that all records
@@ -71,6 +75,9 @@ pub(crate) struct Node<'a> {
     /// Who feeds each input, and who each `next` sender feeds.
     pub upstream: Vec<Peer>,
     pub downstream: Vec<Peer>,
+    pub supervision: &'a Supervision,
+    /// The faults injected into this node, with the attempts each has left to fail.
+    pub faults: Vec<(Fault, Option<usize>)>,
 }
 
 /// Receive, marking the node as waiting on `peer` while the channel is empty.
@@ -102,6 +109,19 @@ fn send_to<T>(tx: &Sender<T>, value: T, gauge: &Gauge, peer: Peer) -> bool {
     }
 }
 
+/// True when an injected fault makes the statement at `position`, about to run as node step
+/// `step`, fail: the fault's first firing is at its step, the next ones at the same statement.
+fn fault_fires(faults: &mut [(Fault, Option<usize>)], step: u64, position: usize) -> bool {
+    faults.iter_mut().any(|(fault, at)| {
+        let fires = fault.times > 0 && (step == fault.step || *at == Some(position));
+        if fires {
+            fault.times -= 1;
+            *at = Some(position);
+        }
+        fires
+    })
+}
+
 impl Node<'_> {
     /// Tick over every window until the upstream closes.
     pub fn run(mut self) -> Result<NodeStats, EngineError> {
@@ -115,14 +135,20 @@ impl Node<'_> {
 
     fn run_ticks(&mut self, gauge: &Gauge) -> Result<NodeStats, EngineError> {
         let mut ws = self.stage.workspace();
-        let mut stats =
-            NodeStats { node: self.id.clone(), ticks: 0, steps: 0, records_in: 0, records_out: 0 };
+        let mut stats = NodeStats {
+            node: self.id.clone(),
+            ticks: 0,
+            steps: 0,
+            records_in: 0,
+            records_out: 0,
+            restarts: 0,
+        };
         let mut report = StepReport::with_detail(self.hook.detail());
         while let Some((window, records)) = self.receive(gauge)? {
             stats.records_in += records.len() as u64;
             if !records.is_empty() {
-                ws.inbox = records;
-                self.tick(&mut ws, &mut report, window, &mut stats, gauge)?;
+                stats.ticks += 1;
+                self.supervised_tick(&mut ws, &mut report, window, records, &mut stats, gauge)?;
             }
             gauge.clock(ws.clock.seconds());
             self.flush(&mut ws, window, &mut stats, gauge)?;
@@ -162,15 +188,109 @@ impl Node<'_> {
         }
     }
 
-    fn tick(
+    /// Run a window's records. When an attempt fails the node restarts (seed 000): its
+    /// workspace is rolled back as the tick found it, and it runs the same records again in
+    /// halves, in order, until the record that keeps failing is alone: the others go through,
+    /// and a record failing alone `max_failures` times is quarantined.
+    fn supervised_tick(
         &mut self,
         ws: &mut Workspace,
         report: &mut StepReport,
         window: u64,
+        records: Vec<Record>,
         stats: &mut NodeStats,
         gauge: &Gauge,
     ) -> Result<(), EngineError> {
-        stats.ticks += 1;
+        // A copy for the retries: the attempt consumes and changes its records.
+        let copy = records.clone();
+        let Err(failure) = self.attempt(ws, report, window, records, stats, gauge) else { return Ok(()) };
+        let mut pending = VecDeque::from([copy]);
+        let mut failure = Some(failure);
+        // Failures of the record at the front while it is attempted alone.
+        let mut failed_alone = 0;
+        while let Some(batch) = pending.pop_front() {
+            let failure = match failure.take() {
+                Some(f) => f,
+                None => match self.attempt(ws, report, window, batch.clone(), stats, gauge) {
+                    Ok(()) => {
+                        failed_alone = 0;
+                        continue;
+                    }
+                    Err(f) => f,
+                },
+            };
+            if batch.len() > 1 {
+                self.restart(ws, failure, None, stats, gauge)?;
+                let mut first = batch;
+                let second = first.split_off(first.len() / 2);
+                pending.push_front(second);
+                pending.push_front(first);
+                continue;
+            }
+            failed_alone += 1;
+            if failed_alone >= self.supervision.max_failures {
+                failed_alone = 0;
+                let record = batch.into_iter().next();
+                self.restart(ws, failure, record, stats, gauge)?;
+            } else {
+                self.restart(ws, failure, None, stats, gauge)?;
+                pending.push_front(batch);
+            }
+        }
+        Ok(())
+    }
+
+    /// Undo the failed attempt, count the restart, quarantine the record that failed too
+    /// often (or end the run with its error when there is no quarantine), and tell the hook.
+    fn restart(
+        &mut self,
+        ws: &mut Workspace,
+        mut failure: Failure,
+        quarantined: Option<Record>,
+        stats: &mut NodeStats,
+        gauge: &Gauge,
+    ) -> Result<(), EngineError> {
+        gauge.set(Activity::Failed);
+        ws.rollback_tick();
+        stats.restarts += 1;
+        failure.restarts = stats.restarts;
+        if let Some(mut record) = quarantined {
+            let Some(q) = &self.supervision.quarantine else {
+                return Err(EngineError::Statement {
+                    node: self.id.name.clone(),
+                    statement: failure.statement,
+                    message: failure.message,
+                });
+            };
+            failure.quarantined = Some(record.header.reg_id);
+            record.header.cabinet = q.cabinet;
+            record.set(q.error, Value::text(&failure.message));
+            let batch = SinkBatch { node: self.id.clone(), table: q.table.clone(), records: vec![record] };
+            if !send_to(&self.sink, batch, gauge, Peer::Sink) {
+                return Err(EngineError::Disconnected { node: self.id.name.clone() });
+            }
+            stats.records_out += 1;
+        }
+        gauge.restarted(&failure.message);
+        self.hook.restarted(&self.id, &failure, ws);
+        gauge.set(Activity::Running);
+        Ok(())
+    }
+
+    /// One attempt at a tick: charge `records`, run every statement; the workspace is left as
+    /// it was when the attempt fails (a statement's error or panic, an injected fault).
+    fn attempt(
+        &mut self,
+        ws: &mut Workspace,
+        report: &mut StepReport,
+        window: u64,
+        records: Vec<Record>,
+        stats: &mut NodeStats,
+        gauge: &Gauge,
+    ) -> Result<(), Failure> {
+        let held = records.len();
+        ws.begin_tick();
+        ws.inbox = records;
         for (position, statement) in self.stage.statements.iter().enumerate() {
             let mut point = StepPoint {
                 node: &self.id,
@@ -184,25 +304,46 @@ impl Node<'_> {
             };
             self.hook.before_step(&point, ws);
             report.clear();
-            statement.run(ws, report).map_err(|e| EngineError::Statement {
-                node: self.id.name.clone(),
-                statement: statement.name.clone(),
-                message: e.0,
-            })?;
+            let faulty = fault_fires(&mut self.faults, stats.steps, position);
+            let outcome = if faulty {
+                Err(StatementError("injected fault".into()))
+            } else {
+                supervised(|| statement.run(ws, report)).unwrap_or_else(|p| {
+                    Err(StatementError(format!("panicked: {}", panic_message(p.as_ref()))))
+                })
+            };
             stats.steps += 1;
             gauge.step();
+            if let Err(e) = outcome {
+                return Err(Failure {
+                    statement: statement.name.clone(),
+                    position,
+                    node_step: point.node_step,
+                    global_step: point.global_step,
+                    message: e.0,
+                    records: held,
+                    restarts: 0,
+                    quarantined: None,
+                });
+            }
             // After the step the clock may have moved (a charge observes its batch).
             point.pseudo_time = ws.clock.now();
             self.hook.after_step(&point, report, ws);
         }
         if !ws.inbox.is_empty() {
             // Records never vanish: a program that does not charge its inbox is a bug.
-            return Err(EngineError::Statement {
-                node: self.id.name.clone(),
+            return Err(Failure {
                 statement: "(end of tick)".into(),
+                position: self.stage.statements.len(),
+                node_step: stats.steps,
+                global_step: self.global_step.load(Ordering::Relaxed),
                 message: format!("{} records were never charged", ws.inbox.len()),
+                records: held,
+                restarts: 0,
+                quarantined: None,
             });
         }
+        ws.commit_tick();
         Ok(())
     }
 

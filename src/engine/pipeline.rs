@@ -6,6 +6,7 @@ use crossbeam_channel::{Receiver, Sender, bounded};
 
 use super::control::{Control, Peer};
 use super::node::{Node, route};
+use super::supervisor::{Supervision, panic_message};
 use super::{HookFactory, NodeId, NodeStats, Stage};
 use crate::model::{Record, Schema};
 
@@ -104,12 +105,19 @@ pub struct Pipeline {
     stages: Vec<(Stage, usize)>,
     window: usize,
     capacity: usize,
+    supervision: Supervision,
 }
 
 impl Pipeline {
     /// A pipeline over a schema, with no stages yet.
     pub fn new(schema: Arc<Schema>) -> Self {
-        Pipeline { schema, stages: Vec::new(), window: 1024, capacity: 4 }
+        Pipeline {
+            schema,
+            stages: Vec::new(),
+            window: 1024,
+            capacity: 4,
+            supervision: Supervision::default(),
+        }
     }
 
     /// Append a stage run by `segments` nodes.
@@ -127,6 +135,12 @@ impl Pipeline {
     /// Batches a channel between two nodes holds before the sender waits (backpressure).
     pub fn channel_capacity(&mut self, batches: usize) -> &mut Self {
         self.capacity = batches.max(1);
+        self
+    }
+
+    /// How failing nodes are restarted and records that keep failing quarantined.
+    pub fn supervision(&mut self, supervision: Supervision) -> &mut Self {
+        self.supervision = supervision;
         self
     }
 
@@ -212,6 +226,13 @@ impl Pipeline {
         for (s, (stage, n)) in self.stages.iter().enumerate() {
             for segment in 0..*n {
                 let id = NodeId::new(s, &stage.name, segment);
+                let faults = self
+                    .supervision
+                    .faults
+                    .iter()
+                    .filter(|f| f.node == id.name)
+                    .map(|f| (f.clone(), None))
+                    .collect();
                 let next = self
                     .stages
                     .get(s + 1)
@@ -230,6 +251,8 @@ impl Pipeline {
                     index: firsts[s] + segment,
                     upstream,
                     downstream,
+                    supervision: &self.supervision,
+                    faults,
                 });
             }
         }
@@ -330,10 +353,5 @@ fn drain(sink: &mut dyn Sink, rx: Receiver<super::SinkBatch>) -> Result<(), Engi
 }
 
 fn panicked(node: &str, payload: Box<dyn std::any::Any + Send>) -> EngineError {
-    let message = payload
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".into());
-    EngineError::Panicked { node: node.into(), message }
+    EngineError::Panicked { node: node.into(), message: panic_message(payload.as_ref()) }
 }

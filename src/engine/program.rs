@@ -165,6 +165,7 @@ impl Stage {
             tables,
             inbox: Vec::new(),
             clock: PseudoClock::default(),
+            clock_at_begin: PseudoClock::default(),
         };
         if let Some(init) = &self.init {
             init(&mut ws);
@@ -256,6 +257,7 @@ pub struct Workspace {
     pub inbox: Vec<Record>,
     /// The node's pseudo-clock.
     pub clock: PseudoClock,
+    clock_at_begin: PseudoClock,
 }
 
 impl Workspace {
@@ -283,5 +285,23 @@ impl Workspace {
     /// Take the inbox (the charge statement does this).
     pub fn take_inbox(&mut self) -> Vec<Record> {
         std::mem::take(&mut self.inbox)
+    }
+
+    /// Start a tick the supervisor can undo: every table keeps what it needs to roll back.
+    pub(crate) fn begin_tick(&mut self) {
+        self.tables.iter_mut().for_each(Table::begin);
+        self.clock_at_begin = self.clock;
+    }
+
+    /// The tick succeeded.
+    pub(crate) fn commit_tick(&mut self) {
+        self.tables.iter_mut().for_each(Table::commit);
+    }
+
+    /// The tick failed: tables and clock as the tick found them, its inbox dropped.
+    pub(crate) fn rollback_tick(&mut self) {
+        self.tables.iter_mut().for_each(Table::rollback);
+        self.clock = self.clock_at_begin;
+        self.inbox.clear();
     }
 }

@@ -46,7 +46,7 @@ pub struct Table {
     pub(crate) id: TableId,
     pub(crate) name: String,
     pub(crate) kind: TableKind,
-    pub(crate) rows: Vec<Record>,
+    rows: Vec<Record>,
     pub(crate) mass: Vec<u32>,
     // linkey -> first row with it; `chain[row]` is the next row with the same linkey.
     pub(crate) index: FxHashMap<u64, u32>,
@@ -55,6 +55,21 @@ pub struct Table {
     pub(crate) keys_only: bool,
     // The linkeys of a keys-only table: 9 bytes a key, the whole cost of remembering an event.
     pub(crate) keys: FxHashSet<u64>,
+    undo: Undo,
+}
+
+/// What the open tick changed in a table, to put the table back as the tick found it when the
+/// tick fails (the supervisor's rollback). Only rows that existed before the tick are saved,
+/// on their first change: a tick's new rows are undone by truncating.
+#[derive(Clone, Debug, Default)]
+struct Undo {
+    open: bool,
+    rows: usize,
+    mass: Vec<u32>,
+    saved: FxHashMap<u32, Record>,
+    keys: Vec<u64>,
+    // Every row as the tick found it, once the tick reordered them (rolling, compact, drain).
+    whole: Option<Vec<Record>>,
 }
 
 impl Table {
@@ -71,6 +86,7 @@ impl Table {
             indexed: matches!(kind, TableKind::Accumulator | TableKind::Reference | TableKind::Rules),
             keys_only: false,
             keys: FxHashSet::default(),
+            undo: Undo::default(),
         }
     }
 
@@ -166,7 +182,9 @@ impl Table {
     pub(crate) fn push_row(&mut self, record: Record) -> usize {
         let row = self.rows.len();
         if self.keys_only {
-            self.keys.insert(record.header.linkey);
+            if self.keys.insert(record.header.linkey) && self.undo.open {
+                self.undo.keys.push(record.header.linkey);
+            }
             return row;
         }
         if self.indexed {
@@ -187,11 +205,86 @@ impl Table {
         row
     }
 
+    /// A row, to change: saved first if the open tick has not changed it yet.
+    pub(crate) fn row_mut(&mut self, row: usize) -> &mut Record {
+        let u = &mut self.undo;
+        if u.open && u.whole.is_none() && row < u.rows {
+            u.saved.entry(row as u32).or_insert_with(|| self.rows[row].clone());
+        }
+        &mut self.rows[row]
+    }
+
+    /// Before rows move or go: keep all of them as the open tick found them.
+    fn save_all(&mut self) {
+        let u = &mut self.undo;
+        if u.open && u.whole.is_none() {
+            let mut whole = self.rows[..u.rows.min(self.rows.len())].to_vec();
+            for (row, r) in u.saved.drain() {
+                whole[row as usize] = r;
+            }
+            u.whole = Some(whole);
+        }
+    }
+
+    /// Drop disarmed rows and put row N at N+1, making room for a new row 0 (rolling).
+    pub(crate) fn retain_live_and_rotate(&mut self) {
+        self.save_all();
+        self.rows.retain(Record::is_live);
+        self.rows.rotate_right(1);
+    }
+
+    /// Start a tick: from now on the table keeps what it needs to [`rollback`](Self::rollback).
+    pub(crate) fn begin(&mut self) {
+        let u = &mut self.undo;
+        u.open = true;
+        u.rows = self.rows.len();
+        u.mass.clone_from(&self.mass);
+        u.saved.clear();
+        u.keys.clear();
+        u.whole = None;
+    }
+
+    /// The tick succeeded: forget how to undo it.
+    pub(crate) fn commit(&mut self) {
+        let u = &mut self.undo;
+        u.open = false;
+        u.saved.clear();
+        u.keys.clear();
+        u.whole = None;
+    }
+
+    /// The tick failed: put the table back as [`begin`](Self::begin) found it, whatever
+    /// state the failure left it in (a panic may stop an operator half-way).
+    pub(crate) fn rollback(&mut self) {
+        let u = &mut self.undo;
+        if !u.open {
+            return;
+        }
+        match u.whole.take() {
+            Some(whole) => self.rows = whole,
+            None => {
+                self.rows.truncate(u.rows);
+                for (row, r) in u.saved.drain() {
+                    self.rows[row as usize] = r;
+                }
+            }
+        }
+        for k in u.keys.drain(..) {
+            self.keys.remove(&k);
+        }
+        self.mass.clone_from(&u.mass);
+        u.open = false;
+        if self.indexed {
+            self.reindex();
+        }
+    }
+
     /// Drop disarmed rows (a storage detail: they are invisible already).
     pub fn compact(&mut self) {
         if self.rows.iter().all(Record::is_live) {
             return;
         }
+        self.save_all();
         self.rows.retain(Record::is_live);
         if self.indexed {
             self.reindex();
@@ -213,9 +306,76 @@ impl Table {
 
     /// Remove and return every row, leaving the table empty.
     pub fn drain(&mut self) -> Vec<Record> {
+        self.save_all();
         self.mass.iter_mut().for_each(|m| *m = 0);
         self.index.clear();
         self.chain.clear();
         std::mem::take(&mut self.rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{TableId, TableKind};
+    use crate::ops::{self, ArmMode, StepReport, fixture::fx};
+
+    /// What rollback must restore: rows, masses, and what the index finds.
+    fn state(t: &Table, keys: &[u64]) -> (Vec<Record>, Vec<u32>, Vec<Vec<u64>>, usize) {
+        let found = keys.iter().map(|&k| t.find(k).map(|r| r.header.reg_id).collect()).collect();
+        (t.rows().to_vec(), t.masses().to_vec(), found, t.key_count())
+    }
+
+    #[test]
+    fn a_rolled_back_tick_leaves_every_kind_of_change_undone() {
+        let f = fx();
+        let mut rep = StepReport::default();
+        let mut acc = f.table(1, TableKind::Accumulator);
+        ops::charge(
+            &mut acc,
+            f.ok,
+            (1..=4).map(|i| f.rec(i, if i % 2 == 0 { "A" } else { "B" }, 10)).collect::<Vec<_>>(),
+            &mut rep,
+        );
+        ops::arm(&mut acc, &[f.kind], ArmMode::Absolute, |_| true, &mut rep);
+        let keys: Vec<u64> = acc.rows().iter().map(|r| r.header.linkey).collect();
+        let before = state(&acc, &keys);
+        acc.begin();
+        // Changed rows, a new row, a re-armed index, a state change and a rolling reorder.
+        ops::transform(
+            &mut acc,
+            f.amount,
+            |_| true,
+            |r| crate::model::Value::Int(r.header.reg_id as i64 * 7),
+            &mut rep,
+        );
+        ops::charge(&mut acc, f.ok, vec![f.rec(9, "C", 1)], &mut rep);
+        ops::arm(&mut acc, &[f.name], ArmMode::Absolute, |r| r.header.reg_id == 2, &mut rep);
+        ops::state(&mut acc, f.bad, |r| r.header.reg_id == 3, &mut rep);
+        assert_ne!(state(&acc, &keys), before);
+        acc.rollback();
+        assert_eq!(state(&acc, &keys), before, "row changes and appends undone");
+        acc.begin();
+        ops::rolling(&mut acc, 2, f.rec(10, "D", 0), f.ok, &mut rep);
+        acc.rollback();
+        assert_eq!(state(&acc, &keys), before, "a reorder undone");
+
+        let mut seen = Table::keys_only(TableId(2), "SEEN", f.schema.cabinets().len());
+        let keyed = |i: u64| {
+            let mut r = f.rec(i, "A", 0);
+            r.header.linkey = i;
+            r
+        };
+        ops::charge(&mut seen, f.ok, vec![keyed(1)], &mut rep);
+        seen.begin();
+        ops::charge(&mut seen, f.ok, (1..5).map(keyed).collect::<Vec<_>>(), &mut rep);
+        seen.rollback();
+        assert_eq!(seen.key_count(), 1, "keys added by the tick forgotten, the older one kept");
+        // A committed tick stays.
+        seen.begin();
+        ops::charge(&mut seen, f.ok, vec![keyed(7)], &mut rep);
+        seen.commit();
+        seen.rollback();
+        assert_eq!(seen.key_count(), 2);
     }
 }

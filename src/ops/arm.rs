@@ -36,7 +36,7 @@ pub fn arm(
 ) -> usize {
     let rows = matching(table, filter, report);
     for &row in &rows {
-        let rec = &mut table.rows[row];
+        let rec = table.row_mut(row);
         let fresh = linkey_of(contexts.iter().map(|&c| rec.get(c)));
         rec.header.linkey = match mode {
             ArmMode::Absolute => fresh,

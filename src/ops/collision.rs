@@ -41,7 +41,7 @@ pub fn collision(
     let rows = matching(driving, |r| !r.header.skip && filter(r), report);
     let mut count = CollisionCount::default();
     for row in rows {
-        let rec = &driving.rows[row];
+        let rec = &driving.rows()[row];
         let found = reference
             .find(rec.header.linkey)
             .find(|r| spec.on.iter().all(|&(d, f)| rec.get(d) == r.get(f)) && accept(rec, r));
@@ -84,13 +84,13 @@ pub fn collision_learn(
     let rows = matching(driving, |r| !r.header.skip && filter(r), report);
     let mut count = CollisionCount::default();
     for row in rows {
-        let linkey = driving.rows[row].header.linkey;
+        let linkey = driving.rows()[row].header.linkey;
         if seen.contains_key(linkey) {
             count.hits += 1;
             set_cabinet(driving, row, hit, report);
         } else {
             count.misses += 1;
-            let mut key = Record::new(driving.rows[row].header.reg_id);
+            let mut key = Record::new(driving.rows()[row].header.reg_id);
             key.header.linkey = linkey;
             seen.push_row(key);
         }
@@ -133,10 +133,10 @@ pub fn collision_accumulate(
     let rows = matching(driving, |r| !r.header.skip && filter(r), report);
     let mut count = CollisionCount::default();
     for row in rows {
-        let rec = &driving.rows[row];
+        let rec = &driving.rows()[row];
         let linkey = rec.header.linkey;
         let existing =
-            acc.find_row(linkey).filter(|&a| spec.key.iter().all(|&k| acc.rows[a].get(k) == rec.get(k)));
+            acc.find_row(linkey).filter(|&a| spec.key.iter().all(|&k| acc.rows()[a].get(k) == rec.get(k)));
         let at = match existing {
             Some(a) => {
                 count.hits += 1;
@@ -144,7 +144,7 @@ pub fn collision_accumulate(
             }
             None => {
                 count.misses += 1;
-                let mut fresh = Record::new(acc.rows.len() as u64 + 1);
+                let mut fresh = Record::new(acc.rows().len() as u64 + 1);
                 fresh.header.linkey = linkey;
                 for &k in spec.key {
                     fresh.set(k, rec.get(k).clone());
@@ -152,10 +152,10 @@ pub fn collision_accumulate(
                 let opening = spec.init.and_then(|c| rec.get(c).as_int()).unwrap_or(0);
                 fresh.set(spec.total, Value::Int(opening));
                 insert(acc, fresh, spec.cabinet, report);
-                acc.rows.len() - 1
+                acc.rows().len() - 1
             }
         };
-        let before = acc.rows[at].get(spec.total).as_int().unwrap_or(0);
+        let before = acc.rows()[at].get(spec.total).as_int().unwrap_or(0);
         let delta = rec.get(spec.add).as_int().unwrap_or(0);
         let after = if spec.subtract { before.saturating_sub(delta) } else { before.saturating_add(delta) };
         set_value(acc, at, spec.total, Value::Int(after), report);

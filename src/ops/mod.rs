@@ -24,19 +24,18 @@ pub use report::ContextMask;
 
 /// Change a row's cabinet, keeping mass and reporting the transition.
 pub(crate) fn set_cabinet(table: &mut Table, row: usize, to: CabinetId, report: &mut StepReport) {
-    let rec = &mut table.rows[row];
-    let from = rec.header.cabinet;
+    let from = table.rows()[row].header.cabinet;
     if from == to {
         return;
     }
-    rec.header.cabinet = to;
+    table.row_mut(row).header.cabinet = to;
     if from.is_live() {
         table.mass[from.index()] -= 1;
     }
     if to.is_live() {
         table.mass[to.index()] += 1;
     }
-    report.transition(table.id, rec, from, to);
+    report.transition(table.id, &table.rows()[row], from, to);
 }
 
 /// Set one context of a row, reporting it when the value changes.
@@ -47,7 +46,7 @@ pub(crate) fn set_value(
     value: Value,
     report: &mut StepReport,
 ) {
-    let rec = &mut table.rows[row];
+    let rec = &table.rows()[row];
     if rec.get(context) == &value {
         return;
     }
@@ -55,7 +54,7 @@ pub(crate) fn set_value(
         let was_set = !rec.get(context).is_empty();
         report.context(table.id, rec.header.reg_id, rec.header.cabinet, context, was_set, &value);
     }
-    rec.set(context, value);
+    table.row_mut(row).set(context, value);
 }
 
 /// Append a record to a table in `cabinet`, reporting its arrival and its contexts.
@@ -83,7 +82,7 @@ pub(crate) fn matching(
     report: &mut StepReport,
 ) -> Vec<usize> {
     let rows: Vec<usize> =
-        (0..table.rows.len()).filter(|&i| table.rows[i].is_live() && filter(&table.rows[i])).collect();
+        (table.rows().iter().enumerate()).filter(|(_, r)| r.is_live() && filter(r)).map(|(i, _)| i).collect();
     report.matched += rows.len() as u64;
     rows
 }

@@ -29,11 +29,11 @@ pub fn discharge(
 ) -> usize {
     let rows = matching(from, filter, report);
     for &row in &rows {
-        let cabinet = from.rows[row].header.cabinet;
+        let cabinet = from.rows()[row].header.cabinet;
         set_cabinet(from, row, CabinetId::DISARMED, report);
         // The emptied row stays as a disarmed placeholder until the table is compacted, so
         // row positions (and the linkey index) stay valid during the step.
-        let mut record = std::mem::take(&mut from.rows[row]);
+        let mut record = std::mem::take(from.row_mut(row));
         record.header.cabinet = cabinet;
         to.mass[cabinet.index()] += 1;
         report.transition(to.id, &record, CabinetId::DISARMED, cabinet);
@@ -46,22 +46,27 @@ pub fn discharge(
 /// reg_id is its link_to (where that record has no value yet), then free the slots of `r`.
 /// Returns how many records were de-escalated.
 pub fn deescalate(r: &mut Table, r2: &mut Table, contexts: &[ContextId], report: &mut StepReport) -> usize {
-    let targets: FxHashMap<u64, usize> =
-        r2.rows.iter().enumerate().filter(|(_, x)| x.is_live()).map(|(i, x)| (x.header.reg_id, i)).collect();
+    let targets: FxHashMap<u64, usize> = r2
+        .rows()
+        .iter()
+        .enumerate()
+        .filter(|(_, x)| x.is_live())
+        .map(|(i, x)| (x.header.reg_id, i))
+        .collect();
     let rows = matching(r, |x| x.header.link_to != 0 && targets.contains_key(&x.header.link_to), report);
     for &row in &rows {
-        let target = targets[&r.rows[row].header.link_to];
+        let target = targets[&r.rows()[row].header.link_to];
         for &c in contexts {
-            let v = r.rows[row].get(c);
-            if !v.is_empty() && r2.rows[target].get(c).is_empty() {
+            let v = r.rows()[row].get(c);
+            if !v.is_empty() && r2.rows()[target].get(c).is_empty() {
                 set_value(r2, target, c, v.clone(), report);
             }
         }
         if report.wants_contexts() {
-            let rec = &r.rows[row];
+            let rec = &r.rows()[row];
             report.freed.push((r.id, rec.header.reg_id, rec.header.cabinet, ContextMask::of(rec)));
         }
-        r.rows[row].clear();
+        r.row_mut(row).clear();
     }
     rows.len()
 }
@@ -76,15 +81,15 @@ pub fn rolling(
     report: &mut StepReport,
 ) {
     table.compact();
-    let n = table.rows.len();
+    let n = table.rows().len();
     for row in (capacity.saturating_sub(1)..n).rev() {
         set_cabinet(table, row, CabinetId::DISARMED, report);
     }
-    table.rows.retain(Record::is_live);
     insert(table, fresh, cabinet, report);
-    table.rows.rotate_right(1);
+    // The fresh row (last) comes first once the dropped rows are gone.
+    table.retain_live_and_rotate();
     table.reindex();
-    report.matched += table.rows.len() as u64;
+    report.matched += table.rows().len() as u64;
 }
 
 #[cfg(test)]

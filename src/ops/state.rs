@@ -35,7 +35,7 @@ pub fn skip(
 ) -> usize {
     let rows = matching(table, filter, report);
     for &row in &rows {
-        table.rows[row].header.skip = set;
+        table.row_mut(row).header.skip = set;
     }
     rows.len()
 }

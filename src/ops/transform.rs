@@ -13,7 +13,7 @@ pub fn transform(
 ) -> usize {
     let rows = matching(table, filter, report);
     for &row in &rows {
-        let v = f(&table.rows[row]);
+        let v = f(&table.rows()[row]);
         set_value(table, row, target, v, report);
     }
     rows.len()
