@@ -96,17 +96,23 @@ impl Client {
 }
 
 fn input(cdrs: usize) -> tempfile::TempDir {
+    input_with_poison(cdrs, 0.0)
+}
+
+fn input_with_poison(cdrs: usize, poison_rate: f64) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let opts = GenOptions { out: dir.path().into(), cdrs, subscribers: 200, seed: 11, bad_rate: 0.02 };
+    let opts =
+        GenOptions { out: dir.path().into(), cdrs, subscribers: 200, seed: 11, bad_rate: 0.02, poison_rate };
     generate(&opts).expect("generate");
     dir
 }
 
 /// A live run recording a full trace: every stop of `texts` with the rows of its node.
-fn live(dir: &Path, texts: &[&str]) -> (PathBuf, Vec<(Key, Vec<Row>)>) {
+fn live(dir: &Path, texts: &[&str], faults: &[&str]) -> (PathBuf, Vec<(Key, Vec<Row>)>) {
     let trace = dir.join(format!("t{}.trc", texts.join("").len()));
     let mut opts = RunOptions::new(dir, dir.join(format!("{}.db", texts.join("").len())));
     opts.segments = 2;
+    opts.faults = faults.iter().map(|f| f.parse().unwrap()).collect();
     opts.record =
         Some((trace.clone(), RecorderSettings { level: Level::Full, ..RecorderSettings::default() }));
     let session = Session::live(debuggee(&opts).unwrap(), forms(texts)).unwrap();
@@ -156,10 +162,25 @@ const CONTEXT: &str = "nodes = \"RATE\"\ncabinets = [\"WIFE\"]\ncontexts = [\"WI
 #[test]
 fn a_replay_stops_where_the_live_run_stopped_and_sees_the_same_rows() {
     let dir = input(4000);
-    for texts in [vec![WIFE, REJECTED], vec![VOICE], vec![BREAK, MASS], vec![CONTEXT], vec![AMOUNT]] {
-        let (trace, live) = live(dir.path(), &texts);
+    let sets = [vec![WIFE, REJECTED], vec![VOICE], vec![BREAK, MASS], vec![CONTEXT], vec![AMOUNT]];
+    same_stops_live_and_replayed(dir.path(), &sets, &[]);
+}
+
+/// Failed ticks are in the trace with the steps they ran; a replay undoes them where the live
+/// run did (the checkpoint after each failure), so stops and rows still agree.
+#[test]
+fn a_replay_of_a_run_with_failures_and_restarts_agrees_with_it() {
+    let dir = input_with_poison(3000, 0.0015);
+    let faults = ["REG/1:step=40", "RATE/0:step=333:times=2", "DIS/1:step=150:times=4", "DIS/0:step=20"];
+    let sets = [vec![AMOUNT, REJECTED]];
+    same_stops_live_and_replayed(dir.path(), &sets, &faults);
+}
+
+fn same_stops_live_and_replayed(dir: &Path, sets: &[Vec<&str>], faults: &[&str]) {
+    for texts in sets {
+        let (trace, live) = live(dir, texts, faults);
         assert!(!live.is_empty(), "{texts:?} stops live");
-        let mut c = replay(&trace, &texts);
+        let mut c = replay(&trace, texts);
         let replayed = forwards(&mut c);
         let keys = |v: &[(Key, Vec<Row>)]| v.iter().map(|s| s.0.clone()).collect::<Vec<_>>();
         assert_eq!(keys(&replayed), keys(&live), "{texts:?}: the same stops in the same order");

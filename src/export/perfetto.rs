@@ -8,7 +8,7 @@ use std::io::Write;
 use serde_json::json;
 
 use super::ExportError;
-use crate::recorder::{Event, Trace};
+use crate::recorder::{Event, PipelineDesc, Step, Trace};
 
 fn write_event(out: &mut dyn Write, first: &mut bool, event: &serde_json::Value) -> Result<(), ExportError> {
     if !std::mem::take(first) {
@@ -64,16 +64,7 @@ pub fn perfetto(trace: &mut Trace, out: &mut dyn Write) -> Result<(), ExportErro
                                  "pseudo_time": s.time},
                     });
                     write_event(out, &mut first, &step)?;
-                    if let Some(m) = mass.get_mut(n).filter(|_| !s.mass.is_empty()) {
-                        let mut series = serde_json::Map::new();
-                        for &(cabinet, delta) in &s.mass {
-                            if let Some(v) = m.get_mut(cabinet as usize) {
-                                *v += delta;
-                                series.insert(p.cabinet(cabinet).to_string(), json!(*v));
-                            }
-                        }
-                        let counter = json!({"ph": "C", "pid": 1, "name": format!("mass {}", p.nodes[n]),
-                                             "ts": s.wall_start_us + u64::from(s.wall_us), "args": series});
+                    if let Some(counter) = mass_counter(&p, &mut mass, &s) {
                         write_event(out, &mut first, &counter)?;
                     }
                     if let Some(t) = last_ts.get_mut(n) {
@@ -88,6 +79,18 @@ pub fn perfetto(trace: &mut Trace, out: &mut dyn Write) -> Result<(), ExportErro
                     }
                 }
                 Event::Keys(_) => {}
+                Event::Failure(f) => {
+                    let s = &f.undo;
+                    let failure = json!({"ph": "i", "s": "t", "pid": 1, "tid": s.node as usize + 1,
+                                         "name": "failure", "ts": s.wall_start_us,
+                                         "args": {"error": f.message, "restarts": f.restarts,
+                                                  "quarantined": f.quarantined, "node_step": s.node_step}});
+                    write_event(out, &mut first, &failure)?;
+                    // Undoing the tick moved records back: the counters follow.
+                    if let Some(counter) = mass_counter(&p, &mut mass, s) {
+                        write_event(out, &mut first, &counter)?;
+                    }
+                }
                 Event::Done { node, steps, .. } => {
                     let ts = last_ts.get(node as usize).copied().unwrap_or(0);
                     let done = json!({"ph": "i", "s": "t", "pid": 1, "tid": node as usize + 1, "name": "done",
@@ -104,4 +107,19 @@ pub fn perfetto(trace: &mut Trace, out: &mut dyn Write) -> Result<(), ExportErro
     }
     out.write_all(b"\n]}\n")?;
     Ok(())
+}
+
+/// The mass counter of a step's node after the step's mass changes, if it changed any.
+fn mass_counter(p: &PipelineDesc, mass: &mut [Vec<i64>], s: &Step) -> Option<serde_json::Value> {
+    let n = s.node as usize;
+    let m = mass.get_mut(n).filter(|_| !s.mass.is_empty())?;
+    let mut series = serde_json::Map::new();
+    for &(cabinet, delta) in &s.mass {
+        if let Some(v) = m.get_mut(cabinet as usize) {
+            *v += delta;
+            series.insert(p.cabinet(cabinet).to_string(), json!(*v));
+        }
+    }
+    Some(json!({"ph": "C", "pid": 1, "name": format!("mass {}", p.nodes[n]),
+                "ts": s.wall_start_us + u64::from(s.wall_us), "args": series}))
 }

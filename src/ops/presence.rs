@@ -47,6 +47,8 @@ pub struct Presence {
     steps: u64,
     // The tables counted, by table id (all when empty).
     tables: Vec<bool>,
+    // The mass and counts remembered at the start of a tick.
+    saved: (Vec<i64>, Vec<i64>),
 }
 
 impl Presence {
@@ -61,6 +63,7 @@ impl Presence {
             touched: Vec::new(),
             steps: 0,
             tables: Vec::new(),
+            saved: (Vec::new(), Vec::new()),
         }
     }
 
@@ -153,6 +156,44 @@ impl Presence {
                 _ => {}
             }
         }
+    }
+
+    /// Remember the counts as they are (a tick starts), to go back to them if it fails.
+    pub fn remember(&mut self) {
+        self.saved.0.clone_from(&self.mass);
+        self.saved.1.clone_from(&self.counts);
+    }
+
+    /// Go back to the counts last remembered: the tick since then failed and was undone (no
+    /// report describes an undo); `change` receives the difference.
+    pub fn restore(&mut self, change: &mut PresenceChange) {
+        change.clear();
+        let (mass, counts) = std::mem::take(&mut self.saved);
+        if mass.len() != self.mass.len() {
+            return; // nothing remembered
+        }
+        for (i, (&now, &then)) in self.mass.iter().zip(&mass).enumerate() {
+            let cabinet = CabinetId(i as u16);
+            if now != then {
+                change.mass.push((cabinet, then - now));
+            }
+            match (now > 0, then > 0) {
+                (false, true) => change.appeared.push(cabinet),
+                (true, false) => change.disappeared.push(cabinet),
+                _ => {}
+            }
+        }
+        for (cell, (&now, &then)) in self.counts.iter().zip(&counts).enumerate() {
+            let pair = (CabinetId((cell / MAX_CONTEXTS) as u16), ContextId((cell % MAX_CONTEXTS) as u16));
+            match (now > 0, then > 0) {
+                (false, true) => change.contexts_appeared.push(pair),
+                (true, false) => change.contexts_disappeared.push(pair),
+                _ => {}
+            }
+        }
+        self.mass.clone_from(&mass);
+        self.counts.clone_from(&counts);
+        self.saved = (mass, counts);
     }
 
     fn bump(&mut self, cell: usize, delta: i64) {

@@ -92,7 +92,12 @@ pub struct Consolidator {
 impl Consolidator {
     /// Take one event into account.
     pub fn add(&mut self, event: &Event) {
-        let Event::Step(s) = event else { return };
+        // Undoing a failed tick changes the presence like a step does.
+        let s = match event {
+            Event::Step(s) => s,
+            Event::Failure(f) => &f.undo,
+            _ => return,
+        };
         for &(cabinet, delta) in &s.mass {
             let c = self.cabinets.entry((s.node, cabinet)).or_default();
             c.mass += delta;

@@ -7,11 +7,15 @@ use crate::engine::Pipeline;
 use crate::model::{CabinetKind, Value, Weight};
 
 /// Version of the header and event types below; bumped whenever they change shape.
-pub const EVENTS_VERSION: u32 = 6;
+pub const EVENTS_VERSION: u32 = 7;
 
-/// The oldest events version this catar reads: version 4 lacks only [`Event::Keys`]; version
-/// 5 keyed values another way, so its keys are not used (its chunks are all read).
+/// The oldest events version this catar reads: version 4 lacks [`Event::Keys`]; version
+/// 5 keyed values another way, so its keys are not used (its chunks are all read); version 6
+/// lacks only [`Event::Failure`].
 pub const OLDEST_EVENTS_VERSION: u32 = 4;
+
+/// The first events version whose keys a search trusts.
+pub const KEYED_EVENTS_VERSION: u32 = 6;
 
 /// The trace file's header.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -340,9 +344,26 @@ pub enum Event {
         /// Its pseudo-time at the end.
         time: i64,
     },
-    /// The keys of the events chunk before it (in a keys chunk of its own). Last, so that
-    /// the variants before it keep the numbers version 4 gave them.
+    /// The keys of the events chunk before it (in a keys chunk of its own). After the
+    /// variants of version 4, so that they keep the numbers it gave them.
     Keys(Box<super::keys::ChunkKeys>),
+    /// A node's tick failed and was undone; the node restarted (version 7, so last).
+    Failure(Box<Failure>),
+}
+
+/// A failed tick, undone by the supervisor. At full level a checkpoint of the node's tables
+/// as the tick found them precedes its next step: a replay restores it there.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failure {
+    /// The error, or the panic's message.
+    pub message: String,
+    /// The node's restarts so far, this one included.
+    pub restarts: u32,
+    /// The record quarantined because it failed too often, if any (its reg_id).
+    pub quarantined: Option<u64>,
+    /// The step that failed (node, numbers, statement, tick, time), whose summary fields hold
+    /// what undoing the tick changed in the node's presence.
+    pub undo: Step,
 }
 
 /// The payload of one trace chunk: consecutive events of one node.

@@ -7,8 +7,8 @@ use std::time::Instant;
 
 use crossbeam_channel::Sender;
 
-use super::event::{Changes, Checkpoint, Event, Level, RowSnapshot, Step, TraceValue};
-use crate::engine::{NodeId, StepHook, StepPoint, Workspace};
+use super::event::{Changes, Checkpoint, Event, Failure, Level, RowSnapshot, Step, TraceValue};
+use crate::engine::{self, NodeId, StepHook, StepPoint, Workspace};
 use crate::ops::{Presence, PresenceChange, ReportDetail, StepReport};
 use crate::trace::{ChunkKind, ChunkMeta, EncodedChunk};
 
@@ -48,6 +48,8 @@ pub(crate) struct NodeRecorder {
     origin: Instant,
     started: Instant,
     last_checkpoint: Option<u64>,
+    /// The node restarted since its last step: the next tick starts with a checkpoint.
+    restarted: bool,
 }
 
 impl NodeRecorder {
@@ -78,6 +80,7 @@ impl NodeRecorder {
             origin,
             started: origin,
             last_checkpoint: None,
+            restarted: false,
         }
     }
 
@@ -196,6 +199,7 @@ fn estimated_size(event: &Event) -> usize {
                 + 8 * (s.contexts_appeared.len() + s.contexts_disappeared.len())
                 + changes
         }
+        Event::Failure(f) => 96 + f.message.len(),
         Event::Done { .. } | Event::Checkpoint(_) | Event::Keys(_) => 32,
     }
 }
@@ -210,10 +214,17 @@ impl StepHook for NodeRecorder {
     }
 
     fn before_step(&mut self, at: &StepPoint<'_>, ws: &Workspace) {
-        if self.level == Level::Full && at.statement == 0 && !self.stopped {
-            let due = self.last_checkpoint.is_none_or(|t| at.tick >= t + CHECKPOINT_TICKS);
-            if due {
-                self.checkpoint(at, ws);
+        if at.statement == 0 {
+            self.presence.remember();
+            if self.level == Level::Full && !self.stopped {
+                // After an undone tick a replay cannot roll forward through it: it restores
+                // the tables here.
+                let due =
+                    self.restarted || self.last_checkpoint.is_none_or(|t| at.tick >= t + CHECKPOINT_TICKS);
+                if due {
+                    self.restarted = false;
+                    self.checkpoint(at, ws);
+                }
             }
         }
         self.started = Instant::now();
@@ -258,6 +269,39 @@ impl StepHook for NodeRecorder {
             });
         }
         self.push(Event::Step(step), at.global_step, time);
+    }
+
+    fn restarted(&mut self, _node: &NodeId, failure: &engine::Failure, ws: &Workspace) {
+        let time = ws.clock.seconds();
+        if self.stopped || !self.within_duration(time) {
+            return;
+        }
+        self.presence.restore(&mut self.change);
+        self.restarted = true;
+        let c = &self.change;
+        let undo = Step {
+            node: self.node,
+            node_step: failure.node_step,
+            global_step: failure.global_step,
+            statement: failure.position as u16,
+            tick: failure.tick,
+            time,
+            wall_start_us: self.origin.elapsed().as_micros() as u64,
+            wall_us: 0,
+            mass: c.mass.iter().map(|&(cab, d)| (cab.0, d)).collect(),
+            appeared: c.appeared.iter().map(|cab| cab.0).collect(),
+            disappeared: c.disappeared.iter().map(|cab| cab.0).collect(),
+            contexts_appeared: c.contexts_appeared.iter().map(|(cab, x)| (cab.0, x.0)).collect(),
+            contexts_disappeared: c.contexts_disappeared.iter().map(|(cab, x)| (cab.0, x.0)).collect(),
+            changes: None,
+        };
+        let event = Failure {
+            message: failure.message.clone(),
+            restarts: failure.restarts,
+            quarantined: failure.quarantined,
+            undo,
+        };
+        self.push(Event::Failure(Box::new(event)), failure.global_step, time);
     }
 
     fn finish(&mut self, _node: &NodeId) {

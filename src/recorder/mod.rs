@@ -13,8 +13,9 @@ use crossbeam_channel::{Sender, bounded};
 
 pub use consolidate::{Consolidation, Consolidator, ContextCell, NodeCabinet};
 pub use event::{
-    CabinetDesc, Changes, Checkpoint, Chunk, ContextDesc, EVENTS_VERSION, Event, Level, Order, PipelineDesc,
-    RecorderSettings, RowSnapshot, StageDesc, StatementDesc, Step, TraceHeader, TraceValue,
+    CabinetDesc, Changes, Checkpoint, Chunk, ContextDesc, EVENTS_VERSION, Event, Failure,
+    KEYED_EVENTS_VERSION, Level, Order, PipelineDesc, RecorderSettings, RowSnapshot, StageDesc,
+    StatementDesc, Step, TraceHeader, TraceValue,
 };
 use hook::{Flush, NodeRecorder, ToKey};
 pub use keys::ChunkKeys;

@@ -65,6 +65,9 @@ struct Line {
 struct NodeState {
     tables: NodeTables,
     next: (usize, usize),
+    /// A failed tick was passed since the last step applied: its steps are undone by
+    /// restoring the checkpoint written before the next step.
+    undone: bool,
 }
 
 /// A position in a trace, and every node's tables there.
@@ -107,7 +110,7 @@ impl Cursor {
             line.checkpoints.sort_by_key(first);
         }
         let nodes = (0..desc.nodes.len())
-            .map(|n| NodeState { tables: NodeTables::new(&desc, n), next: (0, 0) })
+            .map(|n| NodeState { tables: NodeTables::new(&desc, n), next: (0, 0), undone: false })
             .collect();
         Cursor { trace, desc, lines, cache: Vec::new(), nodes, at: 0, synced: true }
     }
@@ -181,9 +184,13 @@ impl Cursor {
         while let Some(chunk) = self.event_chunk(n, at.0) {
             let events = self.chunk(chunk)?;
             while let Some(e) = events.get(at.1) {
-                if let Event::Step(_) = e {
-                    self.nodes[n].next = at;
-                    return Ok(Some((events, at.1)));
+                match e {
+                    Event::Step(_) => {
+                        self.nodes[n].next = at;
+                        return Ok(Some((events, at.1)));
+                    }
+                    Event::Failure(_) => self.nodes[n].undone = true,
+                    _ => {}
                 }
                 at.1 += 1;
             }
@@ -203,9 +210,25 @@ impl Cursor {
         let at = self.nodes[n].next;
         let Some((events, i)) = self.peek_at(n, at)? else { return Ok(None) };
         let s = step(&events, i);
+        if std::mem::take(&mut self.nodes[n].undone) {
+            self.restore_at(n, s.global_step)?;
+        }
         self.nodes[n].tables.apply(s);
         self.nodes[n].next.1 += 1;
         Ok(Some(Mark::of(n, s)))
+    }
+
+    /// Restore node `n`'s tables from its checkpoint taken before step `g`, if it has one.
+    fn restore_at(&mut self, n: usize, g: u64) -> Result<(), TraceError> {
+        let cps = &self.lines[n].checkpoints;
+        let k = cps.partition_point(|&i| self.meta(i).first_step < g);
+        if let Some(&chunk) = cps.get(k).filter(|&&i| self.meta(i).first_step == g) {
+            let events = self.chunk(chunk as usize)?;
+            if let Some(Event::Checkpoint(cp)) = events.first() {
+                self.nodes[n].tables.restore(cp);
+            }
+        }
+        Ok(())
     }
 
     /// Make node `n`'s tables hold every step of it numbered below `g`.
@@ -232,10 +255,12 @@ impl Cursor {
                         self.nodes[n].tables.restore(cp);
                     }
                     self.nodes[n].next = self.locate(n, c)?;
+                    self.nodes[n].undone = false;
                 }
                 None => {
                     self.nodes[n].tables.clear();
                     self.nodes[n].next = (0, 0);
+                    self.nodes[n].undone = false;
                 }
             }
         }
@@ -400,6 +425,7 @@ impl Cursor {
 fn step_number(e: &Event) -> u64 {
     match e {
         Event::Step(s) => s.global_step,
+        Event::Failure(f) => f.undo.global_step,
         _ => u64::MAX,
     }
 }

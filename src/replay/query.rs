@@ -175,7 +175,7 @@ impl Chunks {
             }
         }
         // Keys of another events version hash values another way: read every chunk instead.
-        let keyed = trace.header().events_version == crate::recorder::EVENTS_VERSION;
+        let keyed = trace.header().events_version >= crate::recorder::KEYED_EVENTS_VERSION;
         for (i, meta) in keys.into_iter().filter(|_| keyed) {
             let Some(&k) = at.get(&meta) else { continue };
             if let Some(Event::Keys(keys)) = trace.read_chunk(i)?.into_iter().next() {

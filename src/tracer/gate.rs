@@ -134,6 +134,9 @@ impl StepHook for NodeTracer {
 
     fn before_step(&mut self, at: &StepPoint<'_>, ws: &Workspace) {
         self.started = Instant::now();
+        if at.statement == 0 {
+            self.matcher.presence.remember();
+        }
         if !self.active() {
             return;
         }
@@ -180,6 +183,17 @@ impl StepHook for NodeTracer {
         if let Some((reason, timeout)) = fired {
             self.freeze(at, ws, Position::After, reason, timeout);
         }
+    }
+
+    fn restarted(
+        &mut self,
+        _node: &crate::engine::NodeId,
+        _failure: &crate::engine::Failure,
+        ws: &Workspace,
+    ) {
+        let forms = self.forms.clone();
+        self.matcher.undo_tick(&forms, ws);
+        self.publish();
     }
 
     fn finish(&mut self, _node: &crate::engine::NodeId) {

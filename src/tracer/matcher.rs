@@ -73,6 +73,17 @@ impl Matcher {
         self.presence.apply(report, &mut self.change);
     }
 
+    /// The node's failed tick was undone: the flip-flop goes back to where the tick started
+    /// (the records it touched are as they were), each `stop-when` to the tables as they are.
+    pub fn undo_tick(&mut self, forms: &[std::sync::Arc<CompiledForm>], tables: &dyn TableSet) {
+        self.presence.restore(&mut self.change);
+        for form in forms {
+            if self.when.iter().any(|(id, _)| *id == form.id) {
+                self.seed_when(form, tables);
+            }
+        }
+    }
+
     /// Drop the `stop-when` state of forms no longer in force.
     pub fn keep_forms(&mut self, forms: &[std::sync::Arc<CompiledForm>]) {
         self.when.retain(|(id, _)| forms.iter().any(|f| f.id == *id));
