@@ -86,7 +86,14 @@ fn bench(c: &mut Criterion) {
     let n = cdrs();
     let dir = tempfile::tempdir().expect("temp dir");
     let input = dir.path().join("input");
-    let opts = GenOptions { out: input.clone(), cdrs: n, subscribers: 5_000, seed: 7, bad_rate: 0.02 };
+    let opts = GenOptions {
+        out: input.clone(),
+        cdrs: n,
+        subscribers: 5_000,
+        seed: 7,
+        bad_rate: 0.02,
+        poison_rate: 0.0,
+    };
     generate(&opts).expect("generate the input");
     let fresh_db = || {
         let db = dir.path().join("out.db");

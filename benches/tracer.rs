@@ -126,8 +126,15 @@ fn main() {
     let cdrs = env("CDRS", 200_000);
     let runs = env("RUNS", 7);
     let dir = tempfile::tempdir().expect("temp dir");
-    generate(&GenOptions { out: dir.path().into(), cdrs, subscribers: 10_000, seed: 1, bad_rate: 0.01 })
-        .expect("generate");
+    generate(&GenOptions {
+        out: dir.path().into(),
+        cdrs,
+        subscribers: 10_000,
+        seed: 1,
+        bad_rate: 0.01,
+        poison_rate: 0.0,
+    })
+    .expect("generate");
     let (mut alone, mut idle) = (Vec::new(), Vec::new());
     for _ in 0..runs {
         alone.push(recording_alone(dir.path()));

@@ -159,6 +159,7 @@ fn write_input(args: &GenArgs) -> i32 {
         subscribers: args.subscribers as usize,
         seed: args.seed,
         bad_rate: args.bad_rate,
+        poison_rate: args.poison_rate,
     };
     match generate(&opts) {
         Ok(n) => {
@@ -176,6 +177,8 @@ fn rate(args: &RunArgs) -> i32 {
     opts.progress = std::io::stderr().is_terminal();
     opts.domestic_prefix = args.domestic_prefix.clone();
     opts.commit_every = args.commit_every as usize;
+    opts.max_failures = args.max_failures;
+    opts.faults = args.inject_fault.clone();
     opts.record = match record_settings(args) {
         Ok(r) => r,
         Err(e) => return fail(&e, 2),
@@ -254,7 +257,14 @@ fn demo() -> i32 {
     // Kept (and replaced on the next demo) so that its trace and database can be explored.
     let dir = std::env::temp_dir().join("catar-demo");
     let _ = std::fs::remove_dir_all(&dir);
-    let opts = GenOptions { out: dir.clone(), cdrs: 20_000, subscribers: 500, seed: 1, bad_rate: 0.02 };
+    let opts = GenOptions {
+        out: dir.clone(),
+        cdrs: 20_000,
+        subscribers: 500,
+        seed: 1,
+        bad_rate: 0.02,
+        poison_rate: 0.0,
+    };
     if let Err(e) = generate(&opts) {
         return fail(&e, 1);
     }

@@ -136,6 +136,10 @@ pub struct GenArgs {
     /// Share of anomalous CDR rows (duplicates, unknown IMSIs, unparsable or invalid rows).
     #[arg(long, default_value_t = 0.01, value_parser = rate)]
     pub bad_rate: f64,
+    /// Share of poison CDR rows: valid rows (EVENT_ID `POISON…`) on which RATE fails every
+    /// time, to see the supervisor restart it and quarantine them.
+    #[arg(long, default_value_t = 0.0, value_parser = rate)]
+    pub poison_rate: f64,
 }
 
 /// `catar run`.
@@ -170,6 +174,13 @@ pub struct RunArgs {
     /// Party numbers not starting with this prefix are international.
     #[arg(long, default_value = crate::rating::DEFAULT_DOMESTIC_PREFIX)]
     pub domestic_prefix: String,
+    /// Make a node fail at one of its steps, K times in a row (the supervisor restarts it
+    /// and the database comes out as without the fault); repeatable. NODE:step=N[:times=K]
+    #[arg(long, value_name = "NODE:step=N[:times=K]")]
+    pub inject_fault: Vec<crate::engine::Fault>,
+    /// Failures of a record (alone in its tick) before it goes to quarantine.
+    #[arg(long, default_value_t = crate::engine::DEFAULT_MAX_FAILURES, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_failures: u32,
 }
 
 /// `--level`.

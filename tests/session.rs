@@ -24,7 +24,14 @@ struct Run {
 
 fn input(cdrs: usize) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let opts = GenOptions { out: dir.path().into(), cdrs, subscribers: 200, seed: 7, bad_rate: 0.02 };
+    let opts = GenOptions {
+        out: dir.path().into(),
+        cdrs,
+        subscribers: 200,
+        seed: 7,
+        bad_rate: 0.02,
+        poison_rate: 0.0,
+    };
     generate(&opts).expect("generate");
     dir
 }
@@ -429,4 +436,29 @@ fn history_reads_a_records_life_back_from_the_runs_full_trace() {
         unreachable!()
     };
     assert!(message.contains("--trace FILE --level full"), "{message}");
+}
+
+#[test]
+fn a_failed_node_is_reported_restarted_with_its_error_and_the_run_completes() {
+    let dir = input(3000);
+    let mut opts = options(dir.path(), "faulty.db", 2);
+    opts.faults = vec!["RATE/1:step=30:times=2".parse().unwrap()];
+    let mut run = start(&opts, &[]);
+    let restarted = |restarts: u32| {
+        move |e: &Event| {
+            matches!(e, Event::State { node, state: NodeState::Restarted { restarts: r, error } }
+                if node == "RATE/1" && *r == restarts && error == "injected fault")
+        }
+    };
+    // Restarts close together may be reported as one: the count reaches 2 all the same.
+    run.wait("the second restart", restarted(2));
+    run.wait("the end", |e| matches!(e, Event::Finished(_)));
+    assert!(
+        !run.log.iter().any(
+            |e| matches!(e, Event::State { state: NodeState::Restarted { .. }, node } if node != "RATE/1")
+        ),
+        "only the faulty node restarted"
+    );
+    common::run(dir.path(), &dir.path().join("plain.db"), 2);
+    assert_eq!(common::dump_db(&run.db), common::dump_db(&dir.path().join("plain.db")));
 }

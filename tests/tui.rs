@@ -54,6 +54,7 @@ fn view(node: &str, state: NodeState, steps: u64, records: u64, cabinets: Vec<Ca
         steps,
         records,
         pseudo_time: Some("2026-01-23T01:39:21Z".parse().unwrap()),
+        restarts: 0,
         traced: true,
         stop: None,
         cabinets,
@@ -125,6 +126,8 @@ fn at_stop() -> App {
                 ),
                 NodeView {
                     stop: frozen.then(|| stop(&program)),
+                    // It failed twice: the restarts stay in sight.
+                    restarts: 2,
                     ..view(
                         "RATE/1",
                         NodeState::Running,

@@ -144,6 +144,11 @@ impl Pipeline {
         self
     }
 
+    /// The supervision settings, to change.
+    pub fn supervision_mut(&mut self) -> &mut Supervision {
+        &mut self.supervision
+    }
+
     /// The schema.
     pub fn schema(&self) -> &Arc<Schema> {
         &self.schema

@@ -88,6 +88,8 @@ pub struct Failure {
     pub node_step: u64,
     /// The global step it ran as.
     pub global_step: u64,
+    /// The node's tick (input window).
+    pub tick: u64,
     /// The error, or the panic's message.
     pub message: String,
     /// Records the failed attempt held.

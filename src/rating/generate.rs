@@ -26,7 +26,13 @@ pub struct GenOptions {
     pub seed: u64,
     /// Share of anomalous CDR rows (duplicates, unknown IMSIs, bad rows), 0..=1.
     pub bad_rate: f64,
+    /// Share of poison rows (see [`POISON`]), 0..=1.
+    pub poison_rate: f64,
 }
+
+/// The EVENT_ID prefix of a poison row: a valid CDR on which RATE fails every time (a stand-in
+/// for a rule that crashes on some record), to show the supervisor at work.
+pub const POISON: &str = "POISON";
 
 /// Writing the files failed.
 #[derive(Debug, thiserror::Error)]
@@ -214,6 +220,9 @@ fn cdrs(
         let mut row = good_row(rng, i, t, subs, members);
         if rng.random_bool(opts.bad_rate.clamp(0.0, 1.0) * 3.0 / 4.0) {
             spoil(rng, &mut row);
+        } else if opts.poison_rate > 0.0 && rng.random_bool(opts.poison_rate.min(1.0)) {
+            // Drawn only when asked for: a seed writes the same rows as before otherwise.
+            row[0] = format!("{POISON}{i:09}");
         }
         w.write_record(&row).map_err(&e)?;
         previous = Some(row);
@@ -295,6 +304,7 @@ mod tests {
             subscribers: 20,
             seed,
             bad_rate: 0.1,
+            poison_rate: 0.0,
         };
         generate(&opts(a.path(), 5)).unwrap();
         generate(&opts(b.path(), 5)).unwrap();

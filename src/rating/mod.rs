@@ -16,7 +16,9 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::engine::{Control, EngineError, HookFactory, Hooks, Pipeline, RunReport};
+use crate::engine::{
+    Control, EngineError, Fault, HookFactory, Hooks, Pipeline, Quarantine, RunReport, Supervision,
+};
 use crate::recorder::{Recorder, RecorderSettings, Recording};
 use crate::store::StoreError;
 use crate::trace::TraceError;
@@ -48,6 +50,10 @@ pub struct RunOptions {
     pub record: Option<(PathBuf, RecorderSettings)>,
     /// Halts the run and shows its nodes' activity to whoever holds a clone.
     pub control: Arc<Control>,
+    /// Failures of a record (alone in its tick) before it is quarantined.
+    pub max_failures: u32,
+    /// Faults to inject into nodes.
+    pub faults: Vec<Fault>,
 }
 
 impl RunOptions {
@@ -62,6 +68,8 @@ impl RunOptions {
             domestic_prefix: DEFAULT_DOMESTIC_PREFIX.into(),
             record: None,
             control: Control::new(),
+            max_failures: crate::engine::DEFAULT_MAX_FAILURES,
+            faults: Vec::new(),
         }
     }
 }
@@ -99,6 +107,9 @@ pub enum RatingError {
     /// The trace could not be written.
     #[error(transparent)]
     Trace(#[from] TraceError),
+    /// A fault to inject names no node of the pipeline.
+    #[error("{0}")]
+    Fault(String),
     /// Rows went missing: a bug, reported rather than hidden.
     #[error(
         "conservation broken: {rows} rows in cdrs.csv but {stored} stored in persistent, rejected and quarantine"
@@ -116,6 +127,7 @@ impl RatingError {
     pub fn exit_code(&self) -> i32 {
         match self {
             RatingError::Input(_)
+            | RatingError::Fault(_)
             | RatingError::TraceOpen(_)
             | RatingError::Store(StoreError::Open { .. } | StoreError::Foreign { .. }) => 2,
             _ => 1,
@@ -152,8 +164,30 @@ pub fn pipeline(
     let mut p = Pipeline::new(rating.schema.clone());
     p.stage(reg::stage(rating, refs, expected_cdrs / segments.max(1)), segments)
         .stage(rate::stage(rating, refs, domestic_prefix), segments)
-        .stage(dis::stage(rating), segments);
+        .stage(dis::stage(rating), segments)
+        .supervision(Supervision {
+            quarantine: Some(Quarantine {
+                table: output::QUARANTINE.into(),
+                cabinet: rating.cab.quarantine,
+                error: rating.ctx.error,
+            }),
+            ..Supervision::default()
+        });
     p
+}
+
+/// A fault names a node the pipeline has, or it would silently never fire.
+fn check_faults(pipeline: &Pipeline, faults: &[Fault]) -> Result<(), RatingError> {
+    let nodes = pipeline.nodes();
+    match faults.iter().find(|f| !nodes.iter().any(|n| n.name == f.node)) {
+        Some(f) => Err(RatingError::Fault(format!(
+            "--inject-fault {}: no node {} (the nodes are {})",
+            f.node,
+            f.node,
+            nodes.iter().map(|n| n.name.as_str()).collect::<Vec<_>>().join(", ")
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// Rate an input directory into a database, with `hooks` attached to every node.
@@ -186,7 +220,11 @@ pub fn prepare(opts: &RunOptions) -> Result<Prepared, RatingError> {
     let progress = opts.progress.then(|| progress_bar(&opts.input.join(input::CDRS)));
     let source = input::CdrSource::open(&opts.input, rating.clone(), progress.clone())?;
     let expected = input::estimated_rows(&opts.input);
-    let pipeline = pipeline(&rating, &refs, opts.segments, &opts.domestic_prefix, expected);
+    let mut pipeline = pipeline(&rating, &refs, opts.segments, &opts.domestic_prefix, expected);
+    check_faults(&pipeline, &opts.faults)?;
+    let supervision = pipeline.supervision_mut();
+    supervision.max_failures = opts.max_failures;
+    supervision.faults = opts.faults.clone();
     let recorder = match &opts.record {
         Some((path, settings)) => {
             Some(Recorder::start(path, &pipeline, settings.clone()).map_err(RatingError::TraceOpen)?)
@@ -254,8 +292,19 @@ impl RunSummary {
             format!("conservation: {} rows = {stored} stored: ok", self.cdrs),
             format!("database: {} ({} balances)", opts.db.display(), o.balances),
         ];
+        let restarted: Vec<String> = (self.report.nodes.iter())
+            .filter(|n| n.restarts > 0)
+            .map(|n| format!("{} {}", n.node, n.restarts))
+            .collect();
+        if !restarted.is_empty() {
+            let total: u32 = self.report.nodes.iter().map(|n| n.restarts).sum();
+            lines.push(format!(
+                "supervisor: {total} restarts ({}), every failed tick undone",
+                restarted.join(", ")
+            ));
+        }
         if let (Some(r), Some((path, settings))) = (&self.recording, &opts.record) {
-            lines.push(format!("trace: {} ({:?}, {} bytes)", path.display(), settings.level, r.bytes));
+            lines.push(format!("trace: {} ({}, {} bytes)", path.display(), settings.level, r.bytes));
         }
         lines
     }

@@ -27,6 +27,9 @@ CREATE VIEW IF NOT EXISTS archive AS
   SELECT event_id, substr(start_time, 1, 7) AS month, subscriber, amount FROM persistent;
 ";
 
+/// The sink table of quarantined records.
+pub const QUARANTINE: &str = "quarantine";
+
 /// Rows per transaction by default: large enough that commits cost nothing, small enough that
 /// a crash loses little (a rerun restores it anyway).
 pub const COMMIT_EVERY: usize = 50_000;

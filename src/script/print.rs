@@ -104,6 +104,7 @@ fn state_text(s: &NodeState) -> String {
         NodeState::Blocked { on } => format!("blocked on {on}"),
         NodeState::Done => "done".into(),
         NodeState::Failed => "failed".into(),
+        NodeState::Restarted { restarts, error } => format!("restarted ({restarts}) after: {error}"),
     }
 }
 

@@ -134,6 +134,13 @@ pub enum NodeState {
     Done,
     /// It stopped on an error.
     Failed,
+    /// It failed, its tick was undone and it started again (then it runs, waits …).
+    Restarted {
+        /// Its restarts so far.
+        restarts: u32,
+        /// Why it failed.
+        error: String,
+    },
 }
 
 /// A trace form in force.
@@ -163,6 +170,9 @@ pub struct NodeView {
     pub records: u64,
     /// Its pseudo-clock.
     pub pseudo_time: Option<Timestamp>,
+    /// Times it failed and restarted.
+    #[serde(default)]
+    pub restarts: u32,
     /// False once resumed (or after halt/detach): no form stops it any more.
     pub traced: bool,
     /// Where it is frozen.

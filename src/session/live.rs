@@ -44,6 +44,7 @@ pub(super) fn start(debuggee: Debuggee, forms: Vec<(TraceForm, String)>) -> Resu
         events: event_tx,
         shown: vec![NodeState::Starting; n],
         pending: vec![None; n],
+        restarts: vec![0; n],
         last_steps: 0,
         still: 0,
         stalled: false,
@@ -65,6 +66,8 @@ struct Controller {
     next_form: u32,
     shown: Vec<NodeState>,
     pending: Vec<Option<(NodeState, u32)>>,
+    /// Each node's restarts already reported.
+    restarts: Vec<u32>,
     last_steps: u64,
     still: u32,
     stalled: bool,
@@ -214,6 +217,13 @@ impl Controller {
         }
         let frozen = self.tracer.frozen();
         for (i, g) in gauges.iter().enumerate() {
+            // A restart is news at once, however briefly the node was down.
+            if g.restarts > self.restarts[i] {
+                self.restarts[i] = g.restarts;
+                let error = g.failure.clone().unwrap_or_default();
+                self.show(i, NodeState::Restarted { restarts: g.restarts, error });
+                continue;
+            }
             let observed = self.state_of(g, &frozen[i]);
             if observed == self.shown[i] {
                 self.pending[i] = None;
@@ -281,6 +291,7 @@ impl Controller {
                 steps: g.steps,
                 records: g.records,
                 // A frozen node's clock is where it stopped; a running one's, at its last tick.
+                restarts: g.restarts,
                 pseudo_time: match &frozen[i] {
                     Some(stop) => stop.pseudo_time,
                     None => (g.time != 0).then(|| jiff::Timestamp::from_second(g.time).ok()).flatten(),

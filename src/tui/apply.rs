@@ -72,9 +72,13 @@ impl App {
                 }
             }
             Event::State { node, state } => {
-                // The nodes pane shows states as they change; the log keeps only the ends.
-                let end = matches!(state, NodeState::Done | NodeState::Failed);
+                // The nodes pane shows states as they change; the log keeps only the ends
+                // and the restarts.
+                let end = matches!(state, NodeState::Done | NodeState::Failed | NodeState::Restarted { .. });
                 if let Some(row) = self.row(&node) {
+                    if let NodeState::Restarted { restarts, .. } = state {
+                        row.restarts = restarts;
+                    }
                     row.state = state;
                 }
                 if !end {
@@ -150,6 +154,7 @@ impl App {
             row.steps = view.steps;
             row.records = view.records;
             row.pseudo_time = view.pseudo_time;
+            row.restarts = view.restarts;
             row.traced = view.traced;
             row.stop = view.stop;
             // States come from the session's (debounced) state events; a snapshot only fills

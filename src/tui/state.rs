@@ -101,6 +101,8 @@ pub struct NodeRow {
     pub records: u64,
     /// Its pseudo-clock.
     pub pseudo_time: Option<Timestamp>,
+    /// Times it failed and restarted.
+    pub restarts: u32,
     /// Still traced (not resumed).
     pub traced: bool,
     /// Where it is frozen.
@@ -121,6 +123,7 @@ impl NodeRow {
             steps: 0,
             records: 0,
             pseudo_time: None,
+            restarts: 0,
             traced: true,
             stop: None,
             rates: VecDeque::new(),

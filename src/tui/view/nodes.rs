@@ -25,9 +25,15 @@ fn state(row: &NodeRow) -> (String, Color) {
         NodeState::Blocked { on } => (format!("⧗ blocked on {on}"), Color::Magenta),
         NodeState::Done => ("✓ done".to_string(), Color::Blue),
         NodeState::Failed => ("✗ failed".to_string(), Color::Red),
+        NodeState::Restarted { error, .. } => (format!("↻ restarted after: {error}"), Color::LightRed),
     };
     let untraced = !row.traced && !matches!(row.state, NodeState::Done | NodeState::Failed);
-    (if untraced { format!("{text} (untraced)") } else { text }, color)
+    let text = if untraced { format!("{text} (untraced)") } else { text };
+    // Restarts stay in sight after the node runs on (first: long states are cut).
+    match row.restarts {
+        0 => (text, color),
+        n => (format!("↻{n} {text}"), color),
+    }
 }
 
 /// The last samples as bars scaled to the node's own peak.

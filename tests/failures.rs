@@ -1,0 +1,119 @@
+//! Failures through the real binary (issue: failures, restarts and exactly-once): faults
+//! injected into every stage leave the database of a fault-free run, poison rows end in
+//! quarantine, conservation holds, and a bad fault is refused before anything runs.
+
+mod common;
+
+use std::path::Path;
+
+use common::{catar, dump_db};
+
+fn generate(out: &Path, poison_rate: &str) {
+    catar()
+        .args(["gen", "--cdrs", "6000", "--subscribers", "300", "--seed", "5", "--poison-rate", poison_rate])
+        .arg("--out")
+        .arg(out)
+        .assert()
+        .success();
+}
+
+fn rate(input: &Path, db: &Path, extra: &[&str]) -> String {
+    let out = catar()
+        .args(["run", "--headless", "--segments", "2", "--input"])
+        .arg(input)
+        .arg("--db")
+        .arg(db)
+        .args(extra)
+        .assert()
+        .success();
+    String::from_utf8_lossy(&out.get_output().stdout).into_owned()
+}
+
+/// The EVENT_IDs of cdrs.csv that start with `POISON`, and how many rows there are.
+fn poison_ids(input: &Path) -> (Vec<String>, usize) {
+    let mut r = csv::ReaderBuilder::new().flexible(true).from_path(input.join("cdrs.csv")).unwrap();
+    let mut ids = Vec::new();
+    let mut rows = 0;
+    for rec in r.records() {
+        let rec = rec.unwrap();
+        rows += 1;
+        if rec.get(0).is_some_and(|id| id.starts_with("POISON")) {
+            ids.push(rec[0].to_string());
+        }
+    }
+    ids.sort();
+    ids.dedup();
+    (ids, rows)
+}
+
+fn query(db: &Path, sql: &str) -> Vec<String> {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let mut st = conn.prepare(sql).unwrap();
+    st.query_map([], |r| r.get::<_, String>(0)).unwrap().map(Result::unwrap).collect()
+}
+
+#[test]
+fn ten_faults_across_all_stages_give_the_database_of_a_fault_free_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in");
+    generate(&input, "0.002");
+    let clean = tmp.path().join("clean.db");
+    let summary = rate(&input, &clean, &[]);
+    let faults = [
+        "REG/0:step=0",
+        "REG/1:step=35:times=2",
+        "REG/0:step=71",
+        "RATE/0:step=14",
+        "RATE/1:step=100:times=3",
+        "RATE/0:step=250",
+        "DIS/0:step=3",
+        "DIS/1:step=44:times=2",
+        "DIS/0:step=58",
+        "DIS/1:step=7",
+    ];
+    let args: Vec<&str> = faults.iter().flat_map(|f| ["--inject-fault", f]).collect();
+    let faulty = tmp.path().join("faulty.db");
+    let out = rate(&input, &faulty, &args);
+    assert_eq!(dump_db(&faulty), dump_db(&clean), "faults leave no trace in the database");
+    assert!(out.contains("conservation: 6000 rows = 6000 stored: ok"), "{out}");
+    for node in ["REG/0", "REG/1", "RATE/0", "RATE/1", "DIS/0", "DIS/1"] {
+        assert!(out.contains(&format!("{node} ")), "{node} restarted: {out}");
+    }
+    assert!(!summary.contains("REG/0 "), "the clean run restarted no REG node: {summary}");
+
+    // Poison rows: every one that REG let through is quarantined with RATE's panic.
+    let (poison, rows) = poison_ids(&input);
+    assert!(poison.len() >= 5, "the generator wrote poison rows: {poison:?}");
+    assert_eq!(rows, 6000);
+    let quarantined = query(&faulty, "SELECT event_id FROM quarantine ORDER BY event_id");
+    let rejected_poison = query(
+        &faulty,
+        "SELECT DISTINCT event_id FROM rejected WHERE event_id LIKE 'POISON%' AND reason != 'duplicate'",
+    );
+    let mut expected: Vec<String> = poison.into_iter().filter(|p| !rejected_poison.contains(p)).collect();
+    expected.sort();
+    assert_eq!(quarantined, expected);
+    let errors = query(&faulty, "SELECT DISTINCT substr(error, 1, 35) FROM quarantine");
+    assert_eq!(errors, ["panicked: cannot rate poison row PO"]);
+}
+
+#[test]
+fn a_fault_naming_no_node_or_malformed_is_refused_before_the_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in");
+    generate(&input, "0");
+    let db = tmp.path().join("x.db");
+    for (fault, says) in [("RATE/7:step=3", "no node RATE/7"), ("RATE/0:stp=3", "unknown key 'stp'")] {
+        let out = catar()
+            .args(["run", "--headless", "--segments", "2", "--input"])
+            .arg(&input)
+            .arg("--db")
+            .arg(&db)
+            .args(["--inject-fault", fault])
+            .assert()
+            .code(2);
+        let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+        assert!(stderr.contains(says), "{fault}: {stderr}");
+    }
+    assert!(!db.exists() || query(&db, "SELECT event_id FROM persistent").is_empty());
+}
