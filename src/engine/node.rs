@@ -78,6 +78,8 @@ pub(crate) struct Node<'a> {
     pub supervision: &'a Supervision,
     /// The faults injected into this node, with the attempts each has left to fail.
     pub faults: Vec<(Fault, Option<usize>)>,
+    /// The copy of the current tick's records, to retry them.
+    pub retry: Vec<Record>,
 }
 
 /// Receive, marking the node as waiting on `peer` while the channel is empty.
@@ -201,10 +203,11 @@ impl Node<'_> {
         stats: &mut NodeStats,
         gauge: &Gauge,
     ) -> Result<(), EngineError> {
-        // A copy for the retries: the attempt consumes and changes its records.
-        let copy = records.clone();
+        // A copy for the retries (the attempt consumes and changes its records), into the
+        // records copied last tick: no allocation once their slots are grown.
+        self.retry.clone_from(&records);
         let Err(failure) = self.attempt(ws, report, window, records, stats, gauge) else { return Ok(()) };
-        let mut pending = VecDeque::from([copy]);
+        let mut pending = VecDeque::from([std::mem::take(&mut self.retry)]);
         let mut failure = Some(failure);
         // Failures of the record at the front while it is attempted alone.
         let mut failed_alone = 0;

@@ -258,6 +258,7 @@ impl Pipeline {
                     downstream,
                     supervision: &self.supervision,
                     faults,
+                    retry: Vec::new(),
                 });
             }
         }

@@ -5,6 +5,7 @@ mod context;
 mod record;
 mod schema;
 mod table;
+mod undo;
 mod value;
 
 pub use cabinet::{CabinetDef, CabinetId, CabinetKind};

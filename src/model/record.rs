@@ -33,7 +33,7 @@ pub struct Header {
 }
 
 /// A record: header plus slots, one per context of the schema (absent slots are empty).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Debug, Default, PartialEq, Eq)]
 pub struct Record {
     /// The header.
     pub header: Header,
@@ -41,6 +41,28 @@ pub struct Record {
     slots: Vec<Value>,
     // Bit i set when context i holds a value: what a report says moves with the record.
     held: u128,
+}
+
+impl Clone for Record {
+    fn clone(&self) -> Self {
+        Record { header: self.header.clone(), slots: self.slots.clone(), held: self.held }
+    }
+
+    /// Into the slots already allocated, copying only the slots that hold a value (a record
+    /// holds a few of its schema's contexts): the supervisor copies every tick's records so.
+    fn clone_from(&mut self, source: &Self) {
+        self.header.clone_from(&source.header);
+        let n = source.slots.len();
+        self.slots.truncate(n);
+        for i in bits(self.held & !source.held).map(usize::from).filter(|&i| i < n) {
+            self.slots[i] = Value::Empty;
+        }
+        self.slots.resize_with(n, || Value::Empty);
+        for i in bits(source.held).map(usize::from) {
+            self.slots[i].clone_from(&source.slots[i]);
+        }
+        self.held = source.held;
+    }
 }
 
 impl Record {
@@ -119,5 +141,30 @@ mod tests {
         assert_eq!(r.contexts().collect::<Vec<_>>(), vec![(ContextId(3), &Value::Int(1))]);
         assert_eq!(r.set(ContextId(9), Value::Empty), Value::Empty);
         assert_eq!(r.contexts().count(), 1);
+    }
+
+    #[test]
+    fn clone_from_into_any_record_gives_an_equal_one() {
+        let record = |id: u64, set: &[(u16, Value)]| {
+            let mut r = Record::new(id);
+            for (c, v) in set {
+                r.set(ContextId(*c), v.clone());
+            }
+            r
+        };
+        let long = Value::text("a text longer than twenty-three bytes, shared");
+        let sources = [
+            record(1, &[(0, Value::Int(1)), (70, long.clone())]),
+            record(2, &[(3, Value::text("x"))]),
+            record(3, &[]),
+            record(4, &[(1, long.clone()), (2, Value::Int(5)), (127, Value::text("last"))]),
+        ];
+        for into in &sources {
+            for from in &sources {
+                let mut target = into.clone();
+                target.clone_from(from);
+                assert_eq!(&target, from, "{into:?} <- {from:?}");
+            }
+        }
     }
 }

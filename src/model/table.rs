@@ -1,6 +1,7 @@
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use super::{CabinetId, Record};
+use super::undo::Undo;
+use super::{CabinetId, ContextId, Header, Record, Value};
 
 /// Index of a table in its node's workspace.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -56,20 +57,6 @@ pub struct Table {
     // The linkeys of a keys-only table: 9 bytes a key, the whole cost of remembering an event.
     pub(crate) keys: FxHashSet<u64>,
     undo: Undo,
-}
-
-/// What the open tick changed in a table, to put the table back as the tick found it when the
-/// tick fails (the supervisor's rollback). Only rows that existed before the tick are saved,
-/// on their first change: a tick's new rows are undone by truncating.
-#[derive(Clone, Debug, Default)]
-struct Undo {
-    open: bool,
-    rows: usize,
-    mass: Vec<u32>,
-    saved: FxHashMap<u32, Record>,
-    keys: Vec<u64>,
-    // Every row as the tick found it, once the tick reordered them (rolling, compact, drain).
-    whole: Option<Vec<Record>>,
 }
 
 impl Table {
@@ -182,7 +169,7 @@ impl Table {
     pub(crate) fn push_row(&mut self, record: Record) -> usize {
         let row = self.rows.len();
         if self.keys_only {
-            if self.keys.insert(record.header.linkey) && self.undo.open {
+            if self.keys.insert(record.header.linkey) && self.undo.is_open() {
                 self.undo.keys.push(record.header.linkey);
             }
             return row;
@@ -205,25 +192,26 @@ impl Table {
         row
     }
 
-    /// A row, to change: saved first if the open tick has not changed it yet.
+    /// A row's header, to change (the open tick logs what it held).
+    pub(crate) fn header_mut(&mut self, row: usize) -> &mut Header {
+        self.undo.header(row, &self.rows[row].header);
+        &mut self.rows[row].header
+    }
+
+    /// Set a row's context (the open tick logs what it held).
+    pub(crate) fn set_context(&mut self, row: usize, context: ContextId, value: Value) {
+        let old = self.rows[row].set(context, value);
+        self.undo.value(row, context, old);
+    }
+
+    /// A row, to change in any way (the open tick keeps a copy of it).
     pub(crate) fn row_mut(&mut self, row: usize) -> &mut Record {
-        let u = &mut self.undo;
-        if u.open && u.whole.is_none() && row < u.rows {
-            u.saved.entry(row as u32).or_insert_with(|| self.rows[row].clone());
-        }
+        self.undo.record(row, &self.rows[row]);
         &mut self.rows[row]
     }
 
-    /// Before rows move or go: keep all of them as the open tick found them.
     fn save_all(&mut self) {
-        let u = &mut self.undo;
-        if u.open && u.whole.is_none() {
-            let mut whole = self.rows[..u.rows.min(self.rows.len())].to_vec();
-            for (row, r) in u.saved.drain() {
-                whole[row as usize] = r;
-            }
-            u.whole = Some(whole);
-        }
+        self.undo.keep_whole(&self.rows);
     }
 
     /// Drop disarmed rows and put row N at N+1, making room for a new row 0 (rolling).
@@ -235,45 +223,26 @@ impl Table {
 
     /// Start a tick: from now on the table keeps what it needs to [`rollback`](Self::rollback).
     pub(crate) fn begin(&mut self) {
-        let u = &mut self.undo;
-        u.open = true;
-        u.rows = self.rows.len();
-        u.mass.clone_from(&self.mass);
-        u.saved.clear();
-        u.keys.clear();
-        u.whole = None;
+        self.undo.begin(self.rows.len(), &self.mass);
     }
 
     /// The tick succeeded: forget how to undo it.
     pub(crate) fn commit(&mut self) {
-        let u = &mut self.undo;
-        u.open = false;
-        u.saved.clear();
-        u.keys.clear();
-        u.whole = None;
+        self.undo.clear();
     }
 
     /// The tick failed: put the table back as [`begin`](Self::begin) found it, whatever
     /// state the failure left it in (a panic may stop an operator half-way).
     pub(crate) fn rollback(&mut self) {
-        let u = &mut self.undo;
-        if !u.open {
+        if !self.undo.is_open() {
             return;
         }
-        match u.whole.take() {
-            Some(whole) => self.rows = whole,
-            None => {
-                self.rows.truncate(u.rows);
-                for (row, r) in u.saved.drain() {
-                    self.rows[row as usize] = r;
-                }
-            }
-        }
-        for k in u.keys.drain(..) {
+        self.undo.undo_rows(&mut self.rows);
+        for k in self.undo.keys.drain(..) {
             self.keys.remove(&k);
         }
-        self.mass.clone_from(&u.mass);
-        u.open = false;
+        self.mass.clone_from(&self.undo.mass);
+        self.undo.clear();
         if self.indexed {
             self.reindex();
         }

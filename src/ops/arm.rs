@@ -36,12 +36,13 @@ pub fn arm(
 ) -> usize {
     let rows = matching(table, filter, report);
     for &row in &rows {
-        let rec = table.row_mut(row);
+        let rec = &table.rows()[row];
         let fresh = linkey_of(contexts.iter().map(|&c| rec.get(c)));
-        rec.header.linkey = match mode {
+        let linkey = match mode {
             ArmMode::Absolute => fresh,
             ArmMode::Relative => linkey_of(&[Value::Int(rec.header.linkey as i64), Value::Int(fresh as i64)]),
         };
+        table.header_mut(row).linkey = linkey;
     }
     if table.indexed {
         table.reindex();

@@ -28,7 +28,7 @@ pub(crate) fn set_cabinet(table: &mut Table, row: usize, to: CabinetId, report: 
     if from == to {
         return;
     }
-    table.row_mut(row).header.cabinet = to;
+    table.header_mut(row).cabinet = to;
     if from.is_live() {
         table.mass[from.index()] -= 1;
     }
@@ -54,7 +54,7 @@ pub(crate) fn set_value(
         let was_set = !rec.get(context).is_empty();
         report.context(table.id, rec.header.reg_id, rec.header.cabinet, context, was_set, &value);
     }
-    table.row_mut(row).set(context, value);
+    table.set_context(row, context, value);
 }
 
 /// Append a record to a table in `cabinet`, reporting its arrival and its contexts.

@@ -35,7 +35,7 @@ pub fn skip(
 ) -> usize {
     let rows = matching(table, filter, report);
     for &row in &rows {
-        table.row_mut(row).header.skip = set;
+        table.header_mut(row).skip = set;
     }
     rows.len()
 }
