@@ -347,4 +347,53 @@ mod tests {
         seen.rollback();
         assert_eq!(seen.key_count(), 2);
     }
+
+    proptest::proptest! {
+        /// Any sequence of operators over tables holding rows from earlier ticks, rolled back,
+        /// leaves every table as it was.
+        #[test]
+        fn any_tick_rolled_back_leaves_its_tables_as_they_were(
+            moves in proptest::collection::vec((0u8..11, 0u64..8), 1..24),
+        ) {
+            let f = fx();
+            let mut rep = StepReport::default();
+            let (mut r, mut acc, mut data) =
+                (f.reactor(0), f.table(1, TableKind::Accumulator), f.table(2, TableKind::Archive));
+            let rec = |i: u64| f.rec(i, ["A", "B", "C"][i as usize % 3], i as i64);
+            ops::charge(&mut r, f.raw, (1..6).map(rec).collect::<Vec<_>>(), &mut rep);
+            ops::charge(&mut data, f.ok, (20..24).map(rec).collect::<Vec<_>>(), &mut rep);
+            ops::arm(&mut r, &[f.kind], ArmMode::Absolute, |_| true, &mut rep);
+            let keys: Vec<u64> = r.rows().iter().map(|x| x.header.linkey).collect();
+            let before = [state(&r, &keys), state(&acc, &keys), state(&data, &keys)];
+            for t in [&mut r, &mut acc, &mut data] {
+                t.begin();
+            }
+            for (op, n) in moves {
+                let pick = move |x: &Record| x.header.reg_id % 3 == n % 3;
+                match op {
+                    0 => { ops::charge(&mut r, f.raw, vec![rec(100 + n)], &mut rep); }
+                    1 => { ops::arm(&mut r, &[f.id], ArmMode::Relative, pick, &mut rep); }
+                    2 => { ops::state(&mut r, f.bad, pick, &mut rep); }
+                    3 => { ops::skip(&mut r, n % 2 == 0, pick, &mut rep); }
+                    4 => { ops::transform(&mut r, f.name, pick, |x| crate::model::Value::Int(x.header.reg_id as i64), &mut rep); }
+                    5 => { ops::disarm(&mut r, pick, &mut rep); }
+                    6 => { ops::discharge(&mut r, &mut data, pick, &mut rep); }
+                    7 => {
+                        let s = ops::Accumulate {
+                            key: &[f.kind], total: f.amount, cabinet: f.ok, init: None, add: f.amount,
+                            subtract: n % 2 == 0, out: f.name, out_after: true,
+                        };
+                        ops::collision_accumulate(&mut r, &mut acc, &s, |_| true, &mut rep);
+                    }
+                    8 => ops::rolling(&mut data, 3, rec(200 + n), f.ok, &mut rep),
+                    9 => r.compact(),
+                    _ => { ops::deescalate(&mut r, &mut data, &[f.amount], &mut rep); }
+                }
+            }
+            for t in [&mut r, &mut acc, &mut data] {
+                t.rollback();
+            }
+            proptest::prop_assert_eq!(&[state(&r, &keys), state(&acc, &keys), state(&data, &keys)], &before);
+        }
+    }
 }
