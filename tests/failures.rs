@@ -17,15 +17,19 @@ fn generate(out: &Path, poison_rate: &str) {
         .success();
 }
 
-fn rate(input: &Path, db: &Path, extra: &[&str]) -> String {
-    let out = catar()
+/// `catar run` headless with 2 segments and `extra` arguments.
+fn run(input: &Path, db: &Path, extra: &[&str]) -> assert_cmd::assert::Assert {
+    catar()
         .args(["run", "--headless", "--segments", "2", "--input"])
         .arg(input)
         .arg("--db")
         .arg(db)
         .args(extra)
         .assert()
-        .success();
+}
+
+fn rate(input: &Path, db: &Path, extra: &[&str]) -> String {
+    let out = run(input, db, extra).success();
     String::from_utf8_lossy(&out.get_output().stdout).into_owned()
 }
 
@@ -104,14 +108,7 @@ fn a_fault_naming_no_node_or_malformed_is_refused_before_the_run() {
     generate(&input, "0");
     let db = tmp.path().join("x.db");
     for (fault, says) in [("RATE/7:step=3", "no node RATE/7"), ("RATE/0:stp=3", "unknown key 'stp'")] {
-        let out = catar()
-            .args(["run", "--headless", "--segments", "2", "--input"])
-            .arg(&input)
-            .arg("--db")
-            .arg(&db)
-            .args(["--inject-fault", fault])
-            .assert()
-            .code(2);
+        let out = run(&input, &db, &["--inject-fault", fault]).code(2);
         let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
         assert!(stderr.contains(says), "{fault}: {stderr}");
     }

@@ -157,6 +157,8 @@ const VOICE: &str = "nodes = \"RATE\"\ncabinets = [\"RATED\"]\nwhen = \"AMOUNT >
 const BREAK: &str = "nodes = \"DIS/1\"\nstatement = \"discharge\"";
 const MASS: &str = "nodes = \"RATE/0\"\ncabinets = [\"RATED\"]\nstop = \"mass\"";
 const AMOUNT: &str = "nodes = \"RATE\"\ncabinets = [\"all\"]\nwhen = \"AMOUNT > 500\"";
+const FAILURE_REG: &str = "stop = \"failure\"\nnodes = \"REG\"";
+const FAILURE_DIS: &str = "stop = \"failure\"\nnodes = \"DIS\"";
 const CONTEXT: &str = "nodes = \"RATE\"\ncabinets = [\"WIFE\"]\ncontexts = [\"WIFE_NAME\"]";
 
 #[test]
@@ -172,7 +174,7 @@ fn a_replay_stops_where_the_live_run_stopped_and_sees_the_same_rows() {
 fn a_replay_of_a_run_with_failures_and_restarts_agrees_with_it() {
     let dir = input_with_poison(3000, 0.0015);
     let faults = ["REG/1:step=40", "RATE/0:step=333:times=2", "DIS/1:step=150:times=4", "DIS/0:step=20"];
-    let sets = [vec![AMOUNT, REJECTED]];
+    let sets = [vec![AMOUNT, REJECTED], vec![FAILURE_REG, FAILURE_DIS]];
     same_stops_live_and_replayed(dir.path(), &sets, &faults);
 }
 

@@ -403,6 +403,10 @@ fn bad_forms_are_errors_naming_the_field() {
     assert!(err("when = \"AMOUNT >\"").contains("field `when`"));
     assert!(err("stop = \"sometimes\"").contains("unknown variant `sometimes`"));
     assert!(err("timeout = \"soon\"").contains("field `timeout`"));
+    assert!(
+        err("stop = \"failure\"\ncabinets = [\"WIFE\"]")
+            .contains("field `cabinets`: a `stop = \"failure\"` form")
+    );
 }
 
 #[test]
@@ -461,4 +465,39 @@ fn a_failed_node_is_reported_restarted_with_its_error_and_the_run_completes() {
     );
     common::run(dir.path(), &dir.path().join("plain.db"), 2);
     assert_eq!(common::dump_db(&run.db), common::dump_db(&dir.path().join("plain.db")));
+}
+
+#[test]
+fn a_failure_form_freezes_the_node_as_the_failure_left_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = GenOptions {
+        out: dir.path().into(),
+        cdrs: 3000,
+        subscribers: 200,
+        seed: 7,
+        bad_rate: 0.02,
+        poison_rate: 0.003,
+    };
+    generate(&opts).expect("generate");
+    let form = std::fs::read_to_string("assets/forms/rate-failure.toml").unwrap();
+    let mut run = start(&options(dir.path(), "out.db", 1), &[&form]);
+    let stop = run.stop();
+    let Why::Failure { ref error } = stop.reason.why else { panic!("{stop:?}") };
+    let poison = error.strip_prefix("panicked: cannot rate poison row ").expect(error).to_string();
+    assert_eq!((stop.node.as_str(), stop.statement.as_str(), stop.at), ("RATE/0", "amount", Position::After));
+    // The poison row is there, as the failed attempt left it: confirmed, not yet rated.
+    let it = run.rows("RATE/0", None, Some(&format!("EVENT_ID = '{poison}'")), 0, 10);
+    assert_eq!(it.total, 1, "{it:?}");
+    assert_eq!(it.rows[0].cabinet, "CONFIRMED");
+    // Going on, the node restarts; the next stop is a retry of the same records.
+    run.session.send(Command::Continue { node: None });
+    let next = run.stop();
+    assert!(next.global_step > stop.global_step && matches!(next.reason.why, Why::Failure { .. }));
+    run.session.send(Command::Detach);
+    run.finish();
+    let conn = rusqlite::Connection::open(dir.path().join("out.db")).unwrap();
+    let quarantined: i64 = conn
+        .query_row("SELECT count(*) FROM quarantine WHERE event_id = ?1", [&poison], |r| r.get(0))
+        .unwrap();
+    assert_eq!(quarantined, 1, "the poison row ends in quarantine");
 }

@@ -35,6 +35,9 @@ pub trait StepHook: Send {
     fn before_step(&mut self, _at: &StepPoint<'_>, _workspace: &Workspace) {}
     /// Called after a statement ran, with what it changed.
     fn after_step(&mut self, _at: &StepPoint<'_>, _report: &StepReport, _workspace: &Workspace) {}
+    /// Called when a statement failed, with the workspace as the failure left it (before the
+    /// supervisor undoes the tick): a tracer may freeze the node here.
+    fn failed(&mut self, _at: &StepPoint<'_>, _failure: &Failure, _workspace: &Workspace) {}
     /// Called when the node failed and restarted: the workspace is back as the failed tick
     /// found it (the steps of the failed attempt are undone).
     fn restarted(&mut self, _node: &NodeId, _failure: &Failure, _workspace: &Workspace) {}
@@ -77,6 +80,10 @@ impl StepHook for Pair {
     fn after_step(&mut self, at: &StepPoint<'_>, report: &StepReport, workspace: &Workspace) {
         self.0.after_step(at, report, workspace);
         self.1.after_step(at, report, workspace);
+    }
+    fn failed(&mut self, at: &StepPoint<'_>, failure: &Failure, workspace: &Workspace) {
+        self.0.failed(at, failure, workspace);
+        self.1.failed(at, failure, workspace);
     }
     fn restarted(&mut self, node: &NodeId, failure: &Failure, workspace: &Workspace) {
         self.0.restarted(node, failure, workspace);

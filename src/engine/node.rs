@@ -291,7 +291,6 @@ impl Node<'_> {
         stats: &mut NodeStats,
         gauge: &Gauge,
     ) -> Result<(), Failure> {
-        let held = records.len();
         ws.begin_tick();
         ws.inbox = records;
         for (position, statement) in self.stage.statements.iter().enumerate() {
@@ -318,17 +317,19 @@ impl Node<'_> {
             stats.steps += 1;
             gauge.step();
             if let Err(e) = outcome {
-                return Err(Failure {
+                let failure = Failure {
                     statement: statement.name.clone(),
                     position,
                     node_step: point.node_step,
                     global_step: point.global_step,
                     tick: window,
                     message: e.0,
-                    records: held,
                     restarts: 0,
                     quarantined: None,
-                });
+                };
+                point.pseudo_time = ws.clock.now();
+                self.hook.failed(&point, &failure, ws);
+                return Err(failure);
             }
             // After the step the clock may have moved (a charge observes its batch).
             point.pseudo_time = ws.clock.now();
@@ -343,7 +344,6 @@ impl Node<'_> {
                 global_step: self.global_step.load(Ordering::Relaxed),
                 tick: window,
                 message: format!("{} records were never charged", ws.inbox.len()),
-                records: held,
                 restarts: 0,
                 quarantined: None,
             });

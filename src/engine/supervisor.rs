@@ -92,8 +92,6 @@ pub struct Failure {
     pub tick: u64,
     /// The error, or the panic's message.
     pub message: String,
-    /// Records the failed attempt held.
-    pub records: usize,
     /// The node's restarts so far, this one included.
     pub restarts: u32,
     /// The record quarantined because of this failure (its reg_id), if any.

@@ -65,9 +65,20 @@ struct Line {
 struct NodeState {
     tables: NodeTables,
     next: (usize, usize),
-    /// A failed tick was passed since the last step applied: its steps are undone by
-    /// restoring the checkpoint written before the next step.
-    undone: bool,
+    /// A failed tick passed since the last step applied (where it failed, and why): its
+    /// steps are undone by restoring the checkpoint written before the next step.
+    failure: Option<(Mark, String)>,
+}
+
+/// What [`Cursor::walk_node`] shows its visitor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Visit<'a> {
+    /// The tables before the step.
+    Before,
+    /// The tables after it.
+    After,
+    /// The step is where a tick failed (with this error); the tables as the failure left them.
+    Failure(&'a str),
 }
 
 /// A position in a trace, and every node's tables there.
@@ -110,7 +121,7 @@ impl Cursor {
             line.checkpoints.sort_by_key(first);
         }
         let nodes = (0..desc.nodes.len())
-            .map(|n| NodeState { tables: NodeTables::new(&desc, n), next: (0, 0), undone: false })
+            .map(|n| NodeState { tables: NodeTables::new(&desc, n), next: (0, 0), failure: None })
             .collect();
         Cursor { trace, desc, lines, cache: Vec::new(), nodes, at: 0, synced: true }
     }
@@ -189,7 +200,9 @@ impl Cursor {
                         self.nodes[n].next = at;
                         return Ok(Some((events, at.1)));
                     }
-                    Event::Failure(_) => self.nodes[n].undone = true,
+                    Event::Failure(f) => {
+                        self.nodes[n].failure = Some((Mark::of(n, &f.undo), f.message.clone()));
+                    }
                     _ => {}
                 }
                 at.1 += 1;
@@ -210,7 +223,7 @@ impl Cursor {
         let at = self.nodes[n].next;
         let Some((events, i)) = self.peek_at(n, at)? else { return Ok(None) };
         let s = step(&events, i);
-        if std::mem::take(&mut self.nodes[n].undone) {
+        if self.nodes[n].failure.take().is_some() {
             self.restore_at(n, s.global_step)?;
         }
         self.nodes[n].tables.apply(s);
@@ -255,12 +268,12 @@ impl Cursor {
                         self.nodes[n].tables.restore(cp);
                     }
                     self.nodes[n].next = self.locate(n, c)?;
-                    self.nodes[n].undone = false;
+                    self.nodes[n].failure = None;
                 }
                 None => {
                     self.nodes[n].tables.clear();
                     self.nodes[n].next = (0, 0);
-                    self.nodes[n].undone = false;
+                    self.nodes[n].failure = None;
                 }
             }
         }
@@ -382,23 +395,43 @@ impl Cursor {
     }
 
     /// Rebuild node `n` at position `from` (a checkpoint's step, or 0) and visit each of its
-    /// steps numbered below `to`: `visit(step, tables before it, true)`, apply it,
-    /// `visit(step, tables after it, false)`. The node's state is left at `to`.
+    /// steps numbered below `to`: `visit(step, tables before it, Before)`, apply it,
+    /// `visit(step, tables after it, After)`; and each failure among them, with the tables it
+    /// left (`Failure`). The node's state is left at `to`.
     pub(crate) fn walk_node(
         &mut self,
         n: usize,
         from: u64,
         to: u64,
-        mut visit: impl FnMut(&Mark, &mut NodeTables, bool),
+        mut visit: impl FnMut(&Mark, &mut NodeTables, Visit<'_>),
     ) -> Result<(), TraceError> {
         self.synced = false;
         self.sync(n, from)?;
-        while let Some(m) = self.peek(n)?.filter(|m| m.global_step < to) {
-            visit(&m, &mut self.nodes[n].tables, true);
+        let mut seen = None;
+        loop {
+            let next = self.peek(n)?;
+            let node = &mut self.nodes[n];
+            if let Some((f, error)) = &node.failure
+                && f.global_step >= from
+                && f.global_step < to
+                && seen != Some(f.global_step)
+            {
+                seen = Some(f.global_step);
+                visit(f, &mut node.tables, Visit::Failure(error));
+            }
+            let Some(m) = next.filter(|m| m.global_step < to) else { return Ok(()) };
+            visit(&m, &mut self.nodes[n].tables, Visit::Before);
             self.apply(n)?;
-            visit(&m, &mut self.nodes[n].tables, false);
+            visit(&m, &mut self.nodes[n].tables, Visit::After);
         }
-        Ok(())
+    }
+
+    /// The failures passed since each node's last step applied, from position `from` on.
+    pub(crate) fn failures_pending(&self, from: u64) -> impl Iterator<Item = (&Mark, &str)> {
+        (self.nodes.iter())
+            .filter_map(|node| node.failure.as_ref())
+            .filter(move |(m, _)| m.global_step >= from)
+            .map(|(m, e)| (m, e.as_str()))
     }
 
     /// Node `n`'s last step numbered below `g`, if any (its state there).

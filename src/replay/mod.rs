@@ -7,6 +7,7 @@ mod print;
 mod query;
 mod tables;
 
+pub(crate) use cursor::Visit;
 pub use cursor::{Cursor, Mark};
 
 pub use print::{write_csv, write_text};

@@ -29,6 +29,9 @@ pub enum StopPolicy {
     Statement,
     /// A step leaves a record of a watched cabinet satisfying `when` that did not before.
     When,
+    /// A statement fails (an error or a panic): the node freezes as the failure left it,
+    /// before the supervisor undoes its tick (gdb's `catch throw`).
+    Failure,
 }
 
 /// A trace form as written in its TOML file (every field optional but what the policy needs).
@@ -136,6 +139,7 @@ impl TraceForm {
             StopPolicy::Statement => format!("break {}", self.statement.as_deref().unwrap_or("?")),
             StopPolicy::When => format!("stop-when {}", self.when.as_deref().unwrap_or("?")),
             StopPolicy::EveryStep => "every step".into(),
+            StopPolicy::Failure => "failure".into(),
             p => {
                 let mut items = self.cabinets.join(",");
                 if !self.contexts.is_empty() {
@@ -164,6 +168,7 @@ fn policy_word(p: StopPolicy) -> &'static str {
         StopPolicy::EveryStep => "every step",
         StopPolicy::Statement => "break",
         StopPolicy::When => "stop-when",
+        StopPolicy::Failure => "failure",
     }
 }
 
@@ -177,6 +182,7 @@ pub(crate) enum Policy {
     /// The statement's position, per stage (None: the stage has no such statement).
     Statement(Vec<Option<usize>>),
     When(Condition),
+    Failure,
 }
 
 /// A form checked against a pipeline, ready for the matcher; hit counts are shared by every
@@ -241,7 +247,14 @@ impl CompiledForm {
         if form.when.is_some() && policy != StopPolicy::When {
             return Err(field("when", "only a `stop = \"when\"` form has a condition".into()));
         }
+        if policy == StopPolicy::Failure && !(form.cabinets.is_empty() && form.contexts.is_empty()) {
+            return Err(field(
+                "cabinets",
+                "a `stop = \"failure\"` form watches no cabinets or contexts".into(),
+            ));
+        }
         let policy = match policy {
+            StopPolicy::Failure => Policy::Failure,
             StopPolicy::Arrival => Policy::Arrival,
             StopPolicy::Departure => Policy::Departure,
             StopPolicy::Mass => Policy::Mass,
@@ -316,6 +329,11 @@ impl CompiledForm {
         self.nodes.get(node).copied().unwrap_or(false)
     }
 
+    /// True for a `stop = "failure"` form.
+    pub(crate) fn catches_failures(&self) -> bool {
+        matches!(self.policy, Policy::Failure)
+    }
+
     /// True for a `stop-when` form (its flip-flop is per record).
     pub(crate) fn is_when(&self) -> bool {
         matches!(self.policy, Policy::When(_))
@@ -324,7 +342,7 @@ impl CompiledForm {
     /// True when the form needs record changes (a full-level trace) to fire, rather than the
     /// steps alone.
     pub fn needs_changes(&self) -> bool {
-        !matches!(self.policy, Policy::Statement(_) | Policy::EveryStep)
+        !matches!(self.policy, Policy::Statement(_) | Policy::EveryStep | Policy::Failure)
     }
 
     pub(crate) fn watches(&self, cabinet: CabinetId) -> bool {

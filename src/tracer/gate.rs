@@ -11,7 +11,7 @@ use super::form::CompiledForm;
 use super::matcher::{Matcher, breaks_at, inquire};
 use super::stop::{Position, Reason, Release, Stop, Why};
 use super::{Action, Forms, NodeCommand, Shared, Signal};
-use crate::engine::{StepHook, StepPoint, Workspace};
+use crate::engine::{Failure, StepHook, StepPoint, Workspace};
 use crate::ops::{ReportDetail, StepReport};
 
 pub(crate) struct NodeTracer {
@@ -185,12 +185,21 @@ impl StepHook for NodeTracer {
         }
     }
 
-    fn restarted(
-        &mut self,
-        _node: &crate::engine::NodeId,
-        _failure: &crate::engine::Failure,
-        ws: &Workspace,
-    ) {
+    fn failed(&mut self, at: &StepPoint<'_>, failure: &Failure, ws: &Workspace) {
+        if !self.active() {
+            return;
+        }
+        self.refresh_forms();
+        let forms = self.forms.clone();
+        let index = self.index;
+        let hit = forms.iter().find(|f| f.applies_to(index) && f.catches_failures() && f.hit());
+        if let Some(form) = hit {
+            let why = Why::Failure { error: failure.message.clone() };
+            self.freeze(at, ws, Position::After, reason(form, why), form.timeout);
+        }
+    }
+
+    fn restarted(&mut self, _node: &crate::engine::NodeId, _failure: &Failure, ws: &Workspace) {
         let forms = self.forms.clone();
         self.matcher.undo_tick(&forms, ws);
         self.publish();

@@ -143,7 +143,7 @@ impl Matcher {
                 mass: self.presence.mass(x),
             }),
             Policy::EveryStep => Some(Why::EveryStep),
-            Policy::Statement(_) => None,
+            Policy::Statement(_) | Policy::Failure => None,
             Policy::When(cond) => self.when_hit(form, cond, touched, tables),
         }
     }

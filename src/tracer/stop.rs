@@ -69,6 +69,11 @@ pub enum Why {
     Start,
     /// A replay reached the end of its trace.
     End,
+    /// The statement failed; the supervisor undoes the tick when the node goes on.
+    Failure {
+        /// The error, or the panic's message.
+        error: String,
+    },
 }
 
 /// A form (or a `step` command) stopping a node.
@@ -102,6 +107,7 @@ impl fmt::Display for Reason {
             Why::Goto => write!(f, "goto")?,
             Why::Start => write!(f, "start of the trace")?,
             Why::End => write!(f, "end of the trace")?,
+            Why::Failure { error } => write!(f, "failed: {error}")?,
         }
         match (&self.form, &self.label) {
             (Some(id), Some(label)) => write!(f, " (form {id}: {label})"),

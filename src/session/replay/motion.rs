@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use super::{Key, Replayer, key_of, plain, reason};
-use crate::replay::Mark;
+use crate::replay::{Mark, Visit};
 use crate::session::api::Event;
 use crate::trace::TraceError;
 use crate::tracer::{CompiledForm, Position, Reason, Release, Stop, Why, breaks_at, stage_name};
@@ -65,14 +65,14 @@ impl Replayer {
             let checkpoints = cursor.checkpoints(n);
             let from = checkpoints.partition_point(|&c| c <= at).checked_sub(1).map_or(0, |k| checkpoints[k]);
             let mut fresh = true;
-            cursor.walk_node(n, from, at, |_, tables, before| {
+            cursor.walk_node(n, from, at, |_, tables, visit| {
                 if fresh {
                     fresh = false;
                     for f in &watching {
                         tables.matcher.seed_when(f, &tables.rows);
                     }
                 }
-                if !before {
+                if visit == Visit::After {
                     let touched = tables.touched();
                     for f in &watching {
                         tables.matcher.fires(desc, f, &touched, &tables.rows);
@@ -91,6 +91,20 @@ impl Replayer {
         cursor.seek(at)
     }
 
+    /// The first failure not passed yet and before step `before` that a failure form stops
+    /// at (counting the hit), with the form.
+    fn failure_hit(&mut self, before: u64) -> Option<(Mark, Why, Arc<CompiledForm>)> {
+        let mut failures: Vec<(Mark, String)> = (self.cursor.failures_pending(self.cursor.at()))
+            .filter(|(m, _)| m.global_step < before)
+            .map(|(m, e)| (*m, e.to_string()))
+            .collect();
+        failures.sort_by_key(|(m, _)| m.global_step);
+        failures.into_iter().find_map(|(m, error)| {
+            let form = self.forms.iter().find(|f| f.applies_to(m.node) && f.catches_failures() && f.hit())?;
+            Some((m, Why::Failure { error }, form.clone()))
+        })
+    }
+
     pub(super) fn stage_of(&self, node: usize) -> usize {
         let name = stage_name(&self.desc.nodes[node]);
         self.desc.stages.iter().position(|s| s.name == name).unwrap_or(usize::MAX)
@@ -105,7 +119,13 @@ impl Replayer {
         self.cursor.seek(self.cursor.at())?;
         let mut last = None;
         loop {
-            let Some(m) = self.cursor.next_step()? else {
+            let next = self.cursor.next_step()?;
+            // A tick that failed before the next step: a failure form stops there.
+            if let Some((f, why, form)) = self.failure_hit(next.map_or(u64::MAX, |m| m.global_step)) {
+                self.land(Some(f), Position::After, reason(&form, why), Some(by));
+                return Ok(());
+            }
+            let Some(m) = next else {
                 let end = last.or(self.stop_mark());
                 self.land(end, Position::After, plain(Why::End), Some(by));
                 return Ok(());
@@ -213,7 +233,7 @@ impl Replayer {
                 let mut last: Option<(Key, Mark, Position, Reason)> = None;
                 let Replayer { cursor, forms, desc, .. } = &mut *self;
                 let mut fresh = true;
-                cursor.walk_node(n, from, to, |m, tables, before| {
+                cursor.walk_node(n, from, to, |m, tables, visit| {
                     if fresh {
                         // The window starts from a checkpoint: flip-flops start from its tables.
                         fresh = false;
@@ -221,22 +241,31 @@ impl Replayer {
                             tables.matcher.seed_when(f, &tables.rows);
                         }
                     }
-                    let at = if before { Position::Before } else { Position::After };
+                    let at = if visit == Visit::Before { Position::Before } else { Position::After };
                     let key = key_of(m, at);
                     let mut hit = None;
-                    if before {
-                        hit = forms
-                            .iter()
-                            .find(|f| f.covers(n) && breaks_at(f, stage, m.statement))
-                            .map(|f| reason(f, Why::Statement));
-                    } else {
-                        let touched = tables.touched();
-                        for f in forms.iter().filter(|f| f.covers(n)) {
-                            if let Some(why) = tables.matcher.fires(desc, f, &touched, &tables.rows)
-                                && hit.is_none()
-                            {
-                                hit = Some(reason(f, why));
+                    match visit {
+                        Visit::Before => {
+                            hit = forms
+                                .iter()
+                                .find(|f| f.covers(n) && breaks_at(f, stage, m.statement))
+                                .map(|f| reason(f, Why::Statement));
+                        }
+                        Visit::After => {
+                            let touched = tables.touched();
+                            for f in forms.iter().filter(|f| f.covers(n)) {
+                                if let Some(why) = tables.matcher.fires(desc, f, &touched, &tables.rows)
+                                    && hit.is_none()
+                                {
+                                    hit = Some(reason(f, why));
+                                }
                             }
+                        }
+                        Visit::Failure(error) => {
+                            hit = forms
+                                .iter()
+                                .find(|f| f.covers(n) && f.catches_failures())
+                                .map(|f| reason(f, Why::Failure { error: error.into() }));
                         }
                     }
                     if let Some(r) = hit
