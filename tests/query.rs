@@ -75,7 +75,8 @@ fn a_rated_record_goes_reg_rate_dis_and_its_amount_is_the_stored_one() {
             "before",
             "after",
             "set",
-            "contexts"
+            "contexts",
+            "undone"
         ]
     );
     assert_eq!(csv.records().count(), touches.len());
@@ -219,4 +220,57 @@ fn keys_of_another_events_version_are_ignored() {
         .unwrap();
     let id = format!("EVENT_ID={event}");
     assert_eq!(query_json(&old, &id), query_json(&trace, &id));
+}
+
+#[test]
+fn a_poison_rows_history_shows_its_undone_attempts_and_its_quarantine() {
+    let dir = tempfile::tempdir().unwrap();
+    catar()
+        .args([
+            "gen",
+            "--cdrs",
+            "1500",
+            "--subscribers",
+            "100",
+            "--seed",
+            "3",
+            "--poison-rate",
+            "0.01",
+            "--out",
+        ])
+        .arg(dir.path())
+        .assert()
+        .success();
+    let (db, trace) = (dir.path().join("x.db"), dir.path().join("full.trace"));
+    catar()
+        .args(["run", "--headless", "--segments", "2", "--level", "full", "--input"])
+        .arg(dir.path())
+        .arg("--db")
+        .arg(&db)
+        .arg("--trace")
+        .arg(&trace)
+        .assert()
+        .success();
+    let (event, error) = one(&db, "SELECT event_id, error FROM quarantine ORDER BY line LIMIT 1");
+    let h = query_json(&trace, &format!("EVENT_ID={event}"));
+    let touches = h["touches"].as_array().unwrap();
+    let last = touches.last().unwrap();
+    assert_eq!(
+        (last["statement"].as_str(), last["after"].as_str()),
+        (Some("(quarantine)"), Some("QUARANTINE"))
+    );
+    assert_eq!(last["set"]["ERROR"].as_str(), Some(error.as_str()));
+    // Every RATE step it went through was undone with that error: it never got rated.
+    let rate: Vec<&serde_json::Value> =
+        touches.iter().filter(|t| t["node"].as_str().unwrap().starts_with("RATE") && t != &last).collect();
+    assert!(!rate.is_empty());
+    assert!(rate.iter().all(|t| t["undone"].as_str() == Some(error.as_str())), "{rate:?}");
+    let failures = h["metrics"]["failures"].as_u64().unwrap();
+    assert!(failures >= 3, "it failed alone three times, and in bigger halves before: {failures}");
+    assert_eq!(h["metrics"]["records_per_cabinet"], serde_json::json!({"QUARANTINE": 1}));
+    // The text says so too.
+    let out =
+        catar().arg("query").arg(&trace).args(["--id", &format!("EVENT_ID={event}")]).assert().success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    assert!(text.contains(&format!("(undone: {error})")) && text.contains("-> QUARANTINE"), "{text}");
 }

@@ -237,6 +237,8 @@ fn recorded(dir: &Path, level: Level) -> (PathBuf, Vec<(u64, String, u64, i64)>)
     let trace = dir.join(format!("{level:?}.trc"));
     let mut opts = RunOptions::new(dir, dir.join(format!("{level:?}.db")));
     opts.record = Some((trace.clone(), RecorderSettings { level, ..RecorderSettings::default() }));
+    // Failed and undone ticks too: every path and every damage must cope with them.
+    opts.faults = ["RATE/1:step=50:times=2", "DIS/0:step=30"].iter().map(|f| f.parse().unwrap()).collect();
     catar::rating::run(&opts, &catar::engine::NoHook).unwrap();
     let mut t = catar::recorder::open_trace(&trace).unwrap();
     let nodes = t.header().pipeline.nodes.clone();

@@ -265,7 +265,7 @@ impl Node<'_> {
                     message: failure.message,
                 });
             };
-            failure.quarantined = Some(record.header.reg_id);
+            failure.quarantined = Some((record.header.reg_id, q.cabinet));
             record.header.cabinet = q.cabinet;
             record.set(q.error, Value::text(&failure.message));
             let batch = SinkBatch { node: self.id.clone(), table: q.table.clone(), records: vec![record] };

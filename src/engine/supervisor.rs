@@ -94,8 +94,9 @@ pub struct Failure {
     pub message: String,
     /// The node's restarts so far, this one included.
     pub restarts: u32,
-    /// The record quarantined because of this failure (its reg_id), if any.
-    pub quarantined: Option<u64>,
+    /// The record quarantined because of this failure (its reg_id) and the cabinet it was
+    /// put in, if any.
+    pub quarantined: Option<(u64, CabinetId)>,
 }
 
 thread_local! {

@@ -84,7 +84,7 @@ pub fn perfetto(trace: &mut Trace, out: &mut dyn Write) -> Result<(), ExportErro
                     let failure = json!({"ph": "i", "s": "t", "pid": 1, "tid": s.node as usize + 1,
                                          "name": "failure", "ts": s.wall_start_us,
                                          "args": {"error": f.message, "restarts": f.restarts,
-                                                  "quarantined": f.quarantined, "node_step": s.node_step}});
+                                                  "quarantined": f.quarantined.map(|q| q.0), "node_step": s.node_step}});
                     write_event(out, &mut first, &failure)?;
                     // Undoing the tick moved records back: the counters follow.
                     if let Some(counter) = mass_counter(&p, &mut mass, s) {

@@ -359,8 +359,9 @@ pub struct Failure {
     pub message: String,
     /// The node's restarts so far, this one included.
     pub restarts: u32,
-    /// The record quarantined because it failed too often, if any (its reg_id).
-    pub quarantined: Option<u64>,
+    /// The record quarantined because it failed too often, if any: (reg_id, the cabinet it
+    /// was put in).
+    pub quarantined: Option<(u64, u16)>,
     /// The step that failed (node, numbers, statement, tick, time), whose summary fields hold
     /// what undoing the tick changed in the node's presence.
     pub undo: Step,

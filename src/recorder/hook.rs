@@ -298,7 +298,7 @@ impl StepHook for NodeRecorder {
         let event = Failure {
             message: failure.message.clone(),
             restarts: failure.restarts,
-            quarantined: failure.quarantined,
+            quarantined: failure.quarantined.map(|(r, c)| (r, c.0)),
             undo,
         };
         self.push(Event::Failure(Box::new(event)), failure.global_step, time);

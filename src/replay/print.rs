@@ -35,9 +35,10 @@ pub fn write_text(h: &History, out: &mut dyn Write) -> io::Result<()> {
             (b, "") => format!("{b} ->"),
             (b, a) => format!("{b} -> {a}"),
         };
+        let undone = t.undone.as_ref().map(|e| format!("  (undone: {e})")).unwrap_or_default();
         writeln!(
             out,
-            "{:>8}  {:<7} {:>6}  {:<20} {:<20}  {:<12} {:>7}  {:<24}  {}",
+            "{:>8}  {:<7} {:>6}  {:<20} {:<20}  {:<12} {:>7}  {:<24}  {}{undone}",
             t.global_step,
             t.node,
             t.step,
@@ -93,6 +94,7 @@ pub fn write_csv(h: &History, out: &mut dyn Write) -> io::Result<()> {
         "after",
         "set",
         "contexts",
+        "undone",
     ])?;
     for t in &h.touches {
         w.write_record([
@@ -107,6 +109,7 @@ pub fn write_csv(h: &History, out: &mut dyn Write) -> io::Result<()> {
             t.after.clone(),
             pairs(&t.set),
             pairs(&t.contexts),
+            t.undone.clone().unwrap_or_default(),
         ])?;
     }
     w.flush()

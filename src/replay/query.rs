@@ -9,7 +9,7 @@ use jiff::Timestamp;
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::{Deserialize, Serialize};
 
-use crate::recorder::{ChunkKeys, Event, Level, PipelineDesc, Step, Trace, TraceValue};
+use crate::recorder::{ChunkKeys, Event, Failure, Level, PipelineDesc, Step, Trace, TraceValue};
 use crate::trace::{ChunkKind, TraceError};
 
 /// The cabinet of a record whose slots were freed (the trace keeps the contexts, not the cabinet).
@@ -38,6 +38,8 @@ pub struct Touch {
     pub node: String,
     /// The node's step number.
     pub step: u64,
+    /// The node's tick (input window).
+    pub tick: u64,
     /// The statement that ran.
     pub statement: String,
     /// The node's pseudo-time.
@@ -54,6 +56,9 @@ pub struct Touch {
     pub set: IndexMap<String, String>,
     /// All its context values after the step.
     pub contexts: IndexMap<String, String>,
+    /// The step's tick failed and was undone (the node restarted): why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub undone: Option<String>,
 }
 
 /// One node's part in the history.
@@ -78,9 +83,9 @@ pub struct Metrics {
     pub records_per_cabinet: IndexMap<String, u64>,
     /// Pseudo-seconds the records spent in each cabinet (from entering it to leaving it).
     pub seconds_in_cabinet: IndexMap<String, i64>,
-    /// Failures and restarts of the nodes that held them (recorded once the supervisor lands).
+    /// Failed ticks that held the records (their steps are marked undone).
     pub failures: u64,
-    /// See `failures`.
+    /// Restarts those failures caused (each failure restarts its node once).
     pub restarts: u64,
     /// Per node.
     pub nodes: Vec<NodeMetrics>,
@@ -191,15 +196,15 @@ impl Chunks {
         &self,
         trace: &mut Trace,
         wanted: impl Fn(&ChunkKeys) -> bool,
-        mut each: impl FnMut(&Step),
+        mut each: impl FnMut(&Event),
     ) -> Result<(), TraceError> {
         for (i, keys) in &self.events {
             if keys.as_ref().is_some_and(|k| !wanted(k)) {
                 continue;
             }
             for e in &trace.read_chunk(*i)? {
-                if let Event::Step(s) = e {
-                    each(s);
+                if matches!(e, Event::Step(_) | Event::Failure(_)) {
+                    each(e);
                 }
             }
         }
@@ -229,7 +234,8 @@ pub fn query(trace: &mut Trace, origin: &str, id: &str) -> Result<History, Query
             // Keys hold identifier (heavy) values only: a light context is looked for everywhere.
             let identifier = desc.contexts.get(*context as usize).is_some_and(|c| c.heavy);
             let wanted = |k: &ChunkKeys| !identifier || k.may_set(*context, value);
-            chunks.steps(trace, wanted, |s| {
+            chunks.steps(trace, wanted, |e| {
+                let Event::Step(s) = e else { return };
                 for (table, reg_id, _, c, v) in values(s) {
                     if c == *context && in_flow(s.node, table) && value_text(v) == *value {
                         records.insert(reg_id);
@@ -239,7 +245,15 @@ pub fn query(trace: &mut Trace, origin: &str, id: &str) -> Result<History, Query
         }
     }
     let mut follow = Follow::new(&desc, &records, &in_flow);
-    chunks.steps(trace, |k| records.iter().any(|&r| k.may_touch(r)), |s| follow.step(s))?;
+    chunks.steps(
+        trace,
+        |k| records.iter().any(|&r| k.may_touch(r)),
+        |e| match e {
+            Event::Step(s) => follow.step(s),
+            Event::Failure(f) => follow.failure(f),
+            _ => {}
+        },
+    )?;
     Ok(follow.finish(id))
 }
 
@@ -257,6 +271,7 @@ struct Follow<'a> {
     entered: FxHashMap<(u16, u64), (u16, i64)>,
     last_cabinet: FxHashMap<u64, (u64, u16)>,
     seconds: IndexMap<String, i64>,
+    failures: u64,
 }
 
 impl<'a> Follow<'a> {
@@ -274,6 +289,7 @@ impl<'a> Follow<'a> {
             entered: FxHashMap::default(),
             last_cabinet: FxHashMap::default(),
             seconds: IndexMap::new(),
+            failures: 0,
         }
     }
 
@@ -347,13 +363,14 @@ impl<'a> Follow<'a> {
                 }
                 if after != 0 {
                     self.entered.insert((s.node, reg_id), (after, s.time));
-                    self.last_cabinet.insert(reg_id, (s.global_step, after));
+                    self.note_last(reg_id, s.global_step, after);
                 }
             }
             self.touches.push(Touch {
                 global_step: s.global_step,
                 node: node.clone(),
                 step: s.node_step,
+                tick: s.tick,
                 statement: statement.clone(),
                 pseudo_time: Timestamp::from_second(s.time).ok().filter(|_| s.time != 0),
                 table: self.table(s.node, table),
@@ -362,7 +379,56 @@ impl<'a> Follow<'a> {
                 after: self.cabinet(after),
                 set,
                 contexts,
+                undone: None,
             });
+        }
+    }
+
+    /// The record is in `cabinet` after global step `g`; chunks of different nodes come in
+    /// file order, not step order: the latest step wins.
+    fn note_last(&mut self, reg_id: u64, g: u64, cabinet: u16) {
+        let last = self.last_cabinet.entry(reg_id).or_insert((g, cabinet));
+        if g >= last.0 {
+            *last = (g, cabinet);
+        }
+    }
+
+    /// A tick failed and was undone: the touches of its steps are marked, and the failure
+    /// counts when it held the records.
+    fn failure(&mut self, f: &Failure) {
+        let node = self.desc.nodes.get(f.undo.node as usize);
+        let mut held = false;
+        for t in self.touches.iter_mut().rev() {
+            if Some(&t.node) == node
+                && t.global_step < f.undo.global_step
+                && t.undone.is_none()
+                && t.tick == f.undo.tick
+            {
+                t.undone = Some(f.message.clone());
+                held = true;
+            }
+        }
+        self.failures += u64::from(held);
+        // A record quarantined leaves by the supervisor's hand, not by a step.
+        if let Some((reg_id, cabinet)) = f.quarantined.filter(|q| self.records.contains(&q.0)) {
+            let mut set = IndexMap::new();
+            set.insert("ERROR".to_string(), f.message.clone());
+            self.touches.push(Touch {
+                global_step: f.undo.global_step,
+                node: node.cloned().unwrap_or_default(),
+                step: f.undo.node_step,
+                tick: f.undo.tick,
+                statement: "(quarantine)".into(),
+                pseudo_time: Timestamp::from_second(f.undo.time).ok().filter(|_| f.undo.time != 0),
+                table: "quarantine".into(),
+                reg_id,
+                before: String::new(),
+                after: self.cabinet(cabinet),
+                set,
+                contexts: IndexMap::new(),
+                undone: None,
+            });
+            self.note_last(reg_id, f.undo.global_step, cabinet);
         }
     }
 
@@ -370,7 +436,12 @@ impl<'a> Follow<'a> {
         self.touches.sort_by_key(|t| (t.global_step, t.reg_id));
         let mut records: Vec<u64> = self.records.iter().copied().collect();
         records.sort();
-        let mut metrics = Metrics { seconds_in_cabinet: self.seconds, ..Metrics::default() };
+        let mut metrics = Metrics {
+            seconds_in_cabinet: self.seconds,
+            failures: self.failures,
+            restarts: self.failures,
+            ..Metrics::default()
+        };
         let mut last: Vec<(u64, u16)> = self.last_cabinet.values().copied().collect();
         last.sort();
         for (_, cabinet) in last {
