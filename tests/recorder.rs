@@ -151,7 +151,11 @@ fn the_sample_trace_still_opens() {
 fn perfetto_export_has_a_thread_per_node_steps_and_mass_counters() {
     let tmp = tempfile::tempdir().unwrap();
     let input = input(tmp.path());
-    let trace = record(&input, tmp.path(), "a", 2, "summary");
+    let trace = tmp.path().join("a.trace");
+    run_traced(&input, &tmp.path().join("a.db"), &trace)
+        .args(["--segments", "2", "--level", "summary", "--inject-fault", "RATE/1:step=30:times=2"])
+        .assert()
+        .success();
     let out = common::catar().arg("export").arg(&trace).args(["--format", "perfetto"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -167,6 +171,12 @@ fn perfetto_export_has_a_thread_per_node_steps_and_mass_counters() {
     assert!(events.iter().any(|e| e["ph"] == "X" && e["name"] == "family" && e["cat"] == "collision"));
     assert!(events.iter().any(|e| e["ph"] == "C" && e["args"].get("WIFE").is_some()));
     assert_eq!(events.iter().filter(|e| e["ph"] == "i" && e["name"] == "done").count(), 6);
+    // The injected fault: two failures of RATE/1 (thread 4), with their error and restarts.
+    let failures: Vec<&serde_json::Value> =
+        events.iter().filter(|e| e["ph"] == "i" && e["name"] == "failure").collect();
+    assert_eq!(failures.len(), 2, "{failures:?}");
+    assert!(failures.iter().all(|f| f["tid"] == 4 && f["args"]["error"] == "injected fault"));
+    assert_eq!(failures[1]["args"]["restarts"], 2);
 }
 
 #[test]

@@ -78,6 +78,10 @@ fn restore() {
 fn install_mouse_restore() {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
+        // A node's panic is the supervisor's to catch and report: the screen stays.
+        if crate::engine::in_supervised_work() {
+            return;
+        }
         let _ = execute!(std::io::stdout(), DisableMouseCapture);
         previous(info);
     }));
