@@ -113,4 +113,7 @@ fn a_fault_naming_no_node_or_malformed_is_refused_before_the_run() {
         assert!(stderr.contains(says), "{fault}: {stderr}");
     }
     assert!(!db.exists() || query(&db, "SELECT event_id FROM persistent").is_empty());
+    // A fault past the node's last step is said not to have fired.
+    let out = rate(&input, &db, &["--inject-fault", "DIS/0:step=99999999:times=2"]);
+    assert!(out.contains("fault DIS/0:step=99999999:times=2 never fired: DIS/0 ran "), "{out}");
 }

@@ -51,6 +51,8 @@ pub struct NodeStats {
     pub records_out: u64,
     /// Times the node failed and restarted.
     pub restarts: u32,
+    /// Injected faults that never fired (the node never reached their step).
+    pub unfired: Vec<Fault>,
 }
 
 /// Routes a record to one of `n` segments by the value of the stage's key, so that all records
@@ -144,6 +146,7 @@ impl Node<'_> {
             records_in: 0,
             records_out: 0,
             restarts: 0,
+            unfired: Vec::new(),
         };
         let mut report = StepReport::with_detail(self.hook.detail());
         while let Some((window, records)) = self.receive(gauge)? {
@@ -156,6 +159,7 @@ impl Node<'_> {
             self.flush(&mut ws, window, &mut stats, gauge)?;
         }
         self.hook.finish(&self.id);
+        stats.unfired = self.faults.iter().filter(|(_, at)| at.is_none()).map(|(f, _)| f.clone()).collect();
         Ok(stats)
     }
 

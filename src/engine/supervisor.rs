@@ -54,6 +54,16 @@ pub struct Fault {
     pub times: u32,
 }
 
+impl std::fmt::Display for Fault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:step={}", self.node, self.step)?;
+        if self.times != 1 {
+            write!(f, ":times={}", self.times)?;
+        }
+        Ok(())
+    }
+}
+
 impl FromStr for Fault {
     type Err = String;
 
@@ -147,6 +157,9 @@ mod tests {
             Ok(Fault { node: "RATE/1".into(), step: 40, times: 3 })
         );
         assert_eq!("REG/0:step=0".parse::<Fault>().map(|f| f.times), Ok(1));
+        for text in ["RATE/1:step=40:times=3", "REG/0:step=0"] {
+            assert_eq!(text.parse::<Fault>().unwrap().to_string(), text, "written as parsed");
+        }
         for (bad, says) in [
             ("RATE/1", "no step"),
             (":step=1", "no node"),

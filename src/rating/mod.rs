@@ -296,6 +296,11 @@ impl RunSummary {
             .filter(|n| n.restarts > 0)
             .map(|n| format!("{} {}", n.node, n.restarts))
             .collect();
+        for n in &self.report.nodes {
+            for f in &n.unfired {
+                lines.push(format!("fault {f} never fired: {} ran {} steps", n.node, n.steps));
+            }
+        }
         if !restarted.is_empty() {
             let total: u32 = self.report.nodes.iter().map(|n| n.restarts).sum();
             lines.push(format!(
