@@ -193,12 +193,14 @@ impl Table {
     }
 
     /// A row's header, to change (the open tick logs what it held).
+    #[inline]
     pub(crate) fn header_mut(&mut self, row: usize) -> &mut Header {
         self.undo.header(row, &self.rows[row].header);
         &mut self.rows[row].header
     }
 
     /// Set a row's context (the open tick logs what it held).
+    #[inline]
     pub(crate) fn set_context(&mut self, row: usize, context: ContextId, value: Value) {
         let old = self.rows[row].set(context, value);
         self.undo.value(row, context, old);

@@ -53,11 +53,13 @@ impl Undo {
 
     /// True when a change to `row` must be logged: the row is older than the open tick and
     /// the rows were not kept whole already.
+    #[inline]
     fn logs(&self, row: usize) -> bool {
         self.open && self.whole.is_none() && row < self.rows
     }
 
     /// `row`'s header is about to change.
+    #[inline]
     pub fn header(&mut self, row: usize, old: &Header) {
         if self.logs(row) {
             self.log.push(Change::Header(row as u32, old.clone()));
@@ -65,6 +67,7 @@ impl Undo {
     }
 
     /// `row`'s `context` was just set; `old` is what it held.
+    #[inline]
     pub fn value(&mut self, row: usize, context: ContextId, old: Value) {
         if self.logs(row) {
             self.log.push(Change::Value(row as u32, context, old));
@@ -72,6 +75,7 @@ impl Undo {
     }
 
     /// `row` is about to change in any way.
+    #[inline]
     pub fn record(&mut self, row: usize, old: &Record) {
         if self.logs(row) {
             self.log.push(Change::Record(row as u32, old.clone()));
