@@ -9,7 +9,8 @@ use crate::tracer::{StopPolicy, TraceForm};
 /// One line of a script (or of the TUI's command line).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Word {
-    /// `watch cabinet|context …`, `break`, `tbreak`, `stop-when`, `form FILE`: a form to add.
+    /// `watch cabinet|context …`, `break`, `tbreak`, `stop-when`, `catch failure`, `form FILE`: a
+    /// form to add.
     Form(TraceForm),
     /// `ignore FORM N`: let the form's next N hits pass.
     Ignore {
@@ -160,6 +161,16 @@ pub fn parse_line(line: &str) -> Result<Option<Word>, WordError> {
                 ..TraceForm::default()
             })
         }
+        "catch" => {
+            let node = match words.as_slice() {
+                [f] if f.eq_ignore_ascii_case("failure") => None,
+                [f, on, n] if f.eq_ignore_ascii_case("failure") && on.eq_ignore_ascii_case("on") => {
+                    Some(n.to_string())
+                }
+                _ => return err("usage: catch failure [on NODE]".into()),
+            };
+            Word::Form(TraceForm { stop: Some(StopPolicy::Failure), nodes: node, ..TraceForm::default() })
+        }
         "stop-when" => {
             if rest.is_empty() {
                 return err("usage: stop-when CONDITION (like AMOUNT > 500 AND SERVICE = 'VOICE')".into());
@@ -228,7 +239,7 @@ pub fn parse_line(line: &str) -> Result<Option<Word>, WordError> {
         "when" => Word::When,
         _ => {
             return err(format!(
-                "unknown command `{head}` (words: watch, break, tbreak, stop-when, form, ignore, delete, continue, step, inquire, resume, history, halt, nodes, forms; in a replay also back, goto, reverse-continue, when)"
+                "unknown command `{head}` (words: watch, break, tbreak, stop-when, catch, form, ignore, delete, continue, step, inquire, resume, history, halt, nodes, forms; in a replay also back, goto, reverse-continue, when)"
             ));
         }
     };
@@ -367,6 +378,14 @@ mod tests {
         );
         assert_eq!(parse_line("  # a comment").unwrap(), None);
         assert_eq!(word("halt"), Word::Halt);
+        assert_eq!(
+            word("catch failure on RATE"),
+            Word::Form(TraceForm {
+                stop: Some(StopPolicy::Failure),
+                nodes: Some("RATE".into()),
+                ..TraceForm::default()
+            })
+        );
     }
 
     #[test]
@@ -383,5 +402,6 @@ mod tests {
         assert!(err("inquire RATE/0 where").contains("needs a condition"));
         assert!(err("form /nonexistent/form.toml").contains("cannot read trace form"));
         assert!(err("halt now").starts_with("usage: halt"));
+        assert!(err("catch fire").starts_with("usage: catch failure"));
     }
 }

@@ -10,6 +10,7 @@ const WORDS: &[&str] = &[
     "break",
     "tbreak",
     "stop-when",
+    "catch",
     "form",
     "ignore",
     "delete",
@@ -23,8 +24,20 @@ const WORDS: &[&str] = &[
 ];
 
 /// Words that go between names.
-const LINKS: &[&str] =
-    &["cabinet", "context", "on", "in", "where", "limit", "offset", "all", "arrival", "departure", "mass"];
+const LINKS: &[&str] = &[
+    "cabinet",
+    "context",
+    "on",
+    "in",
+    "where",
+    "limit",
+    "offset",
+    "all",
+    "arrival",
+    "departure",
+    "mass",
+    "failure",
+];
 
 /// Every name a word after the first can be.
 fn names(app: &App) -> Vec<String> {
