@@ -183,3 +183,36 @@ fn a_replay_script_moves_both_ways_through_the_real_binary() {
     assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stdout));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cdrs.csv"));
 }
+
+#[test]
+fn catch_failure_stops_at_a_poison_row_and_the_restarts_follow_in_json() {
+    let dir = tempfile::tempdir().unwrap();
+    common::catar()
+        .args([
+            "gen",
+            "--cdrs",
+            "3000",
+            "--subscribers",
+            "200",
+            "--seed",
+            "7",
+            "--poison-rate",
+            "0.003",
+            "--out",
+        ])
+        .arg(dir.path())
+        .assert()
+        .success();
+    let script = "catch failure on RATE\ncontinue\ninquire RATE where EVENT_ID LIKE 'POISON%'\n";
+    let (code, stdout, stderr) = script_run(dir.path(), script, &["--json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let events = events(&stdout);
+    let stop = events.iter().find(|e| e["event"] == "stopped").expect("a stop");
+    assert_eq!(stop["reason"]["policy"], "failure");
+    let error = stop["reason"]["error"].as_str().unwrap();
+    let poison = error.strip_prefix("panicked: cannot rate poison row ").expect(error);
+    let rows = events.iter().find(|e| e["event"] == "rows").expect("rows");
+    assert_eq!(rows["rows"][0]["contexts"]["EVENT_ID"], poison, "{rows}");
+    // Untraced after the script, the node goes on: its restarts are reported as states.
+    assert!(events.iter().any(|e| e["event"] == "state" && e["state"] == "restarted"), "{stdout}");
+}
