@@ -284,8 +284,9 @@ impl Node<'_> {
         Ok(())
     }
 
-    /// One attempt at a tick: charge `records`, run every statement; the workspace is left as
-    /// it was when the attempt fails (a statement's error or panic, an injected fault).
+    /// One attempt at a tick: charge `records`, run every statement. A failed attempt (a
+    /// statement's error or panic, an injected fault) leaves the workspace as the failure left
+    /// it, for the hook to see; the restart undoes it.
     fn attempt(
         &mut self,
         ws: &mut Workspace,
