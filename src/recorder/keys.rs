@@ -91,22 +91,21 @@ impl ChunkKeys {
     pub fn of(events: &[Event], identifiers: &[bool], flow: &[bool]) -> ChunkKeys {
         let identifier = |c: u16| identifiers.get(c as usize).copied().unwrap_or(false);
         let mut range: Option<(u64, u64)> = None;
-        let mut count = 0;
+        // Each value hashed once, then the filter sized by their number.
+        let mut keys = Vec::new();
         for_each_value(events, &identifier, |table, reg_id, value| {
             if flow.get(table as usize).copied().unwrap_or(false) {
                 range = Some(range.map_or((reg_id, reg_id), |(lo, hi)| (lo.min(reg_id), hi.max(reg_id))));
             }
-            count += usize::from(value.is_some());
+            keys.extend(value);
         });
         // Sized by the values written, repeats included: repeats set no new bits, so each
         // distinct value gets at least BITS_PER_KEY bits.
-        let words = (count * BITS_PER_KEY).div_ceil(64).max(1);
+        let words = (keys.len() * BITS_PER_KEY).div_ceil(64).max(1);
         let mut bloom = vec![0u64; words];
-        for_each_value(events, &identifier, |_, _, value| {
-            for bit in value.into_iter().flat_map(|k| probes(k, HASHES, words * 64)) {
-                bloom[bit / 64] |= 1 << (bit % 64);
-            }
-        });
+        for bit in keys.into_iter().flat_map(|k| probes(k, HASHES, words * 64)) {
+            bloom[bit / 64] |= 1 << (bit % 64);
+        }
         ChunkKeys { reg_ids: range, bloom, hashes: HASHES }
     }
 
