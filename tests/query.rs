@@ -7,9 +7,14 @@ use std::path::Path;
 
 use common::{catar, gen_input};
 
-/// A rated input with a full trace: (dir, db, trace).
+/// A rated input with a full trace: (db, trace).
 fn recorded(dir: &Path, bad_rate: f64) -> (std::path::PathBuf, std::path::PathBuf) {
     gen_input(dir, 1500, 100, 3, bad_rate);
+    rate_recorded(dir)
+}
+
+/// Rate the input in `dir` with a full trace: (db, trace).
+fn rate_recorded(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
     let (db, trace) = (dir.join("x.db"), dir.join("full.trace"));
     catar()
         .args(["run", "--headless", "--segments", "2", "--level", "full", "--input"])
@@ -241,16 +246,7 @@ fn a_poison_rows_history_shows_its_undone_attempts_and_its_quarantine() {
         .arg(dir.path())
         .assert()
         .success();
-    let (db, trace) = (dir.path().join("x.db"), dir.path().join("full.trace"));
-    catar()
-        .args(["run", "--headless", "--segments", "2", "--level", "full", "--input"])
-        .arg(dir.path())
-        .arg("--db")
-        .arg(&db)
-        .arg("--trace")
-        .arg(&trace)
-        .assert()
-        .success();
+    let (db, trace) = rate_recorded(dir.path());
     let (event, error) = one(&db, "SELECT event_id, error FROM quarantine ORDER BY line LIMIT 1");
     let h = query_json(&trace, &format!("EVENT_ID={event}"));
     let touches = h["touches"].as_array().unwrap();
