@@ -8,7 +8,7 @@ use jiff::fmt::temporal::DateTimePrinter;
 use rusqlite::params;
 use rustc_hash::FxHashMap;
 
-use super::schema::Rating;
+use super::schema::{Contexts, Rating};
 use crate::engine::{BoxError, Sink, SinkBatch};
 use crate::model::{ContextId, Record};
 use crate::store::{Store, StoreError};
@@ -29,6 +29,107 @@ CREATE VIEW IF NOT EXISTS archive AS
 
 /// The sink table of quarantined records.
 pub const QUARANTINE: &str = "quarantine";
+
+/// Persistent rows per INSERT statement: one statement's fixed cost (bind, step, reset) shared
+/// by many rows; 8 parameters a row stay far below SQLite's limit.
+const ROWS_PER_INSERT: usize = 32;
+
+/// The INSERT of `rows` persistent rows. Many at once fail whole when one is stored already;
+/// one alone is ignored then.
+fn insert_persistent(rows: usize) -> String {
+    let conflict = if rows == 1 { " OR IGNORE" } else { "" };
+    let values = vec!["(?, ?, ?, ?, ?, ?, ?, ?)"; rows].join(", ");
+    format!(
+        "INSERT{conflict} INTO persistent
+         (event_id, imsi, subscriber, service, action, start_time, units, amount)
+         VALUES {values}"
+    )
+}
+
+/// Bind `records` to `st`, an INSERT of as many rows.
+fn bind_rows(
+    st: &mut rusqlite::CachedStatement<'_>,
+    c: Contexts,
+    records: &[Record],
+    start: &mut String,
+) -> rusqlite::Result<()> {
+    let printer = DateTimePrinter::new();
+    for (i, r) in records.iter().enumerate() {
+        let at = i * 8;
+        start.clear();
+        if let Some(t) = r.get(c.start_time).as_time() {
+            // Into a reused buffer (SQLite copies what is bound): this thread is the run's
+            // bottleneck.
+            printer
+                .print_timestamp(&t, &mut *start)
+                .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+        }
+        // An empty EVENT_ID is an id like any other (docs/rating.md).
+        st.raw_bind_parameter(at + 1, text(r, c.event_id).unwrap_or(""))?;
+        st.raw_bind_parameter(at + 2, text(r, c.imsi))?;
+        st.raw_bind_parameter(at + 3, text(r, c.subscriber).unwrap_or(""))?;
+        st.raw_bind_parameter(at + 4, text(r, c.service))?;
+        st.raw_bind_parameter(at + 5, text(r, c.action))?;
+        st.raw_bind_parameter(at + 6, start.as_str())?;
+        st.raw_bind_parameter(at + 7, r.get(c.units).as_int().unwrap_or(0))?;
+        st.raw_bind_parameter(at + 8, r.get(c.amount).as_int().unwrap_or(0))?;
+    }
+    Ok(())
+}
+
+/// Add a newly stored row's amount to its subscriber's pending charge.
+fn charge(charges: &mut FxHashMap<String, i64>, c: Contexts, r: &Record) {
+    let amount = r.get(c.amount).as_int().unwrap_or(0);
+    if amount == 0 {
+        return;
+    }
+    let subscriber = text(r, c.subscriber).unwrap_or("");
+    match charges.get_mut(subscriber) {
+        Some(total) => *total += amount,
+        None => {
+            charges.insert(subscriber.to_string(), amount);
+        }
+    }
+}
+
+/// Store persistent rows, charging only the events not stored before (only the first
+/// application of an event moves money). Rows go [`ROWS_PER_INSERT`] at a time with a plain
+/// INSERT; when one of them is stored already (a rerun of the same input) the statement fails
+/// whole (SQLite undoes the statement, not the transaction) and its rows go one by one with
+/// INSERT OR IGNORE, whose count says whether each was new.
+fn write_persistent(
+    conn: &rusqlite::Connection,
+    c: Contexts,
+    records: &[Record],
+    charges: &mut FxHashMap<String, i64>,
+) -> rusqlite::Result<()> {
+    let mut start = String::with_capacity(32);
+    let mut many = conn.prepare_cached(&insert_persistent(ROWS_PER_INSERT))?;
+    let mut one = conn.prepare_cached(&insert_persistent(1))?;
+    let mut singly = |rows: &[Record], start: &mut String, charges: &mut FxHashMap<String, i64>| {
+        for r in rows {
+            bind_rows(&mut one, c, std::slice::from_ref(r), start)?;
+            if one.raw_execute()? == 1 {
+                charge(charges, c, r);
+            }
+        }
+        rusqlite::Result::Ok(())
+    };
+    let mut chunks = records.chunks_exact(ROWS_PER_INSERT);
+    for chunk in &mut chunks {
+        bind_rows(&mut many, c, chunk, &mut start)?;
+        match many.raw_execute() {
+            Ok(_) => chunk.iter().for_each(|r| charge(charges, c, r)),
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
+                singly(chunk, &mut start, charges)?
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    singly(chunks.remainder(), &mut start, charges)
+}
 
 /// Rows per transaction by default: large enough that commits cost nothing, small enough that
 /// a crash loses little (a rerun restores it anyway).
@@ -123,47 +224,7 @@ impl RatingSink {
             }
             _ => {
                 let charges = &mut self.charges;
-                self.store.write(|conn| {
-                    let mut ins = conn.prepare_cached(
-                        "INSERT OR IGNORE INTO persistent
-                         (event_id, imsi, subscriber, service, action, start_time, units, amount)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                    )?;
-                    let printer = DateTimePrinter::new();
-                    let mut start = String::with_capacity(32);
-                    for r in records {
-                        start.clear();
-                        if let Some(t) = r.get(c.start_time).as_time() {
-                            // Into a reused buffer: this thread is the run's bottleneck.
-                            printer
-                                .print_timestamp(&t, &mut start)
-                                .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-                        }
-                        let amount = r.get(c.amount).as_int().unwrap_or(0);
-                        let subscriber = text(r, c.subscriber).unwrap_or("");
-                        let fresh = ins.execute(params![
-                            // An empty EVENT_ID is an id like any other (docs/rating.md).
-                            text(r, c.event_id).unwrap_or(""),
-                            text(r, c.imsi),
-                            subscriber,
-                            text(r, c.service),
-                            text(r, c.action),
-                            start,
-                            r.get(c.units).as_int().unwrap_or(0),
-                            amount
-                        ])?;
-                        // Only the first application of an event moves money.
-                        if fresh == 1 && amount != 0 {
-                            match charges.get_mut(subscriber) {
-                                Some(total) => *total += amount,
-                                None => {
-                                    charges.insert(subscriber.to_string(), amount);
-                                }
-                            }
-                        }
-                    }
-                    Ok(())
-                })?;
+                self.store.write(|conn| write_persistent(conn, c, records, charges))?;
             }
         }
         self.pending += records.len();
@@ -217,4 +278,69 @@ pub fn outcome(store: &Store) -> Result<Outcome, StoreError> {
         quarantine: count("SELECT count(*) FROM quarantine").map_err(fail)?,
         balances: count("SELECT count(*) FROM balances").map_err(fail)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::NodeId;
+    use crate::model::Value;
+
+    /// Persistent records `ids`, event `E<id>` of amount `id` for subscriber `S<id % 3>`.
+    fn persistent(rating: &Rating, ids: impl IntoIterator<Item = u64>) -> SinkBatch {
+        let c = rating.ctx;
+        let records = ids
+            .into_iter()
+            .map(|i| {
+                let mut x = Record::new(i);
+                for (ctx, v) in [
+                    (c.event_id, Value::text(format!("E{i}"))),
+                    (c.imsi, Value::text("IMSI")),
+                    (c.subscriber, Value::text(format!("S{}", i % 3))),
+                    (c.service, Value::text("VOICE")),
+                    (c.action, Value::text("MO")),
+                    (c.units, Value::Int(1)),
+                    (c.amount, Value::Int(i as i64)),
+                ] {
+                    x.set(ctx, v);
+                }
+                x
+            })
+            .collect();
+        SinkBatch { node: NodeId::new(2, "DIS", 0), table: "persistent".into(), records }
+    }
+
+    /// Write `batches` into a new database; its persistent count and balances.
+    fn write(dir: &Path, name: &str, batches: &[&[u64]]) -> (u64, Vec<(String, i64)>) {
+        let rating = std::sync::Arc::new(Rating::new());
+        let opening: Vec<(String, i64)> = (0..3).map(|s| (format!("S{s}"), 10_000)).collect();
+        let mut sink = RatingSink::open(&dir.join(name), "input", rating.clone(), &opening, 1_000).unwrap();
+        for ids in batches {
+            sink.write(persistent(&rating, ids.iter().copied())).unwrap();
+        }
+        sink.finish().unwrap();
+        let balances = sink
+            .store
+            .conn()
+            .prepare("SELECT subscriber, balance FROM balances ORDER BY subscriber")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        (sink.outcome().unwrap().persistent, balances)
+    }
+
+    #[test]
+    fn events_stored_already_are_neither_stored_nor_charged_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let all: Vec<u64> = (1..=70).collect();
+        let once = write(dir.path(), "once.db", &[&all]);
+        assert_eq!(once.0, 70);
+        assert_eq!(once.1[0], ("S0".to_string(), 10_000 - (3..=69).step_by(3).sum::<u64>() as i64));
+        // Stored before: one event in each full chunk of the INSERT and one in the rest, then
+        // a whole first chunk; the batch written after them holds every event.
+        let again = write(dir.path(), "again.db", &[&[5, 40, 66], &all[..ROWS_PER_INSERT], &all]);
+        assert_eq!(again, once);
+    }
 }
