@@ -65,12 +65,14 @@ impl Clone for Record {
         self.header.clone_from(&source.header);
         let n = source.slots.len();
         self.slots.truncate(n);
-        for i in bits(self.held & !source.held).map(usize::from).filter(|&i| i < n) {
-            self.slots[i] = Value::Empty;
-        }
         self.slots.resize_with(n, || Value::Empty);
-        for i in bits(source.held).map(usize::from) {
-            self.slots[i].clone_from(&source.slots[i]);
+        for (to, from) in self.slots.iter_mut().zip(&source.slots) {
+            match (&mut *to, from) {
+                (Value::Empty, Value::Empty) => {}
+                (to, Value::Int(v)) => *to = Value::Int(*v),
+                (to, Value::Time(t)) => *to = Value::Time(*t),
+                (to, from) => to.clone_from(from),
+            }
         }
         self.held = source.held;
     }
