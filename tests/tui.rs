@@ -535,3 +535,30 @@ fn the_mouse_focuses_selects_and_scrolls() {
     app.mouse(wheel, area);
     assert_eq!((app.focus, app.result), (Pane::Results, 3));
 }
+
+#[test]
+fn restarts_keep_one_log_line_per_node_while_they_are_the_news() {
+    let mut app = at_stop();
+    let t = |ms: u64| Duration::from_millis(ms);
+    let restarted = |node: &str, restarts: u32| Event::State {
+        node: node.into(),
+        state: NodeState::Restarted { restarts, error: format!("panicked: poison {restarts}") },
+    };
+    let before = app.log.len();
+    // Two nodes failing over and over, interleaved: one line each, with the latest count.
+    for k in 1..=50 {
+        app.apply(restarted("RATE/0", k), t(2000 + u64::from(k)));
+        app.apply(restarted("RATE/1", k + 2), t(2000 + u64::from(k)));
+    }
+    let tail: Vec<&str> = app.log.iter().skip(before).map(|l| l.text.as_str()).collect();
+    assert_eq!(tail.len(), 2, "{tail:?}");
+    assert!(tail[0].contains("RATE/0") && tail[0].contains("(50)") && tail[0].contains("poison 50"));
+    assert!(tail[1].contains("RATE/1") && tail[1].contains("(52)"));
+    assert_eq!(app.nodes[3].restarts, 52, "the node row counts them all");
+    // Other news in between ends the streak: the next restart gets a line of its own.
+    app.apply(Event::Rows(rows(3)), t(3000));
+    app.apply(restarted("RATE/0", 51), t(3001));
+    assert_eq!(app.log.len(), before + 4);
+    assert!(app.log.iter().rev().nth(3).unwrap().text.contains("(50)"), "the earlier line stays");
+    assert!(screen(&app, 120, 40).contains("RATE/0 restarted (51) after: panicked: poison 51"));
+}

@@ -74,12 +74,19 @@ impl App {
             Event::State { node, state } => {
                 // The nodes pane shows states as they change; the log keeps only the ends
                 // and the restarts.
-                let end = matches!(state, NodeState::Done | NodeState::Failed | NodeState::Restarted { .. });
+                let end = matches!(state, NodeState::Done | NodeState::Failed);
+                let restarted = matches!(state, NodeState::Restarted { .. });
                 if let Some(row) = self.row(&node) {
                     if let NodeState::Restarted { restarts, .. } = state {
                         row.restarts = restarts;
                     }
                     row.state = state;
+                }
+                if restarted {
+                    if let Some(t) = text {
+                        self.log_restart(&node, t);
+                    }
+                    return;
                 }
                 if !end {
                     return;

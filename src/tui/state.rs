@@ -158,6 +158,10 @@ pub struct LogLine {
     pub text: String,
     /// Its kind.
     pub kind: LogKind,
+    /// The node, when the line says that it restarted: its next restart replaces the line
+    /// while restarts are the newest news, so that a run failing over and over keeps one line
+    /// per node, with its count, instead of filling the log.
+    pub restart_of: Option<String>,
 }
 
 /// The inquiry rows shown in the results pane.
@@ -387,8 +391,27 @@ impl App {
     /// Add a log line.
     pub fn log(&mut self, kind: LogKind, text: impl Into<String>) {
         for line in text.into().lines() {
-            self.log.push_back(LogLine { at: self.now, text: line.to_string(), kind });
+            self.log.push_back(LogLine { at: self.now, text: line.to_string(), kind, restart_of: None });
         }
+        while self.log.len() > LOG_LINES {
+            self.log.pop_front();
+        }
+    }
+
+    /// Log that `node` restarted: in place of its previous restart line when only restarts
+    /// came after that one.
+    pub fn log_restart(&mut self, node: &str, text: impl Into<String>) {
+        let mut newest = self.log.iter().rev().take_while(|l| l.restart_of.is_some());
+        if let Some(back) = newest.position(|l| l.restart_of.as_deref() == Some(node)) {
+            self.log.remove(self.log.len() - 1 - back);
+        }
+        let text = text.into().replace('\n', " ");
+        self.log.push_back(LogLine {
+            at: self.now,
+            text,
+            kind: LogKind::Error,
+            restart_of: Some(node.into()),
+        });
         while self.log.len() > LOG_LINES {
             self.log.pop_front();
         }
