@@ -155,9 +155,20 @@ fn for_each_value(
     }
 }
 
+/// The bits of a key: `(h1 + i * h2) % bits` for i in 0..k. The sum never wraps (both halves
+/// are 32-bit, k is small), so it is walked modulo `bits` with two divisions instead of k: this
+/// runs for every identifier value a full recording writes.
 fn probes((h1, h2): (u32, u32), k: u8, bits: usize) -> impl Iterator<Item = usize> {
-    (0..u64::from(k))
-        .map(move |i| (u64::from(h1).wrapping_add(i.wrapping_mul(u64::from(h2))) % bits as u64) as usize)
+    let bits = bits as u64;
+    let (mut bit, step) = (u64::from(h1) % bits, u64::from(h2) % bits);
+    (0..k).map(move |_| {
+        let at = bit as usize;
+        bit += step;
+        if bit >= bits {
+            bit -= bits;
+        }
+        at
+    })
 }
 
 #[cfg(test)]
@@ -172,6 +183,17 @@ mod tests {
             changes: Some(Changes { transitions, runs, values, freed: vec![] }),
             ..Step::default()
         })
+    }
+
+    #[test]
+    fn probes_are_the_documented_formula() {
+        for (h1, h2, bits) in
+            [(0u32, 1u32, 64usize), (u32::MAX, u32::MAX, 64), (12_345, 977, 8_000), (7, 3, 1)]
+        {
+            let formula: Vec<usize> =
+                (0..32u64).map(|i| ((u64::from(h1) + i * u64::from(h2)) % bits as u64) as usize).collect();
+            assert_eq!(probes((h1, h2), 32, bits).collect::<Vec<_>>(), formula, "{h1} {h2} {bits}");
+        }
     }
 
     #[test]
