@@ -200,7 +200,7 @@ impl Table {
     }
 
     /// Set a row's context (the open tick logs what it held).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn set_context(&mut self, row: usize, context: ContextId, value: Value) {
         let old = self.rows[row].set(context, value);
         self.undo.value(row, context, old);

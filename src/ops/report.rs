@@ -170,15 +170,27 @@ impl StepReport {
         let set = !value.is_empty();
         let delta = i64::from(set) - i64::from(was_set);
         if delta != 0 {
-            // A step changes few (table, cabinet, context) triples, so a scan beats a map.
-            match self.presence.iter_mut().find(|p| p.0 == table && p.1 == cabinet && p.2 == context) {
-                Some(p) => p.3 += delta,
-                None => self.presence.push((table, cabinet, context, delta)),
-            }
+            self.presence_delta(table, cabinet, context, delta);
         }
         if self.detail == ReportDetail::Full {
             let value = value.clone();
             self.contexts.push(ContextChange { table, reg_id, cabinet, context, set, was_set, value });
+        }
+    }
+
+    /// Count `delta` more records of `cabinet` in `table` holding `context` (or fewer): for an
+    /// operator that counts its changes itself instead of reporting each.
+    pub(crate) fn presence_delta(
+        &mut self,
+        table: TableId,
+        cabinet: CabinetId,
+        context: ContextId,
+        delta: i64,
+    ) {
+        // A step changes few (table, cabinet, context) triples, so a scan beats a map.
+        match self.presence.iter_mut().find(|p| p.0 == table && p.1 == cabinet && p.2 == context) {
+            Some(p) => p.3 += delta,
+            None => self.presence.push((table, cabinet, context, delta)),
         }
     }
 

@@ -1,5 +1,5 @@
-use super::{StepReport, matching, set_value};
-use crate::model::{ContextId, Record, Table, Value};
+use super::{ReportDetail, StepReport, matching, set_value};
+use crate::model::{CabinetId, ContextId, Record, Table, Value};
 
 /// A context filter (SPEC §1): set `target` of each matching live record to `f(record)`:
 /// a reduction (START_TIME → MONTH), a functional transformation (DURATION → UNITS) or a state
@@ -12,9 +12,37 @@ pub fn transform(
     report: &mut StepReport,
 ) -> usize {
     let rows = matching(table, filter, report);
+    if report.detail != ReportDetail::Summary {
+        for &row in &rows {
+            let v = f(&table.rows()[row]);
+            set_value(table, row, target, v, report);
+        }
+        return rows.len();
+    }
+    // A summary reports only how many records of each cabinet hold the context: counted here
+    // per cabinet (a transform's records are in one or two) and reported once, instead of one
+    // report call per record. Each cabinet whose count moved at all is reported, as
+    // `set_value` would.
+    let mut net: Vec<(CabinetId, i64)> = Vec::new();
     for &row in &rows {
         let v = f(&table.rows()[row]);
-        set_value(table, row, target, v, report);
+        let record = &table.rows()[row];
+        let held = record.get(target);
+        if held == &v {
+            continue;
+        }
+        let delta = i64::from(!v.is_empty()) - i64::from(!held.is_empty());
+        let cabinet = record.header.cabinet;
+        table.set_context(row, target, v);
+        if delta != 0 {
+            match net.iter_mut().find(|(c, _)| *c == cabinet) {
+                Some((_, n)) => *n += delta,
+                None => net.push((cabinet, delta)),
+            }
+        }
+    }
+    for (cabinet, delta) in net {
+        report.presence_delta(table.id, cabinet, target, delta);
     }
     rows.len()
 }
@@ -22,7 +50,7 @@ pub fn transform(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ops::{charge, fixture::fx};
+    use crate::ops::{ReportDetail, charge, fixture::fx};
 
     #[test]
     fn transform_reports_only_real_changes() {
@@ -41,5 +69,30 @@ mod tests {
         assert_eq!(n, 2);
         assert_eq!(rep.contexts.len(), 1, "3 stays 3: no change reported");
         assert_eq!(t.rows()[0].get(f.amount), &Value::Int(3));
+    }
+
+    #[test]
+    fn a_summary_counts_what_a_full_report_lists() {
+        let f = fx();
+        let run = |detail| {
+            let mut t = f.reactor(0);
+            let mut rep = StepReport::with_detail(detail);
+            charge(&mut t, f.raw, (1..=9).map(|i| f.rec(i, "A", i as i64)), &mut rep);
+            crate::ops::state(&mut t, f.ok, |r| r.header.reg_id % 3 == 0, &mut rep);
+            rep.clear();
+            // Set on some, cleared on others, unchanged on the rest, over two cabinets.
+            let value = |r: &Record| match r.header.reg_id % 4 {
+                0 => Value::Empty,
+                1 => r.get(f.amount).clone(),
+                _ => Value::Int(7),
+            };
+            transform(&mut t, f.name, |_| true, value, &mut rep);
+            transform(&mut t, f.amount, |_| true, value, &mut rep);
+            (rep.presence, t.rows().to_vec())
+        };
+        let (summary, full) = (run(ReportDetail::Summary), run(ReportDetail::Full));
+        assert_eq!(summary, full);
+        assert!(summary.0.iter().any(|p| p.3 < 0) && summary.0.iter().any(|p| p.3 > 0));
+        assert!(summary.0.iter().map(|p| p.1).collect::<std::collections::BTreeSet<_>>().len() == 2);
     }
 }
