@@ -178,6 +178,67 @@ fn a_replay_of_a_run_with_failures_and_restarts_agrees_with_it() {
     same_stops_live_and_replayed(dir.path(), &sets, &faults);
 }
 
+#[test]
+fn a_replay_counts_each_nodes_restarts_where_it_stands() {
+    let dir = input_with_poison(3000, 0.0015);
+    let faults = ["REG/1:step=40", "RATE/0:step=333:times=2", "DIS/1:step=150:times=4", "DIS/0:step=20"];
+    let (trace, _) = live(dir.path(), &[FAILURE_REG], &faults);
+    // Every failure the run recorded: (node, where, the node's restarts after it).
+    let mut t = catar::recorder::open_trace(&trace).unwrap();
+    let nodes = t.header().pipeline.nodes.clone();
+    let (mut failures, mut steps) = (Vec::new(), Vec::new());
+    for i in 0..t.index().len() {
+        for e in t.read_chunk(i).unwrap() {
+            match e {
+                catar::recorder::Event::Failure(f) => {
+                    failures.push((f.undo.node as usize, f.undo.global_step, f.restarts))
+                }
+                catar::recorder::Event::Step(s) => steps.push((s.node as usize, s.global_step)),
+                _ => {}
+            }
+        }
+    }
+    assert!(failures.len() >= 8, "{failures:?}");
+    // Steps of other nodes between a failing node's last step and its failure, when the
+    // threads' timing made any: landing there, the failing node has passed its failure on the
+    // way to its next step, which must not count yet.
+    let between: Vec<u64> = failures
+        .iter()
+        .filter_map(|&(node, f, _)| {
+            let last = steps.iter().filter(|s| s.0 == node && s.1 < f).map(|s| s.1).max().unwrap_or(0);
+            steps.iter().filter(|s| s.0 != node && s.1 > last && s.1 < f).map(|s| s.1).min()
+        })
+        .collect();
+    let expected = |node: usize, at: u64| {
+        failures.iter().filter(|f| f.0 == node && f.1 < at).map(|f| f.2).max().unwrap_or(0)
+    };
+    let mut c = replay(&trace, &[]);
+    // Around every failure, in an order that jumps back and forth (nodes rebuilt from their
+    // checkpoints or rolled forward), then the end.
+    let mut targets: Vec<u64> = failures.iter().flat_map(|f| [f.1, f.1 + 1, f.1 + 40]).collect();
+    targets.extend(&between);
+    targets.sort();
+    let half = targets.len() / 2;
+    targets.rotate_left(half);
+    targets.reverse();
+    targets.push(u64::MAX);
+    for target in targets {
+        let landed = c.ask(Command::Goto { step: target });
+        let at = if landed.reason.why == Why::End { u64::MAX } else { landed.global_step };
+        c.session.send(Command::Snapshot);
+        let Event::Snapshot(snapshot) = c.next("a snapshot", |e| matches!(e, Event::Snapshot(_))) else {
+            unreachable!()
+        };
+        for view in &snapshot.nodes {
+            let n = nodes.iter().position(|x| *x == view.node).unwrap();
+            assert_eq!(view.restarts, expected(n, at), "{} at {at} (goto {target})", view.node);
+        }
+    }
+    // At the end each failure has restarted its node once.
+    let total: u32 = (0..nodes.len()).map(|n| expected(n, u64::MAX)).sum();
+    assert_eq!(total as usize, failures.len());
+}
+
 fn same_stops_live_and_replayed(dir: &Path, sets: &[Vec<&str>], faults: &[&str]) {
     for texts in sets {
         let (trace, live) = live(dir, texts, faults);

@@ -78,7 +78,7 @@ pub fn perfetto(trace: &mut Trace, out: &mut dyn Write) -> Result<(), ExportErro
                         p.push((c.global_step, c.tick, c.tables.len()));
                     }
                 }
-                Event::Keys(_) => {}
+                Event::Keys(_) | Event::Restarts { .. } => {}
                 Event::Failure(f) => {
                     let s = &f.undo;
                     let failure = json!({"ph": "i", "s": "t", "pid": 1, "tid": s.node as usize + 1,

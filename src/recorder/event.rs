@@ -7,11 +7,11 @@ use crate::engine::Pipeline;
 use crate::model::{CabinetKind, Value, Weight};
 
 /// Version of the header and event types below; bumped whenever they change shape.
-pub const EVENTS_VERSION: u32 = 7;
+pub const EVENTS_VERSION: u32 = 8;
 
 /// The oldest events version this catar reads: version 4 lacks [`Event::Keys`]; version
 /// 5 keyed values another way, so its keys are not used (its chunks are all read); version 6
-/// lacks only [`Event::Failure`].
+/// lacks [`Event::Failure`], version 7 [`Event::Restarts`].
 pub const OLDEST_EVENTS_VERSION: u32 = 4;
 
 /// The first events version whose keys a search trusts.
@@ -347,8 +347,18 @@ pub enum Event {
     /// The keys of the events chunk before it (in a keys chunk of its own). After the
     /// variants of version 4, so that they keep the numbers it gave them.
     Keys(Box<super::keys::ChunkKeys>),
-    /// A node's tick failed and was undone; the node restarted (version 7, so last).
+    /// A node's tick failed and was undone; the node restarted (version 7, so after the
+    /// others).
     Failure(Box<Failure>),
+    /// The restarts of a node so far, after the checkpoint it follows in a checkpoint chunk
+    /// (only when there were any): a replay restoring the checkpoint knows them without
+    /// reading the failures before it (version 8, so last).
+    Restarts {
+        /// Node index.
+        node: u16,
+        /// Its restarts so far.
+        restarts: u32,
+    },
 }
 
 /// A failed tick, undone by the supervisor. At full level a checkpoint of the node's tables

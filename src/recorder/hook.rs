@@ -50,6 +50,8 @@ pub(crate) struct NodeRecorder {
     last_checkpoint: Option<u64>,
     /// The node restarted since its last step: the next tick starts with a checkpoint.
     restarted: bool,
+    /// Its restarts so far, written with each checkpoint.
+    restarts: u32,
 }
 
 impl NodeRecorder {
@@ -81,6 +83,7 @@ impl NodeRecorder {
             started: origin,
             last_checkpoint: None,
             restarted: false,
+            restarts: 0,
         }
     }
 
@@ -155,7 +158,10 @@ impl NodeRecorder {
             first_time: time,
             last_time: time,
         };
-        let chunk = vec![Event::Checkpoint(Box::new(checkpoint))];
+        let mut chunk = vec![Event::Checkpoint(Box::new(checkpoint))];
+        if self.restarts > 0 {
+            chunk.push(Event::Restarts { node: self.node, restarts: self.restarts });
+        }
         if self.tx.send(EncodedChunk::new(ChunkKind::Checkpoint, meta, &chunk)).is_err() {
             self.stopped = true;
         }
@@ -200,7 +206,7 @@ fn estimated_size(event: &Event) -> usize {
                 + changes
         }
         Event::Failure(f) => 96 + f.message.len(),
-        Event::Done { .. } | Event::Checkpoint(_) | Event::Keys(_) => 32,
+        Event::Done { .. } | Event::Checkpoint(_) | Event::Keys(_) | Event::Restarts { .. } => 32,
     }
 }
 
@@ -272,6 +278,7 @@ impl StepHook for NodeRecorder {
     }
 
     fn restarted(&mut self, _node: &NodeId, failure: &engine::Failure, ws: &Workspace) {
+        self.restarts = failure.restarts;
         let time = ws.clock.seconds();
         if self.stopped || !self.within_duration(time) {
             return;

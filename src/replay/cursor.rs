@@ -68,6 +68,27 @@ struct NodeState {
     /// A failed tick passed since the last step applied (where it failed, and why): its
     /// steps are undone by restoring the checkpoint written before the next step.
     failure: Option<(Mark, String)>,
+    /// The node's restarts up to its last step applied.
+    restarts: u32,
+    /// Failures passed since its last step applied: (where, the node's restarts after it).
+    passed: Vec<(u64, u32)>,
+}
+
+impl NodeState {
+    /// Back to the start of a checkpoint (or of the run), whose restarts are `restarts`.
+    fn reset(&mut self, restarts: u32) {
+        self.failure = None;
+        self.restarts = restarts;
+        self.passed.clear();
+    }
+}
+
+/// The restarts a checkpoint chunk says its node had (none before events version 8).
+fn restarts_of(chunk: &Chunk) -> u32 {
+    chunk
+        .iter()
+        .find_map(|e| if let Event::Restarts { restarts, .. } = e { Some(*restarts) } else { None })
+        .unwrap_or(0)
 }
 
 /// What [`Cursor::walk_node`] shows its visitor.
@@ -121,7 +142,13 @@ impl Cursor {
             line.checkpoints.sort_by_key(first);
         }
         let nodes = (0..desc.nodes.len())
-            .map(|n| NodeState { tables: NodeTables::new(&desc, n), next: (0, 0), failure: None })
+            .map(|n| NodeState {
+                tables: NodeTables::new(&desc, n),
+                next: (0, 0),
+                failure: None,
+                restarts: 0,
+                passed: Vec::new(),
+            })
             .collect();
         Cursor { trace, desc, lines, cache: Vec::new(), nodes, at: 0, synced: true }
     }
@@ -144,6 +171,16 @@ impl Cursor {
     /// The position: every recorded step numbered below it is applied.
     pub fn at(&self) -> u64 {
         self.at
+    }
+
+    /// A node's restarts at the position: those of the failures recorded before it.
+    pub(crate) fn restarts(&mut self, node: usize) -> Result<u32, TraceError> {
+        if !self.synced {
+            self.sync(node, self.at)?;
+        }
+        let n = &self.nodes[node];
+        let passed = n.passed.iter().filter(|p| p.0 < self.at).map(|p| p.1);
+        Ok(passed.fold(n.restarts, u32::max))
     }
 
     /// A node's tables at the position.
@@ -201,7 +238,11 @@ impl Cursor {
                         return Ok(Some((events, at.1)));
                     }
                     Event::Failure(f) => {
-                        self.nodes[n].failure = Some((Mark::of(n, &f.undo), f.message.clone()));
+                        let node = &mut self.nodes[n];
+                        node.failure = Some((Mark::of(n, &f.undo), f.message.clone()));
+                        if !node.passed.iter().any(|p| p.0 == f.undo.global_step) {
+                            node.passed.push((f.undo.global_step, f.restarts));
+                        }
                     }
                     _ => {}
                 }
@@ -226,6 +267,10 @@ impl Cursor {
         if self.nodes[n].failure.take().is_some() {
             self.restore_at(n, s.global_step)?;
         }
+        // The failures passed on the way to this step (all before it: a node's events are in
+        // step order) count from now on.
+        let node = &mut self.nodes[n];
+        node.restarts = node.passed.drain(..).map(|p| p.1).fold(node.restarts, u32::max);
         self.nodes[n].tables.apply(s);
         self.nodes[n].next.1 += 1;
         Ok(Some(Mark::of(n, s)))
@@ -268,12 +313,12 @@ impl Cursor {
                         self.nodes[n].tables.restore(cp);
                     }
                     self.nodes[n].next = self.locate(n, c)?;
-                    self.nodes[n].failure = None;
+                    self.nodes[n].reset(restarts_of(&events));
                 }
                 None => {
                     self.nodes[n].tables.clear();
                     self.nodes[n].next = (0, 0);
-                    self.nodes[n].failure = None;
+                    self.nodes[n].reset(0);
                 }
             }
         }

@@ -74,12 +74,13 @@ impl Replayer {
             let (state, last) = self.node_state(n)?;
             let here = self.stop.as_ref().is_some_and(|s| s.node == name);
             let present = self.cursor.tables(n)?.matcher.presence.present();
+            let restarts = self.cursor.restarts(n)?;
             nodes.push(NodeView {
                 node: name,
                 state,
                 steps: last.map_or(0, |m| m.node_step + 1),
                 records: 0,
-                restarts: 0,
+                restarts,
                 pseudo_time: last
                     .and_then(|m| (m.time != 0).then(|| jiff::Timestamp::from_second(m.time).ok()).flatten()),
                 traced: true,
