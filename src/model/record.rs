@@ -66,7 +66,9 @@ impl Clone for Record {
         let n = source.slots.len();
         self.slots.truncate(n);
         self.slots.resize_with(n, || Value::Empty);
-        for (to, from) in self.slots.iter_mut().zip(&source.slots) {
+        // Past the last slot either record holds, both are empty.
+        let used = (u128::BITS - (self.held | source.held).leading_zeros()) as usize;
+        for (to, from) in self.slots.iter_mut().zip(&source.slots).take(used) {
             match (&mut *to, from) {
                 (Value::Empty, Value::Empty) => {}
                 (to, Value::Int(v)) => *to = Value::Int(*v),
