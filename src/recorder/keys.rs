@@ -41,9 +41,10 @@ fn key(context: u16, text: &[u8]) -> (u32, u32) {
     }
     let rest = words.remainder();
     if !rest.is_empty() {
-        let mut last = [0u8; 8];
-        last[..rest.len()].copy_from_slice(rest);
-        h = (h.rotate_left(5) ^ u64::from_le_bytes(last)).wrapping_mul(K);
+        // The little-endian word of the zero-padded rest, built bytewise: a copy of a length
+        // known only at run time is a call to memcpy, costlier than the seven bytes at most.
+        let last = rest.iter().rev().fold(0u64, |w, &b| (w << 8) | u64::from(b));
+        h = (h.rotate_left(5) ^ last).wrapping_mul(K);
     }
     h ^= h >> 33;
     h = h.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
@@ -89,22 +90,39 @@ impl ChunkKeys {
     /// in `flow` (by table id), and every integer or text value they set in a context marked in
     /// `identifiers` (by context id).
     pub fn of(events: &[Event], identifiers: &[bool], flow: &[bool]) -> ChunkKeys {
-        let identifier = |c: u16| identifiers.get(c as usize).copied().unwrap_or(false);
+        let is = |marks: &[bool], i: u16| marks.get(i as usize).copied().unwrap_or(false);
+        let changes =
+            || events.iter().filter_map(|e| if let Event::Step(s) = e { s.changes.as_ref() } else { None });
         let mut range: Option<(u64, u64)> = None;
-        // Each value hashed once, then the filter sized by their number.
-        let mut keys = Vec::new();
-        for_each_value(events, &identifier, |table, reg_id, value| {
-            if flow.get(table as usize).copied().unwrap_or(false) {
+        let mut touch = |table: u16, reg_id: u64| {
+            if is(flow, table) {
                 range = Some(range.map_or((reg_id, reg_id), |(lo, hi)| (lo.min(reg_id), hi.max(reg_id))));
             }
-            keys.extend(value);
-        });
+        };
+        // Each value hashed once, then the filter sized by their number (no more than the
+        // values written, so the list never grows).
+        let mut keys = Vec::with_capacity(changes().map(|c| c.values.len()).sum());
+        for c in changes() {
+            c.transitions.iter().for_each(|t| touch(t.0, t.1));
+            c.freed.iter().for_each(|f| touch(f.0, f.1));
+            let mut values = c.values.iter();
+            for &(table, reg_id, _, n) in &c.runs {
+                touch(table, reg_id);
+                for (context, v) in values.by_ref().take(n as usize) {
+                    if is(identifiers, *context) {
+                        keys.extend(value_key(*context, v));
+                    }
+                }
+            }
+        }
         // Sized by the values written, repeats included: repeats set no new bits, so each
         // distinct value gets at least BITS_PER_KEY bits.
         let words = (keys.len() * BITS_PER_KEY).div_ceil(64).max(1);
         let mut bloom = vec![0u64; words];
-        for bit in keys.into_iter().flat_map(|k| probes(k, HASHES, words * 64)) {
-            bloom[bit / 64] |= 1 << (bit % 64);
+        for k in keys {
+            for bit in probes(k, HASHES, words * 64) {
+                bloom[bit / 64] |= 1 << (bit % 64);
+            }
         }
         ChunkKeys { reg_ids: range, bloom, hashes: HASHES }
     }
@@ -125,33 +143,6 @@ impl ChunkKeys {
         }
         probes(key(context, text.as_bytes()), self.hashes.min(32), bits)
             .all(|bit| self.bloom[bit / 64] & (1 << (bit % 64)) != 0)
-    }
-}
-
-/// Every record a chunk's steps touch (table, reg_id), with the key of each identifier value
-/// set on it.
-fn for_each_value(
-    events: &[Event],
-    identifier: &dyn Fn(u16) -> bool,
-    mut each: impl FnMut(u16, u64, Option<(u32, u32)>),
-) {
-    for e in events {
-        let Event::Step(s) = e else { continue };
-        let Some(c) = &s.changes else { continue };
-        c.transitions.iter().for_each(|t| each(t.0, t.1, None));
-        c.freed.iter().for_each(|f| each(f.0, f.1, None));
-        let mut at = 0;
-        for &(table, reg_id, _, n) in &c.runs {
-            each(table, reg_id, None);
-            for (context, v) in c.values.get(at..at + n as usize).unwrap_or(&[]) {
-                if identifier(*context)
-                    && let Some(k) = value_key(*context, v)
-                {
-                    each(table, reg_id, Some(k));
-                }
-            }
-            at += n as usize;
-        }
     }
 }
 
@@ -183,6 +174,36 @@ mod tests {
             changes: Some(Changes { transitions, runs, values, freed: vec![] }),
             ..Step::default()
         })
+    }
+
+    /// The hash as docs/trace-format.md writes it, word by word from a zero-padded copy.
+    fn documented_key(c: u16, t: &[u8]) -> (u32, u32) {
+        let mut padded = t.to_vec();
+        padded.resize(t.len().div_ceil(8) * 8, 0);
+        let mut h = 0x9E37_79B9_7F4A_7C15 ^ u64::from(c) ^ ((t.len() as u64) << 16);
+        for w in padded.chunks(8) {
+            let w = u64::from_le_bytes(w.try_into().unwrap());
+            h = (h.rotate_left(5) ^ w).wrapping_mul(0x517C_C1B7_2722_0A95);
+        }
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xC4CE_B9FE_1A85_EC53);
+        h ^= h >> 33;
+        (h as u32, (h >> 32) as u32 | 1)
+    }
+
+    #[test]
+    fn keys_are_the_documented_hash() {
+        // Every length of rest (0 to 7 bytes past whole words), multi-byte UTF-8 included:
+        // traces written by earlier versions are searched with these keys.
+        for text in
+            ["", "a", "VOICE", "EV0000001", "EV000000123", "Zoë Ångström", "-9000000000", "0123456789abcdef"]
+        {
+            for c in [0u16, 7, 65_535] {
+                assert_eq!(key(c, text.as_bytes()), documented_key(c, text.as_bytes()), "{c} {text:?}");
+            }
+        }
     }
 
     #[test]
