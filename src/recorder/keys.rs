@@ -197,9 +197,18 @@ mod tests {
     fn keys_are_the_documented_hash() {
         // Every length of rest (0 to 7 bytes past whole words), multi-byte UTF-8 included:
         // traces written by earlier versions are searched with these keys.
-        for text in
-            ["", "a", "VOICE", "EV0000001", "EV000000123", "Zoë Ångström", "-9000000000", "0123456789abcdef"]
-        {
+        for text in [
+            "",
+            "a",
+            "ab",
+            "EV000000123",
+            "DATA",
+            "VOICE",
+            "SUBSCR",
+            "Zoë Ångström",
+            "-9000000000",
+            "0123456789abcdef",
+        ] {
             for c in [0u16, 7, 65_535] {
                 assert_eq!(key(c, text.as_bytes()), documented_key(c, text.as_bytes()), "{c} {text:?}");
             }
