@@ -230,6 +230,59 @@ fn every_step_ignore_step_and_continue_walk_the_program_in_order() {
 }
 
 #[test]
+fn each_nodes_stops_releases_and_states_arrive_in_the_order_they_happened() {
+    // Stops and releases reach the client from the nodes' own threads, states from the
+    // session thread: two nodes stepped and continued in turn must still tell one story.
+    let dir = input(5000);
+    let mut run = start(
+        &options(dir.path(), "out.db", 1),
+        &["nodes = \"RATE\"\nstop = \"every-step\"", "nodes = \"DIS\"\nstop = \"every-step\""],
+    );
+    // Every step of both to the end.
+    for i in 0.. {
+        let node = match run.wait("stop", |e| matches!(e, Event::Stopped(_) | Event::Finished(_))) {
+            Event::Stopped(s) => s.node,
+            _ => break,
+        };
+        run.session.send(if i % 3 == 0 {
+            Command::Continue { node: Some(node) }
+        } else {
+            Command::Step { node, count: 1 }
+        });
+    }
+    assert!(matches!(run.log.first(), Some(Event::Started { .. })), "{:?}", run.log.first());
+    for node in ["RATE/0", "DIS/0"] {
+        // Where the node is: frozen at a stop, or running.
+        let mut at: Option<Stop> = None;
+        let mut stops = 0;
+        for e in &run.log {
+            match e {
+                Event::Stopped(s) if s.node == node => {
+                    assert!(at.is_none(), "{node} stopped at {s} while frozen at {:?}", at);
+                    at = Some(s.clone());
+                    stops += 1;
+                }
+                Event::Released { node: n, stop, .. } if n == node => {
+                    assert_eq!(
+                        at.take().map(|s| s.id),
+                        Some(*stop),
+                        "{node} released from a stop it was not at"
+                    );
+                }
+                Event::State { node: n, state } if n == node => match (state, &at) {
+                    (NodeState::Frozen { statement, .. }, Some(s)) => assert_eq!(*statement, s.statement),
+                    (NodeState::Frozen { .. }, None) => panic!("{node} reported frozen while running"),
+                    (NodeState::Restarted { .. } | NodeState::Done, _) | (_, None) => {}
+                    (other, Some(s)) => panic!("{node} reported {other:?} while frozen at {s}"),
+                },
+                _ => {}
+            }
+        }
+        assert!(stops >= 30, "{node} stopped {stops} times");
+    }
+}
+
+#[test]
 fn a_breakpoint_stops_before_its_statement_and_step_n_runs_n_statements() {
     let dir = input(3000);
     let mut run = start(&options(dir.path(), "out.db", 1), &["statement = \"amount\""]);

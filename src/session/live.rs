@@ -1,15 +1,16 @@
 //! The live session: runs a debuggee with the tracer attached, turns commands into tracer
-//! actions, forwards the tracer's signals as events, and samples every node's state from the
-//! run's control board (real channel state) to report what changed.
+//! actions, has the nodes deliver the tracer's signals to the client as events, and samples
+//! every node's state from the run's control board (real channel state) to report what changed.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender, bounded, select, tick, unbounded};
 
 use super::api::{Command, Event, Finished, FormInfo, NodeState, NodeView, Snapshot};
-use super::{Debuggee, Failure, Outcome, Session, cabinet_views, resolve_node};
+use super::{Debuggee, Failure, Outcome, Session, Shortcut, cabinet_views, resolve_node};
 use crate::engine::{Activity, Control, NodeGauge, Peer};
 use crate::recorder::{PipelineDesc, consolidate, open_trace};
 use crate::tracer::{CompiledForm, FormError, Inquiry, Signal, Stop, TraceForm, Tracer};
@@ -31,9 +32,28 @@ pub(super) fn start(debuggee: Debuggee, forms: Vec<(TraceForm, String)>) -> Resu
         .enumerate()
         .map(|(i, (f, origin))| CompiledForm::compile(f, i as u32 + 1, &debuggee.desc, origin).map(Arc::new))
         .collect::<Result<Vec<_>, _>>()?;
-    let (tracer, signals) = Tracer::new(debuggee.desc.clone(), Arc::new(compiled));
     let (commands, command_rx) = unbounded();
     let (event_tx, events) = unbounded();
+    // A node's stops, releases and answers go to the client from the node's own thread: a
+    // relay through the session thread waited for a core as often as not (milliseconds on a
+    // busy machine). The session thread learns of them when it samples the nodes.
+    let to_client = Arc::new(Mutex::new(Some(event_tx.clone())));
+    let outbox = to_client.clone();
+    let listener = Box::new(move |s: Signal| {
+        let event = match s {
+            Signal::Stopped(stop) => Event::Stopped(stop),
+            Signal::Released { node, stop, by } => Event::Released { node, stop, by },
+            Signal::Rows(rows) => Event::Rows(rows),
+            Signal::Error(message) => Event::Error { message, line: None },
+        };
+        // Nobody listening (the session is gone) changes nothing for the run.
+        if let Some(client) = &*outbox.lock().expect("outbox lock") {
+            let _ = client.send(event);
+        }
+    });
+    let tracer = Tracer::new(debuggee.desc.clone(), Arc::new(compiled), listener);
+    let served = Arc::new(AtomicU64::new(0));
+    let shortcut = shortcut(tracer.clone(), debuggee.desc.clone(), served.clone());
     let n = debuggee.desc.nodes.len();
     let controller = Controller {
         trace: debuggee.trace.clone(),
@@ -42,6 +62,8 @@ pub(super) fn start(debuggee: Debuggee, forms: Vec<(TraceForm, String)>) -> Resu
         control: debuggee.control.clone(),
         desc: debuggee.desc.clone(),
         events: event_tx,
+        to_client,
+        served,
         shown: vec![NodeState::Starting; n],
         pending: vec![None; n],
         restarts: vec![0; n],
@@ -52,9 +74,29 @@ pub(super) fn start(debuggee: Debuggee, forms: Vec<(TraceForm, String)>) -> Resu
     };
     let thread = thread::Builder::new()
         .name("session".into())
-        .spawn(move || controller.serve(debuggee.run, command_rx, signals))
+        .spawn(move || controller.serve(debuggee.run, command_rx))
         .expect("spawn the session thread");
-    Ok(Session::new(commands, events, thread))
+    Ok(Session::new(commands, events, thread).with_shortcut(shortcut))
+}
+
+/// `step` and `continue NODE` carried to a frozen node by the client's own thread, sparing a
+/// wake of the session thread each way. Anything else, or anything that fails, goes the usual
+/// way, where the session thread words the error.
+fn shortcut(tracer: Tracer, desc: Arc<PipelineDesc>, served: Arc<AtomicU64>) -> Shortcut {
+    let node = move |tracer: &Tracer, name: &str| {
+        let frozen = tracer.frozen();
+        resolve_node(&desc, name, |i| frozen[i].is_some()).ok()
+    };
+    let act = move |c: &Command| match c {
+        Command::Step { node: name, count } => {
+            node(&tracer, name).is_some_and(|i| tracer.step(i, *count).is_ok())
+        }
+        Command::Continue { node: Some(name) } => {
+            node(&tracer, name).is_some_and(|i| tracer.resume_to_next_stop(i).is_ok())
+        }
+        _ => false,
+    };
+    Shortcut::new(Box::new(act), served)
 }
 
 struct Controller {
@@ -63,6 +105,11 @@ struct Controller {
     control: Arc<Control>,
     desc: Arc<PipelineDesc>,
     events: Sender<Event>,
+    /// The nodes' way to the client, closed when the session ends (a client waiting for
+    /// events then sees the end, whoever still holds the tracer).
+    to_client: Arc<Mutex<Option<Sender<Event>>>>,
+    /// Commands served so far (the client's shortcut waits until it has caught up).
+    served: Arc<AtomicU64>,
     next_form: u32,
     shown: Vec<NodeState>,
     pending: Vec<Option<(NodeState, u32)>>,
@@ -83,29 +130,32 @@ impl Controller {
         self.emit(Event::Error { message: message.into(), line: None });
     }
 
-    fn serve(mut self, run: super::RunFn, commands: Receiver<Command>, signals: Receiver<Signal>) {
+    fn serve(mut self, run: super::RunFn, commands: Receiver<Command>) {
         let (done_tx, done_rx) = bounded::<Result<Outcome, Failure>>(1);
         let tracer = self.tracer.clone();
+        // Before the run starts: its nodes' stops reach the client directly.
+        self.emit(Event::Started {
+            nodes: self.desc.nodes.clone(),
+            forms: self.form_infos(),
+            program: (*self.desc).clone(),
+        });
         let runner = thread::Builder::new()
             .name("run".into())
             .spawn(move || {
                 let _ = done_tx.send(run(&tracer));
             })
             .expect("spawn the run thread");
-        self.emit(Event::Started {
-            nodes: self.desc.nodes.clone(),
-            forms: self.form_infos(),
-            program: (*self.desc).clone(),
-        });
         let ticker = tick(SAMPLE);
         let never = crossbeam_channel::never();
         let mut open = true;
         let result = loop {
             let command_rx = if open { &commands } else { &never };
             select! {
-                recv(signals) -> s => if let Ok(s) = s { self.signal(s) },
                 recv(command_rx) -> c => match c {
-                    Ok(c) => self.command(c),
+                    Ok(c) => {
+                        self.command(c);
+                        self.served.fetch_add(1, Ordering::Release);
+                    }
                     Err(_) => {
                         open = false;
                         self.tracer.detach();
@@ -116,9 +166,6 @@ impl Controller {
             }
         };
         let _ = runner.join();
-        while let Ok(s) = signals.try_recv() {
-            self.signal(s);
-        }
         self.sample();
         self.finished = true;
         match result {
@@ -130,6 +177,7 @@ impl Controller {
         if open {
             for c in commands.iter() {
                 self.command(c);
+                self.served.fetch_add(1, Ordering::Release);
             }
         }
     }
@@ -152,38 +200,19 @@ impl Controller {
         }));
     }
 
-    fn signal(&mut self, s: Signal) {
-        match s {
-            Signal::Stopped(stop) => {
-                let i = self.index_of(&stop.node);
-                let state = frozen_state(&stop);
-                self.emit(Event::Stopped(stop));
-                if let Some(i) = i {
-                    self.show(i, state);
-                }
-            }
-            Signal::Released { node, stop, by } => {
-                let i = self.index_of(&node);
-                self.emit(Event::Released { node, stop, by });
-                if let Some(i) = i {
-                    self.show(i, NodeState::Running);
-                }
-            }
-            Signal::Rows(rows) => self.emit(Event::Rows(rows)),
-            Signal::Error(message) => self.error(message),
-        }
-    }
-
+    /// Report a node's state, ordered with its stops and releases (which its own thread
+    /// delivers): decided while the node can neither freeze nor thaw.
     fn show(&mut self, i: usize, state: NodeState) {
         self.pending[i] = None;
-        if self.shown[i] != state {
-            self.shown[i] = state.clone();
-            self.emit(Event::State { node: self.desc.nodes[i].clone(), state });
-        }
-    }
-
-    fn index_of(&self, node: &str) -> Option<usize> {
-        self.desc.nodes.iter().position(|n| n == node)
+        let tracer = self.tracer.clone();
+        tracer.with_frozen(i, |frozen| {
+            if let Some(state) = reportable(frozen, state)
+                && self.shown[i] != state
+            {
+                self.shown[i] = state.clone();
+                self.emit(Event::State { node: self.desc.nodes[i].clone(), state });
+            }
+        });
     }
 
     fn peer(&self, p: Peer) -> String {
@@ -412,6 +441,65 @@ impl Controller {
     }
 }
 
+/// What to report of a node observed in `state`, now that it is frozen at `frozen` (or
+/// running): a frozen node at its current stop, never a running one as frozen nor a frozen one
+/// as running. A restart is news even if the node froze again since.
+fn reportable(frozen: Option<&Stop>, state: NodeState) -> Option<NodeState> {
+    match (frozen, state) {
+        (Some(stop), NodeState::Frozen { .. }) => Some(frozen_state(stop)),
+        (None, NodeState::Frozen { .. }) => None,
+        (Some(_), s @ NodeState::Restarted { .. }) => Some(s),
+        (Some(_), _) => None,
+        (None, s) => Some(s),
+    }
+}
+
+impl Drop for Controller {
+    fn drop(&mut self) {
+        if let Ok(mut client) = self.to_client.lock() {
+            client.take();
+        }
+    }
+}
+
 fn frozen_state(stop: &Stop) -> NodeState {
     NodeState::Frozen { statement: stop.statement.clone(), reason: stop.reason.to_string() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tracer::{Position, Reason, Why};
+
+    fn stop(statement: &str) -> Stop {
+        Stop {
+            id: 2,
+            node: "DIS/0".into(),
+            statement: statement.into(),
+            position: 1,
+            at: Position::After,
+            step: 9,
+            global_step: 30,
+            tick: 1,
+            pseudo_time: None,
+            statement_us: 0,
+            reason: Reason { form: None, label: None, why: Why::Step },
+        }
+    }
+
+    #[test]
+    fn a_state_sampled_before_a_stop_or_release_is_reported_as_the_node_is_now() {
+        let (old, now) = (stop("charge"), stop("store"));
+        // Sampled frozen at an earlier stop: reported at the current one.
+        assert_eq!(reportable(Some(&now), frozen_state(&old)), Some(frozen_state(&now)));
+        // Sampled frozen, released since: nothing (the release told the client).
+        assert_eq!(reportable(None, frozen_state(&old)), None);
+        // Sampled running or waiting, frozen since: nothing (the stop told the client).
+        assert_eq!(reportable(Some(&now), NodeState::Running), None);
+        assert_eq!(reportable(Some(&now), NodeState::Waiting { on: "RATE/0".into() }), None);
+        // A restart is news whatever happened since.
+        let restarted = NodeState::Restarted { restarts: 1, error: "boom".into() };
+        assert_eq!(reportable(Some(&now), restarted.clone()), Some(restarted));
+        assert_eq!(reportable(None, NodeState::Done), Some(NodeState::Done));
+    }
 }

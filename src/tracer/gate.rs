@@ -83,14 +83,11 @@ impl NodeTracer {
             reason,
         };
         let id = stop.id;
-        self.shared.nodes[self.index].set_frozen(Some(stop.clone()));
-        // A halt, detach or resume that came as this node decided to stop found it not yet
-        // frozen and released nothing: the check after publishing the stop sees it.
-        if !self.active() {
-            self.shared.nodes[self.index].set_frozen(None);
+        let (shared, index) = (&self.shared, self.index);
+        let active = || !shared.halted() && !shared.nodes[index].detached();
+        if !shared.nodes[index].freeze(stop, active, |stop| shared.signal(Signal::Stopped(stop))) {
             return;
         }
-        self.shared.signal(Signal::Stopped(stop));
         let deadline = timeout.map(|t| Instant::now() + t);
         let by = loop {
             let received = match deadline {
@@ -117,8 +114,9 @@ impl NodeTracer {
                 Err(RecvTimeoutError::Disconnected) => break Release::Detach,
             }
         };
-        self.shared.nodes[self.index].set_frozen(None);
-        self.shared.signal(Signal::Released { node: self.name().to_string(), stop: id, by });
+        let node = self.name().to_string();
+        let shared = &self.shared;
+        shared.nodes[self.index].thaw(|| shared.signal(Signal::Released { node, stop: id, by }));
     }
 }
 

@@ -34,6 +34,12 @@ pub const INQUIRY_PAGE: usize = 50;
 /// The largest page an inquiry returns.
 pub const INQUIRY_MAX_PAGE: usize = 1000;
 
+/// Where the tracer's signals go, called in the signalling node's own thread: a stop or a
+/// release is delivered while the node's frozen state is held, so that whoever orders its own
+/// news by [`Tracer::with_frozen`] never reports a node frozen before its stop or running
+/// after its next one.
+pub type Listener = Box<dyn Fn(Signal) + Send + Sync>;
+
 /// What the tracer reports to its session.
 #[derive(Clone, Debug)]
 pub enum Signal {
@@ -111,8 +117,25 @@ impl Slot {
         self.detached.load(Ordering::Relaxed)
     }
 
-    fn set_frozen(&self, stop: Option<Stop>) {
-        *self.frozen.lock().expect("frozen lock") = stop;
+    /// Freeze at `stop` unless `active` says no, and deliver the stop before anyone can see
+    /// the node frozen. False when the node did not freeze.
+    fn freeze(&self, stop: Stop, active: impl FnOnce() -> bool, deliver: impl FnOnce(Stop)) -> bool {
+        let mut frozen = self.frozen.lock().expect("frozen lock");
+        // A halt, detach or resume that came as this node decided to stop released nothing:
+        // checked under the lock they take to release, it cannot slip between.
+        if !active() {
+            return false;
+        }
+        *frozen = Some(stop.clone());
+        deliver(stop);
+        true
+    }
+
+    /// Unfreeze, delivering the release before anyone can see the node running.
+    fn thaw(&self, deliver: impl FnOnce()) {
+        let mut frozen = self.frozen.lock().expect("frozen lock");
+        *frozen = None;
+        deliver();
     }
 
     fn set_present(&self, present: Present) {
@@ -134,7 +157,7 @@ pub(crate) struct Shared {
     desc: Arc<PipelineDesc>,
     forms: RwLock<(Forms, u64)>,
     generation: AtomicU64,
-    signals: Sender<Signal>,
+    listener: Listener,
     halted: AtomicBool,
     stops: AtomicU64,
     nodes: Vec<Slot>,
@@ -150,8 +173,7 @@ impl Shared {
     }
 
     fn signal(&self, s: Signal) {
-        // Nobody listening (the session is gone) changes nothing for the run.
-        let _ = self.signals.send(s);
+        (self.listener)(s);
     }
 
     /// The forms, when they changed since `generation` (one relaxed load otherwise).
@@ -170,9 +192,8 @@ pub struct Tracer {
 }
 
 impl Tracer {
-    /// A tracer for a pipeline with these forms; the receiver gets its signals.
-    pub fn new(desc: Arc<PipelineDesc>, forms: Forms) -> (Tracer, Receiver<Signal>) {
-        let (signals, rx) = unbounded();
+    /// A tracer for a pipeline with these forms; the listener gets its signals.
+    pub fn new(desc: Arc<PipelineDesc>, forms: Forms, listener: Listener) -> Tracer {
         let nodes = desc
             .nodes
             .iter()
@@ -191,12 +212,12 @@ impl Tracer {
             desc,
             forms: RwLock::new((forms, 1)),
             generation: AtomicU64::new(1),
-            signals,
+            listener,
             halted: AtomicBool::new(false),
             stops: AtomicU64::new(0),
             nodes,
         };
-        (Tracer { shared: Arc::new(shared) }, rx)
+        Tracer { shared: Arc::new(shared) }
     }
 
     /// The forms in force.
@@ -210,6 +231,15 @@ impl Tracer {
         let generation = slot.1 + 1;
         *slot = (forms, generation);
         self.shared.generation.store(generation, Ordering::Release);
+    }
+
+    /// Run `f` on where a node is frozen, while it can neither freeze nor thaw: news about the
+    /// node sent from `f` is ordered with its stops and releases.
+    pub fn with_frozen<R>(&self, node: usize, f: impl FnOnce(Option<&Stop>) -> R) -> R {
+        match self.shared.nodes.get(node) {
+            Some(slot) => f(slot.frozen.lock().expect("frozen lock").as_ref()),
+            None => f(None),
+        }
     }
 
     /// Where each node is frozen, by node index.
