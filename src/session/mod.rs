@@ -53,7 +53,9 @@ impl Target {
 }
 
 /// A debugging session: commands in, events out, served by a thread of its own over a live
-/// run or a recorded trace. Clients (the TUI, the script) cannot tell which.
+/// run or a recorded trace (a live run's frozen nodes also take `step` and `continue` from the
+/// client's thread and send their stops themselves). Clients (the TUI, the script) cannot tell
+/// which.
 pub struct Session {
     commands: Sender<Command>,
     events: Receiver<Event>,
