@@ -83,9 +83,12 @@ impl NodeTracer {
             reason,
         };
         let id = stop.id;
-        let (shared, index) = (&self.shared, self.index);
-        let active = || !shared.halted() && !shared.nodes[index].detached();
-        if !shared.nodes[index].freeze(stop, active, |stop| shared.signal(Signal::Stopped(stop))) {
+        let shared = &self.shared;
+        if !shared.nodes[self.index].freeze(
+            stop,
+            || self.active(),
+            |stop| shared.signal(Signal::Stopped(stop)),
+        ) {
             return;
         }
         let deadline = timeout.map(|t| Instant::now() + t);
