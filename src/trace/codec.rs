@@ -53,6 +53,13 @@ pub(super) fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, Fault>
     Ok(bytes)
 }
 
+/// Append the bincode bytes of `value` to `out`: the items of a sequence one at a time.
+pub(super) fn encode_into<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) -> Result<(), Fault> {
+    bincode::serde::encode_into_std_write(value, out, config())
+        .map(drop)
+        .map_err(|e| Fault::Codec(format!("bincode cannot encode: {e}")))
+}
+
 /// `raw` as it will be stored: lz4 when that is smaller, size prefix included.
 pub(super) fn pack(raw: Vec<u8>) -> (Codec, Vec<u8>) {
     // `encode` caps raw at MAX_FRAME, so its length fits the u32 prefix.

@@ -32,7 +32,7 @@ use serde::{Deserialize, Serialize};
 
 pub use error::TraceError;
 pub use reader::TraceReader;
-pub use writer::{EncodedChunk, TraceWriter};
+pub use writer::{ChunkBuilder, EncodedChunk, TraceWriter};
 
 /// The first eight bytes of every trace file.
 pub const MAGIC: [u8; 8] = *b"CATARTRC";

@@ -32,6 +32,77 @@ impl<C: Serialize> EncodedChunk<C> {
     }
 }
 
+/// A chunk of items (a `Vec<T>` payload) encoded one item at a time, as each comes: a
+/// producer keeps the items' bytes, not the items, and [`take`](Self::take) makes of them the
+/// chunk [`EncodedChunk::new`] would make of the `Vec<T>`.
+pub struct ChunkBuilder<T> {
+    /// The items' bincode bytes, one after the other.
+    items: Vec<u8>,
+    count: u64,
+    /// The first encoding error, reported by the writer with the chunk.
+    fault: Option<Fault>,
+    item: PhantomData<fn(&T)>,
+}
+
+impl<T: Serialize> Default for ChunkBuilder<T> {
+    fn default() -> Self {
+        ChunkBuilder { items: Vec::new(), count: 0, fault: None, item: PhantomData }
+    }
+}
+
+impl<T: Serialize> ChunkBuilder<T> {
+    /// Append an item.
+    pub fn push(&mut self, item: &T) {
+        self.push_as(item);
+    }
+
+    /// Append an item given as another type that encodes exactly as a `T` does (a view
+    /// borrowing what a `T` would own): no `T` is built.
+    pub fn push_as<S: Serialize + ?Sized>(&mut self, item: &S) {
+        if self.fault.is_none() {
+            self.fault = codec::encode_into(item, &mut self.items).err();
+        }
+        self.count += 1;
+    }
+
+    /// Items appended since the last [`take`](Self::take).
+    pub fn len(&self) -> u64 {
+        self.count
+    }
+
+    /// True when no item was appended since the last [`take`](Self::take).
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Bytes of the items appended so far, before compression.
+    pub fn bytes(&self) -> usize {
+        self.items.len()
+    }
+
+    /// The chunk of the items appended so far; the builder starts again empty, keeping its
+    /// buffer.
+    pub fn take(&mut self, kind: ChunkKind, meta: ChunkMeta) -> EncodedChunk<Vec<T>> {
+        let count = std::mem::take(&mut self.count);
+        let fault = self.fault.take();
+        // The bytes of `(meta, items)`: the meta, the sequence's length, then its items.
+        let packed = match fault {
+            Some(f) => Err(f),
+            None => codec::encode(&(&meta, count)).and_then(|head| {
+                let mut raw = Vec::with_capacity(head.len() + self.items.len());
+                raw.extend_from_slice(&head);
+                raw.extend_from_slice(&self.items);
+                if raw.len() > super::MAX_FRAME {
+                    return Err(Fault::TooLarge(raw.len() as u64));
+                }
+                Ok(codec::pack(raw))
+            }),
+        };
+        self.items.clear();
+        EncodedChunk { kind, meta, packed, payload: PhantomData }
+    }
+}
+
 /// A trace file being written, with header `H` and chunk payloads `C`.
 ///
 /// Frames go through a buffer; [`flush`](Self::flush) hands them to the operating system.
@@ -125,5 +196,46 @@ impl<H: Serialize, C: Serialize> TraceWriter<H, C> {
         let len = frame::write(&mut self.out, &self.path, self.pos, kind, raw)?;
         self.pos += u64::from(len);
         Ok(len)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta() -> ChunkMeta {
+        ChunkMeta { node: 3, first_step: 10, last_step: 900, first_time: -5, last_time: 1 << 40 }
+    }
+
+    fn packed<C>(c: EncodedChunk<C>) -> (Codec, Vec<u8>) {
+        c.packed.expect("encodes")
+    }
+
+    #[test]
+    fn a_chunk_built_item_by_item_is_the_chunk_of_its_items() {
+        // Empty, one item, and past the one-byte varint length (251 items), compressed or not.
+        for n in [0usize, 1, 7, 251, 300] {
+            let items: Vec<(u16, String)> = (0..n).map(|i| (i as u16 * 97, format!("item {i}"))).collect();
+            let mut b = ChunkBuilder::default();
+            for it in &items {
+                b.push(it);
+            }
+            assert_eq!(b.len(), n as u64);
+            let built = packed(b.take(ChunkKind::Events, meta()));
+            assert_eq!(built, packed(EncodedChunk::new(ChunkKind::Events, meta(), &items)), "{n} items");
+            assert!(b.is_empty() && b.bytes() == 0, "take leaves the builder empty");
+        }
+    }
+
+    #[test]
+    fn an_item_pushed_as_a_view_encodes_as_the_item() {
+        let owned: Vec<(u16, String)> = vec![(1, "one".into()), (2, "two".into())];
+        let mut b = ChunkBuilder::<(u16, String)>::default();
+        b.push_as(&(1u16, "one"));
+        b.push_as(&(2u16, "two"));
+        assert_eq!(
+            packed(b.take(ChunkKind::Events, meta())),
+            packed(EncodedChunk::new(ChunkKind::Events, meta(), &owned))
+        );
     }
 }
