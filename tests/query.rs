@@ -122,6 +122,43 @@ fn a_key_finds_every_record_that_carries_it() {
     assert_eq!(ended as usize, rows, "every record ends somewhere");
 }
 
+/// A stage recorded alone keys the values its records arrive with (recording every stage, only
+/// the first does: the others' arrivals carry the same values, found there): a search finds
+/// them either way.
+#[test]
+fn a_stage_recorded_alone_is_searched_by_its_own_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, all) = recorded(dir.path(), 0.0);
+    let (event, _) = one(&db, "SELECT event_id, imsi FROM persistent ORDER BY event_id LIMIT 1 OFFSET 9");
+    // A SESSION_ID: DIS sets it on no record (its de-escalate drops it), records arrive with it.
+    let cdrs = std::fs::read_to_string(dir.path().join("cdrs.csv")).unwrap();
+    let session =
+        cdrs.lines().find(|l| l.starts_with(&format!("{event},"))).unwrap().split(',').nth(1).unwrap();
+    let config = dir.path().join("dis.toml");
+    std::fs::write(&config, "[recorder]\nlevel = \"full\"\nnodes = \"DIS\"\n").unwrap();
+    let dis = dir.path().join("dis.trace");
+    catar()
+        .args(["run", "--headless", "--segments", "2", "--input"])
+        .arg(dir.path())
+        .arg("--db")
+        .arg(dir.path().join("dis.db"))
+        .arg("--trace")
+        .arg(&dis)
+        .arg("--record-config")
+        .arg(&config)
+        .assert()
+        .success();
+    let id = format!("SESSION_ID={session}");
+    let (h_all, h_dis) = (query_json(&all, &id), query_json(&dis, &id));
+    assert_eq!(h_dis["records"], h_all["records"], "the same record found");
+    let dis_touches = |h: &serde_json::Value| -> Vec<serde_json::Value> {
+        let t = h["touches"].as_array().unwrap().iter();
+        t.filter(|t| t["node"].as_str().unwrap().starts_with("DIS")).map(|t| t["set"].clone()).collect()
+    };
+    assert!(!dis_touches(&h_dis).is_empty(), "{h_dis}");
+    assert_eq!(dis_touches(&h_dis), dis_touches(&h_all), "and the same steps of DIS");
+}
+
 #[test]
 fn wrong_queries_say_why() {
     let dir = tempfile::tempdir().unwrap();

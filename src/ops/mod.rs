@@ -15,7 +15,7 @@ pub use collision::{
 };
 pub use movement::{charge, deescalate, discharge, rolling};
 pub use presence::{Presence, PresenceChange, Present};
-pub use report::{ContextChange, MassDelta, ReportDetail, StepReport, Transition};
+pub use report::{Arrival, ContextChange, MassDelta, ReportDetail, StepReport, Transition};
 pub use state::{disarm, skip, state};
 pub use transform::transform;
 
@@ -67,9 +67,15 @@ pub(crate) fn insert(table: &mut Table, mut record: Record, cabinet: CabinetId, 
     // The arrival carries the record's contexts (its mask), so they are not listed one by one.
     report.transition(table.id, &record, CabinetId::DISARMED, cabinet);
     if report.detail == ReportDetail::Full {
-        // Listed with was_set: they came with the record, which the transition's mask counts.
-        for (context, value) in record.contexts() {
-            report.context(table.id, reg_id, cabinet, context, true, value);
+        if table.keys_only {
+            // No row keeps them: listed with was_set (they came with the record, which the
+            // transition's mask counts).
+            for (context, value) in record.contexts() {
+                report.context(table.id, reg_id, cabinet, context, true, value);
+            }
+        } else {
+            let (at, row) = (report.contexts.len(), table.rows().len());
+            report.arrivals.push(Arrival { at, table: table.id, row, reg_id, cabinet });
         }
     }
     table.push_row(record);

@@ -106,8 +106,13 @@ mod tests {
         assert_eq!(charge(&mut t, f.raw, [f.rec(1, "A", 2), f.rec(2, "B", 3)], &mut rep), 2);
         assert_eq!(t.mass(f.raw), 2);
         assert_eq!(rep.transitions.len(), 2);
-        assert_eq!(rep.contexts.len(), 6);
         assert!(rep.transitions.iter().all(|x| x.from == CabinetId::DISARMED && x.to == f.raw));
+        // Their contexts by reference to their rows, not copied value by value.
+        assert!(rep.contexts.is_empty());
+        let rows: Vec<(usize, u64)> = rep.arrivals.iter().map(|a| (a.row, a.reg_id)).collect();
+        assert_eq!(rows, [(0, 1), (1, 2)]);
+        assert!(rows.iter().all(|&(row, reg_id)| t.rows()[row].header.reg_id == reg_id));
+        assert_eq!(t.rows()[1].contexts().count(), 3);
     }
 
     #[test]

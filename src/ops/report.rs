@@ -76,6 +76,24 @@ pub struct ContextChange {
     pub value: Value,
 }
 
+/// A record that entered a table with its contexts, listed at `Full` detail by reference
+/// rather than value by value: its values are those of its row once the step is over (a
+/// context the step changes after its arrival is listed among the changes too). Copying a
+/// charged record's every value into the report cost more than the rest of recording it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Arrival {
+    /// Its place among the step's context changes: it comes before `contexts[at]`.
+    pub at: usize,
+    /// The table it entered.
+    pub table: TableId,
+    /// Its row there, when it arrived.
+    pub row: usize,
+    /// The record.
+    pub reg_id: u64,
+    /// The cabinet it entered.
+    pub cabinet: CabinetId,
+}
+
 /// What one statement changed: everything the recorder writes and the tracer matches.
 /// Reused from step to step so that reporting allocates nothing once warm.
 #[derive(Clone, Debug, Default)]
@@ -91,6 +109,9 @@ pub struct StepReport {
     pub mass: Vec<MassDelta>,
     /// Contexts set or cleared, one by one with their values (`Full` detail only).
     pub contexts: Vec<ContextChange>,
+    /// Records that entered a table with their contexts, whose values are their rows'
+    /// (`Full` detail only).
+    pub arrivals: Vec<Arrival>,
     /// Net change, per (table, cabinet, context), of the records holding the context
     /// (`Summary` and `Full`): what moves a context matrix, without one entry per record.
     pub presence: Vec<(TableId, CabinetId, ContextId, i64)>,
@@ -118,6 +139,7 @@ impl StepReport {
         self.moves.clear();
         self.mass.clear();
         self.contexts.clear();
+        self.arrivals.clear();
         self.presence.clear();
         self.freed.clear();
         self.matched = 0;

@@ -3,27 +3,40 @@
 //! disappearances are exact. Events are buffered per node and handed to the writer thread in
 //! chunks over a bounded channel: a slow disk slows the pipeline, it never loses events.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use crossbeam_channel::Sender;
 
-use super::event::{Changes, Checkpoint, Event, Failure, Level, RowSnapshot, Step, TraceValue};
-use crate::engine::{self, NodeId, StepHook, StepPoint, Workspace};
+use super::event::{Checkpoint, Event, Failure, Level, RowSnapshot, Step, TraceValue};
+use super::keys::KeysBuilder;
+use super::out::{ChangesOut, StepEvent, runs_of};
+use crate::engine::{self, NodeId, OpKind, StepHook, StepPoint, Workspace};
+use crate::model::{ContextId, Value};
 use crate::ops::{Presence, PresenceChange, ReportDetail, StepReport};
-use crate::trace::{ChunkKind, ChunkMeta, EncodedChunk};
+use crate::trace::{ChunkBuilder, ChunkKind, ChunkMeta, EncodedChunk};
 
 /// Events per chunk: big enough to compress well, small enough to lose little on a crash.
-const CHUNK_EVENTS: usize = 2048;
-/// Estimated encoded bytes per chunk: full-level steps are large, and a chunk must stay far
-/// below the trace format's frame limit.
+const CHUNK_EVENTS: u64 = 2048;
+/// Encoded bytes per chunk at most (give or take a step): full-level steps are large, and a
+/// chunk must stay far below the trace format's frame limit.
 const CHUNK_BYTES: usize = 1 << 20;
 
 /// A chunk on its way to the writer, already encoded by the node (in parallel with the
 /// other nodes) so that the single writer thread only appends bytes.
 pub(crate) type Flush = EncodedChunk<Vec<Event>>;
 
-/// An events chunk on its way to be keyed (full level).
-pub(crate) type ToKey = (ChunkMeta, Vec<Event>);
+/// What a full-level node keys in its events chunks (see [`super::ChunkKeys`]).
+pub(crate) struct Keying {
+    /// Per context id: an identifier, whose values a search looks records up by.
+    pub identifiers: Arc<[bool]>,
+    /// Per table id of the node: a table of the flow, whose reg_ids are records'.
+    pub flow: Vec<bool>,
+    /// Whether the values of charged records are keyed: not when the stage before the node's
+    /// is recorded too, since they are the values those records left it with, keyed there
+    /// (a search finds the records there and follows them here by reg_id).
+    pub charges: bool,
+}
 
 /// Ticks between two checkpoints at full level: a replay reaches any step by reading at most
 /// this many ticks of changes after the nearest checkpoint.
@@ -33,16 +46,19 @@ pub(crate) struct NodeRecorder {
     node: u16,
     level: Level,
     duration: Option<i64>,
-    /// Where a full-level events chunk goes to be keyed, once encoded.
-    keys: Option<Sender<ToKey>>,
+    /// At full level, what the events chunks are keyed by, and the keys of the chunk so far.
+    keying: Option<Keying>,
+    keys: KeysBuilder,
     first_time: Option<i64>,
     stopped: bool,
     presence: Presence,
     change: PresenceChange,
     steps: u64,
     time: i64,
-    buffer: Vec<Event>,
-    buffered_bytes: usize,
+    /// The events chunk being filled, encoded event by event.
+    chunk: ChunkBuilder<Event>,
+    /// Scratch for the runs of a step's values.
+    runs: Vec<(u16, u64, u16, u32)>,
     meta: Option<ChunkMeta>,
     tx: Sender<Flush>,
     origin: Instant,
@@ -54,13 +70,45 @@ pub(crate) struct NodeRecorder {
     restarts: u32,
 }
 
+impl Keying {
+    fn flow(&self, table: u16) -> bool {
+        self.flow.get(table as usize).copied().unwrap_or(false)
+    }
+
+    /// Key one value a step set (`charged`: in a charge step).
+    fn key(
+        &self,
+        keys: &mut KeysBuilder,
+        charged: bool,
+        table: u16,
+        reg_id: u64,
+        context: ContextId,
+        value: &Value,
+    ) {
+        if self.flow(table) {
+            keys.touch(reg_id);
+            if (self.charges || !charged)
+                && self.identifiers.get(context.0 as usize).copied().unwrap_or(false)
+            {
+                keys.value(context.0, value);
+            }
+        }
+    }
+}
+
+/// Key the records a step moved or freed.
+fn key_moves(k: &Keying, keys: &mut KeysBuilder, report: &StepReport) {
+    report.transitions.iter().filter(|t| k.flow(t.table.0)).for_each(|t| keys.touch(t.reg_id));
+    report.freed.iter().filter(|f| k.flow(f.0.0)).for_each(|f| keys.touch(f.1));
+}
+
 impl NodeRecorder {
     pub fn new(
         node: u16,
         level: Level,
         duration: Option<i64>,
         cabinets: usize,
-        keys: Option<Sender<ToKey>>,
+        keying: Option<Keying>,
         tx: Sender<Flush>,
         origin: Instant,
     ) -> Self {
@@ -68,15 +116,16 @@ impl NodeRecorder {
             node,
             level,
             duration,
-            keys,
+            keying,
+            keys: KeysBuilder::default(),
             first_time: None,
             stopped: false,
             presence: Presence::new(cabinets),
             change: PresenceChange::default(),
             steps: 0,
             time: 0,
-            buffer: Vec::with_capacity(CHUNK_EVENTS),
-            buffered_bytes: 0,
+            chunk: ChunkBuilder::default(),
+            runs: Vec::new(),
             meta: None,
             tx,
             origin,
@@ -88,6 +137,12 @@ impl NodeRecorder {
     }
 
     fn push(&mut self, event: Event, step: u64, time: i64) {
+        self.chunk.push(&event);
+        self.pushed(step, time);
+    }
+
+    /// Account for the event just appended to the chunk, sending the chunk once full.
+    fn pushed(&mut self, step: u64, time: i64) {
         let meta = self.meta.get_or_insert(ChunkMeta {
             node: self.node,
             first_step: step,
@@ -97,22 +152,22 @@ impl NodeRecorder {
         });
         meta.last_step = step;
         meta.last_time = time;
-        self.buffered_bytes += estimated_size(&event);
-        self.buffer.push(event);
-        if self.buffer.len() >= CHUNK_EVENTS || self.buffered_bytes >= CHUNK_BYTES {
+        if self.chunk.len() >= CHUNK_EVENTS || self.chunk.bytes() >= CHUNK_BYTES {
             self.flush();
         }
     }
 
     fn flush(&mut self) {
         if let Some(meta) = self.meta.take() {
-            let events = std::mem::replace(&mut self.buffer, Vec::with_capacity(CHUNK_EVENTS));
-            self.buffered_bytes = 0;
             // A closed channel means the writer failed; it reports why when the run finishes.
-            let sent = self.tx.send(EncodedChunk::new(ChunkKind::Events, meta.clone(), &events)).is_ok();
-            // At full level the chunk is keyed too, by the recorder's keys thread: a search
-            // then skips it without decoding it.
-            if !sent || self.keys.as_ref().is_some_and(|k| k.send((meta, events)).is_err()) {
+            let mut sent = self.tx.send(self.chunk.take(ChunkKind::Events, meta.clone())).is_ok();
+            // At full level a keys chunk follows: a search skips the events chunk on its keys
+            // without decoding it.
+            if sent && self.keying.is_some() {
+                let keys = vec![Event::Keys(Box::new(self.keys.take()))];
+                sent = self.tx.send(EncodedChunk::new(ChunkKind::Keys, meta, &keys)).is_ok();
+            }
+            if !sent {
                 self.stopped = true;
             }
         }
@@ -173,43 +228,6 @@ impl NodeRecorder {
     }
 }
 
-/// The context values of a full-level step: consecutive values of one record (a charged
-/// record's contexts, a collision's fills) share one run instead of repeating its table,
-/// reg_id and cabinet each.
-fn changes_of(report: &StepReport) -> Changes {
-    let mut runs: Vec<(u16, u64, u16, u32)> = Vec::new();
-    let mut values = Vec::with_capacity(report.contexts.len());
-    for c in &report.contexts {
-        match runs.last_mut() {
-            Some(r) if r.0 == c.table.0 && r.1 == c.reg_id && r.2 == c.cabinet.0 => r.3 += 1,
-            _ => runs.push((c.table.0, c.reg_id, c.cabinet.0, 1)),
-        }
-        values.push((c.context.0, TraceValue::from(&c.value)));
-    }
-    Changes { runs, values, ..Changes::default() }
-}
-
-/// A generous estimate of an event's encoded size.
-fn estimated_size(event: &Event) -> usize {
-    match event {
-        Event::Step(s) => {
-            let changes = s.changes.as_ref().map_or(0, |c| {
-                c.transitions.len() * 24
-                    + c.runs.len() * 16
-                    + c.values
-                        .iter()
-                        .map(|v| 8 + matches!(&v.1, TraceValue::Text(t) if t.len() > 8) as usize * 64)
-                        .sum::<usize>()
-            });
-            64 + 16 * (s.mass.len() + s.appeared.len() + s.disappeared.len())
-                + 8 * (s.contexts_appeared.len() + s.contexts_disappeared.len())
-                + changes
-        }
-        Event::Failure(f) => 96 + f.message.len(),
-        Event::Done { .. } | Event::Checkpoint(_) | Event::Keys(_) | Event::Restarts { .. } => 32,
-    }
-}
-
 impl StepHook for NodeRecorder {
     fn detail(&self) -> ReportDetail {
         match self.level {
@@ -236,7 +254,7 @@ impl StepHook for NodeRecorder {
         self.started = Instant::now();
     }
 
-    fn after_step(&mut self, at: &StepPoint<'_>, report: &StepReport, _ws: &Workspace) {
+    fn after_step(&mut self, at: &StepPoint<'_>, report: &StepReport, ws: &Workspace) {
         let wall_us = self.started.elapsed().as_micros().min(u32::MAX as u128) as u32;
         let wall_start_us = self.started.duration_since(self.origin).as_micros() as u64;
         let time = at.pseudo_time.map_or(0, |t| t.as_second());
@@ -264,17 +282,25 @@ impl StepHook for NodeRecorder {
         step.contexts_appeared = c.contexts_appeared.iter().map(|(cab, x)| (cab.0, x.0)).collect();
         step.contexts_disappeared = c.contexts_disappeared.iter().map(|(cab, x)| (cab.0, x.0)).collect();
         if self.level == Level::Full {
-            step.changes = Some(Changes {
-                freed: report.freed.iter().map(|f| (f.0.0, f.1, f.3.0)).collect(),
-                transitions: report
-                    .transitions
-                    .iter()
-                    .map(|t| (t.table.0, t.reg_id, t.from.0, t.to.0))
-                    .collect(),
-                ..changes_of(report)
+            // Written straight from the report: the values are not copied into the step.
+            let tables = ws.tables();
+            // One walk over the values finds their runs and keys them.
+            let mut keying = self.keying.as_ref().map(|k| (k, &mut self.keys));
+            if let Some((k, keys)) = keying.as_mut() {
+                key_moves(k, keys, report);
+            }
+            let charged = at.op == OpKind::Charge;
+            let values = runs_of(report, tables, &mut self.runs, |table, reg_id, context, value| {
+                if let Some((k, keys)) = keying.as_mut() {
+                    k.key(keys, charged, table, reg_id, context, value);
+                }
             });
+            let changes = Some(ChangesOut { report, tables, runs: &self.runs, values });
+            self.chunk.push_as(&StepEvent { step: &step, changes });
+        } else {
+            self.chunk.push(&Event::Step(step));
         }
-        self.push(Event::Step(step), at.global_step, time);
+        self.pushed(at.global_step, time);
     }
 
     fn restarted(&mut self, _node: &NodeId, failure: &engine::Failure, ws: &Workspace) {

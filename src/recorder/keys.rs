@@ -57,13 +57,16 @@ fn key(context: u16, text: &[u8]) -> (u32, u32) {
 /// The key of a recorded value, if values of its type are keyed.
 fn value_key(context: u16, v: &TraceValue) -> Option<(u32, u32)> {
     match v {
-        TraceValue::Int(i) => {
-            let mut digits = [0u8; 20];
-            Some(key(context, decimal(*i, &mut digits)))
-        }
+        TraceValue::Int(i) => Some(int_key(context, *i)),
         TraceValue::Text(t) => Some(key(context, t.as_bytes())),
         TraceValue::Empty | TraceValue::Time(..) => None,
     }
+}
+
+/// The key of an integer: that of its decimal text.
+fn int_key(context: u16, i: i64) -> (u32, u32) {
+    let mut digits = [0u8; 20];
+    key(context, decimal(i, &mut digits))
 }
 
 /// `i` in decimal, as `i.to_string()` writes it, without allocating.
@@ -91,40 +94,25 @@ impl ChunkKeys {
     /// `identifiers` (by context id).
     pub fn of(events: &[Event], identifiers: &[bool], flow: &[bool]) -> ChunkKeys {
         let is = |marks: &[bool], i: u16| marks.get(i as usize).copied().unwrap_or(false);
+        let mut keys = KeysBuilder::default();
         let changes =
-            || events.iter().filter_map(|e| if let Event::Step(s) = e { s.changes.as_ref() } else { None });
-        let mut range: Option<(u64, u64)> = None;
-        let mut touch = |table: u16, reg_id: u64| {
-            if is(flow, table) {
-                range = Some(range.map_or((reg_id, reg_id), |(lo, hi)| (lo.min(reg_id), hi.max(reg_id))));
-            }
-        };
-        // Each value hashed once, then the filter sized by their number (no more than the
-        // values written, so the list never grows).
-        let mut keys = Vec::with_capacity(changes().map(|c| c.values.len()).sum());
-        for c in changes() {
-            c.transitions.iter().for_each(|t| touch(t.0, t.1));
-            c.freed.iter().for_each(|f| touch(f.0, f.1));
+            events.iter().filter_map(|e| if let Event::Step(s) = e { s.changes.as_ref() } else { None });
+        for c in changes {
+            let touched = c.transitions.iter().map(|t| (t.0, t.1)).chain(c.freed.iter().map(|f| (f.0, f.1)));
+            touched
+                .chain(c.runs.iter().map(|r| (r.0, r.1)))
+                .filter(|t| is(flow, t.0))
+                .for_each(|t| keys.touch(t.1));
             let mut values = c.values.iter();
-            for &(table, reg_id, _, n) in &c.runs {
-                touch(table, reg_id);
+            for &(_, _, _, n) in &c.runs {
                 for (context, v) in values.by_ref().take(n as usize) {
                     if is(identifiers, *context) {
-                        keys.extend(value_key(*context, v));
+                        keys.keys.extend(value_key(*context, v));
                     }
                 }
             }
         }
-        // Sized by the values written, repeats included: repeats set no new bits, so each
-        // distinct value gets at least BITS_PER_KEY bits.
-        let words = (keys.len() * BITS_PER_KEY).div_ceil(64).max(1);
-        let mut bloom = vec![0u64; words];
-        for k in keys {
-            for bit in probes(k, HASHES, words * 64) {
-                bloom[bit / 64] |= 1 << (bit % 64);
-            }
-        }
-        ChunkKeys { reg_ids: range, bloom, hashes: HASHES }
+        keys.take()
     }
 
     /// False only when the chunk surely does not touch this record.
@@ -143,6 +131,45 @@ impl ChunkKeys {
         }
         probes(key(context, text.as_bytes()), self.hashes.min(32), bits)
             .all(|bit| self.bloom[bit / 64] & (1 << (bit % 64)) != 0)
+    }
+}
+
+/// The keys of a chunk gathered while its events are recorded: the reg_ids touched and the
+/// hashed identifier values, made into [`ChunkKeys`] once the chunk is complete.
+#[derive(Debug, Default)]
+pub(crate) struct KeysBuilder {
+    range: Option<(u64, u64)>,
+    keys: Vec<(u32, u32)>,
+}
+
+impl KeysBuilder {
+    /// The chunk touches this record (in a flow table).
+    pub fn touch(&mut self, reg_id: u64) {
+        self.range = Some(self.range.map_or((reg_id, reg_id), |(lo, hi)| (lo.min(reg_id), hi.max(reg_id))));
+    }
+
+    /// The chunk sets an identifier context to this value (times are not keyed).
+    pub fn value(&mut self, context: u16, v: &crate::model::Value) {
+        use crate::model::Value;
+        match v {
+            Value::Int(i) => self.keys.push(int_key(context, *i)),
+            Value::Text(t) => self.keys.push(key(context, t.as_bytes())),
+            Value::Empty | Value::Time(_) => {}
+        }
+    }
+
+    /// The keys gathered since the last take; the builder starts again empty.
+    pub fn take(&mut self) -> ChunkKeys {
+        // Sized by the values written, repeats included: repeats set no new bits, so each
+        // distinct value gets at least BITS_PER_KEY bits.
+        let words = (self.keys.len() * BITS_PER_KEY).div_ceil(64).max(1);
+        let mut bloom = vec![0u64; words];
+        for k in self.keys.drain(..) {
+            for bit in probes(k, HASHES, words * 64) {
+                bloom[bit / 64] |= 1 << (bit % 64);
+            }
+        }
+        ChunkKeys { reg_ids: self.range.take(), bloom, hashes: HASHES }
     }
 }
 

@@ -5,8 +5,10 @@ mod consolidate;
 mod event;
 mod hook;
 mod keys;
+mod out;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use crossbeam_channel::{Sender, bounded};
@@ -17,11 +19,11 @@ pub use event::{
     KEYED_EVENTS_VERSION, Level, Order, PipelineDesc, RecorderSettings, RowSnapshot, StageDesc,
     StatementDesc, Step, TraceHeader, TraceValue,
 };
-use hook::{Flush, NodeRecorder, ToKey};
+use hook::{Flush, Keying, NodeRecorder};
 pub use keys::ChunkKeys;
 
 use crate::engine::{HookFactory, NoHook, NodeId, Pipeline, StepHook};
-use crate::trace::{ChunkKind, EncodedChunk, TraceError, TraceReader, TraceWriter};
+use crate::trace::{TraceError, TraceReader, TraceWriter};
 
 /// A trace file being read: header and chunks of events.
 pub type Trace = TraceReader<TraceHeader, Chunk>;
@@ -87,8 +89,12 @@ pub struct Recorder {
     nodes: Vec<NodeId>,
     cabinets: usize,
     tx: Option<Sender<Flush>>,
-    keys: Option<Sender<ToKey>>,
-    keys_thread: Option<JoinHandle<()>>,
+    /// Per context id: an identifier (heavy context), keyed at full level.
+    identifiers: Arc<[bool]>,
+    /// Per node index, which of its tables are of the flow.
+    flow: Vec<Vec<bool>>,
+    /// The stages in order.
+    stages: Vec<String>,
     writer: Option<JoinHandle<Result<u64, TraceError>>>,
     origin: std::time::Instant,
     path: PathBuf,
@@ -121,43 +127,17 @@ impl Recorder {
                 writer.finish()
             })
             .map_err(|source| TraceError::Io { path: path.into(), source })?;
-        // At full level a thread of its own keys each events chunk (off the nodes' threads,
-        // which only hand it the events they already encoded).
-        let (keys, keys_thread) = if settings.level == Level::Full {
-            // Heavy contexts are the identifiers a search looks records up by.
-            let identifiers: Vec<bool> = pipeline
-                .schema()
-                .contexts()
-                .iter()
-                .map(|c| c.weight == crate::model::Weight::Heavy)
-                .collect();
-            let flow = header.pipeline.flow_tables();
-            let (keys_tx, keys_rx) = bounded::<ToKey>(QUEUE);
-            let to_writer = tx.clone();
-            let thread = std::thread::Builder::new()
-                .name("recorder-keys".into())
-                .spawn(move || {
-                    for (meta, events) in keys_rx {
-                        let flow = flow.get(meta.node as usize).map_or(&[][..], Vec::as_slice);
-                        let keys = vec![Event::Keys(Box::new(ChunkKeys::of(&events, &identifiers, flow)))];
-                        // A closed channel means the writer failed; it reports why.
-                        if to_writer.send(EncodedChunk::new(ChunkKind::Keys, meta, &keys)).is_err() {
-                            break;
-                        }
-                    }
-                })
-                .map_err(|source| TraceError::Io { path: path.into(), source })?;
-            (Some(keys_tx), Some(thread))
-        } else {
-            (None, None)
-        };
+        // Heavy contexts are the identifiers a search looks records up by.
+        let identifiers =
+            pipeline.schema().contexts().iter().map(|c| c.weight == crate::model::Weight::Heavy).collect();
         Ok(Recorder {
             settings,
             nodes: pipeline.nodes(),
             cabinets: pipeline.schema().cabinets().len(),
             tx: Some(tx),
-            keys,
-            keys_thread,
+            identifiers,
+            flow: header.pipeline.flow_tables(),
+            stages: header.pipeline.stages.iter().map(|s| s.name.clone()).collect(),
             writer: Some(thread),
             origin: std::time::Instant::now(),
             path: path.into(),
@@ -166,11 +146,6 @@ impl Recorder {
 
     /// Wait for the writer to write every chunk and the footer.
     pub fn finish(mut self) -> Result<Recording, TraceError> {
-        // The keys thread writes through its own sender: it ends first, then the writer.
-        self.keys.take();
-        if let Some(t) = self.keys_thread.take() {
-            let _ = t.join();
-        }
         self.tx.take();
         let bytes = match self.writer.take().map(JoinHandle::join) {
             Some(Ok(r)) => r?,
@@ -187,6 +162,25 @@ impl Recorder {
     }
 }
 
+impl Recorder {
+    /// What node `index` keys at full level.
+    fn keying(&self, node: &NodeId, index: u16) -> Option<Keying> {
+        if self.settings.level != Level::Full {
+            return None;
+        }
+        // The stage before is recorded in full, for as long as this one, when every node is
+        // recorded without a duration: its records' values are keyed there.
+        let stage = self.stages.iter().position(|s| s == crate::tracer::stage_name(&node.name));
+        let upstream_recorded =
+            stage.is_some_and(|s| s > 0) && self.settings.nodes.is_none() && self.settings.duration.is_none();
+        Some(Keying {
+            identifiers: self.identifiers.clone(),
+            flow: self.flow.get(index as usize).cloned().unwrap_or_default(),
+            charges: !upstream_recorded,
+        })
+    }
+}
+
 impl HookFactory for Recorder {
     fn hook_for(&self, node: &NodeId) -> Box<dyn StepHook> {
         let index = self.nodes.iter().position(|n| n == node).unwrap_or(0) as u16;
@@ -197,7 +191,7 @@ impl HookFactory for Recorder {
                     self.settings.level,
                     self.settings.duration,
                     self.cabinets,
-                    self.keys.clone(),
+                    self.keying(node, index),
                     tx.clone(),
                     self.origin,
                 ))

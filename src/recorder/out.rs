@@ -1,0 +1,306 @@
+//! A full-level step as the trace encodes it, serialized straight from the node's step report:
+//! these views encode exactly as the [`Event::Step`](super::Event) they stand for, so the
+//! recorder writes a step without first copying every transition and value into one.
+
+use serde::Serialize;
+use serde::ser::{SerializeStruct, SerializeTupleVariant, Serializer};
+
+use super::event::Step;
+use crate::model::{ContextId, Record, Table, Value};
+use crate::ops::{Arrival, StepReport};
+
+/// `Event::Step(step)`, with `changes` taken from the report instead of from `step`.
+pub(crate) struct StepEvent<'a> {
+    /// The step's numbers and summary fields (its `changes` are not read).
+    pub step: &'a Step,
+    /// What the step changed, at full level.
+    pub changes: Option<ChangesOut<'a>>,
+}
+
+/// [`Changes`](super::Changes) read from a step report and the node's tables after the step.
+pub(crate) struct ChangesOut<'a> {
+    /// The report.
+    pub report: &'a StepReport,
+    /// The node's tables, where the arrivals' values are.
+    pub tables: &'a [Table],
+    /// Runs of the step's values that belong to one record (table, reg_id, cabinet, count),
+    /// from [`runs_of`].
+    pub runs: &'a [(u16, u64, u16, u32)],
+    /// How many values the step has, from [`runs_of`].
+    pub values: usize,
+}
+
+/// Walk each value of a step, in order, with its record: `f(table, reg_id, cabinet, context,
+/// value)`. The changes listed one by one, and before the change each arrival comes before,
+/// the values of its row. Plain loops: this runs for every value a full recording writes.
+pub(crate) fn try_each_value<E>(
+    report: &StepReport,
+    tables: &[Table],
+    mut f: impl FnMut(u16, u64, u16, ContextId, &Value) -> Result<(), E>,
+) -> Result<(), E> {
+    let mut from = 0;
+    for a in report.arrivals.iter().map(Some).chain([None]) {
+        let at = a.map_or(report.contexts.len(), |a| a.at);
+        for c in report.contexts.get(from..at).unwrap_or_default() {
+            f(c.table.0, c.reg_id, c.cabinet.0, c.context, &c.value)?;
+        }
+        from = at;
+        if let Some(row) = a.and_then(|a| row_of(tables, a)) {
+            let a = a.expect("a row is an arrival's");
+            for (context, value) in row.contexts() {
+                f(a.table.0, a.reg_id, a.cabinet.0, context, value)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// [`try_each_value`] for a walk that cannot fail.
+pub(crate) fn each_value(
+    report: &StepReport,
+    tables: &[Table],
+    mut f: impl FnMut(u16, u64, u16, ContextId, &Value),
+) {
+    let walked: Result<(), std::convert::Infallible> = try_each_value(report, tables, |t, r, c, x, v| {
+        f(t, r, c, x, v);
+        Ok(())
+    });
+    let Ok(()) = walked;
+}
+
+/// The row an arrival's values are in: its row, unless the step moved rows (a rolling).
+fn row_of<'a>(tables: &'a [Table], a: &Arrival) -> Option<&'a Record> {
+    let rows = tables.get(a.table.0 as usize)?.rows();
+    let mine = |r: &&Record| r.header.reg_id == a.reg_id;
+    rows.get(a.row).filter(mine).or_else(|| rows.iter().find(mine))
+}
+
+/// A step's values, as `(context, value)` pairs.
+struct Values<'a>(&'a ChangesOut<'a>);
+
+impl Serialize for Values<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = s.serialize_seq(Some(self.0.values))?;
+        try_each_value(self.0.report, self.0.tables, |_, _, _, c, v| seq.serialize_element(&(c.0, Tv(v))))?;
+        seq.end()
+    }
+}
+
+/// A sequence serialized from an iterator of known length, without collecting it.
+struct Seq<F>(F);
+
+impl<F, I> Serialize for Seq<F>
+where
+    F: Fn() -> I,
+    I: ExactSizeIterator,
+    I::Item: Serialize,
+{
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq((self.0)())
+    }
+}
+
+/// A model value as [`TraceValue`](super::TraceValue) encodes it.
+struct Tv<'a>(&'a Value);
+
+impl Serialize for Tv<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        // The variants and their order are TraceValue's.
+        match self.0 {
+            Value::Empty => s.serialize_unit_variant("TraceValue", 0, "Empty"),
+            Value::Int(i) => s.serialize_newtype_variant("TraceValue", 1, "Int", i),
+            Value::Text(t) => s.serialize_newtype_variant("TraceValue", 2, "Text", t.as_str()),
+            Value::Time(t) => {
+                let mut v = s.serialize_tuple_variant("TraceValue", 3, "Time", 2)?;
+                v.serialize_field(&t.as_second())?;
+                v.serialize_field(&t.subsec_nanosecond())?;
+                v.end()
+            }
+        }
+    }
+}
+
+impl Serialize for ChangesOut<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let r = self.report;
+        let mut c = s.serialize_struct("Changes", 4)?;
+        c.serialize_field(
+            "transitions",
+            &Seq(|| r.transitions.iter().map(|t| (t.table.0, t.reg_id, t.from.0, t.to.0))),
+        )?;
+        c.serialize_field("runs", self.runs)?;
+        c.serialize_field("values", &Values(self))?;
+        c.serialize_field("freed", &Seq(|| r.freed.iter().map(|f| (f.0.0, f.1, f.3.0))))?;
+        c.end()
+    }
+}
+
+impl Serialize for StepEvent<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_newtype_variant("Event", 0, "Step", &StepOut(self))
+    }
+}
+
+/// The step itself, field by field in [`Step`]'s order.
+struct StepOut<'a>(&'a StepEvent<'a>);
+
+impl Serialize for StepOut<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let st = self.0.step;
+        let mut o = s.serialize_struct("Step", 14)?;
+        o.serialize_field("node", &st.node)?;
+        o.serialize_field("node_step", &st.node_step)?;
+        o.serialize_field("global_step", &st.global_step)?;
+        o.serialize_field("statement", &st.statement)?;
+        o.serialize_field("tick", &st.tick)?;
+        o.serialize_field("time", &st.time)?;
+        o.serialize_field("wall_start_us", &st.wall_start_us)?;
+        o.serialize_field("wall_us", &st.wall_us)?;
+        o.serialize_field("mass", &st.mass)?;
+        o.serialize_field("appeared", &st.appeared)?;
+        o.serialize_field("disappeared", &st.disappeared)?;
+        o.serialize_field("contexts_appeared", &st.contexts_appeared)?;
+        o.serialize_field("contexts_disappeared", &st.contexts_disappeared)?;
+        o.serialize_field("changes", &self.0.changes)?;
+        o.end()
+    }
+}
+
+/// The runs of a step's values, and how many values it has: consecutive values of one record
+/// (a charged record's contexts, a collision's fills) share one run instead of repeating its
+/// table, reg_id and cabinet each. `also` sees each value on the way.
+pub(crate) fn runs_of(
+    report: &StepReport,
+    tables: &[Table],
+    runs: &mut Vec<(u16, u64, u16, u32)>,
+    mut also: impl FnMut(u16, u64, ContextId, &Value),
+) -> usize {
+    runs.clear();
+    let mut n = 0;
+    each_value(report, tables, |table, reg_id, cabinet, context, value| {
+        n += 1;
+        match runs.last_mut() {
+            Some(r) if r.0 == table && r.1 == reg_id && r.2 == cabinet => r.3 += 1,
+            _ => runs.push((table, reg_id, cabinet, 1)),
+        }
+        also(table, reg_id, context, value);
+    });
+    n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{CabinetId, ContextId, TableId};
+    use crate::ops::{ContextChange, ContextMask, ReportDetail, Transition};
+    use crate::recorder::{Changes, Event, TraceValue};
+    use crate::trace::{ChunkBuilder, ChunkKind, ChunkMeta, EncodedChunk};
+
+    fn change(reg_id: u64, context: u16, value: Value) -> ContextChange {
+        ContextChange {
+            table: TableId(1),
+            reg_id,
+            cabinet: CabinetId(2),
+            context: ContextId(context),
+            set: !value.is_empty(),
+            was_set: false,
+            value,
+        }
+    }
+
+    /// Table 1 holds records 5 and 6 (rows 0 and 1), each with two values.
+    fn tables() -> Vec<Table> {
+        let mut t = Table::new(TableId(1), "T", crate::model::TableKind::Data, 4);
+        for (reg_id, name) in [(5, "five"), (6, "six")] {
+            let mut r = Record::new(reg_id);
+            r.set(ContextId(0), Value::text(name));
+            r.set(ContextId(3), Value::Int(reg_id as i64));
+            t.push_row(r);
+        }
+        vec![Table::new(TableId(0), "S", crate::model::TableKind::Data, 4), t]
+    }
+
+    #[test]
+    fn a_step_written_from_its_report_reads_back_as_the_step() {
+        let time = jiff::Timestamp::new(1_767_225_600, 250_000_000).unwrap();
+        let mut report = StepReport::with_detail(ReportDetail::Full);
+        report.transitions.push(Transition {
+            table: TableId(1),
+            reg_id: 7,
+            from: CabinetId(0),
+            to: CabinetId(2),
+            contexts: ContextMask(0b11),
+        });
+        report.contexts = vec![
+            change(7, 0, Value::text("EV000000007")),
+            change(7, 1, Value::Int(-300)),
+            change(7, 2, Value::Time(time)),
+            change(9, 3, Value::text("a text longer than twenty-three bytes, on the heap")),
+            change(9, 1, Value::Empty),
+        ];
+        // Record 5 arrived before the third change, at its row; record 6 after the last, at a
+        // row it has since left (found by reg_id).
+        let arrival = |at, row, reg_id| Arrival { at, table: TableId(1), row, reg_id, cabinet: CabinetId(3) };
+        report.arrivals = vec![arrival(2, 0, 5), arrival(5, 0, 6)];
+        report.freed.push((TableId(4), 9, CabinetId(3), ContextMask(1 << 100)));
+        let summary = Step {
+            node: 2,
+            node_step: 300,
+            global_step: 90_000,
+            statement: 4,
+            tick: 12,
+            time: 1_767_225_600,
+            wall_start_us: 1 << 33,
+            wall_us: 17,
+            mass: vec![(2, 1), (3, -1)],
+            appeared: vec![2],
+            disappeared: vec![3],
+            contexts_appeared: vec![(2, 0)],
+            contexts_disappeared: vec![(3, 1)],
+            changes: None,
+        };
+        let tables = tables();
+        let (mut runs, mut seen) = (Vec::new(), 0);
+        let n = runs_of(&report, &tables, &mut runs, |_, _, _, _| seen += 1);
+        assert_eq!((n, seen), (9, 9));
+        assert_eq!(runs, vec![(1, 7, 2, 2), (1, 5, 3, 2), (1, 7, 2, 1), (1, 9, 2, 2), (1, 6, 3, 2)]);
+        let c = &report.contexts;
+        let v = |x: &ContextChange| (x.context.0, TraceValue::from(&x.value));
+        let values = vec![
+            v(&c[0]),
+            v(&c[1]),
+            (0, TraceValue::Text("five".into())),
+            (3, TraceValue::Int(5)),
+            v(&c[2]),
+            v(&c[3]),
+            v(&c[4]),
+            (0, TraceValue::Text("six".into())),
+            (3, TraceValue::Int(6)),
+        ];
+        let expected = Event::Step(Step {
+            changes: Some(Changes {
+                transitions: vec![(1, 7, 0, 2)],
+                runs: runs.clone(),
+                values,
+                freed: vec![(4, 9, 1 << 100)],
+            }),
+            ..summary.clone()
+        });
+        let meta = ChunkMeta { node: 2, first_step: 1, last_step: 2, first_time: 0, last_time: 0 };
+        let mut built = ChunkBuilder::<Event>::default();
+        let changes = Some(ChangesOut { report: &report, tables: &tables, runs: &runs, values: n });
+        built.push_as(&StepEvent { step: &summary, changes });
+        built.push_as(&StepEvent { step: &summary, changes: None });
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.trace");
+        let mut w = crate::trace::TraceWriter::<u8, Vec<Event>>::create(&path, &0).unwrap();
+        w.write_encoded(built.take(ChunkKind::Events, meta.clone())).unwrap();
+        let owned = vec![expected.clone(), Event::Step(summary.clone())];
+        w.write_encoded(EncodedChunk::new(ChunkKind::Events, meta, &owned)).unwrap();
+        w.finish().unwrap();
+        let mut r = crate::trace::TraceReader::<u8, Vec<Event>>::open(&path).unwrap();
+        assert_eq!(r.read_chunk(0).unwrap(), owned);
+        assert_eq!(r.index()[0].len, r.index()[1].len, "the same bytes as the owned events");
+    }
+}
