@@ -55,9 +55,23 @@ pub(super) fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, Fault>
 
 /// Append the bincode bytes of `value` to `out`: the items of a sequence one at a time.
 pub(super) fn encode_into<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) -> Result<(), Fault> {
-    bincode::serde::encode_into_std_write(value, out, config())
-        .map(drop)
+    bincode::serde::encode_into_writer(value, Append(out), config())
         .map_err(|e| Fault::Codec(format!("bincode cannot encode: {e}")))
+}
+
+/// A writer appending to a Vec. Most of what a step writes are one-byte varints: a push each,
+/// not the call to memcpy a copy of a length unknown at compile time becomes.
+struct Append<'a>(&'a mut Vec<u8>);
+
+impl bincode::enc::write::Writer for Append<'_> {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) -> Result<(), bincode::error::EncodeError> {
+        match bytes {
+            [b] => self.0.push(*b),
+            _ => self.0.extend_from_slice(bytes),
+        }
+        Ok(())
+    }
 }
 
 /// `raw` as it will be stored: lz4 when that is smaller, size prefix included.
