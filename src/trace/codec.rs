@@ -76,19 +76,36 @@ impl bincode::enc::write::Writer for Append<'_> {
 
 /// `raw` as it will be stored: lz4 when that is smaller, size prefix included.
 pub(super) fn pack(raw: Vec<u8>) -> (Codec, Vec<u8>) {
-    // `encode` caps raw at MAX_FRAME, so its length fits the u32 prefix.
-    let Ok(size) = u32::try_from(raw.len()) else { return (Codec::Bincode, raw) };
+    match lz4(&raw) {
+        Some(packed) => (Codec::Lz4, packed),
+        None => (Codec::Bincode, raw),
+    }
+}
+
+/// [`pack`] for bytes borrowed from a buffer the caller keeps.
+pub(super) fn pack_slice(raw: &[u8]) -> (Codec, Vec<u8>) {
+    match lz4(raw) {
+        Some(packed) => (Codec::Lz4, packed),
+        None => (Codec::Bincode, raw.to_vec()),
+    }
+}
+
+/// `[u32 LE size][lz4 block]` of `raw`, when smaller than `raw`; compressed in place after
+/// the prefix, not copied there.
+fn lz4(raw: &[u8]) -> Option<Vec<u8>> {
+    // `encode` and the chunk builder cap raw at MAX_FRAME, so its length fits the u32 prefix.
+    let size = u32::try_from(raw.len()).ok()?;
     if raw.len() < MIN_PACK {
-        return (Codec::Bincode, raw);
+        return None;
     }
-    let block = lz4_flex::block::compress(&raw);
-    if block.len() + 4 >= raw.len() {
-        return (Codec::Bincode, raw);
+    let mut packed = vec![0; 4 + lz4_flex::block::get_maximum_output_size(raw.len())];
+    packed[..4].copy_from_slice(&size.to_le_bytes());
+    let len = lz4_flex::block::compress_into(raw, &mut packed[4..]).ok()?;
+    if len + 4 >= raw.len() {
+        return None;
     }
-    let mut packed = Vec::with_capacity(4 + block.len());
-    packed.extend_from_slice(&size.to_le_bytes());
-    packed.extend_from_slice(&block);
-    (Codec::Lz4, packed)
+    packed.truncate(4 + len);
+    Some(packed)
 }
 
 /// The bincode bytes of a payload stored with `codec`.

@@ -36,7 +36,7 @@ impl<C: Serialize> EncodedChunk<C> {
 /// producer keeps the items' bytes, not the items, and [`take`](Self::take) makes of them the
 /// chunk [`EncodedChunk::new`] would make of the `Vec<T>`.
 pub struct ChunkBuilder<T> {
-    /// The items' bincode bytes, one after the other.
+    /// [`HEAD`] bytes kept for the chunk's meta and length, then the items' bincode bytes.
     items: Vec<u8>,
     count: u64,
     /// The first encoding error, reported by the writer with the chunk.
@@ -44,9 +44,14 @@ pub struct ChunkBuilder<T> {
     item: PhantomData<fn(&T)>,
 }
 
+/// Room before the items for the bincode bytes of a chunk's meta and item count (at most 48:
+/// five varints of 9 bytes or less and one of 3), so that they go in front without moving
+/// the items.
+const HEAD: usize = 64;
+
 impl<T: Serialize> Default for ChunkBuilder<T> {
     fn default() -> Self {
-        ChunkBuilder { items: Vec::new(), count: 0, fault: None, item: PhantomData }
+        ChunkBuilder { items: vec![0; HEAD], count: 0, fault: None, item: PhantomData }
     }
 }
 
@@ -77,7 +82,7 @@ impl<T: Serialize> ChunkBuilder<T> {
 
     /// Bytes of the items appended so far, before compression.
     pub fn bytes(&self) -> usize {
-        self.items.len()
+        self.items.len() - HEAD
     }
 
     /// The chunk of the items appended so far; the builder starts again empty, keeping its
@@ -89,16 +94,16 @@ impl<T: Serialize> ChunkBuilder<T> {
         let packed = match fault {
             Some(f) => Err(f),
             None => codec::encode(&(&meta, count)).and_then(|head| {
-                let mut raw = Vec::with_capacity(head.len() + self.items.len());
-                raw.extend_from_slice(&head);
-                raw.extend_from_slice(&self.items);
+                let start = HEAD.checked_sub(head.len()).expect("a chunk's head fits HEAD");
+                self.items[start..HEAD].copy_from_slice(&head);
+                let raw = &self.items[start..];
                 if raw.len() > super::MAX_FRAME {
                     return Err(Fault::TooLarge(raw.len() as u64));
                 }
-                Ok(codec::pack(raw))
+                Ok(codec::pack_slice(raw))
             }),
         };
-        self.items.clear();
+        self.items.truncate(HEAD);
         EncodedChunk { kind, meta, packed, payload: PhantomData }
     }
 }
@@ -215,6 +220,14 @@ mod tests {
     fn a_chunk_built_item_by_item_is_the_chunk_of_its_items() {
         // Empty, one item, and past the one-byte varint length (251 items), compressed or not.
         for n in [0usize, 1, 7, 251, 300] {
+            // The largest meta there is: its head must fit in front of the items.
+            let big = ChunkMeta {
+                node: u16::MAX,
+                first_step: u64::MAX,
+                last_step: u64::MAX,
+                first_time: i64::MIN,
+                last_time: i64::MIN,
+            };
             let items: Vec<(u16, String)> = (0..n).map(|i| (i as u16 * 97, format!("item {i}"))).collect();
             let mut b = ChunkBuilder::default();
             for it in &items {
@@ -223,6 +236,11 @@ mod tests {
             assert_eq!(b.len(), n as u64);
             let built = packed(b.take(ChunkKind::Events, meta()));
             assert_eq!(built, packed(EncodedChunk::new(ChunkKind::Events, meta(), &items)), "{n} items");
+            for it in &items {
+                b.push(it);
+            }
+            let built = packed(b.take(ChunkKind::Events, big.clone()));
+            assert_eq!(built, packed(EncodedChunk::new(ChunkKind::Events, big, &items)), "{n} items");
             assert!(b.is_empty() && b.bytes() == 0, "take leaves the builder empty");
         }
     }
