@@ -8,7 +8,7 @@ use std::io::Write;
 use serde_json::json;
 
 use super::ExportError;
-use crate::recorder::{Event, PipelineDesc, Step, Trace};
+use crate::recorder::{Event, PipelineDesc, SkippedChanges, Step, Trace};
 
 fn write_event(out: &mut dyn Write, first: &mut bool, event: &serde_json::Value) -> Result<(), ExportError> {
     if !std::mem::take(first) {
@@ -45,7 +45,10 @@ pub fn perfetto(trace: &mut Trace, out: &mut dyn Write) -> Result<(), ExportErro
                "ts": ts, "args": {"tick": tick, "tables": tables}})
     };
     for i in 0..trace.index().len() {
-        let chunk = trace.read_chunk(i).map_err(|e| ExportError::Encode(e.to_string()))?;
+        // Steps' changes are read past: a timeline shows none of them.
+        let chunk = trace
+            .read_chunk_as::<Vec<Event<SkippedChanges>>>(i)
+            .map_err(|e| ExportError::Encode(e.to_string()))?;
         for event in chunk {
             match event {
                 Event::Step(s) => {
@@ -110,7 +113,7 @@ pub fn perfetto(trace: &mut Trace, out: &mut dyn Write) -> Result<(), ExportErro
 }
 
 /// The mass counter of a step's node after the step's mass changes, if it changed any.
-fn mass_counter(p: &PipelineDesc, mass: &mut [Vec<i64>], s: &Step) -> Option<serde_json::Value> {
+fn mass_counter<C>(p: &PipelineDesc, mass: &mut [Vec<i64>], s: &Step<C>) -> Option<serde_json::Value> {
     let n = s.node as usize;
     let m = mass.get_mut(n).filter(|_| !s.mass.is_empty())?;
     let mut series = serde_json::Map::new();

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::event::{Event, PipelineDesc};
+use super::event::{Event, PipelineDesc, Step};
 
 /// One cabinet of one node (Table 2/8).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -91,13 +91,16 @@ pub struct Consolidator {
 
 impl Consolidator {
     /// Take one event into account.
-    pub fn add(&mut self, event: &Event) {
+    pub fn add<C>(&mut self, event: &Event<C>) {
         // Undoing a failed tick changes the presence like a step does.
-        let s = match event {
-            Event::Step(s) => s,
-            Event::Failure(f) => &f.undo,
-            _ => return,
-        };
+        match event {
+            Event::Step(s) => self.add_step(s),
+            Event::Failure(f) => self.add_step(&f.undo),
+            _ => {}
+        }
+    }
+
+    fn add_step<C>(&mut self, s: &Step<C>) {
         for &(cabinet, delta) in &s.mass {
             let c = self.cabinets.entry((s.node, cabinet)).or_default();
             c.mass += delta;

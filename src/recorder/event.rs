@@ -257,9 +257,10 @@ pub struct Changes {
     pub freed: Vec<(u16, u64, u128)>,
 }
 
-/// One executed statement of one node.
+/// One executed statement of one node. `C` is what its changes are read as: [`Changes`], or
+/// [`SkippedChanges`] by a reader that needs the summary only.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Step {
+pub struct Step<C = Changes> {
     /// Node index in `PipelineDesc::nodes`.
     pub node: u16,
     /// The node's step number.
@@ -288,7 +289,88 @@ pub struct Step {
     /// (cabinet, context): no record of the cabinet holds the context any more.
     pub contexts_disappeared: Vec<(u16, u16)>,
     /// Full level only.
-    pub changes: Option<Changes>,
+    pub changes: Option<C>,
+}
+
+/// A step's [`Changes`] read past without being kept: what a reader that needs each step's
+/// summary only (a consolidation, a timeline) decodes instead, building no value and checking
+/// no text.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SkippedChanges;
+
+impl<'de> Deserialize<'de> for SkippedChanges {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{Error, SeqAccess, Visitor};
+        struct Fields;
+        impl<'de> Visitor<'de> for Fields {
+            type Value = SkippedChanges;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a step's changes")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<SkippedChanges, A::Error> {
+                // Changes' four fields, in order.
+                let read = [
+                    s.next_element::<Skip<(u16, u64, u16, u16)>>()?.is_some(),
+                    s.next_element::<Skip<(u16, u64, u16, u32)>>()?.is_some(),
+                    s.next_element::<Skip<(u16, SkippedValue)>>()?.is_some(),
+                    s.next_element::<Skip<(u16, u64, u128)>>()?.is_some(),
+                ];
+                match read.iter().position(|r| !r) {
+                    Some(i) => Err(A::Error::invalid_length(i, &self)),
+                    None => Ok(SkippedChanges),
+                }
+            }
+        }
+        d.deserialize_struct("Changes", &["transitions", "runs", "values", "freed"], Fields)
+    }
+}
+
+/// A sequence of `T` read past.
+struct Skip<T>(std::marker::PhantomData<T>);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Skip<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Items<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for Items<T> {
+            type Value = Skip<T>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a sequence")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut s: A) -> Result<Skip<T>, A::Error> {
+                while s.next_element::<T>()?.is_some() {}
+                Ok(Skip(std::marker::PhantomData))
+            }
+        }
+        d.deserialize_seq(Items(std::marker::PhantomData))
+    }
+}
+
+/// A [`TraceValue`] read past: its text as bytes, neither copied nor checked as UTF-8.
+#[derive(Deserialize)]
+enum SkippedValue {
+    Empty,
+    Int(#[allow(dead_code)] i64),
+    Text(#[allow(dead_code)] SkippedBytes),
+    Time(#[allow(dead_code)] i64, #[allow(dead_code)] i32),
+}
+
+/// Bytes read past.
+struct SkippedBytes;
+
+impl<'de> Deserialize<'de> for SkippedBytes {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Bytes;
+        impl<'de> serde::de::Visitor<'de> for Bytes {
+            type Value = SkippedBytes;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("bytes")
+            }
+            fn visit_bytes<E>(self, _: &[u8]) -> Result<SkippedBytes, E> {
+                Ok(SkippedBytes)
+            }
+        }
+        d.deserialize_bytes(Bytes)
+    }
 }
 
 /// One live record of a table at a checkpoint.
@@ -330,9 +412,9 @@ pub struct Checkpoint {
 // Nearly every event is a step: boxing it would cost an allocation per step for nothing.
 #[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Event {
+pub enum Event<C = Changes> {
     /// A statement ran.
-    Step(Step),
+    Step(Step<C>),
     /// A node's tables at the start of a tick (in a checkpoint chunk).
     Checkpoint(Box<Checkpoint>),
     /// A node processed all its input.
@@ -379,3 +461,92 @@ pub struct Failure {
 
 /// The payload of one trace chunk: consecutive events of one node.
 pub type Chunk = Vec<Event>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn events() -> Chunk {
+        let step = |n: u64, changes: Option<Changes>| Step {
+            node: 1,
+            node_step: n,
+            global_step: 1000 + n,
+            statement: 3,
+            tick: 2,
+            time: -7,
+            wall_start_us: 99,
+            wall_us: 5,
+            mass: vec![(2, 300), (3, -1)],
+            appeared: vec![2],
+            disappeared: vec![3],
+            contexts_appeared: vec![(2, 0)],
+            contexts_disappeared: vec![(3, 1)],
+            changes,
+        };
+        let changes = Changes {
+            transitions: vec![(1, 7, 0, 2), (1, u64::MAX, 2, 0)],
+            runs: vec![(1, 7, 2, 4)],
+            values: vec![
+                (0, TraceValue::Text("EV000000007".into())),
+                (1, TraceValue::Int(i64::MIN)),
+                (2, TraceValue::Time(1_767_225_600, 999_999_999)),
+                (3, TraceValue::Empty),
+                (4, TraceValue::Text("Zoë, a text longer than twenty-three bytes".into())),
+            ],
+            freed: vec![(1, 9, u128::MAX)],
+        };
+        let failure =
+            Failure { message: "boom".into(), restarts: 2, quarantined: Some((9, 4)), undo: step(3, None) };
+        vec![
+            Event::Step(step(0, Some(changes))),
+            Event::Step(step(1, None)),
+            Event::Failure(Box::new(failure)),
+            Event::Done { node: 1, steps: 4, time: 8 },
+        ]
+    }
+
+    /// What reading past the changes must give: every event the same, but changes skipped.
+    fn skipped(events: &Chunk) -> Vec<Event<SkippedChanges>> {
+        events
+            .iter()
+            .map(|e| match e {
+                Event::Step(s) => Event::Step(Step {
+                    node: s.node,
+                    node_step: s.node_step,
+                    global_step: s.global_step,
+                    statement: s.statement,
+                    tick: s.tick,
+                    time: s.time,
+                    wall_start_us: s.wall_start_us,
+                    wall_us: s.wall_us,
+                    mass: s.mass.clone(),
+                    appeared: s.appeared.clone(),
+                    disappeared: s.disappeared.clone(),
+                    contexts_appeared: s.contexts_appeared.clone(),
+                    contexts_disappeared: s.contexts_disappeared.clone(),
+                    changes: s.changes.as_ref().map(|_| SkippedChanges),
+                }),
+                // A failure's undo step never has changes: it is read whole.
+                Event::Failure(f) => Event::Failure(f.clone()),
+                Event::Done { node, steps, time } => Event::Done { node: *node, steps: *steps, time: *time },
+                other => panic!("not in this chunk: {other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn steps_read_past_their_changes_keep_everything_else() {
+        let config = bincode::config::standard();
+        let bytes = bincode::serde::encode_to_vec(events(), config).unwrap();
+        let (read, used): (Vec<Event<SkippedChanges>>, usize) =
+            bincode::serde::decode_from_slice(&bytes, config).unwrap();
+        assert_eq!(used, bytes.len(), "every byte read");
+        assert_eq!(read, skipped(&events()));
+        // A chunk cut anywhere is an error, never a panic.
+        for cut in 0..bytes.len() {
+            let r: Result<(Vec<Event<SkippedChanges>>, usize), _> =
+                bincode::serde::decode_from_slice(&bytes[..cut], config);
+            assert!(r.is_err(), "cut at {cut}");
+        }
+    }
+}

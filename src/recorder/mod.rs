@@ -16,14 +16,14 @@ use crossbeam_channel::{Sender, bounded};
 pub use consolidate::{Consolidation, Consolidator, ContextCell, NodeCabinet};
 pub use event::{
     CabinetDesc, Changes, Checkpoint, Chunk, ContextDesc, EVENTS_VERSION, Event, Failure,
-    KEYED_EVENTS_VERSION, Level, Order, PipelineDesc, RecorderSettings, RowSnapshot, StageDesc,
-    StatementDesc, Step, TraceHeader, TraceValue,
+    KEYED_EVENTS_VERSION, Level, Order, PipelineDesc, RecorderSettings, RowSnapshot, SkippedChanges,
+    StageDesc, StatementDesc, Step, TraceHeader, TraceValue,
 };
 use hook::{Flush, Keying, NodeRecorder};
 pub use keys::ChunkKeys;
 
 use crate::engine::{HookFactory, NoHook, NodeId, Pipeline, StepHook};
-use crate::trace::{TraceError, TraceReader, TraceWriter};
+use crate::trace::{ChunkKind, TraceError, TraceReader, TraceWriter};
 
 /// A trace file being read: header and chunks of events.
 pub type Trace = TraceReader<TraceHeader, Chunk>;
@@ -204,9 +204,12 @@ impl HookFactory for Recorder {
 /// Read a whole trace and consolidate it (a cut trace consolidates what it holds).
 pub fn consolidate(trace: &mut Trace) -> Result<Consolidation, TraceError> {
     let mut c = Consolidator::default();
+    // Steps and failures are in events chunks; their changes are read past, unused.
     for i in 0..trace.index().len() {
-        for e in &trace.read_chunk(i)? {
-            c.add(e);
+        if trace.index()[i].kind == ChunkKind::Events {
+            for e in &trace.read_chunk_as::<Vec<Event<SkippedChanges>>>(i)? {
+                c.add(e);
+            }
         }
     }
     Ok(c.finish(&trace.header().pipeline))

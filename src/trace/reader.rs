@@ -59,6 +59,12 @@ impl<H: DeserializeOwned, C: DeserializeOwned> TraceReader<H, C> {
 
     /// Read chunk `i` of [`index`](Self::index).
     pub fn read_chunk(&mut self, i: usize) -> Result<C, TraceError> {
+        self.read_chunk_as(i)
+    }
+
+    /// Read chunk `i` decoded as `T`, a type whose bytes are `C`'s: a view that reads past
+    /// what its reader does not need instead of building it.
+    pub fn read_chunk_as<T: DeserializeOwned>(&mut self, i: usize) -> Result<T, TraceError> {
         let count = self.layout.index.len();
         let Some(entry) = self.layout.index.get(i) else {
             return Err(TraceError::NoChunk { path: self.src.path().into(), index: i, count });
@@ -88,11 +94,11 @@ impl<H: DeserializeOwned, C: DeserializeOwned> TraceReader<H, C> {
         self.chunk(&frame).map(Some)
     }
 
-    fn chunk(&self, frame: &Frame) -> Result<(IndexEntry, C), TraceError> {
+    fn chunk<T: DeserializeOwned>(&self, frame: &Frame) -> Result<(IndexEntry, T), TraceError> {
         let Some(kind) = frame.kind.chunk() else {
             return Err(TraceError::corrupt(self.src.path(), frame.offset, "this frame is not a chunk"));
         };
-        let (meta, chunk): (ChunkMeta, C) = frame.decode(self.src.path())?;
+        let (meta, chunk): (ChunkMeta, T) = frame.decode(self.src.path())?;
         Ok((IndexEntry { offset: frame.offset, len: frame.len, kind, meta }, chunk))
     }
 }
