@@ -303,4 +303,44 @@ mod tests {
         assert_eq!(r.read_chunk(0).unwrap(), owned);
         assert_eq!(r.index()[0].len, r.index()[1].len, "the same bytes as the owned events");
     }
+
+    proptest::proptest! {
+        /// Arrivals anywhere among the changes (several at one place, before the first, after
+        /// the last) walk in the order the step made them: each arrival's row values just
+        /// before the change it precedes.
+        #[test]
+        fn values_walk_in_the_order_the_step_made_them(
+            changes in proptest::collection::vec((0u64..4, 0u16..4, -3i64..3), 0..12),
+            arrivals in proptest::collection::vec((0usize..13, 0usize..2), 0..6),
+        ) {
+            let tables = tables();
+            let mut report = StepReport::with_detail(ReportDetail::Full);
+            report.contexts = changes.iter().map(|&(r, c, v)| change(r, c, Value::Int(v))).collect();
+            let mut arrivals: Vec<(usize, usize)> =
+                arrivals.into_iter().map(|(at, row)| (at.min(changes.len()), row)).collect();
+            arrivals.sort_by_key(|a| a.0);
+            report.arrivals = arrivals
+                .iter()
+                .map(|&(at, row)| Arrival { at, table: TableId(1), row, reg_id: 5 + row as u64, cabinet: CabinetId(3) })
+                .collect();
+            // The order written plainly: before change i, the arrivals placed at i.
+            let mut expected = Vec::new();
+            for i in 0..=report.contexts.len() {
+                for a in report.arrivals.iter().filter(|a| a.at == i) {
+                    let row = &tables[1].rows()[a.row];
+                    expected.extend(row.contexts().map(|(c, v)| (a.reg_id, c.0, v.clone())));
+                }
+                if let Some(c) = report.contexts.get(i) {
+                    expected.push((c.reg_id, c.context.0, c.value.clone()));
+                }
+            }
+            let mut walked = Vec::new();
+            each_value(&report, &tables, |_, reg_id, _, c, v| walked.push((reg_id, c.0, v.clone())));
+            proptest::prop_assert_eq!(&walked, &expected);
+            let mut runs = Vec::new();
+            let n = runs_of(&report, &tables, &mut runs, |_, _, _, _| {});
+            proptest::prop_assert_eq!(n, expected.len());
+            proptest::prop_assert_eq!(runs.iter().map(|r| r.3 as usize).sum::<usize>(), n);
+        }
+    }
 }
