@@ -119,6 +119,12 @@ impl Consolidator {
         }
     }
 
+    /// Take in what another consolidator added, of other nodes than this one's.
+    pub fn merge(&mut self, other: Consolidator) {
+        self.cabinets.extend(other.cabinets);
+        self.contexts.extend(other.contexts);
+    }
+
     /// The consolidation of the events added so far.
     pub fn finish(&self, p: &PipelineDesc) -> Consolidation {
         let spectra = |cabinet: u16| -> String {

@@ -7,6 +7,7 @@ mod hook;
 mod keys;
 mod out;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -203,16 +204,52 @@ impl HookFactory for Recorder {
 
 /// Read a whole trace and consolidate it (a cut trace consolidates what it holds).
 pub fn consolidate(trace: &mut Trace) -> Result<Consolidation, TraceError> {
+    // Steps and failures are in events chunks. Each node's fold is its own, so the nodes are
+    // shared among threads, each reading the file on its own (a full trace's chunks take
+    // most of the time to decode, even with their changes read past).
+    let events = || trace.index().iter().enumerate().filter(|(_, e)| e.kind == ChunkKind::Events);
+    let mut bytes: BTreeMap<u16, u64> = BTreeMap::new();
+    for (_, e) in events() {
+        *bytes.entry(e.meta.node).or_default() += u64::from(e.len);
+    }
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(bytes.len()).clamp(1, 4);
+    // The nodes, biggest first, each to the thread with the fewest bytes so far.
+    let mut nodes: Vec<(u16, u64)> = bytes.into_iter().collect();
+    nodes.sort_by_key(|&(node, b)| (std::cmp::Reverse(b), node));
+    let mut load = vec![0u64; threads];
+    let mut thread_of: BTreeMap<u16, usize> = BTreeMap::new();
+    for (node, b) in nodes {
+        let t = (0..threads).min_by_key(|&t| load[t]).unwrap_or(0);
+        load[t] += b;
+        thread_of.insert(node, t);
+    }
+    let mut shares: Vec<Vec<usize>> = vec![Vec::new(); threads];
+    for (i, e) in events() {
+        shares[thread_of[&e.meta.node]].push(i);
+    }
+    let path = trace.path().to_path_buf();
     let mut c = Consolidator::default();
-    // Steps and failures are in events chunks; their changes are read past, unused.
-    for i in 0..trace.index().len() {
-        if trace.index()[i].kind == ChunkKind::Events {
-            for e in &trace.read_chunk_as::<Vec<Event<SkippedChanges>>>(i)? {
-                c.add(e);
-            }
+    std::thread::scope(|scope| {
+        let others: Vec<_> =
+            shares[1..].iter().map(|chunks| scope.spawn(|| fold(&mut Trace::open(&path)?, chunks))).collect();
+        c.merge(fold(trace, &shares[0])?);
+        for other in others {
+            c.merge(other.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))?);
+        }
+        Ok::<_, TraceError>(())
+    })?;
+    Ok(c.finish(&trace.header().pipeline))
+}
+
+/// The consolidation of some events chunks, their steps' changes read past.
+fn fold(trace: &mut Trace, chunks: &[usize]) -> Result<Consolidator, TraceError> {
+    let mut c = Consolidator::default();
+    for &i in chunks {
+        for e in &trace.read_chunk_as::<Vec<Event<SkippedChanges>>>(i)? {
+            c.add(e);
         }
     }
-    Ok(c.finish(&trace.header().pipeline))
+    Ok(c)
 }
 
 /// Open a trace written by the recorder, with a clear error when another catar wrote it.

@@ -34,6 +34,11 @@ impl<H: DeserializeOwned, C: DeserializeOwned> TraceReader<H, C> {
         Ok(TraceReader { src, header, layout, chunk: PhantomData })
     }
 
+    /// The file read.
+    pub fn path(&self) -> &Path {
+        self.src.path()
+    }
+
     /// The header written when the file was created.
     pub fn header(&self) -> &H {
         &self.header
