@@ -161,9 +161,7 @@ impl Recorder {
         };
         Ok(Recording { bytes })
     }
-}
 
-impl Recorder {
     /// What node `index` keys at full level.
     fn keying(&self, node: &NodeId, index: u16) -> Option<Keying> {
         if self.settings.level != Level::Full {
