@@ -71,13 +71,32 @@ impl Client {
         }
     }
 
-    /// Every row of a node's reactors, page by page, in (table, reg_id) order.
+    /// Every row of a node's reactors and of its port tables (the records it sends on when
+    /// its tick ends), page by page, in (table, reg_id) order.
     fn rows(&mut self, node: &str) -> Vec<Row> {
+        // The rating pipeline's port tables, by stage.
+        let ports: &[&str] = match node.split('/').next() {
+            Some("REG") => &["CONFIRMED", "rejected"],
+            Some("RATE") => &["RATED", "quarantine"],
+            _ => &["persistent"],
+        };
+        let mut all = self.table(node, None);
+        for port in ports {
+            let rows = self.table(node, Some(port));
+            assert!(rows.iter().all(|r| r.table == *port), "{node} {port}: {rows:?}");
+            all.extend(rows);
+        }
+        all.sort_by(|a: &Row, b: &Row| (&a.table, a.reg_id).cmp(&(&b.table, b.reg_id)));
+        all
+    }
+
+    /// Every row of a node's table (None: of its reactors), page by page.
+    fn table(&mut self, node: &str, table: Option<&str>) -> Vec<Row> {
         let mut all = Vec::new();
         loop {
             self.session.send(Command::Inquire {
                 node: node.into(),
-                reactor: None,
+                reactor: table.map(str::to_string),
                 filter: None,
                 offset: all.len(),
                 limit: Some(1000),
@@ -87,11 +106,9 @@ impl Client {
             };
             all.extend(page.rows);
             if all.len() >= page.total {
-                break;
+                return all;
             }
         }
-        all.sort_by(|a: &Row, b: &Row| (&a.table, a.reg_id).cmp(&(&b.table, b.reg_id)));
-        all
     }
 }
 

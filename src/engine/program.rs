@@ -140,6 +140,19 @@ impl Stage {
         self.tables.iter().map(|t| (t.name.as_str(), t.kind))
     }
 
+    /// What each table is, by table id, as a trace names it: its kind, or `Output` and `Sink`
+    /// for the port tables emptied at the end of each tick.
+    pub(crate) fn table_kinds(&self) -> impl Iterator<Item = (&str, String)> {
+        self.tables.iter().map(|t| {
+            let kind = match t.port {
+                Some(Port::Next) => "Output".to_string(),
+                Some(Port::Sink) => "Sink".to_string(),
+                None => format!("{:?}", t.kind),
+            };
+            (t.name.as_str(), kind)
+        })
+    }
+
     /// The context that routes records to this stage's segments.
     pub fn key(&self) -> ContextId {
         self.key

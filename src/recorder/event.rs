@@ -121,7 +121,9 @@ pub struct StageDesc {
     pub segments: u16,
     /// Its statements in order.
     pub statements: Vec<StatementDesc>,
-    /// Its tables (name, kind).
+    /// Its tables (name, kind): the kind as the engine names it (`Reactor(Driving)`,
+    /// `Accumulator` …), or `Output` and `Sink` for the port tables a node empties at the end
+    /// of each tick (`Data` in traces written before they were told apart).
     pub tables: Vec<(String, String)>,
 }
 
@@ -182,7 +184,7 @@ impl PipelineDesc {
                         text: st.text.clone(),
                     })
                     .collect(),
-                tables: s.table_names().map(|(name, kind)| (name.to_string(), format!("{kind:?}"))).collect(),
+                tables: s.table_kinds().map(|(name, kind)| (name.to_string(), kind)).collect(),
             })
             .collect();
         let nodes = p.nodes().into_iter().map(|n| n.name).collect();

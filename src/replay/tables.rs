@@ -26,6 +26,8 @@ pub(crate) fn value_of(v: &TraceValue) -> Value {
 pub(crate) struct TableRows {
     names: Vec<String>,
     reactors: Vec<bool>,
+    // The port tables, emptied when a node's tick ends as the live node empties them.
+    ports: Vec<bool>,
     // Ordered by reg_id: an inquiry lists rows in a stable order whatever the path here.
     tables: Vec<BTreeMap<u64, Record>>,
 }
@@ -39,6 +41,8 @@ pub(crate) struct NodeTables {
     pub matcher: Matcher,
     report: StepReport,
     scratch: Scratch,
+    /// The tick of the last step applied (or of the checkpoint restored).
+    tick: Option<u64>,
 }
 
 /// What applying a step works with: (table, reg_id) -> cabinet and contexts before the step,
@@ -59,22 +63,26 @@ impl NodeTables {
         let stage = desc.nodes.get(node).and_then(|n| desc.stages.iter().find(|s| s.name == stage_name(n)));
         let tables: &[(String, String)] = stage.map_or(&[], |s| &s.tables);
         let reactors: Vec<bool> = tables.iter().map(|(_, kind)| kind.starts_with("Reactor")).collect();
+        let ports = tables.iter().map(|(_, kind)| kind == "Output" || kind == "Sink").collect();
         NodeTables {
             cabinets: desc.cabinets.len(),
             matcher: Matcher::new(Presence::new(desc.cabinets.len()).only_tables(reactors.clone())),
             rows: TableRows {
                 names: tables.iter().map(|(name, _)| name.clone()).collect(),
                 reactors,
+                ports,
                 tables: vec![BTreeMap::new(); tables.len()],
             },
             report: StepReport::default(),
             scratch: Scratch::default(),
+            tick: None,
         }
     }
 
     /// Back to the state before the node's first step.
     pub fn clear(&mut self) {
         self.rows.tables.iter_mut().for_each(BTreeMap::clear);
+        self.tick = None;
         self.matcher = Matcher::new(Presence::new(self.cabinets).only_tables(self.rows.reactors.clone()));
     }
 
@@ -82,6 +90,7 @@ impl NodeTables {
     pub fn restore(&mut self, cp: &Checkpoint) {
         self.clear();
         self.report.clear();
+        self.tick = Some(cp.tick);
         for (table, rows) in &cp.tables {
             let Some(t) = self.rows.tables.get_mut(*table as usize) else { continue };
             // A damaged or hostile trace may name cabinets and contexts the pipeline lacks.
@@ -111,6 +120,13 @@ impl NodeTables {
     /// Apply one recorded step; the report of what it changed (for the matcher's `touched`).
     pub fn apply(&mut self, step: &Step) -> &StepReport {
         self.report.clear();
+        if self.tick.is_some_and(|t| t != step.tick) {
+            // The node sent its port tables' records on when its tick ended: without this a
+            // replay would show them long after they left, and hold every record of the run.
+            let ports = self.rows.ports.iter();
+            self.rows.tables.iter_mut().zip(ports).filter(|(_, p)| **p).for_each(|(t, _)| t.clear());
+        }
+        self.tick = Some(step.tick);
         let Some(changes) = &step.changes else {
             self.matcher.observe(&self.report);
             return &self.report;

@@ -200,12 +200,14 @@ pub(crate) fn inquire(
 ) -> Result<Rows, String> {
     let chosen: Vec<usize> = match &q.reactor {
         Some(name) => {
-            let t = (0..tables.count()).find(|&t| tables.name(t).eq_ignore_ascii_case(name)).ok_or_else(
-                || {
-                    let known: Vec<&str> = (0..tables.count()).map(|t| tables.name(t)).collect();
-                    format!("{node} has no table `{name}` (it has: {})", known.join(", "))
-                },
-            )?;
+            // The name as written first: DIS has a PERSISTENT reactor and a `persistent` sink.
+            let exact = (0..tables.count()).find(|&t| tables.name(t) == name);
+            let t =
+                exact.or_else(|| (0..tables.count()).find(|&t| tables.name(t).eq_ignore_ascii_case(name)));
+            let t = t.ok_or_else(|| {
+                let known: Vec<&str> = (0..tables.count()).map(|t| tables.name(t)).collect();
+                format!("{node} has no table `{name}` (it has: {})", known.join(", "))
+            })?;
             vec![t]
         }
         None => (0..tables.count()).filter(|&t| tables.reactor(t)).collect(),
