@@ -126,9 +126,20 @@ fn input_with_poison(cdrs: usize, poison_rate: f64) -> tempfile::TempDir {
 
 /// A live run recording a full trace: every stop of `texts` with the rows of its node.
 fn live(dir: &Path, texts: &[&str], faults: &[&str]) -> (PathBuf, Vec<(Key, Vec<Row>)>) {
-    let trace = dir.join(format!("t{}.trc", texts.join("").len()));
-    let mut opts = RunOptions::new(dir, dir.join(format!("{}.db", texts.join("").len())));
+    live_in_windows(dir, texts, faults, catar::engine::DEFAULT_WINDOW)
+}
+
+/// [`live`] with `window` input rows a tick.
+fn live_in_windows(
+    dir: &Path,
+    texts: &[&str],
+    faults: &[&str],
+    window: usize,
+) -> (PathBuf, Vec<(Key, Vec<Row>)>) {
+    let trace = dir.join(format!("t{}-{window}.trc", texts.join("").len()));
+    let mut opts = RunOptions::new(dir, dir.join(format!("{}-{window}.db", texts.join("").len())));
     opts.segments = 2;
+    opts.window = window;
     opts.faults = faults.iter().map(|f| f.parse().unwrap()).collect();
     opts.record =
         Some((trace.clone(), RecorderSettings { level: Level::Full, ..RecorderSettings::default() }));
@@ -299,6 +310,27 @@ fn same_stops_live_and_replayed(dir: &Path, sets: &[Vec<&str>], faults: &[&str])
         for (l, r) in live.iter().zip(&back) {
             assert_eq!(l.1, r.1, "{texts:?}: rows at {:?} reached backwards", l.0);
         }
+    }
+}
+
+/// A run of many ticks (several checkpoints apart): jumping to its stops in any order, the
+/// replay rebuilds each node as the live run had it, records carried in from the stage before
+/// included (their values found where that stage sent them, rebuilt from its checkpoints when
+/// the replay has not just passed there).
+#[test]
+fn a_replay_jumping_across_a_long_run_sees_the_live_rows_at_every_stop() {
+    let dir = input(3000);
+    // 64 rows a tick: 47 ticks, a checkpoint every 32; a stop in DIS/1 every tick.
+    let (trace, live) = live_in_windows(dir.path(), &[BREAK], &["RATE/0:step=200"], 64);
+    assert!(live.len() > 40, "{} stops", live.len());
+    let mut c = replay(&trace, &[]);
+    let far_apart = (0..live.len()).map(|i| (i * 17) % live.len()).take(12);
+    for i in (0..live.len()).rev().step_by(2).chain(far_apart) {
+        let (key, rows) = &live[i];
+        // Before the step (or after it: before the next).
+        let target = if key.5 == Position::Before { key.3 } else { key.3 + 1 };
+        c.ask(Command::Goto { step: target });
+        assert_eq!(&c.rows(&key.0), rows, "rows at {key:?}");
     }
 }
 

@@ -383,6 +383,7 @@ impl Node<'_> {
             for id in self.stage.port_tables(Port::Next).collect::<Vec<TableId>>() {
                 for mut r in ws.table_mut(id).drain() {
                     let to = route(&mut r, next, senders.len());
+                    r.mark_sent();
                     parts[to].push(r);
                 }
             }

@@ -99,6 +99,9 @@ pub struct RunReport {
     pub records: u64,
 }
 
+/// Input rows per micro-batch window (per tick across a stage) unless set otherwise.
+pub const DEFAULT_WINDOW: usize = 1024;
+
 /// A pipeline: stages joined by bounded channels, each stage run by N segments.
 pub struct Pipeline {
     schema: Arc<Schema>,
@@ -114,7 +117,7 @@ impl Pipeline {
         Pipeline {
             schema,
             stages: Vec::new(),
-            window: 1024,
+            window: DEFAULT_WINDOW,
             capacity: 4,
             supervision: Supervision::default(),
         }

@@ -41,6 +41,9 @@ pub struct Record {
     slots: Vec<Value>,
     // Bit i set when context i holds a value: what a report says moves with the record.
     held: u128,
+    // Set when a node sent it to the next stage, cleared by any change of its contexts: a
+    // recording then lists its values once, where the stage before set them.
+    sent: bool,
 }
 
 /// Equal when the headers and the contexts held are (however many empty slots each keeps).
@@ -56,7 +59,7 @@ impl Eq for Record {}
 
 impl Clone for Record {
     fn clone(&self) -> Self {
-        Record { header: self.header.clone(), slots: self.slots.clone(), held: self.held }
+        Record { header: self.header.clone(), slots: self.slots.clone(), held: self.held, sent: self.sent }
     }
 
     /// Into the slots already allocated, copying only the slots that hold a value (a record
@@ -77,13 +80,14 @@ impl Clone for Record {
             }
         }
         self.held = source.held;
+        self.sent = source.sent;
     }
 }
 
 impl Record {
     /// A new record with no contexts, in no cabinet yet.
     pub fn new(reg_id: u64) -> Self {
-        Record { header: Header { reg_id, ..Header::default() }, slots: Vec::new(), held: 0 }
+        Record { header: Header { reg_id, ..Header::default() }, slots: Vec::new(), held: 0, sent: false }
     }
 
     /// A new record with all `slots` contexts present (and empty), so that filling it never
@@ -91,7 +95,7 @@ impl Record {
     pub fn with_capacity(reg_id: u64, slots: usize) -> Self {
         let mut values = Vec::with_capacity(slots);
         values.resize_with(slots, || Value::Empty);
-        Record { header: Header { reg_id, ..Header::default() }, slots: values, held: 0 }
+        Record { header: Header { reg_id, ..Header::default() }, slots: values, held: 0, sent: false }
     }
 
     /// The value of a context (empty when the record has none).
@@ -105,6 +109,7 @@ impl Record {
     #[inline]
     pub fn set(&mut self, context: ContextId, value: Value) -> Value {
         let slot = context.slot();
+        self.sent = false;
         if slot >= self.slots.len() {
             if value.is_empty() {
                 return Value::Empty;
@@ -130,6 +135,17 @@ impl Record {
     pub(crate) fn clear(&mut self) {
         self.slots.clear();
         self.held = 0;
+        self.sent = false;
+    }
+
+    /// The record goes to the next stage with the contexts it holds now.
+    pub(crate) fn mark_sent(&mut self) {
+        self.sent = true;
+    }
+
+    /// True when its contexts are those it was sent to this stage with.
+    pub(crate) fn as_sent(&self) -> bool {
+        self.sent
     }
 
     /// The non-empty contexts with their values, in slot order.

@@ -54,6 +54,8 @@ pub struct RunOptions {
     pub max_failures: u32,
     /// Faults to inject into nodes.
     pub faults: Vec<Fault>,
+    /// Input rows per tick (micro-batch window).
+    pub window: usize,
 }
 
 impl RunOptions {
@@ -70,6 +72,7 @@ impl RunOptions {
             control: Control::new(),
             max_failures: crate::engine::DEFAULT_MAX_FAILURES,
             faults: Vec::new(),
+            window: crate::engine::DEFAULT_WINDOW,
         }
     }
 }
@@ -222,6 +225,7 @@ pub fn prepare(opts: &RunOptions) -> Result<Prepared, RatingError> {
     let expected = input::estimated_rows(&opts.input);
     let mut pipeline = pipeline(&rating, &refs, opts.segments, &opts.domestic_prefix, expected);
     check_faults(&pipeline, &opts.faults)?;
+    pipeline.window(opts.window);
     let supervision = pipeline.supervision_mut();
     supervision.max_failures = opts.max_failures;
     supervision.faults = opts.faults.clone();

@@ -6,12 +6,13 @@ use serde::{Deserialize, Serialize};
 use crate::engine::Pipeline;
 use crate::model::{CabinetKind, Value, Weight};
 
-/// Version of the header and event types below; bumped whenever they change shape.
-pub const EVENTS_VERSION: u32 = 8;
+/// Version of the header and event types below; bumped whenever they change shape or meaning.
+pub const EVENTS_VERSION: u32 = 9;
 
 /// The oldest events version this catar reads: version 4 lacks [`Event::Keys`]; version
 /// 5 keyed values another way, so its keys are not used (its chunks are all read); version 6
-/// lacks [`Event::Failure`], version 7 [`Event::Restarts`].
+/// lacks [`Event::Failure`], version 7 [`Event::Restarts`]; before version 9 no record is
+/// carried in (a run of no values, see [`Changes::runs`]).
 pub const OLDEST_EVENTS_VERSION: u32 = 4;
 
 /// The first events version whose keys a search trusts.
@@ -251,7 +252,9 @@ impl From<&Value> for TraceValue {
 pub struct Changes {
     /// (table, reg_id, from cabinet, to cabinet).
     pub transitions: Vec<(u16, u64, u16, u16)>,
-    /// Runs of values of one record: (table, reg_id, cabinet, how many of `values`).
+    /// Runs of values of one record: (table, reg_id, cabinet, how many of `values`). A run
+    /// of none is a record carried in: it arrived holding what the stage before sent it with
+    /// at the end of the same tick (that stage's steps set those values).
     pub runs: Vec<(u16, u64, u16, u32)>,
     /// (context, value), in run order.
     pub values: Vec<(u16, TraceValue)>,

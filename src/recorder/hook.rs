@@ -36,6 +36,9 @@ pub(crate) struct Keying {
     /// is recorded too, since they are the values those records left it with, keyed there
     /// (a search finds the records there and follows them here by reg_id).
     pub charges: bool,
+    /// Whether a record arriving as the stage before sent it is written as carried in (a run
+    /// of no values): when that stage is recorded in full for as long, into this file alone.
+    pub carry: bool,
 }
 
 /// Ticks between two checkpoints at full level: a replay reaches any step by reading at most
@@ -290,12 +293,13 @@ impl StepHook for NodeRecorder {
                 key_moves(k, keys, report);
             }
             let charged = at.op == OpKind::Charge;
-            let values = runs_of(report, tables, &mut self.runs, |table, reg_id, context, value| {
+            let carry = self.keying.as_ref().is_some_and(|k| k.carry);
+            let values = runs_of(report, tables, carry, &mut self.runs, |table, reg_id, context, value| {
                 if let Some((k, keys)) = keying.as_mut() {
                     k.key(keys, charged, table, reg_id, context, value);
                 }
             });
-            let changes = Some(ChangesOut { report, tables, runs: &self.runs, values });
+            let changes = Some(ChangesOut { report, tables, carry, runs: &self.runs, values });
             self.chunk.push_as(&StepEvent { step: &step, changes });
         } else {
             self.chunk.push(&Event::Step(step));

@@ -176,6 +176,8 @@ impl Recorder {
             identifiers: self.identifiers.clone(),
             flow: self.flow.get(index as usize).cloned().unwrap_or_default(),
             charges: !upstream_recorded,
+            // An appended trace holds several runs, whose reg_ids and ticks repeat.
+            carry: upstream_recorded && self.settings.order == Order::Truncate,
         })
     }
 }

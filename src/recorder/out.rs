@@ -23,6 +23,8 @@ pub(crate) struct ChangesOut<'a> {
     pub report: &'a StepReport,
     /// The node's tables, where the arrivals' values are.
     pub tables: &'a [Table],
+    /// Whether records arriving as the stage before sent them are carried (see [`try_each_value`]).
+    pub carry: bool,
     /// Runs of the step's values that belong to one record (table, reg_id, cabinet, count),
     /// from [`runs_of`].
     pub runs: &'a [(u16, u64, u16, u32)],
@@ -30,25 +32,35 @@ pub(crate) struct ChangesOut<'a> {
     pub values: usize,
 }
 
-/// Walk each value of a step, in order, with its record: `f(table, reg_id, cabinet, context,
-/// value)`. The changes listed one by one, and before the change each arrival comes before,
-/// the values of its row. Plain loops: this runs for every value a full recording writes.
+/// One value of a step, or `None` for a record carried in: it arrived with the values the
+/// stage before sent it with, which that stage's steps set (written there, not again here).
+pub(crate) type Item<'v> = Option<(ContextId, &'v Value)>;
+
+/// Walk each value of a step, in order, with its record: `f(table, reg_id, cabinet, item)`.
+/// The changes listed one by one, and before the change each arrival comes before, the values
+/// of its row; or, when `carry` and the row holds what the stage before sent, one `None`.
+/// Plain loops: this runs for every value a full recording writes.
 pub(crate) fn try_each_value<E>(
     report: &StepReport,
     tables: &[Table],
-    mut f: impl FnMut(u16, u64, u16, ContextId, &Value) -> Result<(), E>,
+    carry: bool,
+    mut f: impl FnMut(u16, u64, u16, Item<'_>) -> Result<(), E>,
 ) -> Result<(), E> {
     let mut from = 0;
     for a in report.arrivals.iter().map(Some).chain([None]) {
         let at = a.map_or(report.contexts.len(), |a| a.at);
         for c in report.contexts.get(from..at).unwrap_or_default() {
-            f(c.table.0, c.reg_id, c.cabinet.0, c.context, &c.value)?;
+            f(c.table.0, c.reg_id, c.cabinet.0, Some((c.context, &c.value)))?;
         }
         from = at;
         if let Some(row) = a.and_then(|a| row_of(tables, a)) {
             let a = a.expect("a row is an arrival's");
+            if carry && row.as_sent() {
+                f(a.table.0, a.reg_id, a.cabinet.0, None)?;
+                continue;
+            }
             for (context, value) in row.contexts() {
-                f(a.table.0, a.reg_id, a.cabinet.0, context, value)?;
+                f(a.table.0, a.reg_id, a.cabinet.0, Some((context, value)))?;
             }
         }
     }
@@ -59,10 +71,11 @@ pub(crate) fn try_each_value<E>(
 pub(crate) fn each_value(
     report: &StepReport,
     tables: &[Table],
-    mut f: impl FnMut(u16, u64, u16, ContextId, &Value),
+    carry: bool,
+    mut f: impl FnMut(u16, u64, u16, Item<'_>),
 ) {
-    let walked: Result<(), std::convert::Infallible> = try_each_value(report, tables, |t, r, c, x, v| {
-        f(t, r, c, x, v);
+    let walked: Result<(), std::convert::Infallible> = try_each_value(report, tables, carry, |t, r, c, x| {
+        f(t, r, c, x);
         Ok(())
     });
     let Ok(()) = walked;
@@ -82,7 +95,11 @@ impl Serialize for Values<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeSeq;
         let mut seq = s.serialize_seq(Some(self.0.values))?;
-        try_each_value(self.0.report, self.0.tables, |_, _, _, c, v| seq.serialize_element(&(c.0, Tv(v))))?;
+        let c = self.0;
+        try_each_value(c.report, c.tables, c.carry, |_, _, _, item| match item {
+            Some((context, v)) => seq.serialize_element(&(context.0, Tv(v))),
+            None => Ok(()),
+        })?;
         seq.end()
     }
 }
@@ -169,19 +186,25 @@ impl Serialize for StepOut<'_> {
 
 /// The runs of a step's values, and how many values it has: consecutive values of one record
 /// (a charged record's contexts, a collision's fills) share one run instead of repeating its
-/// table, reg_id and cabinet each. `also` sees each value on the way.
+/// table, reg_id and cabinet each; a record carried in is a run of no values, never extended.
+/// `also` sees each value on the way.
 pub(crate) fn runs_of(
     report: &StepReport,
     tables: &[Table],
+    carry: bool,
     runs: &mut Vec<(u16, u64, u16, u32)>,
     mut also: impl FnMut(u16, u64, ContextId, &Value),
 ) -> usize {
     runs.clear();
     let mut n = 0;
-    each_value(report, tables, |table, reg_id, cabinet, context, value| {
+    each_value(report, tables, carry, |table, reg_id, cabinet, item| {
+        let Some((context, value)) = item else {
+            runs.push((table, reg_id, cabinet, 0));
+            return;
+        };
         n += 1;
         match runs.last_mut() {
-            Some(r) if r.0 == table && r.1 == reg_id && r.2 == cabinet => r.3 += 1,
+            Some(r) if r.3 > 0 && r.0 == table && r.1 == reg_id && r.2 == cabinet => r.3 += 1,
             _ => runs.push((table, reg_id, cabinet, 1)),
         }
         also(table, reg_id, context, value);
@@ -262,7 +285,7 @@ mod tests {
         };
         let tables = tables();
         let (mut runs, mut seen) = (Vec::new(), 0);
-        let n = runs_of(&report, &tables, &mut runs, |_, _, _, _| seen += 1);
+        let n = runs_of(&report, &tables, false, &mut runs, |_, _, _, _| seen += 1);
         assert_eq!((n, seen), (9, 9));
         assert_eq!(runs, vec![(1, 7, 2, 2), (1, 5, 3, 2), (1, 7, 2, 1), (1, 9, 2, 2), (1, 6, 3, 2)]);
         let c = &report.contexts;
@@ -289,7 +312,8 @@ mod tests {
         });
         let meta = ChunkMeta { node: 2, first_step: 1, last_step: 2, first_time: 0, last_time: 0 };
         let mut built = ChunkBuilder::<Event>::default();
-        let changes = Some(ChangesOut { report: &report, tables: &tables, runs: &runs, values: n });
+        let changes =
+            Some(ChangesOut { report: &report, tables: &tables, carry: false, runs: &runs, values: n });
         built.push_as(&StepEvent { step: &summary, changes });
         built.push_as(&StepEvent { step: &summary, changes: None });
         let dir = tempfile::tempdir().unwrap();
@@ -302,6 +326,30 @@ mod tests {
         let mut r = crate::trace::TraceReader::<u8, Vec<Event>>::open(&path).unwrap();
         assert_eq!(r.read_chunk(0).unwrap(), owned);
         assert_eq!(r.index()[0].len, r.index()[1].len, "the same bytes as the owned events");
+    }
+
+    /// A record arriving as the stage before sent it is a run of no values when carrying,
+    /// never extended by a later change to it; one changed since it was sent lists its values.
+    #[test]
+    fn a_record_arriving_as_sent_is_carried_in_without_its_values() {
+        let mut tables = tables();
+        tables[1].row_mut(0).mark_sent();
+        let mut report = StepReport::with_detail(ReportDetail::Full);
+        let arrival = |row, reg_id| Arrival { at: 0, table: TableId(1), row, reg_id, cabinet: CabinetId(3) };
+        report.arrivals = vec![arrival(0, 5), arrival(1, 6)];
+        report.contexts =
+            vec![ContextChange { cabinet: CabinetId(3), reg_id: 5, ..change(5, 1, Value::Int(1)) }];
+        let mut runs = Vec::new();
+        let n = runs_of(&report, &tables, true, &mut runs, |_, _, _, _| {});
+        assert_eq!(runs, vec![(1, 5, 3, 0), (1, 6, 3, 2), (1, 5, 3, 1)]);
+        assert_eq!(n, 3);
+        let n = runs_of(&report, &tables, false, &mut runs, |_, _, _, _| {});
+        assert_eq!(runs, vec![(1, 5, 3, 2), (1, 6, 3, 2), (1, 5, 3, 1)]);
+        assert_eq!(n, 5);
+        // A change to the row clears what it was sent with.
+        tables[1].row_mut(0).set(ContextId(2), Value::Int(9));
+        runs_of(&report, &tables, true, &mut runs, |_, _, _, _| {});
+        assert_eq!(runs[0], (1, 5, 3, 3));
     }
 
     proptest::proptest! {
@@ -335,10 +383,13 @@ mod tests {
                 }
             }
             let mut walked = Vec::new();
-            each_value(&report, &tables, |_, reg_id, _, c, v| walked.push((reg_id, c.0, v.clone())));
+            each_value(&report, &tables, false, |_, reg_id, _, item| {
+                let (c, v) = item.expect("nothing carried");
+                walked.push((reg_id, c.0, v.clone()))
+            });
             proptest::prop_assert_eq!(&walked, &expected);
             let mut runs = Vec::new();
-            let n = runs_of(&report, &tables, &mut runs, |_, _, _, _| {});
+            let n = runs_of(&report, &tables, false, &mut runs, |_, _, _, _| {});
             proptest::prop_assert_eq!(n, expected.len());
             proptest::prop_assert_eq!(runs.iter().map(|r| r.3 as usize).sum::<usize>(), n);
         }

@@ -8,14 +8,22 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use rustc_hash::FxHashMap;
+
+use crate::model::Record;
 use crate::recorder::{Chunk, Event, Level, PipelineDesc, Step, Trace, open_trace};
 use crate::trace::{ChunkKind, ChunkMeta, TraceError};
+use crate::tracer::stage_name;
 
 use super::tables::NodeTables;
 
 /// Decoded chunks kept: two per node of a pipeline of six or so, so that stepping across
 /// nodes rarely decodes a chunk twice; each holds up to 2048 decoded steps (about 1 MB).
 const CACHE: usize = 12;
+
+/// Ticks a state rolls forward rather than restore a checkpoint: the recorder writes one every
+/// 32 ticks.
+const ROLL_TICKS: u64 = 32;
 
 /// One recorded step, without its changes: where a stop is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -107,7 +115,11 @@ pub struct Cursor {
     trace: Trace,
     desc: Arc<PipelineDesc>,
     lines: Vec<Line>,
+    /// Each node's stage, by index.
+    stage_of: Vec<usize>,
     cache: Vec<(usize, Arc<Chunk>)>,
+    /// Node `n`'s state at the position is `nodes[n]`; `nodes[n + node count]` is its state at
+    /// the end of the tick a node of the next stage last charged (see [`Cursor::carried`]).
     nodes: Vec<NodeState>,
     at: u64,
     // Every node's state is at `at` (set by a seek, kept by `advance`, lost by `walk_node`):
@@ -141,7 +153,10 @@ impl Cursor {
             line.events.sort_by_key(first);
             line.checkpoints.sort_by_key(first);
         }
-        let nodes = (0..desc.nodes.len())
+        // Each node twice: as the cursor shows it, and as the next stage's nodes need it (at
+        // the end of the tick whose records they are charging).
+        let nodes = (0..2 * desc.nodes.len())
+            .map(|slot| slot % desc.nodes.len())
             .map(|n| NodeState {
                 tables: NodeTables::new(&desc, n),
                 next: (0, 0),
@@ -150,7 +165,10 @@ impl Cursor {
                 passed: Vec::new(),
             })
             .collect();
-        Cursor { trace, desc, lines, cache: Vec::new(), nodes, at: 0, synced: true }
+        let stage_of = (desc.nodes.iter())
+            .map(|n| desc.stages.iter().position(|s| s.name == stage_name(n)).unwrap_or(0))
+            .collect();
+        Cursor { trace, desc, lines, stage_of, cache: Vec::new(), nodes, at: 0, synced: true }
     }
 
     /// The pipeline recorded.
@@ -206,9 +224,97 @@ impl Cursor {
         Ok(c)
     }
 
+    /// The chunks of the node whose state is `nodes[n]`.
+    fn line(&self, n: usize) -> &Line {
+        &self.lines[n % self.lines.len()]
+    }
+
+    /// The records that the steps of state `n` carries in (runs of no values), as the nodes of
+    /// the stage before sent them at the end of the step's tick: each of those nodes' second
+    /// state is brought to that point, from a checkpoint when far from it.
+    fn carried(&mut self, n: usize, s: &Step) -> Result<FxHashMap<u64, Record>, TraceError> {
+        let mut carried = FxHashMap::default();
+        let wanted = s.changes.iter().flat_map(|c| c.runs.iter()).filter(|r| r.3 == 0).map(|r| r.1);
+        let wanted: Vec<u64> = wanted.collect();
+        let count = self.lines.len();
+        let Some(stage) = self.stage_of[n % count].checked_sub(1).filter(|_| !wanted.is_empty()) else {
+            return Ok(carried);
+        };
+        let senders: Vec<usize> = (0..count).filter(|&u| self.stage_of[u] == stage).collect();
+        for sender in senders {
+            // Going forwards, a state of the sender passed the end of that tick lately.
+            let kept = [sender, count + sender]
+                .into_iter()
+                .find(|&k| self.nodes[k].tables.sent_at(s.tick).is_some());
+            let slot = match kept {
+                Some(slot) => slot,
+                None => {
+                    self.sync_to_tick_end(count + sender, s.tick, s.global_step)?;
+                    count + sender
+                }
+            };
+            let tables = &self.nodes[slot].tables;
+            let kept = tables.sent_at(s.tick);
+            for &reg_id in &wanted {
+                let r = match kept {
+                    Some(rows) => rows.iter().find_map(|t| t.get(&reg_id)),
+                    None => tables.rows.sent(reg_id),
+                };
+                if let Some(r) = r {
+                    carried.entry(reg_id).or_insert_with(|| r.clone());
+                }
+            }
+        }
+        Ok(carried)
+    }
+
+    /// Bring state `n` to the end of its tick `tick`: every step of that tick or before, and
+    /// numbered below `before`, applied; none of a later tick.
+    fn sync_to_tick_end(&mut self, n: usize, tick: u64, before: u64) -> Result<(), TraceError> {
+        let here = self.nodes[n].tables.tick();
+        let next = self.peek(n)?;
+        let done = next.is_none_or(|m| m.tick > tick || m.global_step >= before);
+        if here == Some(tick) && done {
+            return Ok(());
+        }
+        // Rolling forward costs at most a checkpoint's span of ticks; so does restoring.
+        let behind = here.map_or(tick.saturating_add(1), |t| tick.saturating_sub(t));
+        if here.is_some_and(|t| t > tick) || behind > ROLL_TICKS {
+            self.restore_before_tick(n, tick, before)?;
+        }
+        while let Some(m) = self.peek(n)?
+            && m.tick <= tick
+            && m.global_step < before
+        {
+            self.apply(n)?;
+        }
+        Ok(())
+    }
+
+    /// Put state `n` at its last checkpoint taken at tick `tick` or before (and numbered below
+    /// `before`), or at the start of the run.
+    fn restore_before_tick(&mut self, n: usize, tick: u64, before: u64) -> Result<(), TraceError> {
+        let cps = self.line(n).checkpoints.clone();
+        let k = cps.partition_point(|&i| self.meta(i).first_step < before);
+        for &chunk in cps[..k].iter().rev() {
+            let events = self.chunk(chunk as usize)?;
+            let Some(Event::Checkpoint(cp)) = events.first() else { continue };
+            if cp.tick <= tick {
+                self.nodes[n].tables.restore(cp);
+                self.nodes[n].next = self.locate(n, cp.global_step)?;
+                self.nodes[n].reset(restarts_of(&events));
+                return Ok(());
+            }
+        }
+        self.nodes[n].tables.clear();
+        self.nodes[n].next = (0, 0);
+        self.nodes[n].reset(0);
+        Ok(())
+    }
+
     /// Where node `n`'s first step numbered `g` or more is.
     fn locate(&mut self, n: usize, g: u64) -> Result<(usize, usize), TraceError> {
-        let k = self.lines[n].events.partition_point(|&i| self.meta(i).last_step < g);
+        let k = self.line(n).events.partition_point(|&i| self.meta(i).last_step < g);
         let Some(chunk) = self.event_chunk(n, k) else { return Ok((k, 0)) };
         let events = self.chunk(chunk)?;
         Ok((k, events.partition_point(|e| step_number(e) < g)))
@@ -220,7 +326,7 @@ impl Cursor {
 
     /// The chunk number of node `n`'s `k`-th events chunk.
     fn event_chunk(&self, n: usize, k: usize) -> Option<usize> {
-        self.lines[n].events.get(k).map(|&i| i as usize)
+        self.line(n).events.get(k).map(|&i| i as usize)
     }
 
     /// Node `n`'s next step from `at`, normalised past the end of a chunk.
@@ -229,6 +335,7 @@ impl Cursor {
         n: usize,
         mut at: (usize, usize),
     ) -> Result<Option<(Arc<Chunk>, usize)>, TraceError> {
+        let slot_node = n % self.lines.len();
         while let Some(chunk) = self.event_chunk(n, at.0) {
             let events = self.chunk(chunk)?;
             while let Some(e) = events.get(at.1) {
@@ -239,7 +346,7 @@ impl Cursor {
                     }
                     Event::Failure(f) => {
                         let node = &mut self.nodes[n];
-                        node.failure = Some((Mark::of(n, &f.undo), f.message.clone()));
+                        node.failure = Some((Mark::of(slot_node, &f.undo), f.message.clone()));
                         if !node.passed.iter().any(|p| p.0 == f.undo.global_step) {
                             node.passed.push((f.undo.global_step, f.restarts));
                         }
@@ -256,7 +363,8 @@ impl Cursor {
 
     fn peek(&mut self, n: usize) -> Result<Option<Mark>, TraceError> {
         let at = self.nodes[n].next;
-        Ok(self.peek_at(n, at)?.map(|(c, i)| Mark::of(n, step(&c, i))))
+        let node = n % self.lines.len();
+        Ok(self.peek_at(n, at)?.map(|(c, i)| Mark::of(node, step(&c, i))))
     }
 
     /// Apply node `n`'s next step to its tables.
@@ -271,14 +379,15 @@ impl Cursor {
         // step order) count from now on.
         let node = &mut self.nodes[n];
         node.restarts = node.passed.drain(..).map(|p| p.1).fold(node.restarts, u32::max);
-        self.nodes[n].tables.apply(s);
+        let carried = self.carried(n, s)?;
+        self.nodes[n].tables.apply(s, &carried);
         self.nodes[n].next.1 += 1;
-        Ok(Some(Mark::of(n, s)))
+        Ok(Some(Mark::of(n % self.lines.len(), s)))
     }
 
     /// Restore node `n`'s tables from its checkpoint taken before step `g`, if it has one.
     fn restore_at(&mut self, n: usize, g: u64) -> Result<(), TraceError> {
-        let cps = &self.lines[n].checkpoints;
+        let cps = &self.line(n).checkpoints;
         let k = cps.partition_point(|&i| self.meta(i).first_step < g);
         if let Some(&chunk) = cps.get(k).filter(|&&i| self.meta(i).first_step == g) {
             let events = self.chunk(chunk as usize)?;
@@ -294,7 +403,7 @@ impl Cursor {
         let target = self.locate(n, g)?;
         let next = self.peek(n)?.map_or(u64::MAX, |m| m.global_step);
         let here = self.nodes[n].next;
-        let cps = &self.lines[n].checkpoints;
+        let cps = &self.line(n).checkpoints;
         let cp = cps
             .partition_point(|&i| self.meta(i).first_step <= g)
             .checked_sub(1)
@@ -331,7 +440,7 @@ impl Cursor {
     /// Move to position `g`: every node rebuilt there.
     pub fn seek(&mut self, g: u64) -> Result<(), TraceError> {
         self.synced = false;
-        for n in 0..self.nodes.len() {
+        for n in 0..self.lines.len() {
             self.sync(n, g)?;
         }
         self.at = g;
@@ -345,7 +454,7 @@ impl Cursor {
             self.seek(self.at)?;
         }
         let mut best: Option<Mark> = None;
-        for n in 0..self.nodes.len() {
+        for n in 0..self.lines.len() {
             if let Some(m) = self.peek(n)?
                 && best.is_none_or(|b| m.global_step < b.global_step)
             {
@@ -367,7 +476,7 @@ impl Cursor {
     /// The last recorded step numbered below `g` (of `node`, or of any node).
     pub fn step_before(&mut self, g: u64, node: Option<usize>) -> Result<Option<Mark>, TraceError> {
         let mut best: Option<Mark> = None;
-        for n in (0..self.nodes.len()).filter(|&n| node.is_none_or(|x| x == n)) {
+        for n in (0..self.lines.len()).filter(|&n| node.is_none_or(|x| x == n)) {
             // The last chunk starting before `g`, or an earlier one when that one holds no step
             // before it (a chunk holding only the node's end).
             let mut k = self.lines[n].events.partition_point(|&i| self.meta(i).first_step < g);
@@ -394,7 +503,7 @@ impl Cursor {
     /// The first recorded step numbered `g` or more (of any node).
     pub fn step_from(&mut self, g: u64) -> Result<Option<Mark>, TraceError> {
         let mut best: Option<Mark> = None;
-        for n in 0..self.nodes.len() {
+        for n in 0..self.lines.len() {
             let at = self.locate(n, g)?;
             let saved = self.nodes[n].next;
             let found = self.peek_at(n, at)?.map(|(c, i)| Mark::of(n, step(&c, i)));
@@ -412,7 +521,7 @@ impl Cursor {
     /// only moves forward).
     pub fn step_at_time(&mut self, t: i64) -> Result<Option<Mark>, TraceError> {
         let mut best: Option<Mark> = None;
-        for n in 0..self.nodes.len() {
+        for n in 0..self.lines.len() {
             let k = self.lines[n].events.partition_point(|&i| self.meta(i).last_time < t);
             let Some(chunk) = self.event_chunk(n, k) else { continue };
             let events = self.chunk(chunk)?;
@@ -473,7 +582,7 @@ impl Cursor {
 
     /// The failures passed since each node's last step applied, from position `from` on.
     pub(crate) fn failures_pending(&self, from: u64) -> impl Iterator<Item = (&Mark, &str)> {
-        (self.nodes.iter())
+        (self.nodes[..self.lines.len()].iter())
             .filter_map(|node| node.failure.as_ref())
             .filter(move |(m, _)| m.global_step >= from)
             .map(|(m, e)| (m, e.as_str()))
@@ -512,5 +621,77 @@ fn step(events: &Chunk, i: usize) -> &Step {
     match &events[i] {
         Event::Step(s) => s,
         _ => unreachable!("peek_at returns steps only"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rating::generate::{GenOptions, generate};
+    use crate::recorder::{Level, RecorderSettings};
+
+    /// The records a step carries in are the same whether the stage before's nodes were just
+    /// replayed past them (going forwards) or are rebuilt for them from wherever they stand
+    /// (after a jump: from a checkpoint, from the start, or rolled forwards).
+    #[test]
+    fn records_carried_in_are_found_however_the_senders_stand() {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = GenOptions {
+            out: dir.path().into(),
+            cdrs: 3000,
+            subscribers: 200,
+            seed: 5,
+            bad_rate: 0.02,
+            poison_rate: 0.0,
+        };
+        generate(&opts).unwrap();
+        let trace = dir.path().join("t.trace");
+        let mut run = crate::rating::RunOptions::new(dir.path(), dir.path().join("t.db"));
+        // 47 ticks of 64 rows: checkpoints at ticks 0 and 32.
+        run.window = 64;
+        run.record =
+            Some((trace.clone(), RecorderSettings { level: Level::Full, ..RecorderSettings::default() }));
+        crate::rating::run(&run, &crate::engine::NoHook).unwrap();
+
+        let mut forwards = Cursor::open(&trace).unwrap();
+        let mut carrying = Vec::new();
+        for i in 0..forwards.trace.index().len() {
+            for e in forwards.trace.read_chunk(i).unwrap() {
+                if let Event::Step(s) = e
+                    && s.changes.as_ref().is_some_and(|c| c.runs.iter().any(|r| r.3 == 0))
+                {
+                    carrying.push(s);
+                }
+            }
+        }
+        carrying.sort_by_key(|s| s.global_step);
+        let stages: Vec<usize> = carrying.iter().map(|s| forwards.stage_of[s.node as usize]).collect();
+        assert!(stages.contains(&1) && stages.contains(&2), "RATE and DIS carry records in");
+        assert!(carrying.iter().any(|s| s.tick > 40));
+        let mut expected = Vec::new();
+        for s in &carrying {
+            forwards.seek(s.global_step).unwrap();
+            expected.push(forwards.carried(s.node as usize, s).unwrap());
+        }
+        // Every record carried in is found, with its values.
+        for (s, found) in carrying.iter().zip(&expected) {
+            let runs = s.changes.as_ref().unwrap().runs.iter().filter(|r| r.3 == 0);
+            for r in runs {
+                assert!(
+                    found.get(&r.1).is_some_and(|x| x.held() != 0),
+                    "reg_id {} at {}",
+                    r.1,
+                    s.global_step
+                );
+            }
+        }
+        // A cursor that has not moved finds them through the senders' own states, in an order
+        // that goes back past checkpoints and far forwards.
+        let mut jumping = Cursor::open(&trace).unwrap();
+        let order = (0..carrying.len()).rev().chain((0..carrying.len()).map(|i| (i * 37) % carrying.len()));
+        for i in order {
+            let s = &carrying[i];
+            assert_eq!(jumping.carried(s.node as usize, s).unwrap(), expected[i], "at {}", s.global_step);
+        }
     }
 }

@@ -158,6 +158,41 @@ fn values(step: &Step) -> impl Iterator<Item = (u16, u64, u16, u16, &TraceValue)
     })
 }
 
+/// Step `s` reduced to what it did to the records `ours(table, reg_id)` picks, if anything.
+fn only(s: &Step, ours: impl Fn(u16, u64) -> bool) -> Option<Step> {
+    let c = s.changes.as_ref()?;
+    let mut kept = crate::recorder::Changes {
+        transitions: c.transitions.iter().filter(|t| ours(t.0, t.1)).copied().collect(),
+        freed: c.freed.iter().filter(|f| ours(f.0, f.1)).copied().collect(),
+        ..Default::default()
+    };
+    let mut at = 0;
+    for &run in &c.runs {
+        // Clamped to the values there are (a damaged trace), never read as a run carried in.
+        let values = c.values.get(at.min(c.values.len())..(at + run.3 as usize).min(c.values.len()));
+        let values = values.unwrap_or_default();
+        at += run.3 as usize;
+        if ours(run.0, run.1) && (run.3 == 0 || !values.is_empty()) {
+            kept.runs.push((run.0, run.1, run.2, values.len() as u32));
+            kept.values.extend_from_slice(values);
+        }
+    }
+    if kept.transitions.is_empty() && kept.runs.is_empty() && kept.freed.is_empty() {
+        return None;
+    }
+    // The summary fields are not read by the history: only the step's place.
+    Some(Step {
+        node: s.node,
+        node_step: s.node_step,
+        global_step: s.global_step,
+        statement: s.statement,
+        tick: s.tick,
+        time: s.time,
+        changes: Some(kept),
+        ..Step::default()
+    })
+}
+
 /// The events chunks of a trace with their keys, where it has them (full level, version 2):
 /// a search decodes only the chunks whose keys may hold what it looks for.
 struct Chunks {
@@ -244,16 +279,33 @@ pub fn query(trace: &mut Trace, origin: &str, id: &str) -> Result<History, Query
             })?
         }
     }
-    let mut follow = Follow::new(&desc, &records, &in_flow);
+    // The records' part of each step, then followed in step order: chunks come in file order,
+    // and a record carried into a node takes the values the stage before left it with.
+    let mut events: Vec<Event> = Vec::new();
     chunks.steps(
         trace,
         |k| records.iter().any(|&r| k.may_touch(r)),
         |e| match e {
-            Event::Step(s) => follow.step(s),
-            Event::Failure(f) => follow.failure(f),
+            Event::Step(s) => {
+                events.extend(only(s, |t, r| records.contains(&r) && in_flow(s.node, t)).map(Event::Step))
+            }
+            Event::Failure(f) => events.push(Event::Failure(f.clone())),
             _ => {}
         },
     )?;
+    events.sort_by_key(|e| match e {
+        Event::Step(s) => s.global_step,
+        Event::Failure(f) => f.undo.global_step,
+        _ => u64::MAX,
+    });
+    let mut follow = Follow::new(&desc, &records, &in_flow);
+    for e in &events {
+        match e {
+            Event::Step(s) => follow.step(s),
+            Event::Failure(f) => follow.failure(f),
+            _ => {}
+        }
+    }
     Ok(follow.finish(id))
 }
 
@@ -308,6 +360,22 @@ impl<'a> Follow<'a> {
         }
     }
 
+    /// The values record `reg_id` holds in the stage before node `node`'s, in context order.
+    fn sent(&self, node: u16, reg_id: u64) -> Vec<(String, String)> {
+        let stage_of =
+            |n: &String| self.desc.stages.iter().position(|s| s.name == crate::tracer::stage_name(n));
+        let stage = self.desc.nodes.get(node as usize).and_then(stage_of).and_then(|s| s.checked_sub(1));
+        let senders =
+            (self.desc.nodes.iter().enumerate()).filter(|(_, n)| stage.is_some() && stage_of(n) == stage);
+        let Some(held) = senders.into_iter().find_map(|(u, _)| self.values.get(&(u as u16, reg_id))) else {
+            return Vec::new();
+        };
+        let order = |k: &String| self.desc.contexts.iter().position(|c| c.name == *k);
+        let mut sent: Vec<(String, String)> = held.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        sent.sort_by_key(|(k, _)| order(k));
+        sent
+    }
+
     fn step(&mut self, s: &Step) {
         let Some(changes) = &s.changes else { return };
         let ours = |table: u16, reg_id: u64| self.records.contains(&reg_id) && (self.in_flow)(s.node, table);
@@ -315,6 +383,14 @@ impl<'a> Follow<'a> {
         for &(table, reg_id, from, to) in &changes.transitions {
             if ours(table, reg_id) {
                 touched.entry((table, reg_id)).or_insert((from, to, IndexMap::new())).1 = to;
+            }
+        }
+        // Records carried in arrive with what the stage before sent them with: its values of
+        // them now (its steps come first in step order), listed as the arrival sets them.
+        for &(table, reg_id, cabinet, _) in changes.runs.iter().filter(|r| r.3 == 0) {
+            if ours(table, reg_id) {
+                let entry = touched.entry((table, reg_id)).or_insert((cabinet, cabinet, IndexMap::new()));
+                entry.2.extend(self.sent(s.node, reg_id));
             }
         }
         for (table, reg_id, cabinet, context, v) in values(s) {

@@ -3,7 +3,7 @@
 //! per table and cabinet, and the net move of each touched record), so that the flip-flop of a
 //! replay counts exactly what the live one counted.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
@@ -28,6 +28,8 @@ pub(crate) struct TableRows {
     reactors: Vec<bool>,
     // The port tables, emptied when a node's tick ends as the live node empties them.
     ports: Vec<bool>,
+    // Those whose records go to the next stage.
+    outputs: Vec<bool>,
     // Ordered by reg_id: an inquiry lists rows in a stable order whatever the path here.
     tables: Vec<BTreeMap<u64, Record>>,
 }
@@ -43,7 +45,14 @@ pub(crate) struct NodeTables {
     scratch: Scratch,
     /// The tick of the last step applied (or of the checkpoint restored).
     tick: Option<u64>,
+    /// What the node sent to the next stage at the end of its last few ticks: (tick, the rows
+    /// of each output table). A node of the next stage charging them finds them here.
+    sent: VecDeque<(u64, Vec<BTreeMap<u64, Record>>)>,
 }
+
+/// Ticks whose records sent on a node keeps: more than the channels between two stages hold
+/// (4 batches), so that the next stage's replay finds them while both go forwards.
+const SENT_TICKS: usize = 8;
 
 /// What applying a step works with: (table, reg_id) -> cabinet and contexts before the step,
 /// the records it removed, the records leaving a table (by reg_id), the touched records.
@@ -64,6 +73,7 @@ impl NodeTables {
         let tables: &[(String, String)] = stage.map_or(&[], |s| &s.tables);
         let reactors: Vec<bool> = tables.iter().map(|(_, kind)| kind.starts_with("Reactor")).collect();
         let ports = tables.iter().map(|(_, kind)| kind == "Output" || kind == "Sink").collect();
+        let outputs = tables.iter().map(|(_, kind)| kind == "Output").collect();
         NodeTables {
             cabinets: desc.cabinets.len(),
             matcher: Matcher::new(Presence::new(desc.cabinets.len()).only_tables(reactors.clone())),
@@ -71,11 +81,13 @@ impl NodeTables {
                 names: tables.iter().map(|(name, _)| name.clone()).collect(),
                 reactors,
                 ports,
+                outputs,
                 tables: vec![BTreeMap::new(); tables.len()],
             },
             report: StepReport::default(),
             scratch: Scratch::default(),
             tick: None,
+            sent: VecDeque::new(),
         }
     }
 
@@ -117,14 +129,34 @@ impl NodeTables {
         self.report.clear();
     }
 
-    /// Apply one recorded step; the report of what it changed (for the matcher's `touched`).
-    pub fn apply(&mut self, step: &Step) -> &StepReport {
+    /// The tick of the last step applied, or of the checkpoint restored.
+    pub fn tick(&self) -> Option<u64> {
+        self.tick
+    }
+
+    /// The rows the node sent to the next stage at the end of `tick`, if it kept them.
+    pub fn sent_at(&self, tick: u64) -> Option<&[BTreeMap<u64, Record>]> {
+        self.sent.iter().find(|(t, _)| *t == tick).map(|(_, rows)| &rows[..])
+    }
+
+    /// Apply one recorded step, whose records carried in (runs of no values) are in `carried`
+    /// as the stage before sent them; the report of what it changed (for the matcher's
+    /// `touched`).
+    pub fn apply(&mut self, step: &Step, carried: &FxHashMap<u64, Record>) -> &StepReport {
         self.report.clear();
-        if self.tick.is_some_and(|t| t != step.tick) {
+        if let Some(ended) = self.tick.filter(|&t| t != step.tick) {
             // The node sent its port tables' records on when its tick ended: without this a
             // replay would show them long after they left, and hold every record of the run.
-            let ports = self.rows.ports.iter();
-            self.rows.tables.iter_mut().zip(ports).filter(|(_, p)| **p).for_each(|(t, _)| t.clear());
+            let rows = &mut self.rows;
+            let outputs = rows.tables.iter_mut().zip(&rows.outputs).filter(|(_, o)| **o);
+            let sent = outputs.map(|(t, _)| std::mem::take(t)).collect();
+            // Once a tick (a replay may pass it again after going back).
+            self.sent.retain(|(t, _)| *t != ended);
+            if self.sent.len() == SENT_TICKS {
+                self.sent.pop_front();
+            }
+            self.sent.push_back((ended, sent));
+            rows.tables.iter_mut().zip(&rows.ports).filter(|(_, p)| **p).for_each(|(t, _)| t.clear());
         }
         self.tick = Some(step.tick);
         let Some(changes) = &step.changes else {
@@ -183,6 +215,13 @@ impl NodeTables {
                 r.header.cabinet = CabinetId(cabinet);
                 r
             });
+            if n == 0
+                && let Some(sent) = carried.get(&reg_id)
+            {
+                for (c, v) in sent.contexts() {
+                    r.set(c, v.clone());
+                }
+            }
             for (c, v) in values.iter().filter(|(c, _)| (*c as usize) < MAX_CONTEXTS) {
                 r.set(ContextId(*c), value_of(v));
             }
@@ -235,6 +274,14 @@ fn add_move(report: &mut StepReport, table: TableId, cabinet: CabinetId, mask: C
     match report.moves.iter_mut().find(|m| m.0 == table && m.1 == disarmed && m.2 == cabinet && m.3 == mask) {
         Some(m) => m.4 += 1,
         None => report.moves.push((table, disarmed, cabinet, mask, 1)),
+    }
+}
+
+impl TableRows {
+    /// The record `reg_id` in a table whose records go to the next stage.
+    pub fn sent(&self, reg_id: u64) -> Option<&Record> {
+        let mut outputs = self.tables.iter().zip(&self.outputs).filter(|(_, o)| **o);
+        outputs.find_map(|(t, _)| t.get(&reg_id))
     }
 }
 
