@@ -242,10 +242,14 @@ impl Cursor {
         };
         let senders: Vec<usize> = (0..count).filter(|&u| self.stage_of[u] == stage).collect();
         for sender in senders {
-            // Going forwards, a state of the sender passed the end of that tick lately.
-            let kept = [sender, count + sender]
-                .into_iter()
-                .find(|&k| self.nodes[k].tables.sent_at(s.tick).is_some());
+            // Going forwards, a state of the sender is at the end of that tick or passed it lately.
+            let mut kept = None;
+            for slot in [sender, count + sender] {
+                if self.nodes[slot].tables.sent_at(s.tick).is_some() || self.at_tick_end(slot, s.tick)? {
+                    kept = Some(slot);
+                    break;
+                }
+            }
             let slot = match kept {
                 Some(slot) => slot,
                 None => {
@@ -266,6 +270,11 @@ impl Cursor {
             }
         }
         Ok(carried)
+    }
+
+    /// True when state `n` has applied its every step of tick `tick` and none after.
+    fn at_tick_end(&mut self, n: usize, tick: u64) -> Result<bool, TraceError> {
+        Ok(self.nodes[n].tables.tick() == Some(tick) && self.peek(n)?.is_none_or(|m| m.tick > tick))
     }
 
     /// Bring state `n` to the end of its tick `tick`: every step of that tick or before, and
