@@ -17,9 +17,10 @@ use crate::tracer::stage_name;
 
 use super::tables::NodeTables;
 
-/// Decoded chunks kept: two per node of a pipeline of six or so, so that stepping across
-/// nodes rarely decodes a chunk twice; each holds up to 2048 decoded steps (about 1 MB).
-const CACHE: usize = 12;
+/// Decoded chunks kept per node: two for each of its two states (see [`Cursor::carried`]), so
+/// that stepping across nodes rarely decodes a chunk twice; each holds up to 2048 decoded steps
+/// (up to a few MB at full level).
+const CACHE_PER_NODE: usize = 4;
 
 /// Ticks a state rolls forward rather than restore a checkpoint: the recorder writes one every
 /// 32 ticks.
@@ -217,7 +218,7 @@ impl Cursor {
             return Ok(c);
         }
         let c = Arc::new(self.trace.read_chunk(i)?);
-        if self.cache.len() >= CACHE {
+        if self.cache.len() >= CACHE_PER_NODE * self.lines.len().max(3) {
             self.cache.remove(0);
         }
         self.cache.push((i, c.clone()));
