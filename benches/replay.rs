@@ -139,7 +139,7 @@ fn write(path: &Path, steps: u64) {
                 transitions,
                 runs: vec![(0, reg, 1, 2)],
                 values: snapshot.values,
-                freed: vec![],
+                ..Changes::default()
             }),
             ..Step::default()
         };

@@ -8,7 +8,7 @@ use std::io::Write;
 use serde_json::json;
 
 use super::ExportError;
-use crate::recorder::{Event, PipelineDesc, SkippedChanges, Step, Trace};
+use crate::recorder::{Event, PipelineDesc, Step, Trace, read_events_skipped};
 
 fn write_event(out: &mut dyn Write, first: &mut bool, event: &serde_json::Value) -> Result<(), ExportError> {
     if !std::mem::take(first) {
@@ -46,9 +46,7 @@ pub fn perfetto(trace: &mut Trace, out: &mut dyn Write) -> Result<(), ExportErro
     };
     for i in 0..trace.index().len() {
         // Steps' changes are read past: a timeline shows none of them.
-        let chunk = trace
-            .read_chunk_as::<Vec<Event<SkippedChanges>>>(i)
-            .map_err(|e| ExportError::Encode(e.to_string()))?;
+        let chunk = read_events_skipped(trace, i).map_err(|e| ExportError::Encode(e.to_string()))?;
         for event in chunk {
             match event {
                 Event::Step(s) => {

@@ -15,7 +15,7 @@ pub use collision::{
 };
 pub use movement::{charge, deescalate, discharge, rolling};
 pub use presence::{Presence, PresenceChange, Present};
-pub use report::{Arrival, ContextChange, MassDelta, ReportDetail, StepReport, Transition};
+pub use report::{Arrival, ContextChange, ContextCopy, MassDelta, ReportDetail, StepReport, Transition};
 pub use state::{disarm, skip, state};
 pub use transform::transform;
 

@@ -1,6 +1,6 @@
 use rustc_hash::FxHashMap;
 
-use super::{ContextMask, StepReport, insert, matching, set_cabinet, set_value};
+use super::{ContextCopy, ContextMask, ReportDetail, StepReport, insert, matching, set_cabinet, set_value};
 use crate::model::{CabinetId, ContextId, Record, Table};
 
 /// Charge: insert records into a table in `cabinet` (its mass rises). Returns how many.
@@ -56,11 +56,30 @@ pub fn deescalate(r: &mut Table, r2: &mut Table, contexts: &[ContextId], report:
     let rows = matching(r, |x| x.header.link_to != 0 && targets.contains_key(&x.header.link_to), report);
     for &row in &rows {
         let target = targets[&r.rows()[row].header.link_to];
+        let cabinet = r2.rows()[target].header.cabinet;
+        let mut copied = 0u128;
         for &c in contexts {
             let v = r.rows()[row].get(c);
             if !v.is_empty() && r2.rows()[target].get(c).is_empty() {
-                set_value(r2, target, c, v.clone(), report);
+                if report.detail == ReportDetail::Full {
+                    // Listed once for the record below, not value by value.
+                    report.presence_delta(r2.id, cabinet, c, 1);
+                    r2.set_context(target, c, v.clone());
+                    copied |= 1 << c.slot();
+                } else {
+                    set_value(r2, target, c, v.clone(), report);
+                }
             }
+        }
+        if copied != 0 {
+            report.copies.push(ContextCopy {
+                table: r2.id,
+                reg_id: r2.rows()[target].header.reg_id,
+                cabinet,
+                from_table: r.id,
+                from_reg_id: r.rows()[row].header.reg_id,
+                contexts: ContextMask(copied),
+            });
         }
         if report.wants_contexts() {
             let rec = &r.rows()[row];
@@ -165,6 +184,17 @@ mod tests {
         assert_eq!(r.rows()[1].contexts().count(), 3);
         assert_eq!(rep.freed.len(), 1, "the freed slots are reported at once");
         assert_eq!(rep.freed[0].3.iter().count(), 3);
+        // At full detail the copy is one entry, not a change per context.
+        assert!(rep.contexts.is_empty());
+        let copy = ContextCopy {
+            table: sat.id,
+            reg_id: 1,
+            cabinet: f.ok,
+            from_table: r.id,
+            from_reg_id: 1,
+            contexts: ContextMask(1 << f.kind.slot() | 1 << f.amount.slot()),
+        };
+        assert_eq!(rep.copies, vec![copy]);
     }
 
     #[test]

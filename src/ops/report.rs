@@ -94,6 +94,26 @@ pub struct Arrival {
     pub cabinet: CabinetId,
 }
 
+/// Contexts of one record set to the values another record of the node holds (de-escalate),
+/// listed at `Full` detail once for the record rather than value by value: a replay copies
+/// them from that record as it stands once the step's values are set, before the step's
+/// freed slots are emptied.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContextCopy {
+    /// The table of the record set.
+    pub table: TableId,
+    /// The record set.
+    pub reg_id: u64,
+    /// Its cabinet.
+    pub cabinet: CabinetId,
+    /// The table of the record copied from.
+    pub from_table: TableId,
+    /// The record copied from.
+    pub from_reg_id: u64,
+    /// The contexts copied (each was empty in the record set).
+    pub contexts: ContextMask,
+}
+
 /// What one statement changed: everything the recorder writes and the tracer matches.
 /// Reused from step to step so that reporting allocates nothing once warm.
 #[derive(Clone, Debug, Default)]
@@ -118,6 +138,8 @@ pub struct StepReport {
     /// Records whose slots were freed at once (de-escalate): (table, reg_id, cabinet, the
     /// contexts it held). Cheaper than one cleared context each, and as exact.
     pub freed: Vec<(TableId, u64, CabinetId, ContextMask)>,
+    /// Contexts copied from one record into another (`Full` detail only).
+    pub copies: Vec<ContextCopy>,
     /// Records the operator applied to (matched its filter), whether or not they changed.
     pub matched: u64,
 }
@@ -142,6 +164,7 @@ impl StepReport {
         self.arrivals.clear();
         self.presence.clear();
         self.freed.clear();
+        self.copies.clear();
         self.matched = 0;
     }
 

@@ -7,13 +7,17 @@ use crate::engine::Pipeline;
 use crate::model::{CabinetKind, Value, Weight};
 
 /// Version of the header and event types below; bumped whenever they change shape or meaning.
-pub const EVENTS_VERSION: u32 = 9;
+pub const EVENTS_VERSION: u32 = 10;
 
 /// The oldest events version this catar reads: version 4 lacks [`Event::Keys`]; version
 /// 5 keyed values another way, so its keys are not used (its chunks are all read); version 6
 /// lacks [`Event::Failure`], version 7 [`Event::Restarts`]; before version 9 no record is
-/// carried in (a run of no values, see [`Changes::runs`]).
+/// carried in (a run of no values, see [`Changes::runs`]); before version 10 [`Changes`] has
+/// no `copies` (read as [`ChangesBefore10`]).
 pub const OLDEST_EVENTS_VERSION: u32 = 4;
+
+/// The first events version whose [`Changes`] have `copies`.
+pub const COPIES_EVENTS_VERSION: u32 = 10;
 
 /// The first events version whose keys a search trusts.
 pub const KEYED_EVENTS_VERSION: u32 = 6;
@@ -260,6 +264,31 @@ pub struct Changes {
     pub values: Vec<(u16, TraceValue)>,
     /// (table, reg_id, contexts): every slot of the record freed at once (bit i = context i).
     pub freed: Vec<(u16, u64, u128)>,
+    /// (table, reg_id, cabinet, from table, from reg_id, contexts): contexts of a record set to
+    /// the values the record `from reg_id` of the node holds (a de-escalate), applied after
+    /// the runs and before the freed slots (version 10).
+    pub copies: Vec<(u16, u64, u16, u16, u64, u128)>,
+}
+
+/// [`Changes`] as events versions before 10 wrote them: without `copies`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+pub struct ChangesBefore10 {
+    transitions: Vec<(u16, u64, u16, u16)>,
+    runs: Vec<(u16, u64, u16, u32)>,
+    values: Vec<(u16, TraceValue)>,
+    freed: Vec<(u16, u64, u128)>,
+}
+
+impl From<ChangesBefore10> for Changes {
+    fn from(c: ChangesBefore10) -> Changes {
+        Changes {
+            transitions: c.transitions,
+            runs: c.runs,
+            values: c.values,
+            freed: c.freed,
+            copies: Vec::new(),
+        }
+    }
 }
 
 /// One executed statement of one node. `C` is what its changes are read as: [`Changes`], or
@@ -297,36 +326,81 @@ pub struct Step<C = Changes> {
     pub changes: Option<C>,
 }
 
+impl<C> Step<C> {
+    /// The same step with its changes read as `D`.
+    pub fn map_changes<D>(self, f: impl FnOnce(C) -> D) -> Step<D> {
+        Step {
+            node: self.node,
+            node_step: self.node_step,
+            global_step: self.global_step,
+            statement: self.statement,
+            tick: self.tick,
+            time: self.time,
+            wall_start_us: self.wall_start_us,
+            wall_us: self.wall_us,
+            mass: self.mass,
+            appeared: self.appeared,
+            disappeared: self.disappeared,
+            contexts_appeared: self.contexts_appeared,
+            contexts_disappeared: self.contexts_disappeared,
+            changes: self.changes.map(f),
+        }
+    }
+}
+
 /// A step's [`Changes`] read past without being kept: what a reader that needs each step's
 /// summary only (a consolidation, a timeline) decodes instead, building no value and checking
 /// no text.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SkippedChanges;
 
-impl<'de> Deserialize<'de> for SkippedChanges {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        use serde::de::{Error, SeqAccess, Visitor};
-        struct Fields;
-        impl<'de> Visitor<'de> for Fields {
-            type Value = SkippedChanges;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a step's changes")
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<SkippedChanges, A::Error> {
-                // Changes' four fields, in order.
-                let read = [
-                    s.next_element::<Skip<(u16, u64, u16, u16)>>()?.is_some(),
-                    s.next_element::<Skip<(u16, u64, u16, u32)>>()?.is_some(),
-                    s.next_element::<Skip<(u16, SkippedValue)>>()?.is_some(),
-                    s.next_element::<Skip<(u16, u64, u128)>>()?.is_some(),
-                ];
-                match read.iter().position(|r| !r) {
-                    Some(i) => Err(A::Error::invalid_length(i, &self)),
-                    None => Ok(SkippedChanges),
-                }
+/// [`SkippedChanges`] of events versions before 10 (see [`ChangesBefore10`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SkippedChangesBefore10;
+
+impl From<SkippedChangesBefore10> for SkippedChanges {
+    fn from(_: SkippedChangesBefore10) -> SkippedChanges {
+        SkippedChanges
+    }
+}
+
+/// Read past a [`Changes`], with its `copies` or without.
+fn skip_changes<'de, D: serde::Deserializer<'de>>(d: D, copies: bool) -> Result<(), D::Error> {
+    use serde::de::{Error, SeqAccess, Visitor};
+    struct Fields(bool);
+    impl<'de> Visitor<'de> for Fields {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a step's changes")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<(), A::Error> {
+            // Changes' fields, in order.
+            let read = [
+                s.next_element::<Skip<(u16, u64, u16, u16)>>()?.is_some(),
+                s.next_element::<Skip<(u16, u64, u16, u32)>>()?.is_some(),
+                s.next_element::<Skip<(u16, SkippedValue)>>()?.is_some(),
+                s.next_element::<Skip<(u16, u64, u128)>>()?.is_some(),
+                !self.0 || s.next_element::<Skip<(u16, u64, u16, u16, u64, u128)>>()?.is_some(),
+            ];
+            match read.iter().position(|r| !r) {
+                Some(i) => Err(A::Error::invalid_length(i, &self)),
+                None => Ok(()),
             }
         }
-        d.deserialize_struct("Changes", &["transitions", "runs", "values", "freed"], Fields)
+    }
+    let fields: &[&str] = &["transitions", "runs", "values", "freed", "copies"];
+    d.deserialize_struct("Changes", &fields[..4 + usize::from(copies)], Fields(copies))
+}
+
+impl<'de> Deserialize<'de> for SkippedChanges {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        skip_changes(d, true).map(|()| SkippedChanges)
+    }
+}
+
+impl<'de> Deserialize<'de> for SkippedChangesBefore10 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        skip_changes(d, false).map(|()| SkippedChangesBefore10)
     }
 }
 
@@ -448,6 +522,20 @@ pub enum Event<C = Changes> {
     },
 }
 
+impl<C> Event<C> {
+    /// The same event with its step's changes read as `D`.
+    pub fn map_changes<D>(self, f: impl FnOnce(C) -> D) -> Event<D> {
+        match self {
+            Event::Step(s) => Event::Step(s.map_changes(f)),
+            Event::Checkpoint(c) => Event::Checkpoint(c),
+            Event::Done { node, steps, time } => Event::Done { node, steps, time },
+            Event::Keys(k) => Event::Keys(k),
+            Event::Failure(f) => Event::Failure(f),
+            Event::Restarts { node, restarts } => Event::Restarts { node, restarts },
+        }
+    }
+}
+
 /// A failed tick, undone by the supervisor. At full level a checkpoint of the node's tables
 /// as the tick found them precedes its next step: a replay restores it there.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -499,6 +587,7 @@ mod tests {
                 (4, TraceValue::Text("Zoë, a text longer than twenty-three bytes".into())),
             ],
             freed: vec![(1, 9, u128::MAX)],
+            copies: vec![(1, 9, 2, 0, 8, 1 << 100 | 1)],
         };
         let failure =
             Failure { message: "boom".into(), restarts: 2, quarantined: Some((9, 4)), undo: step(3, None) };
@@ -512,31 +601,7 @@ mod tests {
 
     /// What reading past the changes must give: every event the same, but changes skipped.
     fn skipped(events: &Chunk) -> Vec<Event<SkippedChanges>> {
-        events
-            .iter()
-            .map(|e| match e {
-                Event::Step(s) => Event::Step(Step {
-                    node: s.node,
-                    node_step: s.node_step,
-                    global_step: s.global_step,
-                    statement: s.statement,
-                    tick: s.tick,
-                    time: s.time,
-                    wall_start_us: s.wall_start_us,
-                    wall_us: s.wall_us,
-                    mass: s.mass.clone(),
-                    appeared: s.appeared.clone(),
-                    disappeared: s.disappeared.clone(),
-                    contexts_appeared: s.contexts_appeared.clone(),
-                    contexts_disappeared: s.contexts_disappeared.clone(),
-                    changes: s.changes.as_ref().map(|_| SkippedChanges),
-                }),
-                // A failure's undo step never has changes: it is read whole.
-                Event::Failure(f) => Event::Failure(f.clone()),
-                Event::Done { node, steps, time } => Event::Done { node: *node, steps: *steps, time: *time },
-                other => panic!("not in this chunk: {other:?}"),
-            })
-            .collect()
+        events.iter().map(|e| e.clone().map_changes(|_| SkippedChanges)).collect()
     }
 
     #[test]
@@ -553,5 +618,43 @@ mod tests {
                 bincode::serde::decode_from_slice(&bytes[..cut], config);
             assert!(r.is_err(), "cut at {cut}");
         }
+    }
+
+    /// Changes as events versions before 10 wrote them (no `copies`).
+    #[derive(Serialize)]
+    struct Before10 {
+        transitions: Vec<(u16, u64, u16, u16)>,
+        runs: Vec<(u16, u64, u16, u32)>,
+        values: Vec<(u16, TraceValue)>,
+        freed: Vec<(u16, u64, u128)>,
+    }
+
+    #[test]
+    fn changes_written_before_version_10_read_without_copies() {
+        let events: Chunk =
+            events().into_iter().map(|e| e.map_changes(|c| Changes { copies: Vec::new(), ..c })).collect();
+        let old: Vec<Event<Before10>> = (events.iter().cloned())
+            .map(|e| {
+                e.map_changes(|c| Before10 {
+                    transitions: c.transitions,
+                    runs: c.runs,
+                    values: c.values,
+                    freed: c.freed,
+                })
+            })
+            .collect();
+        let config = bincode::config::standard();
+        let bytes = bincode::serde::encode_to_vec(&old, config).unwrap();
+        let (read, used): (Vec<Event<ChangesBefore10>>, usize) =
+            bincode::serde::decode_from_slice(&bytes, config).unwrap();
+        assert_eq!(used, bytes.len());
+        let read: Chunk = read.into_iter().map(|e| e.map_changes(Changes::from)).collect();
+        assert_eq!(read, events);
+        let (skipped_old, used): (Vec<Event<SkippedChangesBefore10>>, usize) =
+            bincode::serde::decode_from_slice(&bytes, config).unwrap();
+        assert_eq!(used, bytes.len());
+        let skipped_old: Vec<Event<SkippedChanges>> =
+            skipped_old.into_iter().map(|e| e.map_changes(SkippedChanges::from)).collect();
+        assert_eq!(skipped_old, skipped(&events));
     }
 }

@@ -99,10 +99,16 @@ impl Keying {
     }
 }
 
-/// Key the records a step moved or freed.
+/// Key the records a step moved, freed or copied into (and from).
 fn key_moves(k: &Keying, keys: &mut KeysBuilder, report: &StepReport) {
     report.transitions.iter().filter(|t| k.flow(t.table.0)).for_each(|t| keys.touch(t.reg_id));
     report.freed.iter().filter(|f| k.flow(f.0.0)).for_each(|f| keys.touch(f.1));
+    for c in &report.copies {
+        [(c.table, c.reg_id), (c.from_table, c.from_reg_id)]
+            .into_iter()
+            .filter(|t| k.flow(t.0.0))
+            .for_each(|t| keys.touch(t.1));
+    }
 }
 
 impl NodeRecorder {

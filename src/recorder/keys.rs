@@ -99,8 +99,10 @@ impl ChunkKeys {
             events.iter().filter_map(|e| if let Event::Step(s) = e { s.changes.as_ref() } else { None });
         for c in changes {
             let touched = c.transitions.iter().map(|t| (t.0, t.1)).chain(c.freed.iter().map(|f| (f.0, f.1)));
+            let copies = c.copies.iter().flat_map(|x| [(x.0, x.1), (x.3, x.4)]);
             touched
                 .chain(c.runs.iter().map(|r| (r.0, r.1)))
+                .chain(copies)
                 .filter(|t| is(flow, t.0))
                 .for_each(|t| keys.touch(t.1));
             let mut values = c.values.iter();
@@ -198,7 +200,7 @@ mod tests {
         let runs = vec![(0, reg_ids[0], 1, values.len() as u32)];
         let transitions = reg_ids.iter().map(|&r| (0, r, 0, 1)).collect();
         Event::Step(Step {
-            changes: Some(Changes { transitions, runs, values, freed: vec![] }),
+            changes: Some(Changes { transitions, runs, values, ..Changes::default() }),
             ..Step::default()
         })
     }

@@ -245,11 +245,29 @@ pub fn consolidate(trace: &mut Trace) -> Result<Consolidation, TraceError> {
 fn fold(trace: &mut Trace, chunks: &[usize]) -> Result<Consolidator, TraceError> {
     let mut c = Consolidator::default();
     for &i in chunks {
-        for e in &trace.read_chunk_as::<Vec<Event<SkippedChanges>>>(i)? {
+        for e in &read_events_skipped(trace, i)? {
             c.add(e);
         }
     }
     Ok(c)
+}
+
+/// Chunk `i` of a trace, as this catar's events whatever events version wrote them.
+pub fn read_events(trace: &mut Trace, i: usize) -> Result<Chunk, TraceError> {
+    if trace.header().events_version >= event::COPIES_EVENTS_VERSION {
+        return trace.read_chunk(i);
+    }
+    let old = trace.read_chunk_as::<Vec<Event<event::ChangesBefore10>>>(i)?;
+    Ok(old.into_iter().map(|e| e.map_changes(Changes::from)).collect())
+}
+
+/// [`read_events`] with the steps' changes read past (see [`SkippedChanges`]).
+pub fn read_events_skipped(trace: &mut Trace, i: usize) -> Result<Vec<Event<SkippedChanges>>, TraceError> {
+    if trace.header().events_version >= event::COPIES_EVENTS_VERSION {
+        return trace.read_chunk_as(i);
+    }
+    let old = trace.read_chunk_as::<Vec<Event<event::SkippedChangesBefore10>>>(i)?;
+    Ok(old.into_iter().map(|e| e.map_changes(SkippedChanges::from)).collect())
 }
 
 /// Open a trace written by the recorder, with a clear error when another catar wrote it.

@@ -7,7 +7,7 @@ use serde::ser::{SerializeStruct, SerializeTupleVariant, Serializer};
 
 use super::event::Step;
 use crate::model::{ContextId, Record, Table, Value};
-use crate::ops::{Arrival, StepReport};
+use crate::ops::{Arrival, ContextCopy, StepReport};
 
 /// `Event::Step(step)`, with `changes` taken from the report instead of from `step`.
 pub(crate) struct StepEvent<'a> {
@@ -141,7 +141,7 @@ impl Serialize for Tv<'_> {
 impl Serialize for ChangesOut<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let r = self.report;
-        let mut c = s.serialize_struct("Changes", 4)?;
+        let mut c = s.serialize_struct("Changes", 5)?;
         c.serialize_field(
             "transitions",
             &Seq(|| r.transitions.iter().map(|t| (t.table.0, t.reg_id, t.from.0, t.to.0))),
@@ -149,6 +149,9 @@ impl Serialize for ChangesOut<'_> {
         c.serialize_field("runs", self.runs)?;
         c.serialize_field("values", &Values(self))?;
         c.serialize_field("freed", &Seq(|| r.freed.iter().map(|f| (f.0.0, f.1, f.3.0))))?;
+        let copy =
+            |c: &ContextCopy| (c.table.0, c.reg_id, c.cabinet.0, c.from_table.0, c.from_reg_id, c.contexts.0);
+        c.serialize_field("copies", &Seq(|| r.copies.iter().map(copy)))?;
         c.end()
     }
 }
@@ -267,6 +270,14 @@ mod tests {
         let arrival = |at, row, reg_id| Arrival { at, table: TableId(1), row, reg_id, cabinet: CabinetId(3) };
         report.arrivals = vec![arrival(2, 0, 5), arrival(5, 0, 6)];
         report.freed.push((TableId(4), 9, CabinetId(3), ContextMask(1 << 100)));
+        report.copies.push(ContextCopy {
+            table: TableId(2),
+            reg_id: 9,
+            cabinet: CabinetId(5),
+            from_table: TableId(4),
+            from_reg_id: 9,
+            contexts: ContextMask(1 << 100 | 1 << 3),
+        });
         let summary = Step {
             node: 2,
             node_step: 300,
@@ -307,6 +318,7 @@ mod tests {
                 runs: runs.clone(),
                 values,
                 freed: vec![(4, 9, 1 << 100)],
+                copies: vec![(2, 9, 5, 4, 9, 1 << 100 | 1 << 3)],
             }),
             ..summary.clone()
         });

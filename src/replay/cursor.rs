@@ -11,7 +11,7 @@ use std::sync::Arc;
 use rustc_hash::FxHashMap;
 
 use crate::model::Record;
-use crate::recorder::{Chunk, Event, Level, PipelineDesc, Step, Trace, open_trace};
+use crate::recorder::{Chunk, Event, Level, PipelineDesc, Step, Trace, open_trace, read_events};
 use crate::trace::{ChunkKind, ChunkMeta, TraceError};
 use crate::tracer::stage_name;
 
@@ -217,7 +217,7 @@ impl Cursor {
             self.cache.push(hit);
             return Ok(c);
         }
-        let c = Arc::new(self.trace.read_chunk(i)?);
+        let c = Arc::new(read_events(&mut self.trace, i)?);
         if self.cache.len() >= CACHE_PER_NODE * self.lines.len().max(3) {
             self.cache.remove(0);
         }
@@ -666,7 +666,7 @@ mod tests {
         let mut forwards = Cursor::open(&trace).unwrap();
         let mut carrying = Vec::new();
         for i in 0..forwards.trace.index().len() {
-            for e in forwards.trace.read_chunk(i).unwrap() {
+            for e in read_events(&mut forwards.trace, i).unwrap() {
                 if let Event::Step(s) = e
                     && s.changes.as_ref().is_some_and(|c| c.runs.iter().any(|r| r.3 == 0))
                 {

@@ -9,7 +9,7 @@ use jiff::Timestamp;
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::{Deserialize, Serialize};
 
-use crate::recorder::{ChunkKeys, Event, Failure, Level, PipelineDesc, Step, Trace, TraceValue};
+use crate::recorder::{ChunkKeys, Event, Failure, Level, PipelineDesc, Step, Trace, TraceValue, read_events};
 use crate::trace::{ChunkKind, TraceError};
 
 /// The cabinet of a record whose slots were freed (the trace keeps the contexts, not the cabinet).
@@ -164,6 +164,7 @@ fn only(s: &Step, ours: impl Fn(u16, u64) -> bool) -> Option<Step> {
     let mut kept = crate::recorder::Changes {
         transitions: c.transitions.iter().filter(|t| ours(t.0, t.1)).copied().collect(),
         freed: c.freed.iter().filter(|f| ours(f.0, f.1)).copied().collect(),
+        copies: c.copies.iter().filter(|x| ours(x.0, x.1)).copied().collect(),
         ..Default::default()
     };
     let mut at = 0;
@@ -177,7 +178,8 @@ fn only(s: &Step, ours: impl Fn(u16, u64) -> bool) -> Option<Step> {
             kept.values.extend_from_slice(values);
         }
     }
-    if kept.transitions.is_empty() && kept.runs.is_empty() && kept.freed.is_empty() {
+    if kept.transitions.is_empty() && kept.runs.is_empty() && kept.freed.is_empty() && kept.copies.is_empty()
+    {
         return None;
     }
     // The summary fields are not read by the history: only the step's place.
@@ -218,7 +220,7 @@ impl Chunks {
         let keyed = trace.header().events_version >= crate::recorder::KEYED_EVENTS_VERSION;
         for (i, meta) in keys.into_iter().filter(|_| keyed) {
             let Some(&k) = at.get(&meta) else { continue };
-            if let Some(Event::Keys(keys)) = trace.read_chunk(i)?.into_iter().next() {
+            if let Some(Event::Keys(keys)) = read_events(trace, i)?.into_iter().next() {
                 events[k].1 = Some(*keys);
             }
         }
@@ -237,7 +239,7 @@ impl Chunks {
             if keys.as_ref().is_some_and(|k| !wanted(k)) {
                 continue;
             }
-            for e in &trace.read_chunk(*i)? {
+            for e in &read_events(trace, *i)? {
                 if matches!(e, Event::Step(_) | Event::Failure(_)) {
                     each(e);
                 }
@@ -397,6 +399,19 @@ impl<'a> Follow<'a> {
             if ours(table, reg_id) {
                 let entry = touched.entry((table, reg_id)).or_insert((cabinet, cabinet, IndexMap::new()));
                 entry.2.insert(self.desc.context(context).to_string(), value_text(v));
+            }
+        }
+        // A copy sets what its source holds in this node now (before its slots are freed).
+        for &(table, reg_id, cabinet, _, from, mask) in &changes.copies {
+            if ours(table, reg_id) {
+                let held = self.values.get(&(s.node, from));
+                let copied: Vec<(String, String)> = (0..128u16)
+                    .filter(|i| mask & (1u128 << i) != 0)
+                    .map(|i| self.desc.context(i).to_string())
+                    .filter_map(|name| Some((name.clone(), held?.get(&name)?.clone())))
+                    .collect();
+                let entry = touched.entry((table, reg_id)).or_insert((cabinet, cabinet, IndexMap::new()));
+                entry.2.extend(copied);
             }
         }
         let mut freed: Vec<(u64, Vec<String>)> = Vec::new();

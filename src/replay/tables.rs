@@ -228,6 +228,27 @@ impl NodeTables {
                 r.set(ContextId(*c), value_of(v));
             }
         }
+        // Copies read their source once the runs are set, before any slot is freed.
+        for &(table, reg_id, cabinet, from_table, from_reg_id, mask) in &changes.copies {
+            let from = self.rows.tables.get(from_table as usize).and_then(|t| t.get(&from_reg_id));
+            let values: Vec<(ContextId, Value)> = crate::model::bits(mask)
+                .filter(|&c| (c as usize) < MAX_CONTEXTS)
+                .filter_map(|c| from.map(|r| (ContextId(c), r.get(ContextId(c)).clone())))
+                .collect();
+            let Some(t) = self.rows.tables.get_mut(table as usize).filter(|_| known(cabinet)) else {
+                continue;
+            };
+            let now = t.get(&reg_id).map_or((CabinetId::DISARMED, 0), |r| (r.header.cabinet, r.held()));
+            before.entry((table, reg_id)).or_insert(now);
+            let r = t.entry(reg_id).or_insert_with(|| {
+                let mut r = Record::new(reg_id);
+                r.header.cabinet = CabinetId(cabinet);
+                r
+            });
+            for (c, v) in values {
+                r.set(c, v);
+            }
+        }
         for &(table, reg_id, mask) in &changes.freed {
             let Some(r) = self.rows.tables.get_mut(table as usize).and_then(|t| t.get_mut(&reg_id)) else {
                 continue;
