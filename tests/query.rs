@@ -237,38 +237,24 @@ fn keys_skip_chunks_without_changing_any_answer() {
 /// whose keys would rule every chunk out still answers, when its header says version 5.
 #[test]
 fn keys_of_another_events_version_are_ignored() {
-    use catar::recorder::{ChunkKeys, Event, TraceHeader, TraceValue, open_trace, read_events};
+    use catar::recorder::{ChangesBefore10, ChunkKeys, Event, TraceHeader, open_trace, read_events};
     use catar::trace::{ChunkKind, TraceWriter};
-    /// Changes as version 5 wrote them: no copies.
-    #[derive(serde::Serialize)]
-    struct Before10 {
-        transitions: Vec<(u16, u64, u16, u16)>,
-        runs: Vec<(u16, u64, u16, u32)>,
-        values: Vec<(u16, TraceValue)>,
-        freed: Vec<(u16, u64, u128)>,
-    }
     let dir = tempfile::tempdir().unwrap();
     let (db, trace) = recorded(dir.path(), 0.0);
     let mut t = open_trace(&trace).unwrap();
     let header = TraceHeader { events_version: 5, ..t.header().clone() };
     let old = dir.path().join("v5.trace");
-    let mut w = TraceWriter::<TraceHeader, Vec<Event<Before10>>>::create(&old, &header).unwrap();
+    let mut w = TraceWriter::<TraceHeader, Vec<Event<ChangesBefore10>>>::create(&old, &header).unwrap();
     let index = t.index().to_vec();
     for (i, e) in index.iter().enumerate() {
         let chunk = if e.kind == ChunkKind::Keys {
             // Keys that rule out everything: no bit set, and no reg_id range.
             vec![Event::Keys(Box::new(ChunkKeys { reg_ids: None, bloom: vec![0; 4], hashes: 6 }))]
         } else {
-            let events = read_events(&mut t, i).unwrap().into_iter();
-            events
-                .map(|e| {
-                    e.map_changes(|c| Before10 {
-                        transitions: c.transitions,
-                        runs: c.runs,
-                        values: c.values,
-                        freed: c.freed,
-                    })
-                })
+            read_events(&mut t, i)
+                .unwrap()
+                .into_iter()
+                .map(|e| e.map_changes(ChangesBefore10::from))
                 .collect()
         };
         w.write_chunk(e.kind, e.meta.clone(), &chunk).unwrap();

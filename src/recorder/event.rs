@@ -270,13 +270,21 @@ pub struct Changes {
     pub copies: Vec<(u16, u64, u16, u16, u64, u128)>,
 }
 
-/// [`Changes`] as events versions before 10 wrote them: without `copies`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+/// [`Changes`] as events versions before 10 wrote them: without `copies` (written only to
+/// test that such traces still read).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChangesBefore10 {
     transitions: Vec<(u16, u64, u16, u16)>,
     runs: Vec<(u16, u64, u16, u32)>,
     values: Vec<(u16, TraceValue)>,
     freed: Vec<(u16, u64, u128)>,
+}
+
+impl From<Changes> for ChangesBefore10 {
+    /// Without its copies.
+    fn from(c: Changes) -> ChangesBefore10 {
+        ChangesBefore10 { transitions: c.transitions, runs: c.runs, values: c.values, freed: c.freed }
+    }
 }
 
 impl From<ChangesBefore10> for Changes {
@@ -620,29 +628,12 @@ mod tests {
         }
     }
 
-    /// Changes as events versions before 10 wrote them (no `copies`).
-    #[derive(Serialize)]
-    struct Before10 {
-        transitions: Vec<(u16, u64, u16, u16)>,
-        runs: Vec<(u16, u64, u16, u32)>,
-        values: Vec<(u16, TraceValue)>,
-        freed: Vec<(u16, u64, u128)>,
-    }
-
     #[test]
     fn changes_written_before_version_10_read_without_copies() {
         let events: Chunk =
             events().into_iter().map(|e| e.map_changes(|c| Changes { copies: Vec::new(), ..c })).collect();
-        let old: Vec<Event<Before10>> = (events.iter().cloned())
-            .map(|e| {
-                e.map_changes(|c| Before10 {
-                    transitions: c.transitions,
-                    runs: c.runs,
-                    values: c.values,
-                    freed: c.freed,
-                })
-            })
-            .collect();
+        let old: Vec<Event<ChangesBefore10>> =
+            events.iter().cloned().map(|e| e.map_changes(ChangesBefore10::from)).collect();
         let config = bincode::config::standard();
         let bytes = bincode::serde::encode_to_vec(&old, config).unwrap();
         let (read, used): (Vec<Event<ChangesBefore10>>, usize) =

@@ -16,7 +16,7 @@ use crossbeam_channel::{Sender, bounded};
 
 pub use consolidate::{Consolidation, Consolidator, ContextCell, NodeCabinet};
 pub use event::{
-    CabinetDesc, Changes, Checkpoint, Chunk, ContextDesc, EVENTS_VERSION, Event, Failure,
+    CabinetDesc, Changes, ChangesBefore10, Checkpoint, Chunk, ContextDesc, EVENTS_VERSION, Event, Failure,
     KEYED_EVENTS_VERSION, Level, Order, PipelineDesc, RecorderSettings, RowSnapshot, SkippedChanges,
     StageDesc, StatementDesc, Step, TraceHeader, TraceValue,
 };

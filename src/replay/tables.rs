@@ -210,13 +210,7 @@ impl NodeTables {
             if removed.contains(&(table, reg_id)) || (cabinet == 0 && !t.contains_key(&reg_id)) {
                 continue;
             }
-            let now = t.get(&reg_id).map_or((CabinetId::DISARMED, 0), |r| (r.header.cabinet, r.held()));
-            before.entry((table, reg_id)).or_insert(now);
-            let r = t.entry(reg_id).or_insert_with(|| {
-                let mut r = Record::new(reg_id);
-                r.header.cabinet = CabinetId(cabinet);
-                r
-            });
+            let r = to_set(t, before, (table, reg_id), cabinet);
             if n == 0
                 && let Some(sent) = carried.get(&reg_id)
             {
@@ -238,13 +232,7 @@ impl NodeTables {
             let Some(t) = self.rows.tables.get_mut(table as usize).filter(|_| known(cabinet)) else {
                 continue;
             };
-            let now = t.get(&reg_id).map_or((CabinetId::DISARMED, 0), |r| (r.header.cabinet, r.held()));
-            before.entry((table, reg_id)).or_insert(now);
-            let r = t.entry(reg_id).or_insert_with(|| {
-                let mut r = Record::new(reg_id);
-                r.header.cabinet = CabinetId(cabinet);
-                r
-            });
+            let r = to_set(t, before, (table, reg_id), cabinet);
             for (c, v) in values {
                 r.set(c, v);
             }
@@ -280,6 +268,23 @@ impl NodeTables {
     pub fn touched(&self) -> Vec<TableId> {
         self.report.touched_tables()
     }
+}
+
+/// The record a step sets values of (made in `cabinet` when the table lacks it), its cabinet
+/// and contexts before the step noted in `before`.
+fn to_set<'t>(
+    t: &'t mut BTreeMap<u64, Record>,
+    before: &mut FxHashMap<(u16, u64), (CabinetId, u128)>,
+    (table, reg_id): (u16, u64),
+    cabinet: u16,
+) -> &'t mut Record {
+    let now = t.get(&reg_id).map_or((CabinetId::DISARMED, 0), |r| (r.header.cabinet, r.held()));
+    before.entry((table, reg_id)).or_insert(now);
+    t.entry(reg_id).or_insert_with(|| {
+        let mut r = Record::new(reg_id);
+        r.header.cabinet = CabinetId(cabinet);
+        r
+    })
 }
 
 fn add_mass(report: &mut StepReport, table: TableId, cabinet: CabinetId, delta: i64) {
