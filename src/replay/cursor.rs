@@ -308,17 +308,30 @@ impl Cursor {
         let k = cps.partition_point(|&i| self.meta(i).first_step < before);
         for &chunk in cps[..k].iter().rev() {
             let events = self.chunk(chunk as usize)?;
-            let Some(Event::Checkpoint(cp)) = events.first() else { continue };
-            if cp.tick <= tick {
-                self.nodes[n].tables.restore(cp);
-                self.nodes[n].next = self.locate(n, cp.global_step)?;
-                self.nodes[n].reset(restarts_of(&events));
-                return Ok(());
+            if matches!(events.first(), Some(Event::Checkpoint(cp)) if cp.tick <= tick) {
+                return self.restore_to(n, Some((self.meta(chunk).first_step, chunk as usize)));
             }
         }
-        self.nodes[n].tables.clear();
-        self.nodes[n].next = (0, 0);
-        self.nodes[n].reset(0);
+        self.restore_to(n, None)
+    }
+
+    /// Put state `n` at checkpoint `cp` (its step, its chunk), or at the start of the run.
+    fn restore_to(&mut self, n: usize, cp: Option<(u64, usize)>) -> Result<(), TraceError> {
+        match cp {
+            Some((step, chunk)) => {
+                let events = self.chunk(chunk)?;
+                if let Some(Event::Checkpoint(cp)) = events.first() {
+                    self.nodes[n].tables.restore(cp);
+                }
+                self.nodes[n].next = self.locate(n, step)?;
+                self.nodes[n].reset(restarts_of(&events));
+            }
+            None => {
+                self.nodes[n].tables.clear();
+                self.nodes[n].next = (0, 0);
+                self.nodes[n].reset(0);
+            }
+        }
         Ok(())
     }
 
@@ -425,21 +438,7 @@ impl Cursor {
             None => false,
         };
         if restore {
-            match cp {
-                Some((c, chunk)) => {
-                    let events = self.chunk(chunk)?;
-                    if let Some(Event::Checkpoint(cp)) = events.first() {
-                        self.nodes[n].tables.restore(cp);
-                    }
-                    self.nodes[n].next = self.locate(n, c)?;
-                    self.nodes[n].reset(restarts_of(&events));
-                }
-                None => {
-                    self.nodes[n].tables.clear();
-                    self.nodes[n].next = (0, 0);
-                    self.nodes[n].reset(0);
-                }
-            }
+            self.restore_to(n, cp)?;
         }
         while self.peek(n)?.is_some_and(|m| m.global_step < g) {
             self.apply(n)?;
