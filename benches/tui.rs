@@ -92,8 +92,16 @@ fn big_app() -> App {
                 .collect(),
         })
         .collect();
-    let rows =
-        Rows { node: "S0/0".into(), tables: vec!["R".into()], filter: None, total: 10_000, offset: 0, rows };
+    let rows = Rows {
+        node: "S0/0".into(),
+        tables: vec!["R".into()],
+        reactor: None,
+        cabinet: None,
+        filter: None,
+        total: 10_000,
+        offset: 0,
+        rows,
+    };
     app.apply(Event::Rows(rows), Duration::from_secs(9));
     app.results.as_mut().unwrap().sort_by(4, true);
     // The cursor mid-way through the rows, as after scrolling.

@@ -99,7 +99,7 @@ fn a_wrong_line_is_an_error_naming_it_and_the_run_halts_cleanly() {
     let events = events(&stdout);
     let error = events.iter().find(|e| e["event"] == "error").expect("an error event");
     assert_eq!(error["line"], 3);
-    assert!(error["message"].as_str().unwrap().contains("no table `NO_SUCH_TABLE`"));
+    assert!(error["message"].as_str().unwrap().contains("no table or cabinet `NO_SUCH_TABLE`"));
     let end = events.last().unwrap();
     assert_eq!((end["event"].as_str(), end["halted"].as_bool()), (Some("finished"), Some(true)));
     // Whatever was read is stored: the summary's conservation line holds.

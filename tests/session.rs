@@ -161,6 +161,29 @@ fn arrival_stops_where_the_trace_shows_the_cabinet_appear_and_inquiry_shows_it()
     let rows = run.rows("RATE/0", None, Some("CABINET = 'WIFE'"), 0, 1000);
     assert!(rows.total > 0 && rows.rows.len() == rows.total, "{rows:?}");
     assert!(rows.rows.iter().all(|r| r.cabinet == "WIFE" && r.contexts.contains_key("WIFE_NAME")));
+    // Naming the cabinet where a reactor goes asks for the same rows, in any case.
+    let named = run.rows("RATE/0", Some("wife"), None, 0, 1000);
+    assert_eq!((named.rows, named.total), (rows.rows, rows.total));
+    assert_eq!((named.reactor.as_deref(), named.cabinet.as_deref()), (Some("wife"), Some("WIFE")));
+    let none = run.rows("RATE/0", Some("WIFE"), Some("CABINET <> 'WIFE'"), 0, 10);
+    assert_eq!(none.total, 0, "{none:?}");
+    // A table's name comes first: CONFIRMED is both a reactor and a cabinet of RATE.
+    let table = run.rows("RATE/0", Some("CONFIRMED"), None, 0, 1000);
+    assert_eq!((table.tables, table.cabinet), (vec!["CONFIRMED".to_string()], None));
+    run.session.send(Command::Inquire {
+        node: "RATE/0".into(),
+        reactor: Some("NOSUCH".into()),
+        filter: None,
+        offset: 0,
+        limit: None,
+    });
+    match run.wait("the error", |e| matches!(e, Event::Rows(_) | Event::Error { .. })) {
+        Event::Error { message, .. } => {
+            assert!(message.contains("no table or cabinet `NOSUCH`"), "{message}");
+            assert!(message.contains("CONFIRMED") && message.contains("WIFE"), "{message}");
+        }
+        other => panic!("expected an error, got {other:?}"),
+    }
     run.session.send(Command::Detach);
     run.finish();
 }

@@ -100,7 +100,16 @@ fn rows(n: usize) -> Rows {
             .collect(),
         })
         .collect();
-    Rows { node: "RATE/1".into(), tables: vec!["RATE_R".into()], filter: None, total: n * 3, offset: 0, rows }
+    Rows {
+        node: "RATE/1".into(),
+        tables: vec!["RATE_R".into()],
+        reactor: None,
+        cabinet: None,
+        filter: None,
+        total: n * 3,
+        offset: 0,
+        rows,
+    }
 }
 
 /// A session as the demo shows it: RATE/1 frozen at the first WIFE arrival, REG blocked on
@@ -415,6 +424,38 @@ fn results_sort_filter_and_page() {
     // The next page starts where this one ends; there is one since total > rows.
     let sent = app.key(key('n'), area);
     let [Command::Inquire { offset: 40, .. }] = sent.as_slice() else { panic!("{sent:?}") };
+}
+
+#[test]
+fn i_on_a_cabinet_inquires_its_records_and_their_pages_keep_to_it() {
+    let mut app = at_stop();
+    let area = Rect::new(0, 0, 160, 48);
+    app.focus = Pane::Cabinets;
+    app.key(key('j'), area);
+    assert_eq!(app.selected_cabinet().unwrap().name, "WIFE");
+    let sent = app.key(key('i'), area);
+    let [Command::Inquire { node, reactor: Some(r), offset: 0, .. }] = sent.as_slice() else {
+        panic!("{sent:?}")
+    };
+    assert_eq!((node.as_str(), r.as_str()), ("RATE/1", "WIFE"));
+    let wife = Rows { reactor: Some("WIFE".into()), cabinet: Some("WIFE".into()), ..rows(40) };
+    app.apply(Event::Rows(wife), Duration::from_secs(2));
+    assert!(screen(&app, 160, 48).contains("Results of RATE/1 WIFE"));
+    // The next page, a filter, a refresh: the same cabinet's rows.
+    let sent = app.key(key('n'), area);
+    let [Command::Inquire { reactor: Some(r), offset: 40, .. }] = sent.as_slice() else { panic!("{sent:?}") };
+    assert_eq!(r, "WIFE");
+    app.key(key('/'), area);
+    typed(&mut app, "DURATION > 100", area);
+    let sent = app.key(code(KeyCode::Enter), area);
+    let [Command::Inquire { reactor: Some(r), filter: Some(_), .. }] = sent.as_slice() else {
+        panic!("{sent:?}")
+    };
+    assert_eq!(r, "WIFE");
+    // From elsewhere, every reactor again.
+    app.focus = Pane::Program;
+    let sent = app.key(key('i'), area);
+    let [Command::Inquire { reactor: None, .. }] = sent.as_slice() else { panic!("{sent:?}") };
 }
 
 #[test]

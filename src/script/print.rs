@@ -121,7 +121,8 @@ fn rows_text(r: &Rows) -> String {
         (_, 0) => format!("no row past {} of {}", r.offset, r.total),
         (total, n) => format!("rows {}-{} of {total}", r.offset + 1, r.offset + n),
     };
-    let mut lines = vec![format!("{}: {shown} in {}{filter}", r.node, r.tables.join(", "))];
+    let cabinet = r.cabinet.as_ref().map(|c| format!(" (cabinet {c})")).unwrap_or_default();
+    let mut lines = vec![format!("{}: {shown} in {}{cabinet}{filter}", r.node, r.tables.join(", "))];
     for row in &r.rows {
         let values: Vec<String> = row.contexts.iter().map(|(k, v)| format!("{k}={v}")).collect();
         lines.push(format!("  {} #{} {}: {}", row.table, row.reg_id, row.cabinet, values.join(" ")));

@@ -186,36 +186,53 @@ impl Matcher {
     }
 }
 
+/// The index of the name `name` among `count` names: as written first (DIS has a PERSISTENT
+/// reactor and a `persistent` sink), then in any case.
+fn named<'a>(name: &str, count: usize, name_of: impl Fn(usize) -> &'a str) -> Option<usize> {
+    let exact = (0..count).find(|&i| name_of(i) == name);
+    exact.or_else(|| (0..count).find(|&i| name_of(i).eq_ignore_ascii_case(name)))
+}
+
 /// True when `form` is a breakpoint on this statement of this stage.
 pub(crate) fn breaks_at(form: &CompiledForm, stage: usize, statement: usize) -> bool {
     matches!(&form.policy, Policy::Statement(at) if at.get(stage) == Some(&Some(statement)))
 }
 
-/// Rows of a node's reactors (or of one table), filtered and paged.
+/// Rows of a node's reactors (or of one table, or of the reactors' rows in one cabinet),
+/// filtered and paged.
 pub(crate) fn inquire(
     desc: &PipelineDesc,
     node: &str,
     tables: &dyn TableSet,
     q: &Inquiry,
 ) -> Result<Rows, String> {
-    let chosen: Vec<usize> = match &q.reactor {
-        Some(name) => {
-            // The name as written first: DIS has a PERSISTENT reactor and a `persistent` sink.
-            let exact = (0..tables.count()).find(|&t| tables.name(t) == name);
-            let t =
-                exact.or_else(|| (0..tables.count()).find(|&t| tables.name(t).eq_ignore_ascii_case(name)));
-            let t = t.ok_or_else(|| {
-                let known: Vec<&str> = (0..tables.count()).map(|t| tables.name(t)).collect();
-                format!("{node} has no table `{name}` (it has: {})", known.join(", "))
-            })?;
-            vec![t]
-        }
-        None => (0..tables.count()).filter(|&t| tables.reactor(t)).collect(),
+    let reactors = || (0..tables.count()).filter(|&t| tables.reactor(t)).collect();
+    let (chosen, cabinet): (Vec<usize>, _) = match &q.reactor {
+        Some(name) => match named(name, tables.count(), |t| tables.name(t)) {
+            Some(t) => (vec![t], None),
+            // `inquire RATE/0 WIFE`: the records in a cabinet, whichever reactor holds them.
+            None => match named(name, desc.cabinets.len(), |c| desc.cabinets[c].name.as_str()) {
+                Some(c) => (reactors(), Some(CabinetId(c as u16))),
+                None => {
+                    let known: Vec<&str> = (0..tables.count()).map(|t| tables.name(t)).collect();
+                    let cabinets: Vec<&str> = desc.cabinets.iter().map(|c| c.name.as_str()).collect();
+                    return Err(format!(
+                        "{node} has no table or cabinet `{name}` (tables: {}; cabinets: {})",
+                        known.join(", "),
+                        cabinets.join(", ")
+                    ));
+                }
+            },
+        },
+        None => (reactors(), None),
+    };
+    let wanted = |r: &&Record| {
+        cabinet.is_none_or(|c| r.header.cabinet == c) && q.filter.as_ref().is_none_or(|f| f.matches(r))
     };
     let mut total = 0;
     let mut rows = Vec::new();
     for &t in &chosen {
-        for r in tables.rows(t).filter(|r| q.filter.as_ref().is_none_or(|f| f.matches(r))) {
+        for r in tables.rows(t).filter(wanted) {
             if total >= q.offset && rows.len() < q.limit {
                 let contexts = r
                     .contexts()
@@ -242,6 +259,8 @@ pub(crate) fn inquire(
     Ok(Rows {
         node: node.to_string(),
         tables: chosen.iter().map(|&t| tables.name(t).to_string()).collect(),
+        reactor: q.reactor.clone(),
+        cabinet: cabinet.map(|c| cabinet_name(desc, c)),
         filter: q.filter.as_ref().map(|f| f.text().to_string()),
         total,
         offset: q.offset,

@@ -220,6 +220,13 @@ pub struct Rows {
     pub node: String,
     /// The tables searched.
     pub tables: Vec<String>,
+    /// The table or cabinet the inquiry named, as written (none: every reactor), so that a
+    /// client asks for another page of the same rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reactor: Option<String>,
+    /// The cabinet the rows were limited to, when the inquiry named one instead of a table.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cabinet: Option<String>,
     /// The filter, as written.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filter: Option<String>,

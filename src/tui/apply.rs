@@ -95,7 +95,13 @@ impl App {
             Event::Rows(rows) => {
                 self.log(
                     LogKind::Info,
-                    format!("{}: {} row(s) match, showing {}", rows.node, rows.total, rows.rows.len()),
+                    format!(
+                        "{}{}: {} row(s) match, showing {}",
+                        rows.node,
+                        rows.reactor.as_ref().map(|r| format!(" {r}")).unwrap_or_default(),
+                        rows.total,
+                        rows.rows.len()
+                    ),
                 );
                 let sort = self.results.as_ref().and_then(|r| r.sort);
                 let mut results = Results::new(rows);

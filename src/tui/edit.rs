@@ -152,7 +152,7 @@ impl App {
             Pane::Results => match &self.results {
                 Some(r) => vec![Command::Inquire {
                     node: r.rows.node.clone(),
-                    reactor: None,
+                    reactor: r.rows.reactor.clone(),
                     filter: (!text.is_empty()).then(|| text.into()),
                     offset: 0,
                     limit: Some(RESULT_PAGE),

@@ -223,8 +223,17 @@ impl App {
 
     fn inquire(&mut self, filter: Option<String>, offset: usize) -> Vec<Command> {
         let Some(node) = self.frozen_target("inquire") else { return Vec::new() };
+        // From the cabinets, the records of the one selected; from the results, the same rows
+        // again (refreshed, or filtered anew); elsewhere, every reactor.
+        let reactor = match self.focus {
+            Pane::Cabinets => self.selected_cabinet().map(|c| c.name.clone()),
+            Pane::Results => {
+                self.results.as_ref().filter(|r| r.rows.node == node).and_then(|r| r.rows.reactor.clone())
+            }
+            _ => None,
+        };
         self.focus = Pane::Results;
-        vec![Command::Inquire { node, reactor: None, filter, offset, limit: Some(RESULT_PAGE) }]
+        vec![Command::Inquire { node, reactor, filter, offset, limit: Some(RESULT_PAGE) }]
     }
 
     fn page(&mut self, next: bool) -> Vec<Command> {
@@ -235,8 +244,8 @@ impl App {
             false if r.rows.offset > 0 => r.rows.offset.saturating_sub(RESULT_PAGE),
             _ => return Vec::new(),
         };
-        let (node, filter) = (r.rows.node.clone(), r.rows.filter.clone());
-        vec![Command::Inquire { node, reactor: None, filter, offset, limit: Some(RESULT_PAGE) }]
+        let (node, reactor, filter) = (r.rows.node.clone(), r.rows.reactor.clone(), r.rows.filter.clone());
+        vec![Command::Inquire { node, reactor, filter, offset, limit: Some(RESULT_PAGE) }]
     }
 
     fn sort(&mut self, action: Action) {

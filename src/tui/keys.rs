@@ -101,7 +101,7 @@ impl Action {
             Action::ContinueAll => "continue every frozen node",
             Action::Back => "back: undo the node's last statement (replay)",
             Action::ReverseContinue => "reverse-continue to the previous stop (replay)",
-            Action::Inquire => "inquire: the frozen node's reactor rows",
+            Action::Inquire => "inquire: frozen node's rows (or the cabinet's)",
             Action::Resume => "resume: stop tracing the node, run to the end",
             Action::Halt => "halt the run (results kept, trace closed)",
             Action::Breakpoint => "toggle a breakpoint on this statement",
