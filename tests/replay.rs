@@ -11,7 +11,7 @@ use catar::rating::generate::{GenOptions, generate};
 use catar::rating::{RunOptions, debuggee};
 use catar::recorder::{Level, RecorderSettings};
 use catar::session::{Command, Event, Session};
-use catar::tracer::{Position, Row, Stop, TraceForm, Why};
+use catar::tracer::{Position, Release, Row, Stop, TraceForm, Why};
 
 const DEADLINE: Duration = Duration::from_secs(60);
 
@@ -339,6 +339,11 @@ impl Client {
         self.session.send(c);
         self.stop().expect("a stop")
     }
+
+    /// How the node frozen last was let go, as the last release said.
+    fn released(&self) -> Option<Release> {
+        self.log.iter().rev().find_map(|e| if let Event::Released { by, .. } = e { Some(*by) } else { None })
+    }
 }
 
 /// A full trace of a run without forms, and every step it holds: (global step, node, node
@@ -377,11 +382,12 @@ fn motions_land_where_asked() {
     let s = c.ask(Command::Step { node: "RATE/0".into(), count: 5 });
     let fifth = steps.iter().filter(|s| s.1 == "RATE/0").nth(4).unwrap();
     assert_eq!((s.node.as_str(), s.step, s.global_step, s.at), ("RATE/0", 4, fifth.0, Position::After));
-    assert_eq!(s.reason.why, Why::Step);
+    assert_eq!((s.reason.why, c.released()), (Why::Step, Some(Release::Step)));
 
     // back 1: before that same step.
     let b = c.ask(Command::Back { node: Some("RATE/0".into()), count: 1 });
     assert_eq!((b.step, b.global_step, b.at, b.reason.why), (4, fifth.0, Position::Before, Why::Back));
+    assert_eq!(c.released(), Some(Release::Back), "the log says which way the cursor went");
     let b = c.ask(Command::Back { node: Some("RATE/0".into()), count: 3 });
     assert_eq!((b.node.as_str(), b.step), ("RATE/0", 1));
 
@@ -393,6 +399,7 @@ fn motions_land_where_asked() {
             (s.global_step, s.node.clone(), s.step, s.at),
             (want.0, want.1.clone(), want.2, Position::Before)
         );
+        assert_eq!(c.released(), Some(Release::Goto));
     }
     // goto time T: the first step (in global order) at pseudo-time T or later.
     let t = steps[steps.len() * 2 / 3].3;
@@ -407,6 +414,9 @@ fn motions_land_where_asked() {
     assert_eq!(s.reason.why, Why::End, "continue at the end stays at the end");
     let b = c.ask(Command::Back { node: None, count: 1 });
     assert_eq!((b.global_step, b.at), (last.0, Position::Before));
+    // Without forms, reverse-continue runs back to the start.
+    let r = c.ask(Command::ReverseContinue);
+    assert_eq!((r.global_step, r.reason.why, c.released()), (steps[0].0, Why::Start, Some(Release::Reverse)));
     // Resume means nothing in a replay: a clear error, and the replay goes on.
     c.session.send(Command::Resume { node: "RATE/0".into() });
     let e = c.next("an error", |e| matches!(e, Event::Error { .. }));

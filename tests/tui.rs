@@ -452,6 +452,14 @@ fn i_on_a_cabinet_inquires_its_records_and_their_pages_keep_to_it() {
         panic!("{sent:?}")
     };
     assert_eq!(r, "WIFE");
+    // An answer with no row says so, and where it looked.
+    let none = Rows { total: 0, filter: Some("DURATION > 9999".into()), ..rows(0) };
+    app.apply(Event::Rows(none), Duration::from_secs(3));
+    let s = screen(&app, 160, 48);
+    assert!(
+        s.contains("Results of RATE/1 · no row") && s.contains("No row in RATE_R where DURATION > 9999."),
+        "{s}"
+    );
     // From elsewhere, every reactor again.
     app.focus = Pane::Program;
     let sent = app.key(key('i'), area);

@@ -43,6 +43,9 @@ pub fn text(e: &Event) -> Option<String> {
                 Release::Halt => "finishes what it holds (halt)",
                 Release::Timeout => "continues by itself (the stop timed out)",
                 Release::Detach => "runs on untraced",
+                Release::Back => "steps back",
+                Release::Reverse => "runs backwards",
+                Release::Goto => "jumps",
             };
             format!("{node} {how}")
         }

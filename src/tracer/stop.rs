@@ -179,6 +179,12 @@ pub enum Release {
     Timeout,
     /// The session let every node go (a script ended, a client left).
     Detach,
+    /// In a replay, `back N`: the cursor steps backwards.
+    Back,
+    /// In a replay, `reverse-continue`: the cursor runs backwards to the previous stop.
+    Reverse,
+    /// In a replay, `goto`: the cursor jumps to a step or a pseudo-time.
+    Goto,
 }
 
 /// A value in an inquiry row.

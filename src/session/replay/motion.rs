@@ -193,10 +193,10 @@ impl Replayer {
             }
         }
         match found {
-            Some(m) => self.land(Some(m), Position::Before, plain(Why::Back), Some(Release::Step)),
+            Some(m) => self.land(Some(m), Position::Before, plain(Why::Back), Some(Release::Back)),
             None => {
                 let first = self.cursor.step_from(0)?;
-                self.land(first, Position::Before, plain(Why::Start), Some(Release::Step));
+                self.land(first, Position::Before, plain(Why::Start), Some(Release::Back));
             }
         }
         self.seed()
@@ -204,11 +204,11 @@ impl Replayer {
 
     pub(super) fn goto(&mut self, m: Option<Mark>, why: Why) -> Result<(), TraceError> {
         match m {
-            Some(m) => self.land(Some(m), Position::Before, plain(why), Some(Release::Continue)),
+            Some(m) => self.land(Some(m), Position::Before, plain(why), Some(Release::Goto)),
             None => {
                 let end = self.cursor.end()?;
                 let last = self.cursor.step_before(end, None)?;
-                self.land(last, Position::After, plain(Why::End), Some(Release::Continue));
+                self.land(last, Position::After, plain(Why::End), Some(Release::Goto));
             }
         }
         self.seed()
@@ -287,10 +287,10 @@ impl Replayer {
             }
         }
         match best {
-            Some((_, m, at, reason)) => self.land(Some(m), at, reason, Some(Release::Continue)),
+            Some((_, m, at, reason)) => self.land(Some(m), at, reason, Some(Release::Reverse)),
             None => {
                 let first = self.cursor.step_from(0)?;
-                self.land(first, Position::Before, plain(Why::Start), Some(Release::Continue));
+                self.land(first, Position::Before, plain(Why::Start), Some(Release::Reverse));
             }
         }
         self.seed()

@@ -23,6 +23,17 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             .render(area, buf);
         return;
     };
+    if r.order.is_empty() {
+        let filter = r.rows.filter.as_ref().map(|f| format!(" where {f}")).unwrap_or_default();
+        let past = if r.rows.total > 0 { format!(" past row {}", r.rows.offset) } else { String::new() };
+        let text = format!("No row{past} in {}{filter}.", r.rows.tables.join(", "));
+        let title = format!("Results of {} · no row", r.rows.node);
+        Paragraph::new(Line::styled(text, theme.dim()))
+            .block(block(app, Pane::Results, title))
+            .wrap(ratatui::widgets::Wrap { trim: true })
+            .render(area, buf);
+        return;
+    }
     let visible = (area.height as usize).saturating_sub(3);
     let first = first_row(app, Pane::Results, area);
     let shown: Vec<usize> = r.order.iter().skip(first).take(visible.max(1)).copied().collect();
@@ -59,7 +70,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         "Results of {}{} · rows {}–{} of {}{}",
         r.rows.node,
         r.rows.reactor.as_ref().map(|x| format!(" {x}")).unwrap_or_default(),
-        r.rows.offset + first + usize::from(!r.order.is_empty()),
+        r.rows.offset + first + 1,
         r.rows.offset + first + shown.len(),
         r.rows.total,
         r.rows.filter.as_ref().map(|f| format!(" · where {f}")).unwrap_or_default()
