@@ -71,11 +71,16 @@ fn readable_text_without_json() {
     common::gen_input(dir.path(), 3000, 200, 7, 0.02);
     let (code, stdout, stderr) = script_run(
         dir.path(),
-        "break amount on RATE\ncontinue\ninquire RATE where AMOUNT IS NOT NULL\nhalt\n",
+        "break amount on RATE\ncontinue\nforms\nignore 1 1\ncontinue\nforms\n\
+         inquire RATE where AMOUNT IS NOT NULL\nhalt\n",
         &[],
     );
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("stop: RATE/0 stopped before amount"), "{stdout}");
+    // `forms` counts the hits so far; `ignore` starts the count again and skips as many.
+    assert!(stdout.contains("form 1: break amount on RATE (1 hit)\n"), "{stdout}");
+    assert!(stdout.contains("(0 hits, ignoring the next 1)"), "{stdout}");
+    assert!(stdout.contains("form 1: break amount on RATE (2 hits)\n"), "{stdout}");
     assert!(stdout.contains("breakpoint (form 1: break amount on RATE)"), "{stdout}");
     assert!(stdout.contains("RATE/0: no row in CONFIRMED"), "{stdout}");
     assert!(stdout.contains("halted after"), "{stdout}");

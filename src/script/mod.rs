@@ -229,33 +229,25 @@ impl<'a> Runner<'a> {
     }
 
     fn word(&mut self, word: &Word) -> Result<(), String> {
-        match word {
-            Word::Forms => {
-                let e = Event::Forms { forms: self.forms.clone() };
-                self.print(&e);
-                return Ok(());
-            }
-            Word::Continue { node } => {
-                let all = node.as_deref().is_some_and(|n| n.eq_ignore_ascii_case("all"));
-                // Without a frozen node to let go, `continue` waits for the next stop.
-                let idle = match node {
-                    Some(_) => all && self.frozen.is_empty(),
-                    None => !self.current.as_ref().is_some_and(|c| self.frozen.contains(c)),
-                };
-                if idle {
-                    if node.is_none() && self.end.is_some() {
-                        return Err("the run has finished".into());
-                    }
-                    return self.wait_stop();
+        if let Word::Continue { node } = word {
+            let all = node.as_deref().is_some_and(|n| n.eq_ignore_ascii_case("all"));
+            // Without a frozen node to let go, `continue` waits for the next stop.
+            let idle = match node {
+                Some(_) => all && self.frozen.is_empty(),
+                None => !self.current.as_ref().is_some_and(|c| self.frozen.contains(c)),
+            };
+            if idle {
+                if node.is_none() && self.end.is_some() {
+                    return Err("the run has finished".into());
                 }
+                return self.wait_stop();
             }
-            _ => {}
         }
         if let Some(command) = word.command(self.current.as_deref(), &self.forms)? {
             self.send(command)?;
         }
         match word {
-            Word::Form(_) | Word::Ignore { .. } | Word::Delete { .. } => {
+            Word::Form(_) | Word::Ignore { .. } | Word::Delete { .. } | Word::Forms => {
                 self.wait(|e| matches!(e, Event::Forms { .. }))
             }
             Word::Continue { .. }
@@ -269,7 +261,7 @@ impl<'a> Runner<'a> {
             Word::History { .. } => self.wait(|e| matches!(e, Event::History(_))),
             Word::Halt => self.wait(|_| false),
             Word::Nodes => self.wait(|e| matches!(e, Event::Snapshot(_))),
-            Word::Resume { .. } | Word::Forms => Ok(()),
+            Word::Resume { .. } => Ok(()),
         }
     }
 

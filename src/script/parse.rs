@@ -127,7 +127,7 @@ impl Word {
             Word::Halt => Command::Halt,
             Word::History { id } => Command::History { id: id.clone() },
             Word::Nodes => Command::Snapshot,
-            Word::Forms => return Ok(None),
+            Word::Forms => Command::Forms,
         }))
     }
 }
@@ -136,6 +136,24 @@ impl Word {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct WordError(pub String);
+
+/// `CONDITION [on NODE]`, as the other forms' words end: a last `on NODE` outside quoted text
+/// names the nodes (the condition language has no `on`).
+fn condition_on(rest: &str) -> (&str, Option<String>) {
+    let rest = rest.trim();
+    let (before, node) = last_word(rest);
+    let (condition, on) = last_word(before);
+    if on.eq_ignore_ascii_case("on") && !node.contains('\'') && condition.matches('\'').count() % 2 == 0 {
+        return (condition, Some(node.to_string()));
+    }
+    (rest, None)
+}
+
+/// The text before the last word (trimmed), and the last word.
+fn last_word(text: &str) -> (&str, &str) {
+    let cut = text.char_indices().rfind(|(_, c)| c.is_whitespace()).map_or(0, |(i, c)| i + c.len_utf8());
+    (text[..cut].trim_end(), &text[cut..])
+}
 
 /// Parse one line; `None` for a blank line or a comment.
 pub fn parse_line(line: &str) -> Result<Option<Word>, WordError> {
@@ -172,10 +190,14 @@ pub fn parse_line(line: &str) -> Result<Option<Word>, WordError> {
             Word::Form(TraceForm { stop: Some(StopPolicy::Failure), nodes: node, ..TraceForm::default() })
         }
         "stop-when" => {
-            if rest.is_empty() {
-                return err("usage: stop-when CONDITION (like AMOUNT > 500 AND SERVICE = 'VOICE')".into());
+            let (condition, node) = condition_on(rest);
+            if condition.is_empty() {
+                return err(
+                    "usage: stop-when CONDITION [on NODE] (like AMOUNT > 500 AND SERVICE = 'VOICE' on RATE)"
+                        .into(),
+                );
             }
-            Word::Form(TraceForm { when: Some(rest.into()), ..TraceForm::default() })
+            Word::Form(TraceForm { when: Some(condition.into()), nodes: node, ..TraceForm::default() })
         }
         "form" => match words.as_slice() {
             [_] => Word::Form(TraceForm::load(&PathBuf::from(rest)).map_err(|e| WordError(e.to_string()))?),
@@ -352,6 +374,22 @@ mod tests {
         assert!(f.once && f.statement.as_deref() == Some("rate-voice"));
         let Word::Form(f) = word("stop-when AMOUNT > 500 AND SERVICE = 'VOICE'") else { panic!() };
         assert_eq!(f.when.as_deref(), Some("AMOUNT > 500 AND SERVICE = 'VOICE'"));
+        assert_eq!(f.nodes, None);
+        let Word::Form(f) = word("stop-when AMOUNT > 500 AND SERVICE = 'VOICE'  ON  RATE/1") else {
+            panic!()
+        };
+        assert_eq!(
+            (f.when.as_deref(), f.nodes.as_deref()),
+            (Some("AMOUNT > 500 AND SERVICE = 'VOICE'"), Some("RATE/1"))
+        );
+        // An `on` inside quoted text is the condition's.
+        let Word::Form(f) = word("stop-when NOTE = 'hold on RATE'") else { panic!() };
+        assert_eq!((f.when.as_deref(), f.nodes), (Some("NOTE = 'hold on RATE'"), None));
+        let Word::Form(f) = word("stop-when NOTE = 'hold on' on DIS") else { panic!() };
+        assert_eq!((f.when.as_deref(), f.nodes.as_deref()), (Some("NOTE = 'hold on'"), Some("DIS")));
+        assert!(parse_line("stop-when on RATE").is_err());
+        let Word::Form(f) = word("stop-when A = 1\u{a0}on\u{2003}RATE") else { panic!() };
+        assert_eq!((f.when.as_deref(), f.nodes.as_deref()), (Some("A = 1"), Some("RATE")));
         assert_eq!(word("step"), Word::Step { count: 1, node: None });
         assert_eq!(word("step 3 RATE/1"), Word::Step { count: 3, node: Some("RATE/1".into()) });
         assert_eq!(word("continue all"), Word::Continue { node: Some("all".into()) });

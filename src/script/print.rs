@@ -21,8 +21,12 @@ pub fn text(e: &Event) -> Option<String> {
                 let lines: Vec<String> = forms
                     .iter()
                     .map(|f| {
+                        // As gdb's `info breakpoints` says "will ignore next N crossings".
+                        let left = f.form.ignore.saturating_sub(f.hits);
+                        let ignoring =
+                            if left > 0 { format!(", ignoring the next {left}") } else { String::new() };
                         format!(
-                            "  form {}: {} ({} hit{})",
+                            "  form {}: {} ({} hit{}{ignoring})",
                             f.id,
                             f.label,
                             f.hits,

@@ -97,6 +97,8 @@ pub enum Command {
     Detach,
     /// Ask for a [`Snapshot`].
     Snapshot,
+    /// Ask for the forms in force and their hit counts (answered by [`Event::Forms`]).
+    Forms,
     /// The history of the records carrying an identifier, read back from the run's trace
     /// (recorded at full level) as far as it is written.
     History {
@@ -237,7 +239,7 @@ pub enum Event {
         /// The pipeline: cabinets, contexts, stages with their statements and tables.
         program: PipelineDesc,
     },
-    /// The forms changed.
+    /// The forms changed, or the answer to [`Command::Forms`].
     Forms {
         /// The forms now.
         forms: Vec<FormInfo>,

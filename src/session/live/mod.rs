@@ -254,7 +254,7 @@ impl Controller {
     fn try_command(&mut self, c: Command) -> Result<(), String> {
         let changes_forms =
             matches!(c, Command::AddForm { .. } | Command::ReplaceForm { .. } | Command::DeleteForm { .. });
-        if self.finished && !matches!(c, Command::Snapshot | Command::History { .. }) {
+        if self.finished && !matches!(c, Command::Snapshot | Command::Forms | Command::History { .. }) {
             return Err("the run has finished".into());
         }
         if changes_forms && self.control.halted() {
@@ -329,6 +329,7 @@ impl Controller {
                     .into());
             }
             Command::Snapshot => self.emit(Event::Snapshot(self.snapshot())),
+            Command::Forms => self.emit(Event::Forms { forms: self.form_infos() }),
         }
         Ok(())
     }

@@ -228,6 +228,7 @@ impl Replayer {
                 return Err("a replay has nothing to resume: `continue`, `goto` or `back` move it".into());
             }
             Command::Halt | Command::Detach => {}
+            Command::Forms => self.emit(Event::Forms { forms: self.form_infos() }),
             Command::Snapshot => {
                 let s = self.snapshot().map_err(trace)?;
                 self.emit(Event::Snapshot(s));
