@@ -520,6 +520,12 @@ fn a_cut_trace_replays_what_it_holds() {
             assert!(a == b, "{n} at {g}: {} rows in the cut trace, {} in the whole", a.len(), b.len());
         }
     }
+    // Cut before its first chunk: the replay starts, says there is no step, and goes nowhere.
+    let first = catar::recorder::open_trace(&trace).unwrap().index()[0].offset;
+    std::fs::write(&cut, &std::fs::read(&trace).unwrap()[..first as usize]).unwrap();
+    let mut c = replay(&cut, &[]);
+    let end = c.ask(Command::Goto { step: u64::MAX });
+    assert_eq!((end.statement.as_str(), end.global_step), ("(no step recorded)", 0));
 }
 
 #[path = "../fuzz/src/lib.rs"]

@@ -31,7 +31,8 @@ impl Replayer {
             None => Stop {
                 id: self.stops,
                 node: self.desc.nodes.first().cloned().unwrap_or_default(),
-                statement: String::new(),
+                // A trace cut before its first step.
+                statement: "(no step recorded)".into(),
                 position: 0,
                 at,
                 step: 0,
