@@ -467,6 +467,21 @@ fn i_on_a_cabinet_inquires_its_records_and_their_pages_keep_to_it() {
 }
 
 #[test]
+fn a_nodes_rate_keeps_its_unit() {
+    let mut app = at_stop();
+    // REG/0 read 60,000 records in the quarter second since the last snapshot.
+    let nodes = vec![view("REG/0", NodeState::Running, 70, 61_500, vec![])];
+    app.apply(
+        Event::Snapshot(Snapshot { nodes, forms: forms(1), finished: false }),
+        Duration::from_millis(1250),
+    );
+    for (w, h) in [(160, 48), (80, 24)] {
+        let s = screen(&app, w, h);
+        assert!(s.contains(" 240.0k"), "{w}x{h}:\n{s}");
+    }
+}
+
+#[test]
 fn the_form_editor_checks_before_it_sends() {
     let mut app = at_stop();
     let area = Rect::new(0, 0, 80, 24);

@@ -70,7 +70,8 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             let rate = n.rates.back().copied().unwrap_or(0);
             cells.push(Cell::from(Line::from(vec![
                 Span::styled(sparkline(&n.rates, spark), theme.fg(Color::Green)),
-                Span::raw(format!(" {:>5}", short(rate))),
+                // Up to six characters: "210.3k".
+                Span::raw(format!(" {:>6}", short(rate))),
             ])));
         }
         Row::new(cells)
@@ -84,7 +85,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     }
     if !app.replay {
         header.push("records/s");
-        widths.push(Constraint::Length(spark as u16 + 6));
+        widths.push(Constraint::Length(spark as u16 + 7));
     }
     let table = Table::new(rows, widths)
         .header(Row::new(header).style(theme.dim().add_modifier(Modifier::BOLD)))
