@@ -39,7 +39,7 @@ pub fn render(app: &App, editor: &FormEditor, area: Rect, buf: &mut Buffer) {
         (Some(e), _) => Line::from(Span::styled(e.clone(), theme.bold(Color::Red))),
         (None, true) => Line::from(Span::styled("applying…", theme.fg(Color::Yellow))),
         (None, false) => Line::from(Span::styled(
-            "Fields: name, nodes, cabinets, contexts, stop (arrival|departure|mass|every-step|statement|when), statement, when, ignore, once, timeout",
+            "Fields: name, nodes, cabinets, contexts, stop (arrival|departure|mass|every-step|statement|when|failure), statement, when, ignore, once, timeout",
             theme.dim(),
         )),
     };
