@@ -66,6 +66,18 @@ fn a_worked_session_prints_one_json_event_a_line() {
 }
 
 #[test]
+fn words_on_forms_may_follow_the_forms_of_the_first_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    common::gen_input(dir.path(), 3000, 200, 7, 0.02);
+    // The first lines' forms are in force before the script reads on: `ignore 1` finds form 1.
+    let (code, stdout, stderr) =
+        script_run(dir.path(), "watch cabinet WIFE on RATE\nignore 1 1\ncontinue\nforms\nhalt\n", &[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("form 1: arrival of WIFE on RATE (0 hits, ignoring the next 1)"), "{stdout}");
+    assert!(stdout.contains("form 1: arrival of WIFE on RATE (2 hits)"), "{stdout}");
+}
+
+#[test]
 fn readable_text_without_json() {
     let dir = tempfile::tempdir().unwrap();
     common::gen_input(dir.path(), 3000, 200, 7, 0.02);

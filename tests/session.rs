@@ -306,6 +306,37 @@ fn each_nodes_stops_releases_and_states_arrive_in_the_order_they_happened() {
 }
 
 #[test]
+fn an_inquiry_sent_just_after_a_step_is_answered_never_left_waiting() {
+    let dir = input(3000);
+    let mut run = start(&options(dir.path(), "out.db", 1), &["nodes = \"RATE\"\nstop = \"every-step\""]);
+    run.stop();
+    // The inquiry may reach the node before it takes the step (rows), as it leaves the stop
+    // (an error: not frozen), or queued behind the step (an error: it moved on): never nothing.
+    for _ in 0..30 {
+        run.session.send(Command::Step { node: "RATE/0".into(), count: 1 });
+        run.session.send(Command::Inquire {
+            node: "RATE/0".into(),
+            reactor: None,
+            filter: None,
+            offset: 0,
+            limit: Some(1),
+        });
+        // The answer and the step's stop, in either order.
+        let (mut answered, mut stopped) = (false, false);
+        while !(answered && stopped) {
+            match run.wait("an answer and a stop", |e| {
+                matches!(e, Event::Rows(_) | Event::Error { .. } | Event::Stopped(_))
+            }) {
+                Event::Stopped(_) => stopped = true,
+                _ => answered = true,
+            }
+        }
+    }
+    run.session.send(Command::Detach);
+    run.finish();
+}
+
+#[test]
 fn a_breakpoint_stops_before_its_statement_and_step_n_runs_n_statements() {
     let dir = input(3000);
     let mut run = start(&options(dir.path(), "out.db", 1), &["statement = \"amount\""]);

@@ -12,8 +12,7 @@ pub use parse::{Word, WordError, parse_line};
 pub use print::text;
 
 use crate::session::{Command, Event, FormInfo, Session, Target};
-use crate::tracer::Why;
-use crate::tracer::{CompiledForm, TraceForm};
+use crate::tracer::{CompiledForm, TraceForm, Why, stage_name};
 
 /// A script that cannot run: its file, line and why.
 #[derive(Debug, thiserror::Error)]
@@ -104,10 +103,15 @@ pub fn run(
         Ok(s) => s,
         Err(message) => return report(out, json, Event::Error { message, line: None }),
     };
-    let mut r = Runner::new(session, out, json);
+    let mut r = Runner::new(session, out, json, replay);
     // A replay starts stopped before the first step: the script's first `continue` goes on
     // from there, as a live script's waits for the run's first stop.
     if replay && let Err(message) = r.wait_stop() {
+        r.print(&Event::Error { message, line: None });
+        return r.until_end();
+    }
+    // The forms in force (with their numbers) come with the start: `ignore 1 …` needs them.
+    if !replay && let Err(message) = r.wait(|e| matches!(e, Event::Started { .. })) {
         r.print(&Event::Error { message, line: None });
         return r.until_end();
     }
@@ -129,11 +133,12 @@ pub fn run(
 /// Without a script: print each stop of the forms and let the node go on (gdb's tracepoints),
 /// to the end of the run (of the trace, in a replay).
 pub fn follow(target: Target, forms: Vec<(TraceForm, String)>, json: bool, out: &mut dyn Write) -> i32 {
+    let replay = target.is_replay();
     let session = match target.start(forms) {
         Ok(s) => s,
         Err(message) => return report(out, json, Event::Error { message, line: None }),
     };
-    let mut r = Runner::new(session, out, json);
+    let mut r = Runner::new(session, out, json, replay);
     while r.end.is_none() {
         match r.next() {
             Some(Event::Stopped(stop)) if stop.reason.why == Why::End => r.session.send(Command::Detach),
@@ -159,11 +164,14 @@ struct Runner<'a> {
     frozen: HashSet<String>,
     forms: Vec<FormInfo>,
     end: Option<Event>,
+    /// A replay has one cursor: each motion ends in exactly one stop.
+    replay: bool,
 }
 
 impl<'a> Runner<'a> {
-    fn new(session: Session, out: &'a mut dyn Write, json: bool) -> Self {
-        Runner { session, out, json, current: None, frozen: HashSet::new(), forms: Vec::new(), end: None }
+    fn new(session: Session, out: &'a mut dyn Write, json: bool, replay: bool) -> Self {
+        let (current, frozen, forms) = (None, HashSet::new(), Vec::new());
+        Runner { session, out, json, current, frozen, forms, end: None, replay }
     }
 
     fn emit(out: &mut dyn Write, json: bool, e: &Event) {
@@ -216,6 +224,27 @@ impl<'a> Runner<'a> {
         Ok(())
     }
 
+    /// After `step` in a live run, the stepped node's own next stop: stops of other nodes that
+    /// come meanwhile (or were already on their way) are printed and passed over. A stall
+    /// after its release also ends the wait, as does the end of the run.
+    fn wait_stepped(&mut self, node: &str) -> Result<(), String> {
+        let named = |n: &str| n.eq_ignore_ascii_case(node) || stage_name(n).eq_ignore_ascii_case(node);
+        let mut released: Option<String> = None;
+        while self.end.is_none() {
+            match self.next() {
+                Some(Event::Error { message, .. }) => return Err(message),
+                Some(Event::Released { node: n, .. }) if released.is_none() && named(&n) => {
+                    released = Some(n)
+                }
+                Some(Event::Stopped(s)) if released.as_deref() == Some(s.node.as_str()) => return Ok(()),
+                Some(Event::Stalled { .. }) if released.is_some() => return Ok(()),
+                Some(_) => {}
+                None => return Err("the session ended".into()),
+            }
+        }
+        Ok(())
+    }
+
     fn wait_stop(&mut self) -> Result<(), String> {
         self.wait(|e| matches!(e, Event::Stopped(_) | Event::Stalled { .. }))
     }
@@ -243,8 +272,16 @@ impl<'a> Runner<'a> {
                 return self.wait_stop();
             }
         }
-        if let Some(command) = word.command(self.current.as_deref(), &self.forms)? {
+        let command = word.command(self.current.as_deref(), &self.forms)?;
+        let stepped = match &command {
+            Some(Command::Step { node, .. }) if !self.replay => Some(node.clone()),
+            _ => None,
+        };
+        if let Some(command) = command {
             self.send(command)?;
+        }
+        if let Some(node) = stepped {
+            return self.wait_stepped(&node);
         }
         match word {
             Word::Form(_) | Word::Ignore { .. } | Word::Delete { .. } | Word::Forms => {

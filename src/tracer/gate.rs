@@ -119,7 +119,19 @@ impl NodeTracer {
         };
         let node = self.name().to_string();
         let shared = &self.shared;
-        shared.nodes[self.index].thaw(|| shared.signal(Signal::Released { node, stop: id, by }));
+        shared.nodes[self.index]
+            .thaw(|| shared.signal(Signal::Released { node: node.clone(), stop: id, by }));
+        // Commands sent for this stop after the one that ended it (none can come once thawed):
+        // an inquiry gets an answer, not silence, or its client would wait for ever.
+        while let Ok(cmd) = self.rx.try_recv() {
+            if let Action::Inquire(_) = cmd.action {
+                let message = format!(
+                    "{node} moved on from stop {} before the inquiry reached it: inquire again at its next stop",
+                    cmd.stop
+                );
+                self.shared.signal(Signal::Error(message));
+            }
+        }
     }
 }
 
