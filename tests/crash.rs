@@ -96,7 +96,7 @@ fn a_database_locked_by_another_process_is_a_clear_error_and_stays_resumable() {
     std::fs::copy(&clean, &db).unwrap();
     let holder = rusqlite::Connection::open(&db).unwrap();
     holder.execute_batch("BEGIN EXCLUSIVE").unwrap();
-    let out = catar().args(run_args(input, &db)).assert().failure();
+    let out = catar().args(run_args(input, &db)).assert().code(2);
     let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
     assert!(stderr.contains("locked.db") && stderr.contains("locked"), "{stderr}");
     holder.execute_batch("ROLLBACK").unwrap();

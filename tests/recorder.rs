@@ -207,6 +207,47 @@ fn a_record_config_selects_nodes_and_a_wrong_field_is_named() {
 }
 
 #[test]
+fn a_duration_records_that_much_pseudo_time_from_each_nodes_first_event_time() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = input(tmp.path());
+    // Each node's step times (seconds; 0 before its clock saw an event).
+    let times = |trace: &Path| {
+        let mut t = catar::recorder::open_trace(trace).unwrap();
+        let mut by_node = std::collections::BTreeMap::<u16, Vec<i64>>::new();
+        for i in 0..t.index().len() {
+            for e in t.read_chunk(i).unwrap() {
+                if let catar::recorder::Event::Step(s) = e {
+                    by_node.entry(s.node).or_default().push(s.time);
+                }
+            }
+        }
+        by_node
+    };
+    let whole = times(&record(&input, tmp.path(), "whole", 1, "summary"));
+    let span = |t: &Vec<i64>| {
+        let known: Vec<i64> = t.iter().copied().filter(|&x| x != 0).collect();
+        known.iter().max().unwrap() - known.iter().min().unwrap()
+    };
+    let duration = span(&whole[&1]) / 2;
+    assert!(duration > 0, "the input spans some pseudo-time");
+    let config = tmp.path().join("rec.toml");
+    std::fs::write(&config, format!("[recorder]\nlevel = \"summary\"\nduration = {duration}\n")).unwrap();
+    let trace = tmp.path().join("part.trace");
+    run_traced(&input, &tmp.path().join("part.db"), &trace)
+        .arg("--record-config")
+        .arg(&config)
+        .assert()
+        .success();
+    let part = times(&trace);
+    for (node, t) in &part {
+        let first = whole[node].iter().copied().find(|&x| x != 0).unwrap();
+        let within = whole[node].iter().filter(|&&x| x == 0 || x - first <= duration).count();
+        assert_eq!(t.len(), within, "node {node}: the steps up to {duration} s after its first event time");
+        assert!(within < whole[node].len(), "node {node}: the run goes on past the duration");
+    }
+}
+
+#[test]
 fn full_level_writes_checkpoints_of_each_nodes_tables() {
     let tmp = tempfile::tempdir().unwrap();
     let input = tmp.path().join("in");

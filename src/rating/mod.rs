@@ -126,16 +126,24 @@ pub enum RatingError {
 }
 
 impl RatingError {
-    /// 2 for bad input or an unusable database, 1 for a failure during the run.
+    /// 2 for bad input or an unusable database (another process holding it locked
+    /// included), 1 for a failure during the run.
     pub fn exit_code(&self) -> i32 {
         match self {
             RatingError::Input(_)
             | RatingError::Fault(_)
             | RatingError::TraceOpen(_)
             | RatingError::Store(StoreError::Open { .. } | StoreError::Foreign { .. }) => 2,
+            RatingError::Store(StoreError::Write { source, .. }) if locked(source) => 2,
             _ => 1,
         }
     }
+}
+
+/// True when SQLite gave up waiting for another connection's lock.
+fn locked(e: &rusqlite::Error) -> bool {
+    use rusqlite::ErrorCode::{DatabaseBusy, DatabaseLocked};
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if matches!(f.code, DatabaseBusy | DatabaseLocked))
 }
 
 impl From<EngineError> for RatingError {

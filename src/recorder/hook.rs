@@ -231,7 +231,13 @@ impl NodeRecorder {
         }
     }
 
+    /// True while the node's pseudo-time is within `duration` of its first known time. Steps
+    /// before the clock starts (time 0: no event time seen yet) are within: the window opens
+    /// at the first event time, not at the epoch.
     fn within_duration(&mut self, time: i64) -> bool {
+        if time == 0 {
+            return true;
+        }
         let first = *self.first_time.get_or_insert(time);
         self.duration.is_none_or(|d| time - first <= d)
     }
