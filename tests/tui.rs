@@ -418,7 +418,12 @@ fn results_sort_filter_and_page() {
         metrics: catar::replay::Metrics::default(),
     };
     app.apply(Event::History(history), Duration::from_secs(4));
-    assert!(screen(&app, 80, 24).contains(&format!("{id}: 1 record(s)")));
+    let s = screen(&app, 160, 48);
+    assert!(s.contains(&format!("{id}: 1 record(s)")) && s.contains("not here yet"), "{s}");
+    // A replay's trace is written whole: no step of it waits in a buffer.
+    app.replay = true;
+    assert!(!screen(&app, 160, 48).contains("not here yet"));
+    app.replay = false;
     app.key(key('x'), area);
     assert!(app.life.is_none());
     // The next page starts where this one ends; there is one since total > rows.

@@ -32,7 +32,8 @@ pub fn render_life(app: &App, lines: &[String], scroll: usize, area: Rect, buf: 
     let text: Vec<ratatui::text::Line> =
         lines.iter().skip(1 + scroll).map(|l| ratatui::text::Line::raw(l.clone())).collect();
     ratatui::widgets::Paragraph::new(text)
-        .block(overlay(app, title, if app.ended() {
+        // A replay reads a trace already written: nothing of it is still in a buffer.
+        .block(overlay(app, title, if app.ended() || app.replay {
             " ↑↓ scroll · any other key closes "
         } else {
             " the run goes on: steps still in the nodes' trace buffers are not here yet · ↑↓ scroll · any key closes "
