@@ -377,6 +377,17 @@ fn stop_when_fires_on_the_first_record_that_comes_to_satisfy_it() {
     assert!(stop.step >= first.node_step, "{stop} before RATED appeared at step {}", first.node_step);
     run.session.send(Command::Halt);
     run.finish();
+
+    // Over every cabinet, a record satisfies it as soon as the statement setting AMOUNT ran:
+    // a step that only sets values counts, not only one that moves records.
+    let mut run = start(&options(dir.path(), "any.db", 1), &["nodes = \"RATE\"\nwhen = \"AMOUNT > 500\""]);
+    let stop = run.stop();
+    assert_eq!((stop.statement.as_str(), stop.at, stop.tick), ("amount", Position::After, 0), "{stop}");
+    let Why::When { ref table, reg_id, .. } = stop.reason.why else { panic!("{stop:?}") };
+    let it = run.rows("RATE/0", Some(table), Some(&format!("REG_ID = {reg_id}")), 0, 1);
+    assert_eq!(it.rows[0].cabinet, "CONFIRMED", "not rated yet: {it:?}");
+    run.session.send(Command::Halt);
+    run.finish();
 }
 
 #[test]

@@ -84,6 +84,7 @@ pub fn deescalate(r: &mut Table, r2: &mut Table, contexts: &[ContextId], report:
         if report.wants_contexts() {
             let rec = &r.rows()[row];
             report.freed.push((r.id, rec.header.reg_id, rec.header.cabinet, ContextMask::of(rec)));
+            report.wrote(r.id);
         }
         r.row_mut(row).clear();
     }

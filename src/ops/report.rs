@@ -142,6 +142,9 @@ pub struct StepReport {
     pub copies: Vec<ContextCopy>,
     /// Records the operator applied to (matched its filter), whether or not they changed.
     pub matched: u64,
+    /// Tables some of whose records had a context set, changed or cleared (`Summary` and
+    /// `Full`): with the tables whose masses moved, where a condition may have changed.
+    pub written: Vec<TableId>,
 }
 
 impl StepReport {
@@ -166,6 +169,7 @@ impl StepReport {
         self.freed.clear();
         self.copies.clear();
         self.matched = 0;
+        self.written.clear();
     }
 
     /// True when the step changed nothing.
@@ -173,9 +177,19 @@ impl StepReport {
         self.moves.is_empty() && self.presence.is_empty() && self.freed.is_empty()
     }
 
-    /// The tables whose cabinet field this step touched.
+    /// A record of `table` had a context set, changed or cleared.
+    #[inline]
+    pub(crate) fn wrote(&mut self, table: TableId) {
+        // A step writes to one or two tables: the last one is nearly always the one.
+        if self.written.last() != Some(&table) && !self.written.contains(&table) {
+            self.written.push(table);
+        }
+    }
+
+    /// The tables this step touched: a record's cabinet moved, or a context of it changed.
     pub fn touched_tables(&self) -> Vec<TableId> {
-        let mut t: Vec<TableId> = self.mass.iter().map(|m| m.table).collect();
+        let mut t: Vec<TableId> =
+            self.mass.iter().map(|m| m.table).chain(self.written.iter().copied()).collect();
         t.sort();
         t.dedup();
         t
@@ -213,6 +227,7 @@ impl StepReport {
         value: &Value,
     ) {
         let set = !value.is_empty();
+        self.wrote(table);
         let delta = i64::from(set) - i64::from(was_set);
         if delta != 0 {
             self.presence_delta(table, cabinet, context, delta);
@@ -232,6 +247,7 @@ impl StepReport {
         context: ContextId,
         delta: i64,
     ) {
+        self.wrote(table);
         // A step changes few (table, cabinet, context) triples, so a scan beats a map.
         match self.presence.iter_mut().find(|p| p.0 == table && p.1 == cabinet && p.2 == context) {
             Some(p) => p.3 += delta,

@@ -33,6 +33,7 @@ pub fn transform(
         }
         let delta = i64::from(!v.is_empty()) - i64::from(!held.is_empty());
         let cabinet = record.header.cabinet;
+        report.wrote(table.id);
         table.set_context(row, target, v);
         if delta != 0 {
             match net.iter_mut().find(|(c, _)| *c == cabinet) {

@@ -210,6 +210,7 @@ impl NodeTables {
             if removed.contains(&(table, reg_id)) || (cabinet == 0 && !t.contains_key(&reg_id)) {
                 continue;
             }
+            self.report.wrote(TableId(table));
             let r = to_set(t, before, (table, reg_id), cabinet);
             if n == 0
                 && let Some(sent) = carried.get(&reg_id)
@@ -232,6 +233,7 @@ impl NodeTables {
             let Some(t) = self.rows.tables.get_mut(table as usize).filter(|_| known(cabinet)) else {
                 continue;
             };
+            self.report.wrote(TableId(table));
             let r = to_set(t, before, (table, reg_id), cabinet);
             for (c, v) in values {
                 r.set(c, v);
@@ -242,6 +244,7 @@ impl NodeTables {
                 continue;
             };
             before.entry((table, reg_id)).or_insert((r.header.cabinet, r.held()));
+            self.report.wrote(TableId(table));
             for c in crate::model::bits(mask) {
                 r.set(ContextId(c), Value::Empty);
             }
@@ -264,7 +267,7 @@ impl NodeTables {
         &self.report
     }
 
-    /// The tables whose cabinets the last applied step changed.
+    /// The tables the last applied step touched: cabinets moved or contexts changed.
     pub fn touched(&self) -> Vec<TableId> {
         self.report.touched_tables()
     }

@@ -110,7 +110,7 @@ impl Matcher {
     }
 
     /// What `form` sees in the step just observed, if it fires. `touched` are the tables
-    /// whose cabinets the step changed.
+    /// where the step moved a record's cabinet or changed one of its contexts.
     pub fn fires(
         &mut self,
         desc: &PipelineDesc,
