@@ -100,7 +100,7 @@ impl fmt::Display for Reason {
             Why::EveryStep => write!(f, "single step")?,
             Why::Statement => write!(f, "breakpoint")?,
             Why::When { condition, table, reg_id } => {
-                write!(f, "record {reg_id} in {table} satisfies {condition}")?
+                write!(f, "record {reg_id} of table {table} satisfies {condition}")?
             }
             Why::Step => write!(f, "step done")?,
             Why::Back => write!(f, "stepped back")?,
