@@ -131,14 +131,19 @@ fn query(args: &QueryArgs) -> i32 {
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
     let written = match args.format {
+        // Nothing to read: the message below says so.
+        QueryFormat::Text if history.records.is_empty() => Ok(()),
         QueryFormat::Text => crate::replay::write_text(&history, &mut sink),
         QueryFormat::Json => serde_json::to_writer_pretty(&mut sink, &history)
             .map_err(std::io::Error::other)
             .and_then(|()| writeln!(sink)),
         QueryFormat::Csv => crate::replay::write_csv(&history, &mut sink),
     };
-    if let Err(e) = written.and_then(|()| sink.flush()) {
-        return fail(&e, 1);
+    match written.and_then(|()| sink.flush()) {
+        // A reader that stopped early (`| head`) has what it wanted.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return 0,
+        Err(e) => return fail(&e, 1),
+        Ok(()) => {}
     }
     if history.records.is_empty() {
         eprintln!("catar: no record has {}", args.id);

@@ -120,6 +120,27 @@ fn a_key_finds_every_record_that_carries_it() {
     let ended: u64 =
         h["metrics"]["records_per_cabinet"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
     assert_eq!(ended as usize, rows, "every record ends somewhere");
+
+    // As text, a value many records share names the first ten of them.
+    let out = catar().arg("query").arg(&trace).args(["--id", "SERVICE=VOICE"]).assert().success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    let head = text.lines().next().unwrap();
+    assert!(head.contains("… ") && head.contains(" more)") && head.len() < 200, "{head}");
+    // A reader that stops early (`| head -1`) ends the query quietly, as a success.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_catar"))
+        .arg("query")
+        .arg(&trace)
+        .args(["--id", "SERVICE=VOICE"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 16];
+    std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut first).unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
 /// A stage recorded alone keys the values its records arrive with (recording every stage, only
@@ -187,6 +208,9 @@ fn wrong_queries_say_why() {
     assert!(
         err(&[f, "--id", "EVENT_ID=nothing-like-it"], 1).contains("no record has EVENT_ID=nothing-like-it")
     );
+    // As text, nothing to read but the message.
+    let out = catar().arg("query").args([f, "--id", "EVENT_ID=nothing-like-it"]).assert().code(1);
+    assert!(out.get_output().stdout.is_empty());
     assert!(err(&["/nonexistent.trace", "--id", "reg_id=1"], 2).contains("/nonexistent.trace"));
 }
 

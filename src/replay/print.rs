@@ -10,7 +10,12 @@ fn pairs(m: &indexmap::IndexMap<String, String>) -> String {
 
 /// The history as text: the steps in order, each record's contexts at the end, the metrics.
 pub fn write_text(h: &History, out: &mut dyn Write) -> io::Result<()> {
-    let ids: Vec<String> = h.records.iter().map(u64::to_string).collect();
+    // A value many records share (SERVICE=VOICE) names the first few, not thousands.
+    const NAMED: usize = 10;
+    let mut ids: Vec<String> = h.records.iter().take(NAMED).map(u64::to_string).collect();
+    if h.records.len() > NAMED {
+        ids.push(format!("… {} more", h.records.len() - NAMED));
+    }
     writeln!(
         out,
         "{}: {} record(s) (reg_id {}), {} step(s) touched them",
