@@ -85,6 +85,8 @@ fn export(args: &ExportArgs) -> i32 {
     };
     match result.and_then(|()| Ok(sink.flush()?)) {
         Ok(()) => 0,
+        // A reader that stopped early (`| head`) has what it wanted.
+        Err(crate::export::ExportError::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => 0,
         Err(e) => fail(&e, 1),
     }
 }

@@ -105,6 +105,19 @@ fn two_runs_diff_equal_and_another_input_differs() {
 }
 
 #[test]
+fn a_trace_without_steps_exports_the_same_columns_and_no_row() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = input(tmp.path());
+    let some = record(&input, tmp.path(), "some", 1, "summary");
+    let none = record(&input, tmp.path(), "none", 1, "off");
+    for what in ["node-cabinets", "program-cabinets", "node-contexts", "program-contexts"] {
+        let (full, empty) = (export(&some, what), export(&none, what));
+        assert!(full.len() > 1, "{what}: rows");
+        assert_eq!(empty, full[..1], "{what}: the header alone");
+    }
+}
+
+#[test]
 fn json_export_is_an_array_of_objects() {
     let tmp = tempfile::tempdir().unwrap();
     let input = input(tmp.path());

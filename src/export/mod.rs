@@ -86,17 +86,60 @@ pub enum ExportError {
     Encode(String),
 }
 
-fn write_rows<T: Serialize>(rows: &[T], format: Format, out: &mut dyn Write) -> Result<(), ExportError> {
+impl From<csv::Error> for ExportError {
+    fn from(e: csv::Error) -> Self {
+        let message = e.to_string();
+        match e.into_kind() {
+            csv::ErrorKind::Io(io) => ExportError::Io(io),
+            _ => ExportError::Encode(message),
+        }
+    }
+}
+
+impl From<serde_json::Error> for ExportError {
+    fn from(e: serde_json::Error) -> Self {
+        if e.is_io() { ExportError::Io(e.into()) } else { ExportError::Encode(e.to_string()) }
+    }
+}
+
+/// The CSV header of [`CabinetRow`]s, for an export with no row (serde writes it with the
+/// first row).
+const CABINET_HEADER: [&str; 11] = [
+    "node",
+    "cabinet",
+    "first_step",
+    "first_time",
+    "last_step",
+    "last_time",
+    "max_mass",
+    "final_mass",
+    "base",
+    "spectrum",
+    "transient",
+];
+/// The CSV header of [`ContextCell`]s.
+const CONTEXT_HEADER: [&str; 3] = ["node", "context", "cabinet"];
+
+fn write_rows<T: Serialize>(
+    rows: &[T],
+    header: &[&str],
+    format: Format,
+    out: &mut dyn Write,
+) -> Result<(), ExportError> {
     match format {
         Format::Csv => {
             let mut w = csv::Writer::from_writer(out);
+            // Stable columns even with no row: a reader sees an empty table, not no file.
+            if rows.is_empty() {
+                w.write_record(header)?;
+            }
             for r in rows {
-                w.serialize(r).map_err(|e| ExportError::Encode(e.to_string()))?;
+                w.serialize(r)?;
             }
             w.flush()?;
         }
         Format::Json | Format::Perfetto => {
-            serde_json::to_writer_pretty(&mut *out, rows).map_err(|e| ExportError::Encode(e.to_string()))?;
+            serde_json::to_writer_pretty(&mut *out, rows)?;
             writeln!(out)?;
         }
     }
@@ -109,9 +152,9 @@ pub fn export(c: &Consolidation, what: What, format: Format, out: &mut dyn Write
         list.iter().map(CabinetRow::from).collect()
     }
     match what {
-        What::NodeCabinets => write_rows(&cabinets(&c.node_cabinets), format, out),
-        What::ProgramCabinets => write_rows(&cabinets(&c.program_cabinets), format, out),
-        What::NodeContexts => write_rows::<ContextCell>(&c.node_contexts, format, out),
-        What::ProgramContexts => write_rows::<ContextCell>(&c.program_contexts, format, out),
+        What::NodeCabinets => write_rows(&cabinets(&c.node_cabinets), &CABINET_HEADER, format, out),
+        What::ProgramCabinets => write_rows(&cabinets(&c.program_cabinets), &CABINET_HEADER, format, out),
+        What::NodeContexts => write_rows::<ContextCell>(&c.node_contexts, &CONTEXT_HEADER, format, out),
+        What::ProgramContexts => write_rows::<ContextCell>(&c.program_contexts, &CONTEXT_HEADER, format, out),
     }
 }

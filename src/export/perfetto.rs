@@ -14,7 +14,7 @@ fn write_event(out: &mut dyn Write, first: &mut bool, event: &serde_json::Value)
     if !std::mem::take(first) {
         out.write_all(b",\n")?;
     }
-    serde_json::to_writer(&mut *out, event).map_err(|e| ExportError::Encode(e.to_string()))
+    Ok(serde_json::to_writer(&mut *out, event)?)
 }
 
 /// Write the whole trace as trace-event JSON.
