@@ -102,6 +102,13 @@ fn two_runs_diff_equal_and_another_input_differs() {
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("in A, ") && text.contains("difference(s)"), "{text}");
+    // Times read as the exports write them, RFC 3339.
+    let times: Vec<&str> = text.lines().filter(|l| l.contains("_time ")).collect();
+    assert!(!times.is_empty(), "{text}");
+    for line in times {
+        let value = line.split("_time ").nth(1).unwrap().split(' ').next().unwrap();
+        assert!(value.parse::<jiff::Timestamp>().is_ok(), "{line}");
+    }
 }
 
 #[test]

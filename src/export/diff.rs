@@ -66,8 +66,9 @@ fn figures(c: &NodeCabinet, with_steps: bool) -> Vec<(&'static str, String)> {
         ("final_mass", c.final_mass.to_string()),
         ("max_mass", c.max_mass.to_string()),
         ("transient", c.transient.to_string()),
-        ("first_time", c.first_time.to_string()),
-        ("last_time", c.last_time.to_string()),
+        // As the exports write them (RFC 3339), not as seconds.
+        ("first_time", super::instant(c.first_time)),
+        ("last_time", super::instant(c.last_time)),
     ];
     if with_steps {
         v.push(("first_step", c.first_step.to_string()));

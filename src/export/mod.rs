@@ -53,7 +53,8 @@ struct CabinetRow<'a> {
     transient: bool,
 }
 
-fn instant(seconds: i64) -> String {
+/// A pseudo-time (seconds) as RFC 3339, as every export and the diff write times.
+pub(crate) fn instant(seconds: i64) -> String {
     jiff::Timestamp::from_second(seconds).map_or_else(|_| seconds.to_string(), |t| t.to_string())
 }
 
