@@ -199,3 +199,21 @@ fn rerun_on_the_same_input_and_database_changes_nothing() {
     common::run(&input, &db, 1);
     assert_eq!(common::dump_db(&db), first);
 }
+
+#[test]
+fn an_input_without_data_rows_rates_to_an_empty_database() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("none");
+    common::gen_input(&input, 0, 10, 1, 0.0);
+    let out = common::catar()
+        .args(["run", "--headless", "--input"])
+        .arg(&input)
+        .arg("--db")
+        .arg(tmp.path().join("none.db"))
+        .assert()
+        .success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    assert!(text.contains("rated 0 CDRs") && text.contains("conservation: 0 rows = 0 stored: ok"), "{text}");
+    // No reasons to list: no empty brackets.
+    assert!(text.lines().any(|l| l.trim() == "REJECTED            0"), "{text}");
+}

@@ -79,7 +79,12 @@ impl FromStr for Fault {
                 |what: &str| value.parse::<u64>().map_err(|e| bad(&format!("{what} '{value}': {e}")));
             match key {
                 "step" => step = Some(number("step")?),
-                "times" => times = number("times")?.clamp(1, u32::MAX as u64) as u32,
+                "times" => {
+                    times = u32::try_from(number("times")?)
+                        .ok()
+                        .filter(|&t| t >= 1)
+                        .ok_or_else(|| bad(&format!("times '{value}' is not 1 to {}", u32::MAX)))?
+                }
                 _ => return Err(bad(&format!("unknown key '{key}'"))),
             }
         }
@@ -166,6 +171,8 @@ mod tests {
             ("RATE/1:step=x", "step 'x'"),
             ("RATE/1:step=1:when=2", "unknown key 'when'"),
             ("RATE/1:step", "not key=value"),
+            ("RATE/1:step=1:times=0", "times '0' is not 1"),
+            ("RATE/1:step=1:times=99999999999", "times '99999999999'"),
         ] {
             let e = bad.parse::<Fault>().unwrap_err();
             assert!(e.contains(says) && e.contains(bad), "{bad}: {e}");

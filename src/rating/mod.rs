@@ -290,6 +290,7 @@ impl RunSummary {
         let o = &self.outcome;
         let cdrs = opts.input.join(input::CDRS);
         let reasons: Vec<String> = o.rejected.iter().map(|(r, n)| format!("{r} {n}")).collect();
+        let reasons = if reasons.is_empty() { String::new() } else { format!("  ({})", reasons.join(", ")) };
         let stored = o.persistent + o.rejected_total() + o.quarantine;
         let mut lines = vec![
             format!(
@@ -299,7 +300,7 @@ impl RunSummary {
                 opts.segments
             ),
             format!("  {:<11} {:>9}", "PERSISTENT", o.persistent),
-            format!("  {:<11} {:>9}  ({})", "REJECTED", o.rejected_total(), reasons.join(", ")),
+            format!("  {:<11} {:>9}{reasons}", "REJECTED", o.rejected_total()),
             format!("  {:<11} {:>9}", "QUARANTINE", o.quarantine),
             format!("conservation: {} rows = {stored} stored: ok", self.cdrs),
             format!("database: {} ({} balances)", opts.db.display(), o.balances),
