@@ -106,6 +106,12 @@ fn a_wrong_line_is_an_error_naming_it_and_the_run_halts_cleanly() {
     let (code, _, stderr) = script_run(dir.path(), "continue\nfrobnicate\n", &[]);
     assert_eq!(code, 2);
     assert!(stderr.contains("session.cat line 2: unknown command `frobnicate`"), "{stderr}");
+    // A form read from a file is named by the file, as with --form.
+    let form = dir.path().join("typo.toml");
+    std::fs::write(&form, "cabinets = [\"WIFEE\"]\n").unwrap();
+    let (code, _, stderr) = script_run(dir.path(), &format!("form {}\ncontinue\n", form.display()), &[]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains(&format!("trace form {}: field `cabinets`", form.display())), "{stderr}");
     // A line that fails while the run goes: the run halts, the database stays consistent.
     let (code, stdout, stderr) = script_run(
         dir.path(),

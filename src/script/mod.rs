@@ -89,8 +89,11 @@ pub fn run(
     let mut initial = forms;
     let mut first = 0;
     for (line, word) in &script.words {
-        let Word::Form(f) = word else { break };
-        let origin = format!("{} line {line}", script.origin);
+        let (f, origin) = match word {
+            Word::Form(f) => (f, format!("{} line {line}", script.origin)),
+            Word::FormFile { form, path } => (form, path.clone()),
+            _ => break,
+        };
         let id = initial.len() as u32 + 1;
         if let Err(e) = CompiledForm::compile(f, id, &desc, &origin) {
             return report(out, json, Event::Error { message: e.to_string(), line: Some(*line) });
@@ -284,9 +287,11 @@ impl<'a> Runner<'a> {
             return self.wait_stepped(&node);
         }
         match word {
-            Word::Form(_) | Word::Ignore { .. } | Word::Delete { .. } | Word::Forms => {
-                self.wait(|e| matches!(e, Event::Forms { .. }))
-            }
+            Word::Form(_)
+            | Word::FormFile { .. }
+            | Word::Ignore { .. }
+            | Word::Delete { .. }
+            | Word::Forms => self.wait(|e| matches!(e, Event::Forms { .. })),
             Word::Continue { .. }
             | Word::Step { .. }
             | Word::Back { .. }

@@ -9,9 +9,15 @@ use crate::tracer::{StopPolicy, TraceForm};
 /// One line of a script (or of the TUI's command line).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Word {
-    /// `watch cabinet|context …`, `break`, `tbreak`, `stop-when`, `catch failure`, `form FILE`: a
-    /// form to add.
+    /// `watch cabinet|context …`, `break`, `tbreak`, `stop-when`, `catch failure`: a form to add.
     Form(TraceForm),
+    /// `form FILE`: a form to add, read from the file (its errors name the file).
+    FormFile {
+        /// The form.
+        form: TraceForm,
+        /// The file, as written.
+        path: String,
+    },
     /// `ignore FORM N`: let the form's next N hits pass.
     Ignore {
         /// The form's number.
@@ -98,7 +104,7 @@ impl Word {
                 .ok_or_else(|| format!("`{word}` needs a node: none has stopped yet"))
         };
         Ok(Some(match self {
-            Word::Form(form) => Command::AddForm { form: form.clone() },
+            Word::Form(form) | Word::FormFile { form, .. } => Command::AddForm { form: form.clone() },
             Word::Ignore { form, count } => {
                 let info = forms.iter().find(|f| f.id == *form).ok_or_else(|| format!("no form {form}"))?;
                 Command::ReplaceForm { id: *form, form: TraceForm { ignore: *count, ..info.form.clone() } }
@@ -200,7 +206,10 @@ pub fn parse_line(line: &str) -> Result<Option<Word>, WordError> {
             Word::Form(TraceForm { when: Some(condition.into()), nodes: node, ..TraceForm::default() })
         }
         "form" => match words.as_slice() {
-            [_] => Word::Form(TraceForm::load(&PathBuf::from(rest)).map_err(|e| WordError(e.to_string()))?),
+            [_] => Word::FormFile {
+                form: TraceForm::load(&PathBuf::from(rest)).map_err(|e| WordError(e.to_string()))?,
+                path: rest.to_string(),
+            },
             _ => return err("usage: form FILE".into()),
         },
         "ignore" => match words.as_slice() {
