@@ -227,13 +227,22 @@ fn resolve_node(desc: &PipelineDesc, name: &str, frozen: impl Fn(usize) -> bool)
 
 /// Read a record's history from a trace in a thread of its own (a long trace takes a while, and
 /// the session must keep answering meanwhile); the answer, or the error, comes as an event.
-fn read_history(path: PathBuf, id: String, events: Sender<Event>) -> Result<(), String> {
+/// `written` is false while a live run still writes the trace.
+fn read_history(path: PathBuf, id: String, events: Sender<Event>, written: bool) -> Result<(), String> {
     std::thread::Builder::new()
         .name("history".into())
         .spawn(move || {
             let origin = path.display().to_string();
             let answer = crate::recorder::open_trace(&path)
-                .map_err(|e| e.to_string())
+                .map_err(|e| match written {
+                    true => e.to_string(),
+                    // The recorder's writer buffers: early in a run the header may not be
+                    // on disk yet, which reads like a damaged file.
+                    false => format!(
+                        "the trace has nothing readable on disk yet ({e}): the recorder writes it \
+                         chunk by chunk; ask again once the run has gone further"
+                    ),
+                })
                 .and_then(|mut t| crate::replay::query(&mut t, &origin, &id).map_err(|e| e.to_string()));
             let _ = events.send(match answer {
                 Ok(h) => Event::History(h),

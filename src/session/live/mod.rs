@@ -235,7 +235,7 @@ impl Controller {
         let path = self.trace.clone().ok_or(
             "this run records no trace: a record's history needs --trace FILE --level full".to_string(),
         )?;
-        super::read_history(path, id, self.events.clone())
+        super::read_history(path, id, self.events.clone(), self.finished)
     }
 
     /// A node by name: a node name, or a stage name when one of its nodes is meant (its only

@@ -233,7 +233,7 @@ impl Replayer {
                 let s = self.snapshot().map_err(trace)?;
                 self.emit(Event::Snapshot(s));
             }
-            Command::History { id } => super::read_history(self.path.clone(), id, self.events.clone())?,
+            Command::History { id } => super::read_history(self.path.clone(), id, self.events.clone(), true)?,
         }
         Ok(())
     }
