@@ -9,7 +9,7 @@ use std::time::Duration;
 use catar::rating::RunOptions;
 use catar::recorder::PipelineDesc;
 use catar::session::{CabinetView, Command, Event, FormInfo, NodeState, NodeView, Snapshot};
-use catar::tracer::{Cell, Position, Reason, Row, Rows, Stop, TraceForm, Why};
+use catar::tracer::{Cell, Position, Reason, Release, Row, Rows, Stop, TraceForm, Why};
 use catar::tui::App;
 use catar::tui::state::Pane;
 use catar::tui::view::{layout, render, render_pane};
@@ -484,6 +484,34 @@ fn a_nodes_rate_keeps_its_unit() {
         let s = screen(&app, w, h);
         assert!(s.contains(" 240.0k"), "{w}x{h}:\n{s}");
     }
+}
+
+#[test]
+fn the_program_follows_the_shown_nodes_stops_and_old_rows_say_they_are_stale() {
+    let mut app = at_stop();
+    let program = program();
+    // The user looked elsewhere in the program, then stepped.
+    app.statement = 0;
+    let t = Duration::from_secs(2);
+    app.apply(Event::Released { node: "RATE/1".into(), stop: 1, by: Release::Step }, t);
+    assert!(screen(&app, 160, 48).contains("(stale: it moved since; i refreshes)"));
+    let next = Stop {
+        id: 2,
+        position: 2,
+        statement: program.stages[1].statements[2].name.clone(),
+        ..stop(&program)
+    };
+    app.apply(Event::Stopped(next), t);
+    assert_eq!(app.statement, 2, "the cursor is where the node stopped");
+    // A fresh answer is not stale.
+    app.apply(Event::Rows(rows(40)), t);
+    assert!(!screen(&app, 160, 48).contains("stale"));
+    // Another node moving leaves RATE/1's rows as they are; in a replay every motion counts.
+    app.apply(Event::Released { node: "REG/0".into(), stop: 7, by: Release::Continue }, t);
+    assert!(!app.results.as_ref().unwrap().stale);
+    app.replay = true;
+    app.apply(Event::Released { node: "REG/0".into(), stop: 8, by: Release::Goto }, t);
+    assert!(app.results.as_ref().unwrap().stale);
 }
 
 #[test]

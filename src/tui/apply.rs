@@ -48,7 +48,10 @@ impl App {
                 }
                 // Like a debugger switching to the thread that hit: unless the user is on
                 // another frozen node, show this one.
-                if !self.selected().is_some_and(NodeRow::frozen)
+                if self.selected().is_some_and(|n| n.name == name) {
+                    // The node shown stopped again (a step, a continue): the program follows.
+                    self.statement = position;
+                } else if !self.selected().is_some_and(NodeRow::frozen)
                     && let Some(i) = self.nodes.iter().position(|n| n.name == name)
                 {
                     self.select_node(i);
@@ -69,6 +72,11 @@ impl App {
                 if let Some(row) = self.row(node) {
                     row.stop = None;
                     row.state = NodeState::Running;
+                }
+                // A replay's cursor moves every node's tables at once.
+                let replay = self.replay;
+                if let Some(r) = self.results.as_mut().filter(|r| replay || r.rows.node == *node) {
+                    r.stale = true;
                 }
             }
             Event::State { node, state } => {

@@ -175,6 +175,9 @@ pub struct Results {
     pub sort: Option<(usize, bool)>,
     /// Row order after sorting (indexes into `rows.rows`).
     pub order: Vec<usize>,
+    /// The node answering has moved since (or, in a replay, the cursor): these rows are what
+    /// it held then.
+    pub stale: bool,
 }
 
 impl Results {
@@ -188,7 +191,7 @@ impl Results {
             }
         }
         let order = (0..rows.rows.len()).collect();
-        Results { rows, columns, sort: None, order }
+        Results { rows, columns, sort: None, order, stale: false }
     }
 
     /// The text of one cell.

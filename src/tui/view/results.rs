@@ -67,9 +67,10 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         - (columns.len().saturating_sub(3)).min(r.columns.len().saturating_sub(3));
     let sideways = if hidden > 0 { format!(" · ← → {hidden} more column(s)") } else { String::new() };
     let page = format!(
-        "Results of {}{} · rows {}–{} of {}{}",
+        "Results of {}{}{} · rows {}–{} of {}{}",
         r.rows.node,
         r.rows.reactor.as_ref().map(|x| format!(" {x}")).unwrap_or_default(),
+        if r.stale { " (stale: it moved since; i refreshes)" } else { "" },
         r.rows.offset + first + 1,
         r.rows.offset + first + shown.len(),
         r.rows.total,
