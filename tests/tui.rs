@@ -400,6 +400,21 @@ fn results_sort_filter_and_page() {
     let sent = app.key(code(KeyCode::Enter), area);
     let [Command::Inquire { filter: Some(f), .. }] = sent.as_slice() else { panic!("{sent:?}") };
     assert_eq!(f, "DURATION > 100");
+    // A condition the node refuses does not stay in force: the one answered before does.
+    app.apply(Event::Rows(rows(40)), Duration::from_secs(3));
+    app.key(key('/'), area);
+    typed(&mut app, " >> 5", area);
+    app.key(code(KeyCode::Enter), area);
+    app.apply(Event::Error { message: "`>>` is not supported".into(), line: None }, Duration::from_secs(3));
+    let sent = app.key(key('i'), area);
+    let [Command::Inquire { filter: Some(f), .. }] = sent.as_slice() else { panic!("{sent:?}") };
+    assert_eq!(f, "DURATION > 100", "back to the filter in force before");
+    // An error once the answer came leaves the filter alone.
+    app.apply(Event::Rows(rows(40)), Duration::from_secs(3));
+    app.apply(Event::Error { message: "something else".into(), line: None }, Duration::from_secs(3));
+    let sent = app.key(key('i'), area);
+    let [Command::Inquire { filter: Some(f), .. }] = sent.as_slice() else { panic!("{sent:?}") };
+    assert_eq!(f, "DURATION > 100");
     // Enter shows the row under the cursor whole; any key closes it.
     app.key(code(KeyCode::Enter), area);
     assert!(app.record);
@@ -552,6 +567,16 @@ fn the_form_editor_checks_before_it_sends() {
     app.key(key('f'), area);
     assert!(app.key(ctrl('d'), area).is_empty());
     assert_eq!(app.key(ctrl('d'), area), vec![Command::DeleteForm { id: 1 }]);
+    app.apply(Event::Forms { forms: forms(1) }, Duration::from_secs(3));
+    // A new form's typed text is not dropped at the first ctrl-d either.
+    app.key(key('f'), area);
+    app.key(ctrl('n'), area);
+    typed(&mut app, "ignore = 3", area);
+    app.key(ctrl('d'), area);
+    assert!(app.editor.as_ref().unwrap().error.as_ref().unwrap().contains("ctrl-d again"));
+    app.key(ctrl('d'), area);
+    assert!(app.editor.is_none());
+    app.key(key('f'), area);
     // Ctrl-C quits from inside the editor too.
     assert_eq!(app.key(ctrl('c'), area), vec![Command::Halt]);
     assert!(app.quitting && app.editor.is_none());

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::state::{App, CabinetRow, LogKind, Mark, NodeRow, RATE_SAMPLES, Results};
+use super::state::{App, CabinetRow, LogKind, Mark, NodeRow, Pane, RATE_SAMPLES, Results};
 use crate::session::{Event, NodeState, Snapshot};
 
 /// The shortest interval a records/s sample is taken over.
@@ -101,6 +101,7 @@ impl App {
                 }
             }
             Event::Rows(rows) => {
+                self.filter_undo = None;
                 self.log(
                     LogKind::Info,
                     format!(
@@ -136,6 +137,16 @@ impl App {
                 {
                     editor.pending = false;
                     editor.error = Some(message.clone());
+                }
+                // A refused results filter does not stay in force.
+                match self.filter_undo.take() {
+                    Some(Some(before)) => {
+                        self.filters.insert(Pane::Results, before);
+                    }
+                    Some(None) => {
+                        self.filters.shift_remove(&Pane::Results);
+                    }
+                    None => {}
                 }
                 self.log(LogKind::Error, format!("error: {message}"));
                 return;

@@ -73,7 +73,12 @@ impl App {
                     editor.confirm_delete = true;
                     editor.error = Some(format!("delete form {id}? ctrl-d again deletes it"));
                 }
-                None => self.editor = None,
+                // A new form has nothing to delete but its text: asked too when there is some.
+                None if confirm_delete || !editor.dirty() => self.editor = None,
+                None => {
+                    editor.confirm_delete = true;
+                    editor.error = Some("drop this new form's text? ctrl-d again drops it".into());
+                }
             },
             Some(Action::NewForm | Action::PrevForm | Action::NextForm) if editor.dirty() => {
                 editor.error = Some(unsaved.into())
@@ -142,6 +147,9 @@ impl App {
 
     pub(super) fn set_filter(&mut self, pane: Pane, text: &str) -> Vec<Command> {
         self.prompt = None;
+        if pane == Pane::Results && self.results.is_some() {
+            self.filter_undo = Some(self.filters.get(&Pane::Results).cloned());
+        }
         if text.is_empty() {
             self.filters.shift_remove(&pane);
         } else {

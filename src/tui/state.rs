@@ -338,6 +338,9 @@ pub struct App {
     pub confirm_halt: bool,
     /// A breakpoint toggle sent and not yet answered (its statement).
     pub pending_break: Option<String>,
+    /// A results filter sent and not yet answered: the filter before it, put back if the node
+    /// refuses the new one (a condition it cannot parse).
+    pub filter_undo: Option<Option<String>>,
     /// Snapshots taken in.
     pub snapshots: u64,
     /// Colours on (off under `NO_COLOR`).
@@ -380,6 +383,7 @@ impl App {
             force_quit: false,
             confirm_halt: false,
             pending_break: None,
+            filter_undo: None,
             snapshots: 0,
             color,
             now: Duration::ZERO,
