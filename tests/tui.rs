@@ -374,6 +374,13 @@ fn the_command_line_takes_script_words_with_history_and_completion() {
     let sent = app.key(code(KeyCode::Enter), area);
     let [Command::Inquire { filter: Some(f), .. }] = sent.as_slice() else { panic!("{sent:?}") };
     assert_eq!(f, "SERVICE = 'VOICE'");
+    // Every word completes, a replay's too.
+    app.replay = true;
+    app.key(key(':'), area);
+    typed(&mut app, "go", area);
+    app.key(code(KeyCode::Tab), area);
+    typed(&mut app, "12", area);
+    assert_eq!(app.key(code(KeyCode::Enter), area), vec![Command::Goto { step: 12 }]);
 }
 
 #[test]
@@ -527,6 +534,28 @@ fn the_program_follows_the_shown_nodes_stops_and_old_rows_say_they_are_stale() {
     app.replay = true;
     app.apply(Event::Released { node: "REG/0".into(), stop: 8, by: Release::Goto }, t);
     assert!(app.results.as_ref().unwrap().stale);
+}
+
+#[test]
+fn the_hint_bar_offers_only_what_can_be_done() {
+    let mut app = at_stop();
+    let bar = |app: &App| screen(app, 160, 48).lines().last().unwrap().to_string();
+    assert!(bar(&app).contains(" step ") && bar(&app).contains(" filter "), "{}", bar(&app));
+    // The program is not a list to filter.
+    app.focus = Pane::Program;
+    assert!(!bar(&app).contains(" filter "), "{}", bar(&app));
+    // Once the run has ended, nothing is left to step, inquire or halt.
+    let finished = catar::session::Finished {
+        records: 10,
+        halted: false,
+        seconds: 1.0,
+        summary: vec![],
+        trace: None,
+        cabinets: vec![],
+    };
+    app.apply(Event::Finished(finished), Duration::from_secs(5));
+    let end = bar(&app);
+    assert!(!end.contains(" step ") && !end.contains(" halt ") && end.contains(" quit"), "{end}");
 }
 
 #[test]

@@ -21,6 +21,12 @@ const WORDS: &[&str] = &[
     "halt",
     "nodes",
     "forms",
+    "history",
+    // A replay's own.
+    "back",
+    "goto",
+    "reverse-continue",
+    "when",
 ];
 
 /// Words that go between names.

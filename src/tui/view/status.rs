@@ -82,7 +82,14 @@ pub fn bottom(app: &App, area: Rect, buf: &mut Buffer) {
     }
     let scope = if app.editor.is_some() { Scope::Editor } else { Scope::Pane(app.focus) };
     let mut spans = Vec::new();
-    for (key, word) in hints(scope, app.replay) {
+    // Once the run (or the replay) has ended, nothing is left to step, inquire or halt; the
+    // program is not a list to filter.
+    let idle = |w: &str| {
+        app.ended()
+            && ["step", "continue", "back", "reverse-continue", "inquire", "resume", "halt"].contains(&w)
+    };
+    let inert = |w: &str| w == "filter" && scope == Scope::Pane(crate::tui::state::Pane::Program);
+    for (key, word) in hints(scope, app.replay).into_iter().filter(|(_, w)| !idle(w) && !inert(w)) {
         spans.push(Span::styled(format!(" {key}"), theme.bold(Color::Cyan).add_modifier(Modifier::REVERSED)));
         spans.push(Span::styled(format!(" {word} "), Style::default()));
     }
