@@ -224,6 +224,16 @@ fn help_and_editor_overlays() {
     let area = Rect::new(0, 0, 80, 24);
     app.act(catar::tui::keys::Action::Help, area);
     insta::assert_snapshot!("help_80x24", screen(&app, 80, 24));
+    // End shows the last page whole (not one line), g goes back to the top, and neither
+    // closes the help.
+    app.key(key('G'), area);
+    assert!(app.help && app.help_scroll > 0);
+    let end = screen(&app, 80, 24);
+    assert!(end.contains("previous command") && !end.contains("more"), "{end}");
+    app.key(code(KeyCode::Down), area);
+    assert_eq!(screen(&app, 80, 24), end, "nothing past the last page");
+    app.key(key('g'), area);
+    assert_eq!(app.help_scroll, 0);
     app.act(catar::tui::keys::Action::Help, area);
     assert!(!app.help, "any key closes the help");
     app.key(key('f'), area);

@@ -79,23 +79,37 @@ impl App {
             (self.life, self.record, self.help) = (None, false, false);
             return self.act(Action::Quit, area);
         }
-        let scroll = |at: &mut usize, len: usize| match action {
-            Some(Action::Up) => *at = at.saturating_sub(1),
-            Some(Action::PageUp) => *at = at.saturating_sub(10),
-            Some(Action::Down) => *at = (*at + 1).min(len.saturating_sub(1)),
-            Some(Action::PageDown) => *at = (*at + 10).min(len.saturating_sub(1)),
-            _ => {}
+        // Scrolled a line or a page at a time, or to either end; never past the last page.
+        let scroll = |at: &mut usize, len: usize, visible: usize| {
+            let last = len.saturating_sub(visible.max(1));
+            *at = match action {
+                Some(Action::Up) => at.saturating_sub(1),
+                Some(Action::PageUp) => at.saturating_sub(visible.max(1)),
+                Some(Action::Down) => (*at + 1).min(last),
+                Some(Action::PageDown) => (*at + visible.max(1)).min(last),
+                Some(Action::Top) => 0,
+                Some(Action::Bottom) => last,
+                _ => *at,
+            }
         };
-        let scrolls = matches!(action, Some(Action::Up | Action::Down | Action::PageUp | Action::PageDown));
+        let scrolls = matches!(
+            action,
+            Some(
+                Action::Up | Action::Down | Action::PageUp | Action::PageDown | Action::Top | Action::Bottom
+            )
+        );
         if let Some((lines, at)) = &mut self.life {
             if scrolls {
-                scroll(at, lines.len());
+                // The popup leaves a line each side; its title is the first line.
+                scroll(at, lines.len().saturating_sub(1), (area.height as usize).saturating_sub(4));
             } else {
                 self.life = None;
             }
         } else if self.help {
             if scrolls {
-                scroll(&mut self.help_scroll, super::keys::help().len());
+                let len = super::keys::help().len();
+                // As the overlay sizes itself: the entries, a header and borders.
+                scroll(&mut self.help_scroll, len, (len + 4).min(area.height as usize).saturating_sub(3));
             } else {
                 self.help = false;
             }
