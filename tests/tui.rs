@@ -497,6 +497,9 @@ fn i_on_a_cabinet_inquires_its_records_and_their_pages_keep_to_it() {
         s.contains("Results of RATE/1 · no row") && s.contains("No row in RATE_R where DURATION > 9999."),
         "{s}"
     );
+    let none = Rows { total: 0, cabinet: Some("WIFE".into()), reactor: Some("WIFE".into()), ..rows(0) };
+    app.apply(Event::Rows(none), Duration::from_secs(3));
+    assert!(screen(&app, 160, 48).contains("No row in cabinet WIFE (RATE_R)."));
     // From elsewhere, every reactor again.
     app.focus = Pane::Program;
     let sent = app.key(key('i'), area);

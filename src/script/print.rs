@@ -49,7 +49,8 @@ pub fn text(e: &Event) -> Option<String> {
                 Release::Detach => "runs on untraced",
                 Release::Back => "steps back",
                 Release::Reverse => "runs backwards",
-                Release::Goto => "jumps",
+                // The node the cursor was at, which a jump leaves wherever it lands.
+                Release::Goto => "is left by a goto",
             };
             format!("{node} {how}")
         }
@@ -57,8 +58,9 @@ pub fn text(e: &Event) -> Option<String> {
         Event::State { node, state } => format!("{node} {}", state_text(state)),
         Event::Rows(rows) => rows_text(rows),
         Event::Stalled { frozen } => {
+            let verb = if frozen.len() == 1 { "is" } else { "are" };
             format!(
-                "stalled: nothing moves until {} is let go (continue, step, resume or halt)",
+                "stalled: nothing moves until {} {verb} let go (continue, step, resume or halt)",
                 frozen.join(", ")
             )
         }

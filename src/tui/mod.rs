@@ -106,6 +106,8 @@ fn event_loop(
             loop {
                 match event::read()? {
                     TermEvent::Key(k) if k.kind != KeyEventKind::Release => {
+                        // What a key logs is stamped now, not at the last session event.
+                        app.now = started.elapsed();
                         if test_panic && k.code == event::KeyCode::Char('P') {
                             panic!("the test panic ({PANIC_ENV})");
                         }

@@ -26,7 +26,10 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     if r.order.is_empty() {
         let filter = r.rows.filter.as_ref().map(|f| format!(" where {f}")).unwrap_or_default();
         let past = if r.rows.total > 0 { format!(" past row {}", r.rows.offset) } else { String::new() };
-        let text = format!("No row{past} in {}{filter}.", r.rows.tables.join(", "));
+        let text = match &r.rows.cabinet {
+            Some(c) => format!("No row{past} in cabinet {c} ({}){filter}.", r.rows.tables.join(", ")),
+            None => format!("No row{past} in {}{filter}.", r.rows.tables.join(", ")),
+        };
         let title = format!("Results of {} · no row", r.rows.node);
         Paragraph::new(Line::styled(text, theme.dim()))
             .block(block(app, Pane::Results, title))
