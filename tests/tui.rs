@@ -338,6 +338,21 @@ fn a_replay_moves_backwards_and_its_hint_bar_says_so() {
     assert!(live.contains("records/s") && !replay.contains("records/s"), "a replay has no rates:\n{replay}");
     assert_eq!(app.key(key('R'), area), vec![Command::ReverseContinue]);
     assert_eq!(app.key(key('S'), area), vec![Command::Back { node: Some("RATE/1".into()), count: 1 }]);
+    // Ending a replay says so, in a replay's words, and leaves no node frozen at the cursor.
+    app.key(key('h'), area);
+    assert!(screen(&app, 120, 30).contains("end the replay?"));
+    assert_eq!(app.key(key('h'), area), vec![Command::Halt]);
+    let ended = catar::session::Finished {
+        records: 0,
+        halted: true,
+        seconds: 0.0,
+        summary: vec![],
+        trace: None,
+        cabinets: vec![],
+    };
+    app.apply(Event::Finished(ended), Duration::from_secs(9));
+    let s = screen(&app, 120, 30);
+    assert!(s.contains("the replay has ended") && !s.contains("0 records") && !s.contains("frozen"), "{s}");
 }
 
 #[test]

@@ -155,6 +155,16 @@ impl App {
                 self.finished = Some(f.clone());
                 for row in &mut self.nodes {
                     row.stop = None;
+                    // Nothing is frozen or running any more (a halted replay's nodes were
+                    // frozen at the cursor).
+                    if matches!(row.state, NodeState::Frozen { .. } | NodeState::Running) {
+                        row.state = NodeState::Done;
+                    }
+                }
+                if self.replay {
+                    // A replay stores no records: the run's summary does not apply.
+                    self.log(LogKind::Info, "the replay has ended");
+                    return;
                 }
             }
             Event::Failed { ref message, .. } => self.failed = Some(message.clone()),

@@ -150,7 +150,11 @@ impl App {
                 if self.ended() {
                     Vec::new()
                 } else {
-                    self.log(LogKind::Info, "halting: no more input is read; what is in flight completes");
+                    let how = match self.replay {
+                        true => "ending the replay",
+                        false => "halting: no more input is read; what is in flight completes",
+                    };
+                    self.log(LogKind::Info, how);
                     vec![Command::Halt]
                 }
             }

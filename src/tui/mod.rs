@@ -122,6 +122,12 @@ fn event_loop(
             }
         }
         for c in commands {
+            // An ended replay's session is gone: say so rather than send into the void (a
+            // live session still answers, if only to say the run has finished).
+            if app.replay && app.ended() {
+                app.log(state::LogKind::Error, "the replay has ended: run catar replay again to move in it");
+                continue;
+            }
             session.send(c);
         }
         // Snapshots while it runs (one at a time), and one after it ends (nodes done,

@@ -17,9 +17,13 @@ pub fn title(app: &App, area: Rect, buf: &mut Buffer) {
     let frozen: Vec<&str> = app.nodes.iter().filter(|n| n.frozen()).map(|n| n.name.as_str()).collect();
     let (state, color) = if let Some(message) = &app.failed {
         (format!("failed: {message}"), Color::Red)
+    } else if app.finished.is_some() && app.replay {
+        ("the replay has ended".to_string(), Color::Green)
     } else if let Some(f) = &app.finished {
         let how = if f.halted { "halted" } else { "finished" };
         (format!("{how}: {} records in {:.1} s", f.records, f.seconds), Color::Green)
+    } else if app.confirm_halt && app.replay {
+        ("end the replay? h again to end it, any other key to go on".to_string(), Color::Yellow)
     } else if app.confirm_halt {
         ("halt the whole run? h again to halt, any other key to go on".to_string(), Color::Yellow)
     } else if app.quitting {
