@@ -587,6 +587,31 @@ fn the_hint_bar_offers_only_what_can_be_done() {
 }
 
 #[test]
+fn the_log_wraps_long_lines_and_scrolls_back_by_pages() {
+    let mut app = at_stop();
+    let area = Rect::new(0, 0, 80, 24);
+    let long = format!("error: unknown cabinet `RATEDX` (known: {})", ["CABINET"; 12].join(", "));
+    app.log(catar::tui::state::LogKind::Error, long);
+    for i in 0..30 {
+        app.log(catar::tui::state::LogKind::Info, format!("line {i}"));
+    }
+    // Scrolled up to the long line: all of it shows, wrapped.
+    app.focus = Pane::Log;
+    let whole = (0..40).any(|_| {
+        app.key(code(KeyCode::Up), area);
+        let s = screen(&app, 80, 24);
+        s.contains("unknown cabinet") && s.contains("CABINET)")
+    });
+    assert!(whole, "{}", screen(&app, 80, 24));
+    // Home shows the first page from the oldest line, not the oldest line alone.
+    app.key(key('g'), area);
+    let s = screen(&app, 80, 24);
+    let first = app.log_lines()[0].text.clone();
+    let log: Vec<&str> = s.lines().skip_while(|l| !l.contains(" Log")).collect();
+    assert!(log[1].contains(&first) && !log[2].trim_matches(['┃', ' ']).is_empty(), "{s}");
+}
+
+#[test]
 fn the_form_editor_checks_before_it_sends() {
     let mut app = at_stop();
     let area = Rect::new(0, 0, 80, 24);
