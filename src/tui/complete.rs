@@ -62,13 +62,48 @@ fn names(app: &App) -> Vec<String> {
     out
 }
 
+/// The names that fit where a word stands, from the words before it (`break` takes a
+/// statement, `on` a node, `in` a cabinet …); every name when nothing narrows it.
+fn pool(before: &[&str], app: &App) -> Vec<String> {
+    let p = &app.program;
+    let nodes = || p.nodes.iter().cloned().chain(p.stages.iter().map(|s| s.name.clone())).collect::<Vec<_>>();
+    let cabinets = || p.cabinets.iter().map(|c| c.name.clone()).collect::<Vec<_>>();
+    let contexts = || p.contexts.iter().map(|c| c.name.clone()).collect::<Vec<_>>();
+    let words = |w: &[&str]| w.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    let first = before.first().map(|w| w.to_ascii_lowercase()).unwrap_or_default();
+    let last = before.last().map(|w| w.to_ascii_lowercase()).unwrap_or_default();
+    match (first.as_str(), before.len(), last.as_str()) {
+        (_, _, "on") => nodes(),
+        (_, _, "in") | ("watch", 2, "cabinet") => cabinets(),
+        ("watch", 2, "context") => contexts(),
+        ("watch", 1, _) => words(&["cabinet", "context"]),
+        ("break" | "tbreak", 1, _) => {
+            p.stages.iter().flat_map(|s| s.statements.iter().map(|st| st.name.clone())).collect()
+        }
+        ("step" | "continue" | "resume" | "back" | "inquire", 1, _) => nodes(),
+        ("inquire", 2, _) => {
+            let tables = p.stages.iter().flat_map(|s| s.tables.iter().map(|(t, _)| t.clone()));
+            tables.chain(cabinets()).chain(words(&["where"])).collect()
+        }
+        // A condition names contexts.
+        ("stop-when", _, _) | (_, _, "where" | "and" | "or" | "not") => {
+            contexts().into_iter().chain(words(&["CABINET", "REG_ID", "AND", "OR", "NOT"])).collect()
+        }
+        ("history", 1, _) => contexts().into_iter().chain(words(&["reg_id"])).collect(),
+        _ => names(app),
+    }
+}
+
 /// Complete the line's last word: the line with it completed as far as it is unambiguous, and
 /// the candidates when there are several.
 pub fn complete(line: &str, app: &App) -> (String, Vec<String>) {
     let start = line.rfind(' ').map_or(0, |i| i + 1);
     let (head, word) = line.split_at(start);
-    let pool: Vec<String> =
-        if start == 0 { WORDS.iter().map(|w| w.to_string()).collect() } else { names(app) };
+    let before: Vec<&str> = head.split_whitespace().collect();
+    let mut pool: Vec<String> =
+        if start == 0 { WORDS.iter().map(|w| w.to_string()).collect() } else { pool(&before, app) };
+    let mut seen = std::collections::HashSet::new();
+    pool.retain(|n| seen.insert(n.clone()));
     let lower = word.to_lowercase();
     let mut hits: Vec<String> = pool.into_iter().filter(|n| n.to_lowercase().starts_with(&lower)).collect();
     hits.sort();
@@ -125,7 +160,16 @@ mod tests {
     fn words_then_names_complete() {
         let app = app();
         assert_eq!(complete("inq", &app), ("inquire ".to_string(), vec![]));
-        assert_eq!(complete("watch cabinet WI", &app).0, "watch cabinet WIFE");
+        // Only the names that fit there: a cabinet after `watch cabinet`, a statement after
+        // `break`, a node after `on`.
+        assert_eq!(complete("watch cabinet WI", &app).0, "watch cabinet WIFE ");
+        assert_eq!(complete("watch context WI", &app).0, "watch context WIFE_NAME ");
+        assert_eq!(complete("break ra", &app).0, "break rate-family ");
+        assert_eq!(
+            complete("break rate-family on RATE/", &app).1,
+            vec!["RATE/0".to_string(), "RATE/1".to_string()]
+        );
+        assert_eq!(complete("stop-when WI", &app).0, "stop-when WIFE_NAME ");
         let (text, options) = complete("inquire RATE/", &app);
         assert_eq!(text, "inquire RATE/");
         assert_eq!(options, vec!["RATE/0".to_string(), "RATE/1".to_string()]);
