@@ -412,6 +412,13 @@ fn motions_land_where_asked() {
     assert_eq!((end.global_step, end.at, end.reason.why), (last.0, Position::After, Why::End));
     let s = c.ask(Command::Continue { node: None });
     assert_eq!(s.reason.why, Why::End, "continue at the end stays at the end");
+    // A node with no step left cannot step (it would run to the end of the trace).
+    c.session.send(Command::Step { node: "REG/0".into(), count: 1 });
+    let e = c.next("an error", |e| matches!(e, Event::Error { .. }));
+    assert!(
+        matches!(&e, Event::Error { message, .. } if message.contains("REG/0 has no step left")),
+        "{e:?}"
+    );
     let b = c.ask(Command::Back { node: None, count: 1 });
     assert_eq!((b.global_step, b.at), (last.0, Position::Before));
     // Without forms, reverse-continue runs back to the start.

@@ -473,6 +473,14 @@ impl Cursor {
         Ok(best)
     }
 
+    /// The next recorded step of `node` from the position, without moving.
+    pub fn next_step_of(&mut self, node: usize) -> Result<Option<Mark>, TraceError> {
+        if !self.synced {
+            self.seek(self.at)?;
+        }
+        self.peek(node)
+    }
+
     /// Apply the next recorded step and move past it; the step (what it changed is in its
     /// node's tables' report). Other nodes have no step in between: they stay where they are.
     pub(crate) fn advance(&mut self) -> Result<Option<Mark>, TraceError> {

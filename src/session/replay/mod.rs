@@ -188,6 +188,10 @@ impl Replayer {
             }
             Command::Step { node, count } => {
                 let n = self.node(&node)?;
+                // Stepping a node the trace has no more of would run to the end of the trace.
+                if self.cursor.next_step_of(n).map_err(trace)?.is_none() {
+                    return Err(format!("{} has no step left in the trace", self.desc.nodes[n]));
+                }
                 self.forward(Some((n, count.max(1)))).map_err(trace)?;
             }
             // One cursor for the whole run: whichever node is named, the next stop of any.
