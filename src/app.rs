@@ -137,7 +137,7 @@ fn query(args: &QueryArgs) -> i32 {
         QueryFormat::Text if history.records.is_empty() => Ok(()),
         QueryFormat::Text => crate::replay::write_text(&history, &mut sink),
         QueryFormat::Json => serde_json::to_writer_pretty(&mut sink, &history)
-            .map_err(std::io::Error::other)
+            .map_err(std::io::Error::from)
             .and_then(|()| writeln!(sink)),
         QueryFormat::Csv => crate::replay::write_csv(&history, &mut sink),
     };

@@ -127,20 +127,23 @@ fn a_key_finds_every_record_that_carries_it() {
     let head = text.lines().next().unwrap();
     assert!(head.contains("… ") && head.contains(" more)") && head.len() < 200, "{head}");
     // A reader that stops early (`| head -1`) ends the query quietly, as a success.
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_catar"))
-        .arg("query")
-        .arg(&trace)
-        .args(["--id", "SERVICE=VOICE"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut first = [0u8; 16];
-    std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut first).unwrap();
-    drop(child.stdout.take());
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    for format in ["text", "csv", "json"] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_catar"))
+            .arg("query")
+            .arg(&trace)
+            .args(["--id", "SERVICE=VOICE", "--format", format])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = [0u8; 16];
+        std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut first).unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{format}: {stderr}");
+        assert!(out.stderr.is_empty(), "{format}: {stderr}");
+    }
 }
 
 /// A stage recorded alone keys the values its records arrive with (recording every stage, only

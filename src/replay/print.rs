@@ -84,6 +84,15 @@ pub fn write_text(h: &History, out: &mut dyn Write) -> io::Result<()> {
     Ok(())
 }
 
+/// A CSV error as the I/O error it may be (a closed pipe stays one).
+fn io_error(e: csv::Error) -> io::Error {
+    let message = e.to_string();
+    match e.into_kind() {
+        csv::ErrorKind::Io(e) => e,
+        _ => io::Error::other(message),
+    }
+}
+
 /// The history as CSV, one row per step that touched a record (stable columns).
 pub fn write_csv(h: &History, out: &mut dyn Write) -> io::Result<()> {
     let mut w = csv::Writer::from_writer(out);
@@ -100,7 +109,8 @@ pub fn write_csv(h: &History, out: &mut dyn Write) -> io::Result<()> {
         "set",
         "contexts",
         "undone",
-    ])?;
+    ])
+    .map_err(io_error)?;
     for t in &h.touches {
         w.write_record([
             t.global_step.to_string(),
@@ -115,7 +125,8 @@ pub fn write_csv(h: &History, out: &mut dyn Write) -> io::Result<()> {
             pairs(&t.set),
             pairs(&t.contexts),
             t.undone.clone().unwrap_or_default(),
-        ])?;
+        ])
+        .map_err(io_error)?;
     }
     w.flush()
 }
