@@ -224,6 +224,20 @@ fn a_record_config_selects_nodes_and_a_wrong_field_is_named() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("rec.toml") && stderr.contains("levle"), "{stderr}");
+    // Nodes the pipeline does not have, and a negative duration, are named too.
+    for (setting, says) in
+        [("nodes = \"FOO\"", "nodes = \"FOO\": no such node"), ("duration = -5", "`duration`: -5")]
+    {
+        std::fs::write(&config, format!("[recorder]\n{setting}\n")).unwrap();
+        let out = run_traced(&input, &tmp.path().join("r3.db"), &tmp.path().join("y.trace"))
+            .arg("--record-config")
+            .arg(&config)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{setting}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(says), "{setting}: {stderr}");
+    }
 }
 
 #[test]
@@ -338,6 +352,11 @@ fn a_trace_path_that_cannot_be_written_is_bad_input() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent-dir/run.trace"));
+    assert!(!tmp.path().join("t.db").exists(), "refused before any database is made");
+    // A directory is no trace file either.
+    let out = run_traced(&input, &tmp.path().join("t.db"), tmp.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is a directory"));
 }
 
 #[path = "../fuzz/src/lib.rs"]

@@ -113,6 +113,9 @@ pub enum RatingError {
     /// A fault to inject names no node of the pipeline.
     #[error("{0}")]
     Fault(String),
+    /// A recording names no node of the pipeline, or a trace path no file can be made at.
+    #[error("{0}")]
+    Setting(String),
     /// Rows went missing: a bug, reported rather than hidden.
     #[error(
         "conservation broken: {rows} rows in cdrs.csv but {stored} stored in persistent, rejected and quarantine"
@@ -132,6 +135,7 @@ impl RatingError {
         match self {
             RatingError::Input(_)
             | RatingError::Fault(_)
+            | RatingError::Setting(_)
             | RatingError::TraceOpen(_)
             | RatingError::Store(StoreError::Open { .. } | StoreError::Foreign { .. }) => 2,
             RatingError::Store(StoreError::Write { source, .. }) if locked(source) => 2,
@@ -201,6 +205,38 @@ fn check_faults(pipeline: &Pipeline, faults: &[Fault]) -> Result<(), RatingError
     }
 }
 
+/// A recording names nodes the pipeline has (or it would record nothing) and goes where a
+/// file can be made; checked before the database is opened, without touching the trace file
+/// (a TRUNCATE recording empties it only once the run can start).
+fn check_recording(
+    pipeline: &Pipeline,
+    path: &std::path::Path,
+    settings: &RecorderSettings,
+) -> Result<(), RatingError> {
+    let nodes = pipeline.nodes();
+    if let Some(n) = &settings.nodes
+        && !nodes.iter().any(|x| x.name == *n || x.name.split('/').next() == Some(n.as_str()))
+    {
+        let names: Vec<&str> = nodes.iter().map(|x| x.name.as_str()).collect();
+        return Err(RatingError::Setting(format!(
+            "[recorder] nodes = \"{n}\": no such node or stage (the nodes are {})",
+            names.join(", ")
+        )));
+    }
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    let problem = if path.is_dir() {
+        Some("it is a directory")
+    } else if !dir.is_dir() {
+        Some("its directory does not exist")
+    } else {
+        None
+    };
+    match problem {
+        Some(why) => Err(RatingError::Setting(format!("cannot write the trace {}: {why}", path.display()))),
+        None => Ok(()),
+    }
+}
+
 /// Rate an input directory into a database, with `hooks` attached to every node.
 pub fn run(opts: &RunOptions, hooks: &dyn HookFactory) -> Result<RunSummary, RatingError> {
     prepare(opts)?.run(hooks)
@@ -226,13 +262,17 @@ pub fn prepare(opts: &RunOptions) -> Result<Prepared, RatingError> {
     let rating = Arc::new(Rating::new());
     let refs = Reference::load(&opts.input, &rating)?;
     let fingerprint = input::fingerprint(&opts.input)?;
+    let expected = input::estimated_rows(&opts.input);
+    let mut pipeline = pipeline(&rating, &refs, opts.segments, &opts.domestic_prefix, expected);
+    // What can be checked without writing anything is, before the database is created.
+    check_faults(&pipeline, &opts.faults)?;
+    if let Some((path, settings)) = &opts.record {
+        check_recording(&pipeline, path, settings)?;
+    }
     let sink =
         output::RatingSink::open(&opts.db, &fingerprint, rating.clone(), &refs.balances, opts.commit_every)?;
     let progress = opts.progress.then(|| progress_bar(&opts.input.join(input::CDRS)));
     let source = input::CdrSource::open(&opts.input, rating.clone(), progress.clone())?;
-    let expected = input::estimated_rows(&opts.input);
-    let mut pipeline = pipeline(&rating, &refs, opts.segments, &opts.domestic_prefix, expected);
-    check_faults(&pipeline, &opts.faults)?;
     pipeline.window(opts.window);
     let supervision = pipeline.supervision_mut();
     supervision.max_failures = opts.max_failures;

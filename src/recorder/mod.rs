@@ -66,6 +66,12 @@ impl RecorderSettings {
             .map_err(|source| SettingsError::Read { path: path.into(), source })?;
         let file: SettingsFile = toml::from_str(&text)
             .map_err(|e| SettingsError::Invalid { path: path.into(), message: e.to_string() })?;
+        if let Some(d) = file.recorder.duration.filter(|&d| d < 0) {
+            let message = format!(
+                "field `duration`: {d} is negative (pseudo-seconds to record, from each node's first event time)"
+            );
+            return Err(SettingsError::Invalid { path: path.into(), message });
+        }
         Ok(file.recorder)
     }
 
