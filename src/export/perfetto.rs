@@ -58,9 +58,14 @@ pub fn perfetto(trace: &mut Trace, out: &mut dyn Write) -> Result<(), ExportErro
                     }
                     let statement = stage_of(s.node).and_then(|st| st.statements.get(s.statement as usize));
                     let (name, op) = statement.map_or(("?", "?"), |st| (st.name.as_str(), st.op.as_str()));
+                    // Wall times are whole microseconds: statements shorter than one would
+                    // share a start and a viewer would nest them, so each starts where the
+                    // node's last one ended at the earliest.
+                    let ts = s.wall_start_us.max(last_ts.get(n).copied().unwrap_or(0));
+                    let dur = s.wall_us.max(1);
                     let step = json!({
                         "ph": "X", "pid": 1, "tid": tid, "name": name, "cat": op,
-                        "ts": s.wall_start_us, "dur": s.wall_us.max(1),
+                        "ts": ts, "dur": dur,
                         "args": {"node_step": s.node_step, "global_step": s.global_step, "tick": s.tick,
                                  "pseudo_time": s.time},
                     });
@@ -69,7 +74,7 @@ pub fn perfetto(trace: &mut Trace, out: &mut dyn Write) -> Result<(), ExportErro
                         write_event(out, &mut first, &counter)?;
                     }
                     if let Some(t) = last_ts.get_mut(n) {
-                        *t = s.wall_start_us + u64::from(s.wall_us);
+                        *t = ts + u64::from(dur);
                     }
                 }
                 // Placed at the step it precedes: a checkpoint chunk may be written before
@@ -123,4 +128,58 @@ fn mass_counter<C>(p: &PipelineDesc, mass: &mut [Vec<i64>], s: &Step<C>) -> Opti
     }
     Some(json!({"ph": "C", "pid": 1, "name": format!("mass {}", p.nodes[n]),
                 "ts": s.wall_start_us + u64::from(s.wall_us), "args": series}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::recorder::{
+        Chunk, EVENTS_VERSION, PipelineDesc, StageDesc, StatementDesc, Step, TraceHeader, open_trace,
+    };
+    use crate::trace::{ChunkKind, ChunkMeta, TraceWriter};
+
+    #[test]
+    fn statements_shorter_than_a_microsecond_do_not_nest() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.trace");
+        let statement =
+            |name: &str| StatementDesc { name: name.into(), op: "state".into(), text: String::new() };
+        let stage = StageDesc {
+            name: "S".into(),
+            segments: 1,
+            statements: vec![statement("a"), statement("b"), statement("c")],
+            tables: vec![],
+        };
+        let pipeline = PipelineDesc {
+            contexts: vec![],
+            cabinets: vec![],
+            stages: vec![stage],
+            nodes: vec!["S/0".into()],
+        };
+        let header = TraceHeader { events_version: EVENTS_VERSION, pipeline, settings: Default::default() };
+        let mut w = TraceWriter::<TraceHeader, Chunk>::create(&path, &header).unwrap();
+        // Three statements recorded at the same microsecond: under one, under one, then two.
+        let step = |i: u64, wall_us: u32| {
+            Event::Step(Step {
+                node_step: i,
+                global_step: i,
+                statement: i as u16,
+                wall_start_us: 100,
+                wall_us,
+                ..Step::default()
+            })
+        };
+        let chunk = vec![step(0, 0), step(1, 0), step(2, 2)];
+        let meta = ChunkMeta { node: 0, first_step: 0, last_step: 2, first_time: 0, last_time: 0 };
+        w.write_chunk(ChunkKind::Events, meta, &chunk).unwrap();
+        w.finish().unwrap();
+        let mut out = Vec::new();
+        perfetto(&mut open_trace(&path).unwrap(), &mut out).unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        let slices: Vec<(u64, u64)> = (json["traceEvents"].as_array().unwrap().iter())
+            .filter(|e| e["ph"] == "X")
+            .map(|e| (e["ts"].as_u64().unwrap(), e["dur"].as_u64().unwrap()))
+            .collect();
+        assert_eq!(slices, [(100, 1), (101, 1), (102, 2)], "each starts where the one before ended");
+    }
 }
