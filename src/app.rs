@@ -191,6 +191,10 @@ fn rate(args: &RunArgs) -> i32 {
         Err(e) => return fail(&e, 2),
     };
     let d = &args.debug;
+    // A plain headless run has no session whose events --json could print.
+    if d.json && d.script.is_none() && d.form.is_empty() {
+        return fail(&"--json prints a debugging session's events: it needs --script or --form", 2);
+    }
     if (d.script.is_none() && !d.headless && interactive()) || d.script.is_some() || !d.form.is_empty() {
         // The TUI owns the terminal, and a debugger's event stream does not share one with
         // progress bars either.

@@ -23,7 +23,8 @@ pub enum Command {
     Gen(GenArgs),
     /// Rate an input directory into an SQLite database.
     Run(RunArgs),
-    /// Export a trace's cabinet lists or context matrices as CSV or JSON.
+    /// Export a trace's cabinet lists or context matrices as CSV or JSON, or the whole run as a
+    /// Perfetto (Chrome trace-event) timeline.
     Export(ExportArgs),
     /// Compare two traces' cabinet lists and context matrices: exit 0 same, 1 different, 2 error.
     Diff(DiffArgs),

@@ -106,6 +106,15 @@ fn a_wrong_line_is_an_error_naming_it_and_the_run_halts_cleanly() {
     let (code, _, stderr) = script_run(dir.path(), "continue\nfrobnicate\n", &[]);
     assert_eq!(code, 2);
     assert!(stderr.contains("session.cat line 2: unknown command `frobnicate`"), "{stderr}");
+    // --json without a session to print is a mistake, not a silent plain run.
+    let out = common::catar()
+        .args(["run", "--headless", "--json", "--input"])
+        .arg(dir.path())
+        .arg("--db")
+        .arg(dir.path().join("json.db"))
+        .assert()
+        .code(2);
+    assert!(String::from_utf8_lossy(&out.get_output().stderr).contains("--json"));
     // A form read from a file is named by the file, as with --form.
     let form = dir.path().join("typo.toml");
     std::fs::write(&form, "cabinets = [\"WIFEE\"]\n").unwrap();
