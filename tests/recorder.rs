@@ -112,6 +112,20 @@ fn two_runs_diff_equal_and_another_input_differs() {
 }
 
 #[test]
+fn cabinets_first_times_are_pseudo_times_not_the_epoch() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = input(tmp.path());
+    let trace = record(&input, tmp.path(), "t", 1, "summary");
+    for what in ["node-cabinets", "program-cabinets"] {
+        let rows = export(&trace, what);
+        let first_time = rows[0].iter().position(|h| h == "first_time").unwrap();
+        for r in &rows[1..] {
+            assert!(!r[first_time].starts_with("1970"), "{what}: {r:?}");
+        }
+    }
+}
+
+#[test]
 fn a_trace_without_steps_exports_the_same_columns_and_no_row() {
     let tmp = tempfile::tempdir().unwrap();
     let input = input(tmp.path());

@@ -105,6 +105,11 @@ impl Consolidator {
             let c = self.cabinets.entry((s.node, cabinet)).or_default();
             c.mass += delta;
             c.max = c.max.max(c.mass);
+            // A node's first steps run before its clock has seen an event (time 0): the
+            // first pseudo-time is then the first one known while the cabinet holds records.
+            if c.seen && c.first.1 == 0 {
+                c.first.1 = s.time;
+            }
         }
         for &cabinet in &s.appeared {
             let c = self.cabinets.entry((s.node, cabinet)).or_default();
