@@ -126,6 +126,36 @@ fn cabinets_first_times_are_pseudo_times_not_the_epoch() {
 }
 
 #[test]
+fn quarantined_records_end_in_the_quarantine_cabinet() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("poison");
+    common::catar()
+        .args([
+            "gen",
+            "--cdrs",
+            "3000",
+            "--subscribers",
+            "120",
+            "--seed",
+            "5",
+            "--poison-rate",
+            "0.003",
+            "--out",
+        ])
+        .arg(&input)
+        .assert()
+        .success();
+    let trace = record(&input, tmp.path(), "q", 1, "summary");
+    let db = rusqlite::Connection::open(tmp.path().join("q.db")).unwrap();
+    let stored: i64 = db.query_row("SELECT count(*) FROM quarantine", [], |r| r.get(0)).unwrap();
+    assert!(stored > 0, "the input has poison rows");
+    let rows = export(&trace, "program-cabinets");
+    let col = |name: &str| rows[0].iter().position(|h| h == name).unwrap();
+    let quarantine = rows[1..].iter().find(|r| &r[col("cabinet")] == "QUARANTINE").expect("a QUARANTINE row");
+    assert_eq!(quarantine[col("final_mass")].parse::<i64>().unwrap(), stored);
+}
+
+#[test]
 fn a_trace_without_steps_exports_the_same_columns_and_no_row() {
     let tmp = tempfile::tempdir().unwrap();
     let input = input(tmp.path());

@@ -95,7 +95,22 @@ impl Consolidator {
         // Undoing a failed tick changes the presence like a step does.
         match event {
             Event::Step(s) => self.add_step(s),
-            Event::Failure(f) => self.add_step(&f.undo),
+            Event::Failure(f) => {
+                self.add_step(&f.undo);
+                // A record that failed too often leaves for QUARANTINE without a step: it
+                // ends there, as records a step discharges end in their sink's cabinet.
+                if let Some((_, cabinet)) = f.quarantined {
+                    let s = &f.undo;
+                    let c = self.cabinets.entry((s.node, cabinet)).or_default();
+                    if !c.seen {
+                        c.seen = true;
+                        c.first = (s.node_step, s.time);
+                    }
+                    c.last = (s.node_step, s.time);
+                    c.mass += 1;
+                    c.max = c.max.max(c.mass);
+                }
+            }
             _ => {}
         }
     }
