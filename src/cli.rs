@@ -126,20 +126,20 @@ pub struct GenArgs {
     #[arg(long)]
     pub out: PathBuf,
     /// CDR rows to write.
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, default_value_t = 10_000, allow_negative_numbers = true)]
     pub cdrs: usize,
     /// Subscribers to write.
-    #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u32).range(1..), allow_negative_numbers = true)]
     pub subscribers: u32,
     /// Seed: the same seed writes the same bytes.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, allow_negative_numbers = true)]
     pub seed: u64,
     /// Share of anomalous CDR rows (duplicates, unknown IMSIs, unparsable or invalid rows).
-    #[arg(long, default_value_t = 0.01, value_parser = rate)]
+    #[arg(long, default_value_t = 0.01, value_parser = rate, allow_negative_numbers = true)]
     pub bad_rate: f64,
     /// Share of poison CDR rows: valid rows (EVENT_ID `POISON…`) on which RATE fails every
     /// time, to see the supervisor restart it and quarantine them.
-    #[arg(long, default_value_t = 0.0, value_parser = rate)]
+    #[arg(long, default_value_t = 0.0, value_parser = rate, allow_negative_numbers = true)]
     pub poison_rate: f64,
 }
 
@@ -154,7 +154,7 @@ pub struct RunArgs {
     pub db: PathBuf,
     /// Segments (nodes, threads) per stage [default: half the machine's cores, at least 1:
     /// three stages, the reader and the writer already share them].
-    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=64))]
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=64), allow_negative_numbers = true)]
     pub segments: Option<u16>,
     /// How the run is driven under a debugger.
     #[command(flatten)]
@@ -170,7 +170,7 @@ pub struct RunArgs {
     pub record_config: Option<PathBuf>,
     /// Output rows per database transaction: smaller loses less work to a crash (a rerun on
     /// the same input and database completes it either way), larger writes faster.
-    #[arg(long, default_value_t = 50_000, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = 50_000, value_parser = clap::value_parser!(u32).range(1..), allow_negative_numbers = true)]
     pub commit_every: u32,
     /// Party numbers not starting with this prefix are international.
     #[arg(long, default_value = crate::rating::DEFAULT_DOMESTIC_PREFIX)]
@@ -180,7 +180,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "NODE:step=N[:times=K]")]
     pub inject_fault: Vec<crate::engine::Fault>,
     /// Failures of a record (alone in its tick) before it goes to quarantine.
-    #[arg(long, default_value_t = crate::engine::DEFAULT_MAX_FAILURES, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = crate::engine::DEFAULT_MAX_FAILURES, value_parser = clap::value_parser!(u32).range(1..), allow_negative_numbers = true)]
     pub max_failures: u32,
 }
 

@@ -217,3 +217,16 @@ fn an_input_without_data_rows_rates_to_an_empty_database() {
     // No reasons to list: no empty brackets.
     assert!(text.lines().any(|l| l.trim() == "REJECTED            0"), "{text}");
 }
+
+#[test]
+fn a_negative_number_is_named_by_its_option() {
+    for (args, option) in [
+        (&["gen", "--out", "x", "--cdrs", "-1"][..], "--cdrs"),
+        (&["gen", "--out", "x", "--bad-rate", "-0.1"][..], "--bad-rate"),
+        (&["run", "--input", "x", "--max-failures", "-1"][..], "--max-failures"),
+    ] {
+        let out = common::catar().args(args).assert().code(2);
+        let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+        assert!(stderr.contains(option) && stderr.contains("invalid value"), "{args:?}: {stderr}");
+    }
+}
