@@ -310,22 +310,7 @@ fn keys_of_another_events_version_are_ignored() {
 #[test]
 fn a_poison_rows_history_shows_its_undone_attempts_and_its_quarantine() {
     let dir = tempfile::tempdir().unwrap();
-    catar()
-        .args([
-            "gen",
-            "--cdrs",
-            "1500",
-            "--subscribers",
-            "100",
-            "--seed",
-            "3",
-            "--poison-rate",
-            "0.01",
-            "--out",
-        ])
-        .arg(dir.path())
-        .assert()
-        .success();
+    common::gen_poison_input(dir.path(), 1500, 100, 3, 0.01);
     let (db, trace) = rate_recorded(dir.path());
     let (event, error) = one(&db, "SELECT event_id, error FROM quarantine ORDER BY line LIMIT 1");
     let h = query_json(&trace, &format!("EVENT_ID={event}"));

@@ -129,22 +129,7 @@ fn cabinets_first_times_are_pseudo_times_not_the_epoch() {
 fn quarantined_records_end_in_the_quarantine_cabinet() {
     let tmp = tempfile::tempdir().unwrap();
     let input = tmp.path().join("poison");
-    common::catar()
-        .args([
-            "gen",
-            "--cdrs",
-            "3000",
-            "--subscribers",
-            "120",
-            "--seed",
-            "5",
-            "--poison-rate",
-            "0.003",
-            "--out",
-        ])
-        .arg(&input)
-        .assert()
-        .success();
+    common::gen_poison_input(&input, 3000, 120, 5, 0.003);
     let trace = record(&input, tmp.path(), "q", 1, "summary");
     let db = rusqlite::Connection::open(tmp.path().join("q.db")).unwrap();
     let stored: i64 = db.query_row("SELECT count(*) FROM quarantine", [], |r| r.get(0)).unwrap();

@@ -219,22 +219,7 @@ fn a_replay_script_moves_both_ways_through_the_real_binary() {
 #[test]
 fn catch_failure_stops_at_a_poison_row_and_the_restarts_follow_in_json() {
     let dir = tempfile::tempdir().unwrap();
-    common::catar()
-        .args([
-            "gen",
-            "--cdrs",
-            "3000",
-            "--subscribers",
-            "200",
-            "--seed",
-            "7",
-            "--poison-rate",
-            "0.003",
-            "--out",
-        ])
-        .arg(dir.path())
-        .assert()
-        .success();
+    common::gen_poison_input(dir.path(), 3000, 200, 7, 0.003);
     let script = "catch failure on RATE\ncontinue\ninquire RATE where EVENT_ID LIKE 'POISON%'\n";
     let (code, stdout, stderr) = script_run(dir.path(), script, &["--json"]);
     assert_eq!(code, 0, "{stderr}");

@@ -215,7 +215,7 @@ fn check_recording(
 ) -> Result<(), RatingError> {
     let nodes = pipeline.nodes();
     if let Some(n) = &settings.nodes
-        && !nodes.iter().any(|x| x.name == *n || x.name.split('/').next() == Some(n.as_str()))
+        && !nodes.iter().any(|x| settings.records(x))
     {
         let names: Vec<&str> = nodes.iter().map(|x| x.name.as_str()).collect();
         return Err(RatingError::Setting(format!(

@@ -75,7 +75,8 @@ impl RecorderSettings {
         Ok(file.recorder)
     }
 
-    fn records(&self, node: &NodeId) -> bool {
+    /// True when `node` is recorded: every node, or the one or the stage `nodes` names.
+    pub(crate) fn records(&self, node: &NodeId) -> bool {
         match &self.nodes {
             None => true,
             Some(n) => *n == node.name || node.name.split('/').next() == Some(n.as_str()),

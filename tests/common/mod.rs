@@ -23,6 +23,20 @@ pub fn gen_input(out: &Path, cdrs: usize, subscribers: usize, seed: u64, bad_rat
         .success();
 }
 
+/// `catar gen --out DIR --cdrs N --subscribers S --seed SEED --poison-rate F` (the default bad
+/// rate), asserting success: rows on which RATE fails every time.
+pub fn gen_poison_input(out: &Path, cdrs: usize, subscribers: usize, seed: u64, poison_rate: f64) {
+    catar()
+        .args(["gen", "--out"])
+        .arg(out)
+        .args(["--cdrs", &cdrs.to_string()])
+        .args(["--subscribers", &subscribers.to_string()])
+        .args(["--seed", &seed.to_string()])
+        .args(["--poison-rate", &poison_rate.to_string()])
+        .assert()
+        .success();
+}
+
 /// `catar run --input DIR --db FILE --headless --segments N`, asserting success.
 pub fn run(input: &Path, db: &Path, segments: usize) {
     catar()
