@@ -230,3 +230,14 @@ fn a_negative_number_is_named_by_its_option() {
         assert!(stderr.contains(option) && stderr.contains("invalid value"), "{args:?}: {stderr}");
     }
 }
+
+#[test]
+fn gen_into_a_file_says_it_is_not_a_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("cdrs");
+    std::fs::write(&file, "kept").unwrap();
+    let assert = common::catar().args(["gen", "--cdrs", "10", "--out"]).arg(&file).assert().code(2);
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+    assert_names(&stderr, &[&file.display().to_string(), "not a directory"]);
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "kept");
+}

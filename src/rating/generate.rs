@@ -70,6 +70,14 @@ fn io_err(dir: &Path, name: &str) -> impl Fn(csv::Error) -> GenError {
 /// Write the five input files. Returns the number of CDR rows written.
 pub fn generate(opts: &GenOptions) -> Result<usize, GenError> {
     let dir = &opts.out;
+    if dir.exists() && !dir.is_dir() {
+        // create_dir_all would only say "File exists".
+        let source = io::Error::new(
+            io::ErrorKind::NotADirectory,
+            "a file, not a directory (--out names the directory the input files go to)",
+        );
+        return Err(GenError { path: dir.clone(), source });
+    }
     std::fs::create_dir_all(dir).map_err(|source| GenError { path: dir.clone(), source })?;
     let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
     let subs = subscribers(&mut rng, opts.subscribers.max(1));
