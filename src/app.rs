@@ -200,8 +200,8 @@ fn rate(args: &RunArgs) -> i32 {
         // progress bars either.
         opts.progress = false;
         let title = args.input.display().to_string();
-        return drive(d, &title, || {
-            crate::rating::debuggee(&opts).map(Target::Live).map_err(|e| fail(&e, e.exit_code()))
+        return drive(d, &title, |forms| {
+            crate::rating::debuggee_for(&opts, forms).map(Target::Live).map_err(|e| fail(&e, e.exit_code()))
         });
     }
     match run(&opts, &NoHook) {
@@ -229,7 +229,11 @@ fn load_forms(paths: &[std::path::PathBuf]) -> Result<Vec<(TraceForm, String)>, 
 /// A debugging session on `target` (made once the forms and the script read well): the TUI at
 /// a terminal (unless --headless or --script), else driven headless by the script, or printing
 /// each stop of the forms.
-fn drive(d: &DebugArgs, title: &str, target: impl FnOnce() -> Result<Target, i32>) -> i32 {
+fn drive(
+    d: &DebugArgs,
+    title: &str,
+    target: impl FnOnce(&[(TraceForm, String)]) -> Result<Target, i32>,
+) -> i32 {
     let forms = match load_forms(&d.form) {
         Ok(f) => f,
         Err(code) => return code,
@@ -239,7 +243,7 @@ fn drive(d: &DebugArgs, title: &str, target: impl FnOnce() -> Result<Target, i32
         Ok(s) => s,
         Err(e) => return fail(&e, 2),
     };
-    let target = match target() {
+    let target = match target(&forms) {
         Ok(t) => t,
         Err(code) => return code,
     };
@@ -257,7 +261,7 @@ fn drive(d: &DebugArgs, title: &str, target: impl FnOnce() -> Result<Target, i32
 /// `replay`: the recording under the same controls as a live run.
 fn replay(args: &ReplayArgs) -> i32 {
     let title = format!("replay {}", args.trace.display());
-    drive(&args.debug, &title, || Ok(Target::Replay(args.trace.clone())))
+    drive(&args.debug, &title, |_| Ok(Target::Replay(args.trace.clone())))
 }
 
 /// The form the demo starts with: stop at the first WIFE arrival.

@@ -160,6 +160,28 @@ fn a_form_without_a_script_prints_each_stop_and_goes_on() {
 }
 
 #[test]
+fn a_form_that_does_not_fit_the_pipeline_is_refused_before_the_database_is_made() {
+    let dir = tempfile::tempdir().unwrap();
+    common::gen_input(dir.path(), 50, 10, 7, 0.0);
+    let form = dir.path().join("typo.toml");
+    std::fs::write(&form, "cabinets = [\"WIFEE\"]\n").unwrap();
+    let db = dir.path().join("out.db");
+    let out = common::catar()
+        .args(["run", "--headless", "--segments", "1", "--input"])
+        .arg(dir.path())
+        .arg("--db")
+        .arg(&db)
+        .arg("--form")
+        .arg(&form)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("unknown cabinet `WIFEE`") && stderr.contains("typo.toml"), "{stderr}");
+    assert!(!db.exists(), "a refused form left {} behind", db.display());
+}
+
+#[test]
 fn a_replay_script_moves_both_ways_through_the_real_binary() {
     let dir = tempfile::tempdir().unwrap();
     common::gen_input(dir.path(), 3000, 200, 7, 0.02);

@@ -116,6 +116,9 @@ pub enum RatingError {
     /// A recording names no node of the pipeline, or a trace path no file can be made at.
     #[error("{0}")]
     Setting(String),
+    /// A trace form does not fit the pipeline.
+    #[error("{0}")]
+    Form(#[from] crate::tracer::FormError),
     /// Rows went missing: a bug, reported rather than hidden.
     #[error(
         "conservation broken: {rows} rows in cdrs.csv but {stored} stored in persistent, rejected and quarantine"
@@ -136,6 +139,7 @@ impl RatingError {
             RatingError::Input(_)
             | RatingError::Fault(_)
             | RatingError::Setting(_)
+            | RatingError::Form(_)
             | RatingError::TraceOpen(_)
             | RatingError::Store(StoreError::Open { .. } | StoreError::Foreign { .. }) => 2,
             RatingError::Store(StoreError::Write { source, .. }) if locked(source) => 2,
@@ -257,6 +261,14 @@ pub struct Prepared {
 
 /// Open and check everything a run needs.
 pub fn prepare(opts: &RunOptions) -> Result<Prepared, RatingError> {
+    prepare_checked(opts, |_| Ok(()))
+}
+
+/// [`prepare`], with `check` run over the pipeline before anything is written.
+fn prepare_checked(
+    opts: &RunOptions,
+    check: impl FnOnce(&Pipeline) -> Result<(), RatingError>,
+) -> Result<Prepared, RatingError> {
     let started = Instant::now();
     input::check_dir(&opts.input)?;
     let rating = Arc::new(Rating::new());
@@ -269,6 +281,7 @@ pub fn prepare(opts: &RunOptions) -> Result<Prepared, RatingError> {
     if let Some((path, settings)) = &opts.record {
         check_recording(&pipeline, path, settings)?;
     }
+    check(&pipeline)?;
     let sink =
         output::RatingSink::open(&opts.db, &fingerprint, rating.clone(), &refs.balances, opts.commit_every)?;
     let progress = opts.progress.then(|| progress_bar(&opts.input.join(input::CDRS)));
@@ -371,7 +384,22 @@ impl RunSummary {
 /// The run as a debugger's debuggee: inputs checked and opened now (bad input is an error
 /// here, before anything runs), the run itself when the session starts it.
 pub fn debuggee(opts: &RunOptions) -> Result<crate::session::Debuggee, RatingError> {
-    let prepared = prepare(opts)?;
+    debuggee_for(opts, &[])
+}
+
+/// [`debuggee`] for these trace forms, checked against the pipeline before the database is
+/// created: a refused form leaves no file behind.
+pub fn debuggee_for(
+    opts: &RunOptions,
+    forms: &[(crate::tracer::TraceForm, String)],
+) -> Result<crate::session::Debuggee, RatingError> {
+    let prepared = prepare_checked(opts, |pipeline| {
+        let desc = crate::recorder::PipelineDesc::of(pipeline);
+        for (i, (form, origin)) in forms.iter().enumerate() {
+            crate::tracer::CompiledForm::compile(form, i as u32 + 1, &desc, origin)?;
+        }
+        Ok(())
+    })?;
     let desc = Arc::new(crate::recorder::PipelineDesc::of(prepared.pipeline()));
     let control = opts.control.clone();
     let trace = opts.record.as_ref().map(|(p, _)| p.clone());
