@@ -227,9 +227,9 @@ pub fn parse_line(line: &str) -> Result<Option<Word>, WordError> {
         },
         "step" | "s" => match words.as_slice() {
             [] => Word::Step { count: 1, node: None },
-            [n] if n.parse::<u64>().is_ok() => Word::Step { count: number(n, "count")?, node: None },
+            [n] if n.parse::<u64>().is_ok() => Word::Step { count: count(n)?, node: None },
             [node] => Word::Step { count: 1, node: Some(node.to_string()) },
-            [n, node] => Word::Step { count: number(n, "count")?, node: Some(node.to_string()) },
+            [n, node] => Word::Step { count: count(n)?, node: Some(node.to_string()) },
             _ => return err("usage: step [N] [NODE]".into()),
         },
         "inquire" | "i" => inquire(rest)?,
@@ -244,9 +244,9 @@ pub fn parse_line(line: &str) -> Result<Option<Word>, WordError> {
         },
         "back" => match words.as_slice() {
             [] => Word::Back { count: 1, node: None },
-            [n] if n.parse::<u64>().is_ok() => Word::Back { count: number(n, "count")?, node: None },
+            [n] if n.parse::<u64>().is_ok() => Word::Back { count: count(n)?, node: None },
             [node] => Word::Back { count: 1, node: Some(node.to_string()) },
-            [n, node] => Word::Back { count: number(n, "count")?, node: Some(node.to_string()) },
+            [n, node] => Word::Back { count: count(n)?, node: Some(node.to_string()) },
             _ => return err("usage: back [N] [NODE]".into()),
         },
         "goto" => match words.as_slice() {
@@ -288,6 +288,14 @@ fn split_word(s: &str) -> (&str, &str) {
 
 fn number<T: std::str::FromStr>(s: &str, what: &str) -> Result<T, WordError> {
     s.parse().map_err(|_| WordError(format!("`{s}` is not a {what} (a whole number)")))
+}
+
+/// How many steps: one at least (`step 0` would move anyway, as gdb's does not).
+fn count(s: &str) -> Result<u64, WordError> {
+    match number(s, "count")? {
+        0 => Err(WordError("a count of 0 moves nothing: give 1 or more".into())),
+        n => Ok(n),
+    }
 }
 
 /// `watch cabinet NAME [on NODE] [arrival|departure|mass]`,
@@ -445,6 +453,8 @@ mod tests {
         assert!(err("goto").starts_with("usage: goto"));
         assert!(err("when now").starts_with("usage: when"));
         assert!(err("step x y").contains("not a count"));
+        assert!(err("step 0").contains("a count of 0"));
+        assert!(err("back 0 RATE/0").contains("a count of 0"));
         assert!(err("inquire").starts_with("usage: inquire"));
         assert!(err("inquire RATE/0 where").contains("needs a condition"));
         assert!(err("form /nonexistent/form.toml").contains("cannot read trace form"));
