@@ -413,7 +413,15 @@ fn results_sort_filter_and_page() {
     let mut app = at_stop();
     let area = Rect::new(0, 0, 160, 48);
     app.focus = Pane::Results;
+    // `[` from unsorted sorts by the first column too (the last may be off screen), and
+    // from there goes back round to the last.
+    app.key(key('['), area);
+    assert_eq!(app.results.as_ref().unwrap().sort, Some((0, false)));
+    app.key(key('['), area);
+    let last = app.results.as_ref().unwrap().columns.len() - 1;
+    assert_eq!(app.results.as_ref().unwrap().sort, Some((last, false)));
     app.key(key(']'), area);
+    assert_eq!(app.results.as_ref().unwrap().sort, Some((0, false)));
     app.key(key(']'), area);
     // Sorted by reg_id descending after `o`.
     app.key(key('o'), area);

@@ -272,9 +272,9 @@ impl App {
         let (column, desc) = r.sort.unwrap_or((0, false));
         let (column, desc) = match (action, r.sort) {
             (Action::SortReverse, _) => (column, !desc),
-            (Action::SortNext, None) => (0, false),
+            // Either way from unsorted starts at the first column: the last may be off screen.
+            (_, None) => (0, false),
             (Action::SortNext, Some(_)) => ((column + 1) % n, false),
-            (_, None) => (n - 1, false),
             _ => ((column + n - 1) % n, false),
         };
         r.sort_by(column, desc);
