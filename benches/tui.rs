@@ -52,7 +52,10 @@ fn big_app() -> App {
     let nodes: Vec<String> = (0..64).map(|i| format!("S{}/{}", i / 16, i % 16)).collect();
     let program = PipelineDesc { contexts, cabinets, stages, nodes: nodes.clone() };
     let mut app = App::new("bench", true);
-    app.apply(Event::Started { nodes: nodes.clone(), forms: vec![], program }, Duration::ZERO);
+    app.apply(
+        Event::Started { nodes: nodes.clone(), forms: vec![], program, unrecorded: None },
+        Duration::ZERO,
+    );
     for t in 1..=32u64 {
         let views = nodes
             .iter()

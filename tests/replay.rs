@@ -470,6 +470,13 @@ fn a_summary_trace_moves_but_says_it_cannot_show_tables() {
     assert!(err.to_string().contains("--level full"), "{err}");
     // A statement breakpoint works from the steps alone.
     let mut c = replay(&trace, &[BREAK]);
+    // The session says up front why it has no cabinet to show (a client's pane would be
+    // empty otherwise, as if every node held nothing).
+    let unrecorded = c.log.iter().find_map(|e| match e {
+        Event::Started { unrecorded, .. } => Some(unrecorded.clone()),
+        _ => None,
+    });
+    assert!(matches!(&unrecorded, Some(Some(why)) if why.contains("--level full")), "{unrecorded:?}");
     let s = c.ask(Command::Continue { node: None });
     assert_eq!((s.node.as_str(), s.statement.as_str(), s.at), ("DIS/1", "discharge", Position::Before));
     let s = c.ask(Command::Goto { step: steps[10].0 });

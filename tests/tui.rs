@@ -119,7 +119,7 @@ fn at_stop() -> App {
     let mut app = App::new("demo", true);
     let t = |ms: u64| Duration::from_millis(ms);
     let nodes = program.nodes.clone();
-    app.apply(Event::Started { nodes, forms: forms(0), program: program.clone() }, t(0));
+    app.apply(Event::Started { nodes, forms: forms(0), program: program.clone(), unrecorded: None }, t(0));
     let confirmed = [("EVENT_ID", 479), ("IMSI", 479), ("SERVICE", 479), ("PARTY", 403), ("SUBSCRIBER", 479)];
     let snapshot = |records: u64, frozen: bool| {
         Event::Snapshot(Snapshot {
@@ -773,4 +773,22 @@ fn restarts_keep_one_log_line_per_node_while_they_are_the_news() {
     assert_eq!(app.log.len(), before + 4);
     assert!(app.log.iter().rev().nth(3).unwrap().text.contains("(50)"), "the earlier line stays");
     assert!(screen(&app, 120, 40).contains("RATE/0 restarted (51) after: panicked: poison 51"));
+}
+
+#[test]
+fn a_summary_replay_says_why_its_cabinets_pane_is_empty() {
+    let program = program();
+    let mut app = App::new("replay s.trc", false);
+    app.replay = true;
+    let why = "recorded at summary level: no record or cabinet to show (record with --level full)";
+    let nodes = program.nodes.clone();
+    app.apply(Event::Started { nodes, forms: vec![], program, unrecorded: Some(why.into()) }, Duration::ZERO);
+    let snapshot = Snapshot {
+        nodes: vec![view("REG/0", NodeState::Running, 3, 0, vec![])],
+        forms: vec![],
+        finished: false,
+    };
+    app.apply(Event::Snapshot(snapshot), Duration::ZERO);
+    let s = screen(&app, 160, 48);
+    assert!(s.contains("recorded at summary level") && s.contains("--level full"), "{s}");
 }

@@ -238,6 +238,10 @@ pub enum Event {
         forms: Vec<FormInfo>,
         /// The pipeline: cabinets, contexts, stages with their statements and tables.
         program: PipelineDesc,
+        /// Why the nodes' records and cabinets cannot be shown, when they cannot (a trace
+        /// recorded at summary level holds steps, not records).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        unrecorded: Option<String>,
     },
     /// The forms changed, or the answer to [`Command::Forms`].
     Forms {

@@ -21,10 +21,11 @@ impl App {
         self.now = at;
         let text = crate::script::text(&event);
         match event {
-            Event::Started { nodes, forms, program } => {
+            Event::Started { nodes, forms, program, unrecorded } => {
                 self.nodes = nodes.into_iter().map(NodeRow::new).collect();
                 self.forms = forms;
                 self.program = program;
+                self.unrecorded = unrecorded;
             }
             Event::Forms { forms } => {
                 self.forms = forms;

@@ -284,6 +284,8 @@ pub struct App {
     pub replay: bool,
     /// The pipeline (empty until the session starts).
     pub program: PipelineDesc,
+    /// Why no node's cabinets can be shown, when none can (a summary-level trace).
+    pub unrecorded: Option<String>,
     /// The nodes.
     pub nodes: Vec<NodeRow>,
     /// The forms in force.
@@ -356,6 +358,7 @@ impl App {
             title: title.into(),
             replay: false,
             program: PipelineDesc { contexts: vec![], cabinets: vec![], stages: vec![], nodes: vec![] },
+            unrecorded: None,
             nodes: Vec::new(),
             forms: Vec::new(),
             focus: Pane::Nodes,

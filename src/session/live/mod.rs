@@ -134,6 +134,7 @@ impl Controller {
             nodes: self.desc.nodes.clone(),
             forms: self.form_infos(),
             program: (*self.desc).clone(),
+            unrecorded: None,
         });
         let runner = thread::Builder::new()
             .name("run".into())

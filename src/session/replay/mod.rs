@@ -114,6 +114,12 @@ impl Replayer {
             nodes: self.desc.nodes.clone(),
             forms: self.form_infos(),
             program: (*self.desc).clone(),
+            unrecorded: (self.cursor.level() != Level::Full).then(|| {
+                format!(
+                    "recorded at {} level: no record or cabinet to show (record with --level full)",
+                    self.cursor.level()
+                )
+            }),
         });
         let first = self.cursor.step_from(0);
         match first {

@@ -5,7 +5,7 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::{Color, Modifier};
 use ratatui::text::Span;
-use ratatui::widgets::{Cell, Row, StatefulWidget, Table, TableState};
+use ratatui::widgets::{Cell, Paragraph, Row, StatefulWidget, Table, TableState, Widget, Wrap};
 
 use super::{Theme, block, first_row, short};
 use crate::tui::state::{App, Mark, Pane};
@@ -26,6 +26,16 @@ fn bar(mass: i64, peak: i64, width: u16) -> String {
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let theme = Theme::of(app);
     let cabinets = app.cabinets();
+    let node = app.selected().map(|n| n.name.as_str()).unwrap_or("-");
+    if let Some(why) = app.unrecorded.as_deref().filter(|_| cabinets.is_empty()) {
+        // An empty pane would read as a node holding nothing.
+        Paragraph::new(why)
+            .style(theme.dim())
+            .wrap(Wrap { trim: true })
+            .block(block(app, Pane::Cabinets, format!("Cabinets of {node}")))
+            .render(area, buf);
+        return;
+    }
     let peak = cabinets.iter().map(|c| c.mass).max().unwrap_or(0);
     let bar_width = area.width.saturating_sub(2 + 2 + 13 + 7 + 3).max(1);
     // Only the rows on screen are built: a node may hold a thousand cabinets.
@@ -44,7 +54,6 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             Cell::from(Span::styled(bar(c.mass, peak, bar_width), theme.fg(Color::Cyan))),
         ])
     });
-    let node = app.selected().map(|n| n.name.as_str()).unwrap_or("-");
     let table = Table::new(
         rows,
         [Constraint::Length(1), Constraint::Length(13), Constraint::Length(6), Constraint::Fill(1)],
