@@ -586,6 +586,38 @@ fn a_failed_node_is_reported_restarted_with_its_error_and_the_run_completes() {
 }
 
 #[test]
+fn a_restart_is_told_once_and_before_the_stops_of_the_retried_tick() {
+    let dir = input(3000);
+    let mut opts = options(dir.path(), "retry.db", 2);
+    // RATE's ticks run 22 statements: step 30 is in its second tick.
+    opts.faults = vec!["RATE/1:step=30".parse().unwrap()];
+    let mut run = start(&opts, &["nodes = \"RATE/1\"\nstatement = \"charge\""]);
+    let first = run.stop();
+    assert_eq!((first.node.as_str(), first.step), ("RATE/1", 0));
+    run.session.send(Command::Continue { node: None });
+    assert_eq!(run.stop().step, 22);
+    run.session.send(Command::Continue { node: None });
+    // The fault undoes the second tick; its retry stops at `charge` again.
+    let retried = run.stop();
+    assert_eq!(retried.statement, "charge");
+    assert!(retried.step > 30, "{retried:?}");
+    let restarts: Vec<usize> = (run.log.iter().enumerate())
+        .filter(|(_, e)| matches!(e, Event::State { state: NodeState::Restarted { .. }, .. }))
+        .map(|(i, _)| i)
+        .collect();
+    let stop_at = run.log.iter().rposition(|e| matches!(e, Event::Stopped(_))).unwrap();
+    assert_eq!(restarts.len(), 1, "{:#?}", run.log);
+    assert!(restarts[0] < stop_at, "the restart is told after the stop it led to: {:#?}", run.log);
+    run.session.send(Command::DeleteForm { id: 1 });
+    run.wait("forms", |e| matches!(e, Event::Forms { .. }));
+    run.session.send(Command::Continue { node: None });
+    run.finish();
+    let told =
+        run.log.iter().filter(|e| matches!(e, Event::State { state: NodeState::Restarted { .. }, .. }));
+    assert_eq!(told.count(), 1, "one restart, told once");
+}
+
+#[test]
 fn a_failure_form_freezes_the_node_as_the_failure_left_it() {
     let dir = tempfile::tempdir().unwrap();
     let opts = GenOptions {

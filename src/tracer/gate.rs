@@ -212,10 +212,16 @@ impl StepHook for NodeTracer {
         }
     }
 
-    fn restarted(&mut self, _node: &crate::engine::NodeId, _failure: &Failure, ws: &Workspace) {
+    fn restarted(&mut self, _node: &crate::engine::NodeId, failure: &Failure, ws: &Workspace) {
         let forms = self.forms.clone();
         self.matcher.undo_tick(&forms, ws);
         self.publish();
+        // From the node's thread, as its stops are: sampled by the session, the restart came
+        // after a stop the retried tick made.
+        let shared = &self.shared;
+        let (node, restarts, error) = (self.name().to_string(), failure.restarts, failure.message.clone());
+        shared.nodes[self.index]
+            .restarted(restarts, || shared.signal(Signal::Restarted { node, restarts, error }));
     }
 
     fn finish(&mut self, _node: &crate::engine::NodeId) {

@@ -9,7 +9,7 @@ mod gate;
 mod matcher;
 mod stop;
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use crossbeam_channel::{Receiver, Sender, unbounded};
@@ -58,6 +58,15 @@ pub enum Signal {
     Rows(Rows),
     /// A frozen node could not answer an inquiry.
     Error(String),
+    /// A node's tick failed and was undone: the node goes on with the same records.
+    Restarted {
+        /// The node.
+        node: String,
+        /// Its restarts so far, this one included.
+        restarts: u32,
+        /// Why the tick failed.
+        error: String,
+    },
 }
 
 /// A query of a frozen node's tables.
@@ -110,6 +119,8 @@ pub(crate) struct Slot {
     frozen: Mutex<Option<Stop>>,
     detached: AtomicBool,
     present: Mutex<Present>,
+    // Restarts the node announced itself (set under the frozen lock, as it announces).
+    restarts: AtomicU32,
 }
 
 impl Slot {
@@ -135,6 +146,13 @@ impl Slot {
     fn thaw(&self, deliver: impl FnOnce()) {
         let mut frozen = self.frozen.lock().expect("frozen lock");
         *frozen = None;
+        deliver();
+    }
+
+    /// Announce a restart, ordered with the node's stops and releases.
+    fn restarted(&self, restarts: u32, deliver: impl FnOnce()) {
+        let _frozen = self.frozen.lock().expect("frozen lock");
+        self.restarts.store(restarts, Ordering::Relaxed);
         deliver();
     }
 
@@ -205,6 +223,7 @@ impl Tracer {
                     frozen: Mutex::new(None),
                     detached: AtomicBool::new(false),
                     present: Mutex::new(Vec::new()),
+                    restarts: AtomicU32::new(0),
                 }
             })
             .collect();
@@ -240,6 +259,12 @@ impl Tracer {
             Some(slot) => f(slot.frozen.lock().expect("frozen lock").as_ref()),
             None => f(None),
         }
+    }
+
+    /// The restarts a node announced itself (read under [`Tracer::with_frozen`], it cannot
+    /// change meanwhile).
+    pub fn restarts_announced(&self, node: usize) -> u32 {
+        self.shared.nodes.get(node).map_or(0, |s| s.restarts.load(Ordering::Relaxed))
     }
 
     /// Where each node is frozen, by node index.

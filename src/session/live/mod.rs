@@ -41,6 +41,9 @@ pub(super) fn start(debuggee: Debuggee, forms: Vec<(TraceForm, String)>) -> Resu
             Signal::Released { node, stop, by } => Event::Released { node, stop, by },
             Signal::Rows(rows) => Event::Rows(rows),
             Signal::Error(message) => Event::Error { message, line: None },
+            Signal::Restarted { node, restarts, error } => {
+                Event::State { node, state: NodeState::Restarted { restarts, error } }
+            }
         };
         // Nobody listening (the session is gone) changes nothing for the run.
         if let Some(client) = &*outbox.lock().expect("outbox lock") {

@@ -1,6 +1,6 @@
 //! What the live session says of its nodes' states: sampled from the run's control board
 //! (real channel state) and the tracer, reported when they change and last, ordered with the
-//! stops and releases the nodes deliver themselves; and a stall.
+//! stops, releases and restarts the nodes deliver themselves; and a stall.
 
 use super::Controller;
 use crate::engine::{Activity, NodeGauge, Peer};
@@ -21,7 +21,10 @@ impl Controller {
         self.pending[i] = None;
         let tracer = self.tracer.clone();
         tracer.with_frozen(i, |frozen| {
+            // Failed a moment ago, restarted since: the node said so already.
+            let restarted = self.tracer.restarts_announced(i) > self.restarts[i];
             if let Some(state) = reportable(frozen, state)
+                && !(restarted && state == NodeState::Failed)
                 && self.shown[i] != state
             {
                 self.shown[i] = state.clone();
@@ -61,11 +64,13 @@ impl Controller {
         }
         let frozen = self.tracer.frozen();
         for (i, g) in gauges.iter().enumerate() {
-            // A restart is news at once, however briefly the node was down.
+            // The node announced the restart itself (ordered with its stops): the state it
+            // leaves shows as news from here.
             if g.restarts > self.restarts[i] {
                 self.restarts[i] = g.restarts;
                 let error = g.failure.clone().unwrap_or_default();
-                self.show(i, NodeState::Restarted { restarts: g.restarts, error });
+                self.shown[i] = NodeState::Restarted { restarts: g.restarts, error };
+                self.pending[i] = None;
                 continue;
             }
             let observed = self.state_of(g, &frozen[i]);
@@ -116,12 +121,11 @@ impl Controller {
 
 /// What to report of a node observed in `state`, now that it is frozen at `frozen` (or
 /// running): a frozen node at its current stop, never a running one as frozen nor a frozen one
-/// as running. A restart is news even if the node froze again since.
+/// as running. (A restart the node tells itself.)
 fn reportable(frozen: Option<&Stop>, state: NodeState) -> Option<NodeState> {
     match (frozen, state) {
         (Some(stop), NodeState::Frozen { .. }) => Some(frozen_state(stop)),
         (None, NodeState::Frozen { .. }) => None,
-        (Some(_), s @ NodeState::Restarted { .. }) => Some(s),
         (Some(_), _) => None,
         (None, s) => Some(s),
     }
@@ -162,9 +166,6 @@ mod tests {
         // Sampled running or waiting, frozen since: nothing (the stop told the client).
         assert_eq!(reportable(Some(&now), NodeState::Running), None);
         assert_eq!(reportable(Some(&now), NodeState::Waiting { on: "RATE/0".into() }), None);
-        // A restart is news whatever happened since.
-        let restarted = NodeState::Restarted { restarts: 1, error: "boom".into() };
-        assert_eq!(reportable(Some(&now), restarted.clone()), Some(restarted));
         assert_eq!(reportable(None, NodeState::Done), Some(NodeState::Done));
     }
 }
