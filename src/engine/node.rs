@@ -51,8 +51,9 @@ pub struct NodeStats {
     pub records_out: u64,
     /// Times the node failed and restarted.
     pub restarts: u32,
-    /// Injected faults that never fired (the node never reached their step).
-    pub unfired: Vec<Fault>,
+    /// The faults injected into the node, each with the times it fired (0: the node never
+    /// reached its step).
+    pub faults: Vec<(Fault, u32)>,
 }
 
 /// Routes a record to one of `n` segments by the value of the stage's key, so that all records
@@ -146,8 +147,9 @@ impl Node<'_> {
             records_in: 0,
             records_out: 0,
             restarts: 0,
-            unfired: Vec::new(),
+            faults: Vec::new(),
         };
+        let injected: Vec<Fault> = self.faults.iter().map(|(f, _)| f.clone()).collect();
         let mut report = StepReport::with_detail(self.hook.detail());
         while let Some((window, records)) = self.receive(gauge)? {
             stats.records_in += records.len() as u64;
@@ -159,7 +161,13 @@ impl Node<'_> {
             self.flush(&mut ws, window, &mut stats, gauge)?;
         }
         self.hook.finish(&self.id);
-        stats.unfired = self.faults.iter().filter(|(_, at)| at.is_none()).map(|(f, _)| f.clone()).collect();
+        // Firing counts a fault's times down.
+        stats.faults = (injected.into_iter().zip(&self.faults))
+            .map(|(f, (left, _))| {
+                let fired = f.times - left.times;
+                (f, fired)
+            })
+            .collect();
         Ok(stats)
     }
 

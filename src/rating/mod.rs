@@ -362,9 +362,18 @@ impl RunSummary {
             .filter(|n| n.restarts > 0)
             .map(|n| format!("{} {}", n.node, n.restarts))
             .collect();
+        // Said either way: a fault that lands on a retry the supervisor made anyway (a poison
+        // row's) changes no other figure.
         for n in &self.report.nodes {
-            for f in &n.unfired {
-                lines.push(format!("fault {f} never fired: {} ran {} steps", n.node, n.steps));
+            for (f, fired) in &n.faults {
+                lines.push(match fired {
+                    0 => format!("fault {f} never fired: {} ran {} steps", n.node, n.steps),
+                    1 => format!("fault {f} fired once"),
+                    k if *k == f.times => format!("fault {f} fired {k} times"),
+                    k => {
+                        format!("fault {f} fired {k} of {} times: {} ran {} steps", f.times, n.node, n.steps)
+                    }
+                });
             }
         }
         if !restarted.is_empty() {
