@@ -1,3 +1,5 @@
+//! The `catar` command: parses its arguments and hands them to [`catar::app`].
+
 use clap::Parser;
 
 fn main() {

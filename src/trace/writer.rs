@@ -156,7 +156,6 @@ impl<H: Serialize, C: Serialize> TraceWriter<H, C> {
         TraceWriter { path: path.into(), out: BufWriter::new(file), pos, index, types: PhantomData }
     }
 
-    /// Append one chunk; its payload is stored compressed when lz4 makes it smaller.
     /// Append a chunk encoded ahead of time (see [`EncodedChunk`]).
     pub fn write_encoded(&mut self, chunk: EncodedChunk<C>) -> Result<(), TraceError> {
         let offset = self.pos;
@@ -167,6 +166,7 @@ impl<H: Serialize, C: Serialize> TraceWriter<H, C> {
         Ok(())
     }
 
+    /// Append one chunk; its payload is stored compressed when lz4 makes it smaller.
     pub fn write_chunk(&mut self, kind: ChunkKind, meta: ChunkMeta, chunk: &C) -> Result<(), TraceError> {
         let offset = self.pos;
         let len = self.write_frame(kind.into(), &(&meta, chunk))?;
