@@ -334,4 +334,29 @@ fn a_poison_rows_history_shows_its_undone_attempts_and_its_quarantine() {
         catar().arg("query").arg(&trace).args(["--id", &format!("EVENT_ID={event}")]).assert().success();
     let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
     assert!(text.contains(&format!("(undone: {error})")) && text.contains("-> QUARANTINE"), "{text}");
+    // The quarantine stands, whatever failed after it in the same tick.
+    assert!(last.get("undone").is_none(), "{last}");
+
+    // Its neighbours (same IMSI: the same RATE node, retried with it in halves) went through:
+    // the attempt that rated them stands, only the ones that failed with the poison row are
+    // undone.
+    let imsi = touches[0]["contexts"]["IMSI"].as_str().unwrap();
+    let n = query_json(&trace, &format!("IMSI={imsi}"));
+    let poison = h["records"][0].as_u64().unwrap();
+    let mut retried = 0;
+    for r in n["records"].as_array().unwrap().iter().map(|r| r.as_u64().unwrap()).filter(|&r| r != poison) {
+        let mine: Vec<&serde_json::Value> =
+            n["touches"].as_array().unwrap().iter().filter(|t| t["reg_id"].as_u64() == Some(r)).collect();
+        let rated = mine.iter().filter(|t| t["node"].as_str().unwrap().starts_with("RATE"));
+        let rated: Vec<_> = rated.filter(|t| t["after"].as_str() == Some("RATED")).collect();
+        if mine.iter().any(|t| t.get("undone").is_some()) {
+            retried += 1;
+        }
+        if mine.iter().any(|t| t["after"].as_str() == Some("PERSISTENT")) {
+            assert!(rated.iter().any(|t| t.get("undone").is_none()), "reg_id {r} was rated: {mine:#?}");
+        }
+    }
+    assert!(retried > 0, "some neighbour was in a failed attempt with the poison row");
+    let seconds = n["metrics"]["seconds_in_cabinet"].as_object().unwrap();
+    assert!(seconds.values().all(|s| s.as_i64().unwrap() >= 0), "{seconds:?}");
 }

@@ -284,11 +284,17 @@ pub fn query(trace: &mut Trace, origin: &str, id: &str) -> Result<History, Query
     // The records' part of each step, then followed in step order: chunks come in file order,
     // and a record carried into a node takes the values the stage before left it with.
     let mut events: Vec<Event> = Vec::new();
+    let mut attempts: FxHashMap<u16, Vec<u64>> = FxHashMap::default();
     chunks.steps(
         trace,
         |k| records.iter().any(|&r| k.may_touch(r)),
         |e| match e {
             Event::Step(s) => {
+                // Every attempt at a tick runs the program from its first statement: where
+                // a failed attempt began, whether it held the records or not.
+                if s.statement == 0 {
+                    attempts.entry(s.node).or_default().push(s.global_step);
+                }
                 events.extend(only(s, |t, r| records.contains(&r) && in_flow(s.node, t)).map(Event::Step))
             }
             Event::Failure(f) => events.push(Event::Failure(f.clone())),
@@ -300,7 +306,8 @@ pub fn query(trace: &mut Trace, origin: &str, id: &str) -> Result<History, Query
         Event::Failure(f) => f.undo.global_step,
         _ => u64::MAX,
     });
-    let mut follow = Follow::new(&desc, &records, &in_flow);
+    attempts.values_mut().for_each(|a| a.sort_unstable());
+    let mut follow = Follow::new(&desc, &records, &in_flow, attempts);
     for e in &events {
         match e {
             Event::Step(s) => follow.step(s),
@@ -320,11 +327,11 @@ struct Follow<'a> {
     records: &'a FxHashSet<u64>,
     in_flow: &'a dyn Fn(u16, u16) -> bool,
     touches: Vec<Touch>,
-    // Per (node, reg_id): its values now, and (cabinet, since) for the time in cabinets.
+    // Per node, the global steps at which its attempts at a tick began (in order).
+    attempts: FxHashMap<u16, Vec<u64>>,
+    // Per (node, reg_id): its values now.
     values: FxHashMap<(u16, u64), IndexMap<String, String>>,
-    entered: FxHashMap<(u16, u64), (u16, i64)>,
     last_cabinet: FxHashMap<u64, (u64, u16)>,
-    seconds: IndexMap<String, i64>,
     failures: u64,
 }
 
@@ -333,16 +340,16 @@ impl<'a> Follow<'a> {
         desc: &'a PipelineDesc,
         records: &'a FxHashSet<u64>,
         in_flow: &'a dyn Fn(u16, u16) -> bool,
+        attempts: FxHashMap<u16, Vec<u64>>,
     ) -> Self {
         Follow {
             desc,
             records,
             in_flow,
             touches: Vec::new(),
+            attempts,
             values: FxHashMap::default(),
-            entered: FxHashMap::default(),
             last_cabinet: FxHashMap::default(),
-            seconds: IndexMap::new(),
             failures: 0,
         }
     }
@@ -445,17 +452,8 @@ impl<'a> Follow<'a> {
                 }
             }
             let contexts = held.clone();
-            if before != after {
-                // A node's clock starts at 0 until its first event time: no span from there.
-                if let Some((cab, since)) = self.entered.remove(&(s.node, reg_id))
-                    && since != 0
-                {
-                    *self.seconds.entry(self.cabinet(cab)).or_default() += s.time - since;
-                }
-                if after != 0 {
-                    self.entered.insert((s.node, reg_id), (after, s.time));
-                    self.note_last(reg_id, s.global_step, after);
-                }
+            if before != after && after != 0 {
+                self.note_last(reg_id, s.global_step, after);
             }
             self.touches.push(Touch {
                 global_step: s.global_step,
@@ -484,14 +482,23 @@ impl<'a> Follow<'a> {
         }
     }
 
-    /// A tick failed and was undone: the touches of its steps are marked, and the failure
-    /// counts when it held the records.
+    /// An attempt at a tick failed and was undone: the touches of its steps are marked, and
+    /// the failure counts when it held the records. Attempts of the same tick before it (the
+    /// supervisor retries in halves) committed or were undone by failures of their own.
     fn failure(&mut self, f: &Failure) {
         let node = self.desc.nodes.get(f.undo.node as usize);
+        // The attempt began at the last first statement before the failure, or failed at its
+        // first statement, with nothing to undo.
+        let began = match f.undo.statement {
+            0 => f.undo.global_step,
+            _ => (self.attempts.get(&f.undo.node))
+                .and_then(|a| a.partition_point(|&g| g < f.undo.global_step).checked_sub(1).map(|i| a[i]))
+                .unwrap_or(0),
+        };
         let mut held = false;
         for t in self.touches.iter_mut().rev() {
             if Some(&t.node) == node
-                && t.global_step < f.undo.global_step
+                && (began..f.undo.global_step).contains(&t.global_step)
                 && t.undone.is_none()
                 && t.tick == f.undo.tick
             {
@@ -528,7 +535,7 @@ impl<'a> Follow<'a> {
         let mut records: Vec<u64> = self.records.iter().copied().collect();
         records.sort();
         let mut metrics = Metrics {
-            seconds_in_cabinet: self.seconds,
+            seconds_in_cabinet: seconds_in_cabinet(&self.touches),
             failures: self.failures,
             restarts: self.failures,
             ..Metrics::default()
@@ -564,4 +571,24 @@ impl<'a> Follow<'a> {
         }
         History { id: id.to_string(), records, touches: self.touches, metrics }
     }
+}
+
+/// Pseudo-seconds spent in each cabinet, from the touches that stand (an undone attempt's
+/// moves never happened, and its clock was rewound with it).
+fn seconds_in_cabinet(touches: &[Touch]) -> IndexMap<String, i64> {
+    let mut seconds: IndexMap<String, i64> = IndexMap::new();
+    let mut entered: FxHashMap<(&str, u64), (&str, Option<Timestamp>)> = FxHashMap::default();
+    for t in touches.iter().filter(|t| t.undone.is_none() && t.before != t.after) {
+        let key = (t.node.as_str(), t.reg_id);
+        // A node's clock reads 0 (no time) until its first event: no span from there.
+        if let Some((cabinet, Some(since))) = entered.remove(&key)
+            && let Some(now) = t.pseudo_time
+        {
+            *seconds.entry(cabinet.to_string()).or_default() += now.as_second() - since.as_second();
+        }
+        if !t.after.is_empty() {
+            entered.insert(key, (t.after.as_str(), t.pseudo_time));
+        }
+    }
+    seconds
 }
