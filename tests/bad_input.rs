@@ -73,8 +73,11 @@ fn missing_column_in_cdrs() {
     let tmp = tempfile::tempdir().unwrap();
     let input = generated(&tmp, "in", 7);
     drop_column(&input, "cdrs.csv", "DURATION");
-    let stderr = run_refused(&input, &tmp.path().join("catar.db"));
+    let db = tmp.path().join("catar.db");
+    let stderr = run_refused(&input, &db);
     assert_names(&stderr, &["cdrs.csv", "DURATION"]);
+    // No database stamped with an input that never ran: the corrected input may use the path.
+    assert!(!db.exists());
 }
 
 #[test]

@@ -282,10 +282,12 @@ fn prepare_checked(
         check_recording(&pipeline, path, settings)?;
     }
     check(&pipeline)?;
-    let sink =
-        output::RatingSink::open(&opts.db, &fingerprint, rating.clone(), &refs.balances, opts.commit_every)?;
+    // cdrs.csv's header is checked before the database is created: a database stamped with
+    // an input that never ran would refuse the corrected one.
     let progress = opts.progress.then(|| progress_bar(&opts.input.join(input::CDRS)));
     let source = input::CdrSource::open(&opts.input, rating.clone(), progress.clone())?;
+    let sink =
+        output::RatingSink::open(&opts.db, &fingerprint, rating.clone(), &refs.balances, opts.commit_every)?;
     pipeline.window(opts.window);
     let supervision = pipeline.supervision_mut();
     supervision.max_failures = opts.max_failures;
