@@ -13,9 +13,9 @@ use crate::rating::{RunOptions, RunSummary, run};
 use crate::recorder::{
     Consolidation, Level, RecorderSettings, SettingsError, Trace, consolidate, open_trace,
 };
-use crate::script::Script;
+use crate::script::{Script, ScriptError};
 use crate::session::Target;
-use crate::tracer::TraceForm;
+use crate::tracer::{CompiledForm, TraceForm};
 
 /// Run a parsed command line; returns the process exit code.
 pub fn main_with(cli: Cli) -> i32 {
@@ -87,7 +87,10 @@ fn export(args: &ExportArgs) -> i32 {
         Ok(()) => 0,
         // A reader that stopped early (`| head`) has what it wanted.
         Err(crate::export::ExportError::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => 0,
-        Err(e) => fail(&e, 1),
+        Err(crate::export::ExportError::Io(e)) => {
+            fail(&format!("cannot write {}: {e}", output_name(args.out.as_deref())), 2)
+        }
+        Err(e) => fail(&e, 2),
     }
 }
 
@@ -132,9 +135,11 @@ fn query(args: &QueryArgs) -> i32 {
         },
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
+    // A reg_id names a record whether the trace saw it or not: found when a step touched it.
+    let found = !history.touches.is_empty();
     let written = match args.format {
         // Nothing to read: the message below says so.
-        QueryFormat::Text if history.records.is_empty() => Ok(()),
+        QueryFormat::Text if !found => Ok(()),
         QueryFormat::Text => crate::replay::write_text(&history, &mut sink),
         QueryFormat::Json => serde_json::to_writer_pretty(&mut sink, &history)
             .map_err(std::io::Error::from)
@@ -144,14 +149,20 @@ fn query(args: &QueryArgs) -> i32 {
     match written.and_then(|()| sink.flush()) {
         // A reader that stopped early (`| head`) has what it wanted.
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return 0,
-        Err(e) => return fail(&e, 1),
+        // 1 says "not found": a write that failed is an error.
+        Err(e) => return fail(&format!("cannot write {}: {e}", output_name(args.out.as_deref())), 2),
         Ok(()) => {}
     }
-    if history.records.is_empty() {
+    if !found {
         eprintln!("catar: no record has {}", args.id);
         return 1;
     }
     0
+}
+
+/// The file an output goes to, for errors.
+fn output_name(out: Option<&std::path::Path>) -> String {
+    out.map_or_else(|| "standard output".into(), |p| p.display().to_string())
 }
 
 fn fail(e: &dyn std::fmt::Display, code: i32) -> i32 {
@@ -200,8 +211,22 @@ fn rate(args: &RunArgs) -> i32 {
         // progress bars either.
         opts.progress = false;
         let title = args.input.display().to_string();
-        return drive(d, &title, |forms| {
-            crate::rating::debuggee_for(&opts, forms).map(Target::Live).map_err(|e| fail(&e, e.exit_code()))
+        return drive(d, &title, |forms, script| {
+            // Everything the session will be asked is checked before the database is created.
+            let line = std::cell::Cell::new(None);
+            let check = |desc: &crate::recorder::PipelineDesc| {
+                for (i, (form, origin)) in forms.iter().enumerate() {
+                    CompiledForm::compile(form, i as u32 + 1, desc, origin).map_err(|e| e.to_string())?;
+                }
+                let checked = script.map_or(Ok(()), |s| s.check(desc, false));
+                if let Err(ScriptError::Line { line: l, .. }) = &checked {
+                    line.set(Some(*l));
+                }
+                checked.map_err(|e| e.to_string())
+            };
+            crate::rating::debuggee_checked(&opts, check)
+                .map(Target::Live)
+                .map_err(|e| (e.to_string(), line.get(), e.exit_code()))
         });
     }
     match run(&opts, &NoHook) {
@@ -219,33 +244,48 @@ fn interactive() -> bool {
 }
 
 /// The `--form` files, read and checked.
-fn load_forms(paths: &[std::path::PathBuf]) -> Result<Vec<(TraceForm, String)>, i32> {
+fn load_forms(paths: &[std::path::PathBuf]) -> Result<Vec<(TraceForm, String)>, String> {
     paths
         .iter()
-        .map(|path| TraceForm::load(path).map(|f| (f, path.display().to_string())).map_err(|e| fail(&e, 2)))
+        .map(|path| TraceForm::load(path).map(|f| (f, path.display().to_string())).map_err(|e| e.to_string()))
         .collect()
 }
 
-/// A debugging session on `target` (made once the forms and the script read well): the TUI at
-/// a terminal (unless --headless or --script), else driven headless by the script, or printing
-/// each stop of the forms.
+/// A debugging session on `target` (made once the forms and the script read well, given them
+/// to check): the TUI at a terminal (unless --headless or --script), else driven headless by
+/// the script, or printing each stop of the forms.
 fn drive(
     d: &DebugArgs,
     title: &str,
-    target: impl FnOnce(&[(TraceForm, String)]) -> Result<Target, i32>,
+    target: impl FnOnce(&[(TraceForm, String)], Option<&Script>) -> Result<Target, (String, Option<usize>, i32)>,
 ) -> i32 {
+    // Refused before the session starts: with --json, an error event on stdout too, as one
+    // that comes during the session (a consumer of the stream sees why it is empty).
+    let refuse = |message: String, line: Option<usize>, code: i32| {
+        if d.json {
+            let event = crate::session::Event::Error { message: message.clone(), line };
+            println!("{}", serde_json::to_string(&event).expect("events serialize"));
+        }
+        fail(&message, code)
+    };
     let forms = match load_forms(&d.form) {
         Ok(f) => f,
-        Err(code) => return code,
+        Err(message) => return refuse(message, None, 2),
     };
     let tui = d.script.is_none() && !d.headless && interactive();
     let script = match d.script.as_deref().map(Script::load).transpose() {
         Ok(s) => s,
-        Err(e) => return fail(&e, 2),
+        Err(e) => {
+            let line = match &e {
+                ScriptError::Line { line, .. } => Some(*line),
+                ScriptError::Read { .. } => None,
+            };
+            return refuse(e.to_string(), line, 2);
+        }
     };
-    let target = match target(&forms) {
+    let target = match target(&forms, script.as_ref()) {
         Ok(t) => t,
-        Err(code) => return code,
+        Err((message, line, code)) => return refuse(message, line, code),
     };
     if tui {
         return crate::tui::run(target, forms, title);
@@ -261,7 +301,7 @@ fn drive(
 /// `replay`: the recording under the same controls as a live run.
 fn replay(args: &ReplayArgs) -> i32 {
     let title = format!("replay {}", args.trace.display());
-    drive(&args.debug, &title, |_| Ok(Target::Replay(args.trace.clone())))
+    drive(&args.debug, &title, |_, _| Ok(Target::Replay(args.trace.clone())))
 }
 
 /// The form the demo starts with: stop at the first WIFE arrival.

@@ -215,6 +215,17 @@ fn wrong_queries_say_why() {
     let out = catar().arg("query").args([f, "--id", "EVENT_ID=nothing-like-it"]).assert().code(1);
     assert!(out.get_output().stdout.is_empty());
     assert!(err(&["/nonexistent.trace", "--id", "reg_id=1"], 2).contains("/nonexistent.trace"));
+    // A reg_id the trace never saw is not found either.
+    assert!(err(&[f, "--id", "reg_id=999999"], 1).contains("no record has reg_id=999999"));
+    // An output that cannot be written is an error (2), named: 1 means "not found".
+    if Path::new("/dev/full").exists() {
+        let e = err(&[f, "--id", "reg_id=3", "--out", "/dev/full"], 2);
+        assert!(e.contains("cannot write /dev/full"), "{e}");
+        let out =
+            catar().arg("export").arg(f).args(["--what", "node-contexts", "--out", "/dev/full"]).assert();
+        let e = String::from_utf8_lossy(&out.code(2).get_output().stderr).into_owned();
+        assert!(e.contains("cannot write /dev/full"), "{e}");
+    }
 }
 
 /// The keys chunks only let a search skip chunks: without them (a trace copied chunk by chunk

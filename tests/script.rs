@@ -160,6 +160,46 @@ fn a_form_without_a_script_prints_each_stop_and_goes_on() {
 }
 
 #[test]
+fn every_line_is_checked_against_the_pipeline_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    common::gen_input(dir.path(), 3000, 200, 7, 0.02);
+    let db = dir.path().join("out.db");
+    for (script, line, says) in [
+        // Before, the error came with the word after it, or with none (exit 0).
+        ("watch cabinet WIFE on RATE\ncontinue\nresume NOSUCH\nnodes\n", 3, "no node `NOSUCH`"),
+        ("watch cabinet WIFE on RATE\ncontinue\nresume NOSUCH\n", 3, "no node `NOSUCH`"),
+        ("continue\nback\n", 2, "`back` needs a replay"),
+        (
+            "watch cabinet WIFE on RATE\ncontinue\ninquire RATE where AMOUNT >>> 5\n",
+            3,
+            "condition `AMOUNT >>> 5`",
+        ),
+        ("watch cabinet WIFE on RATE\ncontinue\nstop-when NO_SUCH > 1\n", 3, "NO_SUCH"),
+        ("frobnicate\n", 1, "unknown command `frobnicate`"),
+    ] {
+        let (code, stdout, stderr) = script_run(dir.path(), script, &["--json"]);
+        assert_eq!(code, 2, "{script}: {stderr}");
+        assert!(
+            stderr.contains(&format!("session.cat line {line}: ")) && stderr.contains(says),
+            "{script}: {stderr}"
+        );
+        // The JSON stream says why it is empty.
+        let events = events(&stdout);
+        assert_eq!(events.len(), 1, "{script}: {stdout}");
+        assert_eq!((events[0]["event"].as_str(), events[0]["line"].as_u64()), (Some("error"), Some(line)));
+        assert!(!db.exists(), "{script}: nothing ran, nothing was written");
+    }
+    // `when` in a live script tells where the current node stands.
+    let (code, stdout, stderr) =
+        script_run(dir.path(), "watch cabinet WIFE on RATE\ncontinue\nwhen\n", &["--json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let events = events(&stdout);
+    let stop = events.iter().find(|e| e["event"] == "stopped").unwrap();
+    let when = events.iter().find(|e| e["event"] == "when").expect("a when event");
+    assert_eq!((&when["node"], &when["step"], &when["id"]), (&stop["node"], &stop["step"], &stop["id"]));
+}
+
+#[test]
 fn a_form_that_does_not_fit_the_pipeline_is_refused_before_the_database_is_made() {
     let dir = tempfile::tempdir().unwrap();
     common::gen_input(dir.path(), 50, 10, 7, 0.0);

@@ -116,9 +116,9 @@ pub enum RatingError {
     /// A recording names no node of the pipeline, or a trace path no file can be made at.
     #[error("{0}")]
     Setting(String),
-    /// A trace form does not fit the pipeline.
+    /// A debugging session's forms or script do not fit the pipeline.
     #[error("{0}")]
-    Form(#[from] crate::tracer::FormError),
+    Check(String),
     /// Rows went missing: a bug, reported rather than hidden.
     #[error(
         "conservation broken: {rows} rows in cdrs.csv but {stored} stored in persistent, rejected and quarantine"
@@ -139,7 +139,7 @@ impl RatingError {
             RatingError::Input(_)
             | RatingError::Fault(_)
             | RatingError::Setting(_)
-            | RatingError::Form(_)
+            | RatingError::Check(_)
             | RatingError::TraceOpen(_)
             | RatingError::Store(StoreError::Open { .. } | StoreError::Foreign { .. }) => 2,
             RatingError::Store(StoreError::Write { source, .. }) if locked(source) => 2,
@@ -395,21 +395,17 @@ impl RunSummary {
 /// The run as a debugger's debuggee: inputs checked and opened now (bad input is an error
 /// here, before anything runs), the run itself when the session starts it.
 pub fn debuggee(opts: &RunOptions) -> Result<crate::session::Debuggee, RatingError> {
-    debuggee_for(opts, &[])
+    debuggee_checked(opts, |_| Ok(()))
 }
 
-/// [`debuggee`] for these trace forms, checked against the pipeline before the database is
-/// created: a refused form leaves no file behind.
-pub fn debuggee_for(
+/// [`debuggee`], with `check` (a session's forms and script) run over the pipeline before the
+/// database is created: what it refuses leaves no file behind.
+pub fn debuggee_checked(
     opts: &RunOptions,
-    forms: &[(crate::tracer::TraceForm, String)],
+    check: impl FnOnce(&crate::recorder::PipelineDesc) -> Result<(), String>,
 ) -> Result<crate::session::Debuggee, RatingError> {
     let prepared = prepare_checked(opts, |pipeline| {
-        let desc = crate::recorder::PipelineDesc::of(pipeline);
-        for (i, (form, origin)) in forms.iter().enumerate() {
-            crate::tracer::CompiledForm::compile(form, i as u32 + 1, &desc, origin)?;
-        }
-        Ok(())
+        check(&crate::recorder::PipelineDesc::of(pipeline)).map_err(RatingError::Check)
     })?;
     let desc = Arc::new(crate::recorder::PipelineDesc::of(prepared.pipeline()));
     let control = opts.control.clone();

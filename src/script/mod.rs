@@ -1,18 +1,20 @@
 //! The headless command language (SPEC §9): a script of gdb-like words drives a live session,
 //! waiting for each stop it needs, and prints every event as text or as one JSON object a line.
 
+mod check;
 mod parse;
 mod print;
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 
 pub use parse::{Word, WordError, parse_line};
 pub use print::text;
 
-use crate::session::{Command, Event, FormInfo, Session, Target};
-use crate::tracer::{CompiledForm, TraceForm, Why, stage_name};
+use crate::recorder::PipelineDesc;
+use crate::session::{Command, Event, FormInfo, Session, Target, resolve_node};
+use crate::tracer::{CompiledForm, Stop, TraceForm, Why, stage_name};
 
 /// A script that cannot run: its file, line and why.
 #[derive(Debug, thiserror::Error)]
@@ -86,6 +88,13 @@ pub fn run(
         Ok(d) => d,
         Err(message) => return report(out, json, Event::Error { message, line: None }),
     };
+    if let Err(e) = script.check(&desc, target.is_replay()) {
+        let line = match &e {
+            ScriptError::Line { line, .. } => Some(*line),
+            ScriptError::Read { .. } => None,
+        };
+        return report(out, json, Event::Error { message: e.to_string(), line });
+    }
     let mut initial = forms;
     let mut first = 0;
     for (line, word) in &script.words {
@@ -107,6 +116,7 @@ pub fn run(
         Err(message) => return report(out, json, Event::Error { message, line: None }),
     };
     let mut r = Runner::new(session, out, json, replay);
+    r.origin = Some(script.origin.clone());
     // A replay starts stopped before the first step: the script's first `continue` goes on
     // from there, as a live script's waits for the run's first stop.
     if replay && let Err(message) = r.wait_stop() {
@@ -164,17 +174,21 @@ struct Runner<'a> {
     out: &'a mut dyn Write,
     json: bool,
     current: Option<String>,
-    frozen: HashSet<String>,
+    /// The nodes frozen now, at their stops.
+    frozen: HashMap<String, Stop>,
     forms: Vec<FormInfo>,
+    program: Option<PipelineDesc>,
     end: Option<Event>,
     /// A replay has one cursor: each motion ends in exactly one stop.
     replay: bool,
+    /// The script, to name in errors.
+    origin: Option<String>,
 }
 
 impl<'a> Runner<'a> {
     fn new(session: Session, out: &'a mut dyn Write, json: bool, replay: bool) -> Self {
-        let (current, frozen, forms) = (None, HashSet::new(), Vec::new());
-        Runner { session, out, json, current, frozen, forms, end: None, replay }
+        let (current, frozen, forms) = (None, HashMap::new(), Vec::new());
+        Runner { session, out, json, current, frozen, forms, program: None, end: None, replay, origin: None }
     }
 
     fn emit(out: &mut dyn Write, json: bool, e: &Event) {
@@ -189,7 +203,13 @@ impl<'a> Runner<'a> {
     }
 
     fn print(&mut self, e: &Event) {
-        Runner::emit(self.out, self.json, e);
+        match (e, &self.origin) {
+            // As a line the script check refuses reads: the script's name, then the line.
+            (Event::Error { message, line: Some(line) }, Some(origin)) if !self.json => {
+                eprintln!("catar: error: {origin} line {line}: {message}")
+            }
+            _ => Runner::emit(self.out, self.json, e),
+        }
     }
 
     /// The next event, printed and taken into account; `None` once the session is gone.
@@ -198,12 +218,16 @@ impl<'a> Runner<'a> {
         match &e {
             Event::Stopped(s) => {
                 self.current = Some(s.node.clone());
-                self.frozen.insert(s.node.clone());
+                self.frozen.insert(s.node.clone(), s.clone());
             }
             Event::Released { node, .. } => {
                 self.frozen.remove(node);
             }
-            Event::Started { forms, .. } | Event::Forms { forms } => self.forms = forms.clone(),
+            Event::Started { forms, program, .. } => {
+                self.forms = forms.clone();
+                self.program = Some(program.clone());
+            }
+            Event::Forms { forms } => self.forms = forms.clone(),
             Event::Finished(_) | Event::Failed { .. } => self.end = Some(e.clone()),
             _ => {}
         }
@@ -266,7 +290,7 @@ impl<'a> Runner<'a> {
             // Without a frozen node to let go, `continue` waits for the next stop.
             let idle = match node {
                 Some(_) => all && self.frozen.is_empty(),
-                None => !self.current.as_ref().is_some_and(|c| self.frozen.contains(c)),
+                None => !self.current.as_ref().is_some_and(|c| self.frozen.contains_key(c)),
             };
             if idle {
                 if node.is_none() && self.end.is_some() {
@@ -275,7 +299,22 @@ impl<'a> Runner<'a> {
                 return self.wait_stop();
             }
         }
-        let command = word.command(self.current.as_deref(), &self.forms)?;
+        // Live, the script knows where its nodes stand: the session keeps no cursor to ask.
+        if let (Word::When, false) = (word, self.replay) {
+            let stop = self.current.as_ref().and_then(|c| self.frozen.get(c)).cloned();
+            let stop = stop.ok_or("no node is frozen: `when` tells where a stopped node stands")?;
+            self.print(&Event::When(stop));
+            return Ok(());
+        }
+        let mut command = word.command(self.current.as_deref(), &self.forms)?;
+        // Resolved here: the session answers a resume with nothing to wait for, so an error
+        // would come during a later word.
+        if let Some(Command::Resume { node }) = &mut command
+            && let Some(desc) = &self.program
+        {
+            let i = resolve_node(desc, node, |i| self.frozen.contains_key(&desc.nodes[i]))?;
+            *node = desc.nodes[i].clone();
+        }
         let stepped = match &command {
             Some(Command::Step { node, .. }) if !self.replay => Some(node.clone()),
             _ => None,

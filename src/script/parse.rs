@@ -270,7 +270,7 @@ pub fn parse_line(line: &str) -> Result<Option<Word>, WordError> {
         "when" => Word::When,
         _ => {
             return err(format!(
-                "unknown command `{head}` (words: watch, break, tbreak, stop-when, catch, form, ignore, delete, continue, step, inquire, resume, history, halt, nodes, forms; in a replay also back, goto, reverse-continue, when)"
+                "unknown command `{head}` (words: watch, break, tbreak, stop-when, catch, form, ignore, delete, continue, step, inquire, resume, history, halt, nodes, forms, when; in a replay also back, goto, reverse-continue)"
             ));
         }
     };

@@ -205,7 +205,11 @@ fn cabinet_views(desc: &PipelineDesc, present: crate::tracer::Present) -> Vec<Ca
 
 /// A node by name: a node name, or a stage name when one of its nodes is meant (its only
 /// node, or its only frozen one).
-fn resolve_node(desc: &PipelineDesc, name: &str, frozen: impl Fn(usize) -> bool) -> Result<usize, String> {
+pub fn resolve_node(
+    desc: &PipelineDesc,
+    name: &str,
+    frozen: impl Fn(usize) -> bool,
+) -> Result<usize, String> {
     if let Some(i) = desc.nodes.iter().position(|n| n.eq_ignore_ascii_case(name)) {
         return Ok(i);
     }

@@ -1,0 +1,71 @@
+//! A script checked against the pipeline it will drive, before anything runs: its node names,
+//! forms and conditions, and the words only a replay has (or only a live run).
+
+use super::{Script, ScriptError, Word};
+use crate::recorder::PipelineDesc;
+use crate::tracer::{CompiledForm, Condition, FormError, stage_name};
+
+impl Script {
+    /// Check every word against `desc`, for a replay or a live run: an error names the line.
+    pub fn check(&self, desc: &PipelineDesc, replay: bool) -> Result<(), ScriptError> {
+        for (line, word) in &self.words {
+            check_word(word, desc, replay).map_err(|message| ScriptError::Line {
+                origin: self.origin.clone(),
+                line: *line,
+                message,
+            })?;
+        }
+        Ok(())
+    }
+}
+
+fn check_word(word: &Word, desc: &PipelineDesc, replay: bool) -> Result<(), String> {
+    let node = |n: &Option<String>| n.as_deref().map_or(Ok(()), |n| known_node(desc, n));
+    match word {
+        Word::Form(form) => CompiledForm::compile(form, 1, desc, "").map(drop).map_err(|e| match e {
+            // The script's line names the form.
+            FormError::Field { field, message, .. } => format!("field `{field}`: {message}"),
+            e => e.to_string(),
+        })?,
+        Word::FormFile { form, path } => {
+            CompiledForm::compile(form, 1, desc, path).map(drop).map_err(|e| e.to_string())?
+        }
+        Word::Continue { node: Some(n) } if n.eq_ignore_ascii_case("all") => {}
+        Word::Continue { node: n } | Word::Step { node: n, .. } | Word::Back { node: n, .. } => node(n)?,
+        Word::Resume { node: n } if !replay => node(n)?,
+        Word::Resume { .. } => {
+            return Err("a replay has nothing to resume: `continue`, `goto` or `back` move it".into());
+        }
+        Word::Inquire { node, filter, .. } => {
+            known_node(desc, node)?;
+            if let Some(f) = filter {
+                Condition::parse(f, desc).map_err(|e| e.to_string())?;
+            }
+        }
+        _ => {}
+    }
+    let replay_only = match word {
+        Word::Back { .. } => Some("back"),
+        Word::Goto { .. } | Word::GotoTime { .. } => Some("goto"),
+        Word::ReverseContinue => Some("reverse-continue"),
+        _ => None,
+    };
+    match replay_only {
+        Some(w) if !replay => Err(format!(
+            "`{w}` needs a replay: a live run only goes forward (record it with --trace FILE --level \
+             full, then `catar replay FILE --script ...`)"
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// A node or stage of the pipeline (which of a stage's nodes is meant is decided when the
+/// word runs).
+fn known_node(desc: &PipelineDesc, name: &str) -> Result<(), String> {
+    let named = |n: &String| n.eq_ignore_ascii_case(name) || stage_name(n).eq_ignore_ascii_case(name);
+    if desc.nodes.iter().any(named) {
+        Ok(())
+    } else {
+        Err(format!("no node `{name}` (nodes: {})", desc.nodes.join(", ")))
+    }
+}
