@@ -88,7 +88,9 @@ impl Controller {
                     1
                 }
             };
-            let at_once = matches!(observed, NodeState::Done | NodeState::Failed | NodeState::Frozen { .. });
+            // A failure the supervisor restarts is told by the restart (with its error); one
+            // that lasts is a node failed for good.
+            let at_once = matches!(observed, NodeState::Done | NodeState::Frozen { .. });
             if at_once || lasting >= STEADY {
                 self.show(i, observed);
             }
