@@ -15,11 +15,13 @@ use catar::tracer::{Position, Release, Row, Stop, TraceForm, Why};
 
 const DEADLINE: Duration = Duration::from_secs(60);
 
-/// What identifies a stop across a live run and its replay.
-type Key = (String, String, u64, u64, String, Position);
+/// What identifies a stop across a live run and its replay, and its pseudo-time (to the
+/// second: a trace keeps seconds).
+type Key = (String, String, u64, u64, String, Position, Option<i64>);
 
 fn key(s: &Stop) -> Key {
-    (s.node.clone(), s.statement.clone(), s.step, s.global_step, s.reason.to_string(), s.at)
+    let time = s.pseudo_time.map(|t| t.as_second());
+    (s.node.clone(), s.statement.clone(), s.step, s.global_step, s.reason.to_string(), s.at, time)
 }
 
 fn forms(texts: &[&str]) -> Vec<(TraceForm, String)> {
@@ -187,6 +189,9 @@ const MASS: &str = "nodes = \"RATE/0\"\ncabinets = [\"RATED\"]\nstop = \"mass\""
 const AMOUNT: &str = "nodes = \"RATE\"\ncabinets = [\"all\"]\nwhen = \"AMOUNT > 500\"";
 const FAILURE_REG: &str = "stop = \"failure\"\nnodes = \"REG\"";
 const FAILURE_DIS: &str = "stop = \"failure\"\nnodes = \"DIS\"";
+/// RATE's statement on which poison rows fail.
+const BREAK_AMOUNT: &str = "nodes = \"RATE\"\nstatement = \"amount\"";
+const FAILURE_RATE: &str = "stop = \"failure\"\nnodes = \"RATE\"";
 const CONTEXT: &str = "nodes = \"RATE\"\ncabinets = [\"WIFE\"]\ncontexts = [\"WIFE_NAME\"]";
 
 #[test]
@@ -202,8 +207,38 @@ fn a_replay_stops_where_the_live_run_stopped_and_sees_the_same_rows() {
 fn a_replay_of_a_run_with_failures_and_restarts_agrees_with_it() {
     let dir = input_with_poison(3000, 0.0015);
     let faults = ["REG/1:step=40", "RATE/0:step=333:times=2", "DIS/1:step=150:times=4", "DIS/0:step=20"];
-    let sets = [vec![AMOUNT, REJECTED], vec![FAILURE_REG, FAILURE_DIS]];
+    // A breakpoint on the statement that fails stops before it, as live (the failed statement
+    // is in the trace as its failure, not as a step), then the failure form after it.
+    let sets = [vec![AMOUNT, REJECTED], vec![FAILURE_REG, FAILURE_DIS], vec![BREAK_AMOUNT, FAILURE_RATE]];
     same_stops_live_and_replayed(dir.path(), &sets, &faults);
+}
+
+#[test]
+fn at_a_failure_back_is_to_before_the_failed_statement_and_a_step_fails_again() {
+    let dir = input(3000);
+    let (trace, live) = live(dir.path(), &[FAILURE_RATE], &["RATE/1:step=30"]);
+    let mut c = replay(&trace, &[FAILURE_RATE]);
+    let failed = c.ask(Command::Continue { node: None });
+    assert_eq!(key(&failed), live[0].0, "the live run's failure stop");
+    let failure = Why::Failure { error: "injected fault".into() };
+    assert_eq!((failed.step, failed.at, &failed.reason.why), (30, Position::After, &failure));
+    // One statement back: before the one that failed (not before the one before it).
+    let before = c.ask(Command::Back { node: None, count: 1 });
+    assert_eq!(
+        (before.global_step, before.step, before.at, &before.statement),
+        (failed.global_step, 30, Position::Before, &failed.statement)
+    );
+    // Without a failure form, a step into it stops at the failure all the same, as live.
+    c.session.send(Command::DeleteForm { id: 1 });
+    c.next("forms", |e| matches!(e, Event::Forms { .. }));
+    let again = c.ask(Command::Step { node: failed.node.clone(), count: 3 });
+    assert_eq!(
+        (again.global_step, again.at, again.reason.form, &again.reason.why),
+        (failed.global_step, Position::After, None, &failure)
+    );
+    // Two back from the failure: before the statement before it.
+    let two = c.ask(Command::Back { node: None, count: 2 });
+    assert_eq!((two.step, two.at), (29, Position::Before));
 }
 
 #[test]

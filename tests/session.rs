@@ -618,6 +618,27 @@ fn a_restart_is_told_once_and_before_the_stops_of_the_retried_tick() {
 }
 
 #[test]
+fn a_step_into_a_failing_statement_stops_at_the_failure() {
+    let dir = input(3000);
+    let mut opts = options(dir.path(), "stepfail.db", 2);
+    opts.faults = vec!["RATE/1:step=30".parse().unwrap()];
+    let mut run = start(&opts, &["nodes = \"RATE/1\"\nstatement = \"charge\""]);
+    assert_eq!(run.stop().step, 0);
+    run.session.send(Command::Continue { node: None });
+    assert_eq!(run.stop().step, 22);
+    // Ten statements from step 22: the ninth fails; the step stops there, before the restart
+    // undoes the tick, as gdb's step stops at a signal (no failure form asked for it).
+    run.session.send(Command::Step { node: "RATE/1".into(), count: 10 });
+    let s = run.stop();
+    assert_eq!((s.step, s.at, s.reason.form), (30, Position::After, None), "{s:?}");
+    assert_eq!(s.reason.why, Why::Failure { error: "injected fault".into() });
+    run.session.send(Command::DeleteForm { id: 1 });
+    run.wait("forms", |e| matches!(e, Event::Forms { .. }));
+    run.session.send(Command::Continue { node: None });
+    run.finish();
+}
+
+#[test]
 fn a_failure_form_freezes_the_node_as_the_failure_left_it() {
     let dir = tempfile::tempdir().unwrap();
     let opts = GenOptions {

@@ -69,6 +69,8 @@ pub(crate) struct NodeRecorder {
     last_checkpoint: Option<u64>,
     /// The node restarted since its last step: the next tick starts with a checkpoint.
     restarted: bool,
+    // The node's pseudo-time when its last attempt failed (the restart rolls the clock back).
+    failed_at: i64,
     /// Its restarts so far, written with each checkpoint.
     restarts: u32,
 }
@@ -141,6 +143,7 @@ impl NodeRecorder {
             started: origin,
             last_checkpoint: None,
             restarted: false,
+            failed_at: 0,
             restarts: 0,
         }
     }
@@ -319,9 +322,14 @@ impl StepHook for NodeRecorder {
         self.pushed(at.global_step, time);
     }
 
-    fn restarted(&mut self, _node: &NodeId, failure: &engine::Failure, ws: &Workspace) {
+    fn failed(&mut self, _at: &StepPoint<'_>, _failure: &engine::Failure, ws: &Workspace) {
+        self.failed_at = ws.clock.seconds();
+    }
+
+    fn restarted(&mut self, _node: &NodeId, failure: &engine::Failure, _ws: &Workspace) {
         self.restarts = failure.restarts;
-        let time = ws.clock.seconds();
+        // When it failed, as a live stop at the failure shows it.
+        let time = self.failed_at;
         if self.stopped || !self.within_duration(time) {
             return;
         }

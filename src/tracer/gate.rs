@@ -206,9 +206,15 @@ impl StepHook for NodeTracer {
         let forms = self.forms.clone();
         let index = self.index;
         let hit = forms.iter().find(|f| f.applies_to(index) && f.catches_failures() && f.hit());
-        if let Some(form) = hit {
-            let why = Why::Failure { error: failure.message.clone() };
-            self.freeze(at, ws, Position::After, reason(form, why), form.timeout);
+        let why = Why::Failure { error: failure.message.clone() };
+        match hit {
+            Some(form) => self.freeze(at, ws, Position::After, reason(form, why), form.timeout),
+            // A `step` into a statement that fails stops at the failure, before the restart
+            // undoes it (as gdb's step stops at a signal).
+            None if self.stepping > 0 => {
+                self.freeze(at, ws, Position::After, Reason { form: None, label: None, why }, None)
+            }
+            None => {}
         }
     }
 

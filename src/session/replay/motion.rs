@@ -92,17 +92,36 @@ impl Replayer {
         cursor.seek(at)
     }
 
-    /// The first failure not passed yet and before step `before` that a failure form stops
-    /// at (counting the hit), with the form.
-    fn failure_hit(&mut self, before: u64) -> Option<(Mark, Why, Arc<CompiledForm>)> {
+    /// The first stop at a failure not passed yet and before step `before` (counting the
+    /// form's hit). A failed statement is in the trace as its failure only, not as a step:
+    /// a breakpoint on it stops before it (unless stopped there already: `skip_at`), as live
+    /// before the statement ran; then a failure form, or a `step` of its node (`stepping`),
+    /// stops after it, as the failure left the node.
+    fn failure_stop(
+        &mut self,
+        before: u64,
+        skip_at: Option<u64>,
+        stepping: Option<usize>,
+    ) -> Option<(Mark, Position, Reason)> {
         let mut failures: Vec<(Mark, String)> = (self.cursor.failures_pending(self.cursor.at()))
             .filter(|(m, _)| m.global_step < before)
             .map(|(m, e)| (*m, e.to_string()))
             .collect();
         failures.sort_by_key(|(m, _)| m.global_step);
         failures.into_iter().find_map(|(m, error)| {
-            let form = self.forms.iter().find(|f| f.applies_to(m.node) && f.catches_failures() && f.hit())?;
-            Some((m, Why::Failure { error }, form.clone()))
+            let stage = self.stage_of(m.node);
+            if skip_at != Some(m.global_step)
+                && let Some(f) = (self.forms.iter())
+                    .find(|f| f.applies_to(m.node) && breaks_at(f, stage, m.statement) && f.hit())
+            {
+                return Some((m, Position::Before, reason(f, Why::Statement)));
+            }
+            let why = Why::Failure { error };
+            match self.forms.iter().find(|f| f.applies_to(m.node) && f.catches_failures() && f.hit()) {
+                Some(f) => Some((m, Position::After, reason(f, why))),
+                None if stepping == Some(m.node) => Some((m, Position::After, plain(why))),
+                None => None,
+            }
         })
     }
 
@@ -115,15 +134,16 @@ impl Replayer {
     /// steps, or to the end of the trace.
     pub(super) fn forward(&mut self, mut stepping: Option<(usize, u64)>) -> Result<(), TraceError> {
         let by = if stepping.is_some() { Release::Step } else { Release::Continue };
-        // Stopped before a step: its breakpoint already fired.
-        let mut skip_before = self.key.1 == 0 && self.stop.is_some();
+        // Stopped before a step (or a failed one): its breakpoint already fired.
+        let mut skip_at = (self.key.1 == 0 && self.stop.is_some()).then_some(self.key.0);
         self.cursor.seek(self.cursor.at())?;
         let mut last = None;
         loop {
             let next = self.cursor.next_step()?;
-            // A tick that failed before the next step: a failure form stops there.
-            if let Some((f, why, form)) = self.failure_hit(next.map_or(u64::MAX, |m| m.global_step)) {
-                self.land(Some(f), Position::After, reason(&form, why), Some(by));
+            // A tick that failed before the next step.
+            let before = next.map_or(u64::MAX, |m| m.global_step);
+            if let Some((f, at, reason)) = self.failure_stop(before, skip_at, stepping.map(|s| s.0)) {
+                self.land(Some(f), at, reason, Some(by));
                 return Ok(());
             }
             let Some(m) = next else {
@@ -131,7 +151,7 @@ impl Replayer {
                 self.land(end, Position::After, plain(Why::End), Some(by));
                 return Ok(());
             };
-            if !skip_before {
+            if skip_at != Some(m.global_step) {
                 let stage = self.stage_of(m.node);
                 let hit = self
                     .forms
@@ -143,7 +163,7 @@ impl Replayer {
                     return Ok(());
                 }
             }
-            skip_before = false;
+            skip_at = None;
             self.cursor.advance()?;
             last = Some(m);
             let Replayer { cursor, forms, desc, .. } = self;
@@ -184,6 +204,21 @@ impl Replayer {
     pub(super) fn back(&mut self, node: Option<usize>, count: u64) -> Result<(), TraceError> {
         let mut at = self.cursor.at();
         let mut found = None;
+        let mut count = count;
+        // Stopped after a failed statement (no step of its own in the trace): the first step
+        // back is to before it, as a step back from any statement.
+        if let Some(stop) = &self.stop
+            && stop.at == Position::After
+            && matches!(stop.reason.why, Why::Failure { .. })
+            && node.is_none_or(|n| self.desc.nodes[n] == stop.node)
+            && let Some(m) = (self.cursor.failures_pending(stop.global_step))
+                .map(|(m, _)| *m)
+                .find(|m| m.global_step == stop.global_step)
+        {
+            found = Some(m);
+            at = m.global_step;
+            count -= 1;
+        }
         for _ in 0..count {
             match self.cursor.step_before(at, node)? {
                 Some(m) => {
@@ -263,6 +298,14 @@ impl Replayer {
                             }
                         }
                         Visit::Failure(error) => {
+                            // A breakpoint on the failed statement stopped before it.
+                            let before = key_of(m, Position::Before);
+                            if let Some(f) =
+                                forms.iter().find(|f| f.covers(n) && breaks_at(f, stage, m.statement))
+                                && before < here
+                            {
+                                last = Some((before, *m, Position::Before, reason(f, Why::Statement)));
+                            }
                             hit = forms
                                 .iter()
                                 .find(|f| f.covers(n) && f.catches_failures())
