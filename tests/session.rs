@@ -550,6 +550,22 @@ fn history_reads_a_records_life_back_from_the_runs_full_trace() {
     assert_eq!(h.records, vec![reg_id]);
     assert!(h.touches.iter().any(|t| t.after == "WIFE" && t.node == "RATE/0"), "{h:#?}");
     assert_eq!(h.touches.last().unwrap().after, "PERSISTENT");
+    assert!(!h.partial, "the run has ended: its trace is whole");
+    // A run that records a summary trace says what it lacks (not that the file is damaged).
+    let mut opts = options(dir.path(), "hs.db", 1);
+    opts.record =
+        Some((dir.path().join("hs.trace"), RecorderSettings { level: Level::Summary, ..Default::default() }));
+    let mut run = start(&opts, &["nodes = \"RATE\"\ncabinets = [\"WIFE\"]"]);
+    run.stop();
+    run.session.send(Command::History { id: format!("EVENT_ID={event_id}") });
+    let Event::Error { message, .. } = run.wait("error", |e| matches!(e, Event::Error { .. })) else {
+        unreachable!()
+    };
+    assert!(message.contains("summary level") && message.contains("--level full"), "{message}");
+    run.session.send(Command::DeleteForm { id: 1 });
+    run.wait("forms", |e| matches!(e, Event::Forms { .. }));
+    run.session.send(Command::Continue { node: None });
+    run.finish();
     // A run that records no trace says what it needs.
     let dir = input(200);
     let mut run = start(&options(dir.path(), "n.db", 1), &[]);

@@ -470,6 +470,7 @@ fn results_sort_filter_and_page() {
         id: id.clone(),
         records: vec![1000],
         touches: vec![],
+        partial: true,
         metrics: catar::replay::Metrics::default(),
     };
     app.apply(Event::History(history), Duration::from_secs(4));

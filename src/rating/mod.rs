@@ -409,7 +409,7 @@ pub fn debuggee_checked(
     })?;
     let desc = Arc::new(crate::recorder::PipelineDesc::of(prepared.pipeline()));
     let control = opts.control.clone();
-    let trace = opts.record.as_ref().map(|(p, _)| p.clone());
+    let trace = opts.record.as_ref().map(|(p, s)| (p.clone(), s.level));
     let opts = opts.clone();
     let run = move |hooks: &dyn HookFactory| {
         let summary = prepared

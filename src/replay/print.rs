@@ -24,6 +24,9 @@ pub fn write_text(h: &History, out: &mut dyn Write) -> io::Result<()> {
         ids.join(", "),
         h.touches.len()
     )?;
+    if h.partial {
+        writeln!(out, "so far: the run goes on, and the steps its nodes still buffer are not on disk yet")?;
+    }
     if h.touches.is_empty() {
         return Ok(());
     }

@@ -100,6 +100,10 @@ pub struct History {
     pub records: Vec<u64>,
     /// Every step that touched them, in global step order.
     pub touches: Vec<Touch>,
+    /// Read from a trace still being written (a live run's): the steps the nodes still buffer
+    /// are missing.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub partial: bool,
     /// Metrics over them.
     pub metrics: Metrics,
 }
@@ -569,7 +573,7 @@ impl<'a> Follow<'a> {
                 self.touches.iter().filter(|t| t.node == n.node).map(|t| t.reg_id).collect();
             n.records = ids.len() as u64;
         }
-        History { id: id.to_string(), records, touches: self.touches, metrics }
+        History { id: id.to_string(), records, touches: self.touches, partial: false, metrics }
     }
 }
 

@@ -181,8 +181,9 @@ pub struct Debuggee {
     pub control: Arc<Control>,
     /// Run it to the end with these hooks attached.
     pub run: RunFn,
-    /// The trace it records, if any (a record's history is read back from it).
-    pub trace: Option<PathBuf>,
+    /// The trace it records and at which level, if any (a record's history is read back
+    /// from a full one).
+    pub trace: Option<(PathBuf, crate::recorder::Level)>,
 }
 
 /// A node's reactor cabinets as a snapshot shows them.
@@ -249,7 +250,8 @@ fn read_history(path: PathBuf, id: String, events: Sender<Event>, written: bool)
                 })
                 .and_then(|mut t| crate::replay::query(&mut t, &origin, &id).map_err(|e| e.to_string()));
             let _ = events.send(match answer {
-                Ok(h) => Event::History(h),
+                // Asked while the run goes: the steps still in the nodes' buffers are missing.
+                Ok(h) => Event::History(crate::replay::History { partial: !written, ..h }),
                 Err(message) => Event::Error { message, line: None },
             });
         })

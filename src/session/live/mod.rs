@@ -100,7 +100,7 @@ fn shortcut(tracer: Tracer, desc: Arc<PipelineDesc>, served: Arc<AtomicU64>) -> 
 
 struct Controller {
     tracer: Tracer,
-    trace: Option<std::path::PathBuf>,
+    trace: Option<(std::path::PathBuf, crate::recorder::Level)>,
     control: Arc<Control>,
     desc: Arc<PipelineDesc>,
     events: Sender<Event>,
@@ -236,9 +236,15 @@ impl Controller {
     }
 
     fn history(&self, id: String) -> Result<(), String> {
-        let path = self.trace.clone().ok_or(
+        let (path, level) = self.trace.clone().ok_or(
             "this run records no trace: a record's history needs --trace FILE --level full".to_string(),
         )?;
+        if level != crate::recorder::Level::Full {
+            return Err(format!(
+                "this run records its trace at {level} level, which holds steps but not records: a \
+                 record's history needs --level full"
+            ));
+        }
         super::read_history(path, id, self.events.clone(), self.finished)
     }
 
