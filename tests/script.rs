@@ -276,6 +276,15 @@ fn a_replay_script_moves_both_ways_through_the_real_binary() {
         common::catar().arg("replay").arg(dir.path().join("cdrs.csv")).arg("--headless").output().unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stdout));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cdrs.csv"));
+    // A cut trace replays what it holds, and says it is cut, as export, diff and query do.
+    let cut = dir.path().join("cut.trc");
+    let bytes = std::fs::read(&trace).unwrap();
+    std::fs::write(&cut, &bytes[..bytes.len() * 9 / 10]).unwrap();
+    std::fs::write(&script, "continue\n").unwrap();
+    let out = common::catar().arg("replay").arg(&cut).arg("--script").arg(&script).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&format!("{} has no footer", cut.display())), "{stderr}");
 }
 
 #[test]
