@@ -54,9 +54,15 @@ fn warn_if_cut(trace: &Trace, path: &std::path::Path) {
 }
 
 fn consolidated(path: &std::path::Path) -> Result<Consolidation, i32> {
+    recording(path).map(|r| r.0)
+}
+
+/// A trace's consolidation, with the nodes that ran and the level it was recorded at.
+fn recording(path: &std::path::Path) -> Result<(Consolidation, Vec<String>, Level), i32> {
     let mut trace = open_trace(path).map_err(|e| fail(&e, 2))?;
     warn_if_cut(&trace, path);
-    consolidate(&mut trace).map_err(|e| fail(&e, 2))
+    let (nodes, level) = (trace.header().pipeline.nodes.clone(), trace.header().settings.level);
+    Ok((consolidate(&mut trace).map_err(|e| fail(&e, 2))?, nodes, level))
 }
 
 fn export(args: &ExportArgs) -> i32 {
@@ -95,10 +101,17 @@ fn export(args: &ExportArgs) -> i32 {
 }
 
 fn diff(args: &DiffArgs) -> i32 {
-    let (a, b) = match (consolidated(&args.a), consolidated(&args.b)) {
+    let ((a, nodes_a, level_a), (b, nodes_b, level_b)) = match (recording(&args.a), recording(&args.b)) {
         (Ok(a), Ok(b)) => (a, b),
         (Err(code), _) | (_, Err(code)) => return code,
     };
+    // Two empty recordings would read as the same.
+    for (path, level) in [(&args.a, level_a), (&args.b, level_b)] {
+        if level == Level::Off {
+            let why = "holds no cabinet or context to compare (record with --level summary or full)";
+            return fail(&format!("{} was recorded at off level: it {why}", path.display()), 2);
+        }
+    }
     let differences = crate::export::diff(&a, &b);
     let mut out = std::io::stdout().lock();
     if differences.is_empty() {
@@ -111,6 +124,18 @@ fn diff(args: &DiffArgs) -> i32 {
         return 0;
     }
     let _ = writeln!(out, "A = {}\nB = {}", args.a.display(), args.b.display());
+    if nodes_a != nodes_b {
+        // Each node's rows are its own: other segment counts differ everywhere.
+        let _ = writeln!(
+            out,
+            "note: A ran {} nodes ({}), B ran {} ({}): node rows differ by nature; record both with \
+             the same --segments",
+            nodes_a.len(),
+            nodes_a.join(", "),
+            nodes_b.len(),
+            nodes_b.join(", ")
+        );
+    }
     for d in &differences {
         let _ = writeln!(out, "{d}");
     }

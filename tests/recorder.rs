@@ -109,6 +109,24 @@ fn two_runs_diff_equal_and_another_input_differs() {
         let value = line.split("_time ").nth(1).unwrap().split(' ').next().unwrap();
         assert!(value.parse::<jiff::Timestamp>().is_ok(), "{line}");
     }
+    // Other segment counts: the difference says why every node row differs.
+    let d = record(&input, tmp.path(), "d", 1, "summary");
+    let out = common::catar().arg("diff").arg(&a).arg(&d).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("note: A ran 9 nodes") && text.contains("B ran 3 (REG/0, RATE/0, DIS/0)"),
+        "{text}"
+    );
+    assert!(
+        !String::from_utf8_lossy(&common::catar().arg("diff").arg(&a).arg(&b).output().unwrap().stdout)
+            .contains("note:")
+    );
+    // An off-level trace holds nothing to compare: not "the same".
+    let off = record(&input, tmp.path(), "off", 3, "off");
+    let out = common::catar().arg("diff").arg(&off).arg(&off).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("recorded at off level"));
 }
 
 #[test]
