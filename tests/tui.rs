@@ -234,6 +234,13 @@ fn help_and_editor_overlays() {
     assert_eq!(screen(&app, 80, 24), end, "nothing past the last page");
     app.key(key('g'), area);
     assert_eq!(app.help_scroll, 0);
+    // A wide terminal shows the longest line whole.
+    let entries = catar::tui::keys::help();
+    let (at, longest) =
+        entries.iter().enumerate().max_by_key(|(_, e)| e.2.len()).map(|(i, e)| (i, e.2)).unwrap();
+    app.help_scroll = at;
+    assert!(screen(&app, 160, 48).contains(longest), "{longest:?} cut");
+    app.help_scroll = 0;
     app.act(catar::tui::keys::Action::Help, area);
     assert!(!app.help, "any key closes the help");
     app.key(key('f'), area);

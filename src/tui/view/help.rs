@@ -11,7 +11,10 @@ use crate::tui::state::App;
 /// Render the help over `area`.
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let entries = help();
-    let popup = centered(area, 84, entries.len() as u16 + 4);
+    // As wide as the longest line needs (two columns, their gaps and the borders), so that a
+    // wide terminal shows every line whole.
+    let widest = entries.iter().map(|(_, _, what)| what.chars().count()).max().unwrap_or(0) as u16;
+    let popup = centered(area, 13 + 1 + 16 + 1 + widest + 2, entries.len() as u16 + 4);
     Clear.render(popup, buf);
     let mut last = String::new();
     let rows = entries.iter().skip(app.help_scroll).map(|(scope, keys, what)| {
