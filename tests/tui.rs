@@ -487,6 +487,15 @@ fn results_sort_filter_and_page() {
     app.replay = true;
     assert!(!screen(&app, 160, 48).contains("not here yet"));
     app.replay = false;
+    // Its lines are wider than the screen: → scrolls across (it does not close it).
+    app.life = Some((vec!["title".into(), format!("{}END", "x".repeat(300))], 0, 0));
+    assert!(!screen(&app, 160, 48).contains("END"));
+    for _ in 0..4 {
+        app.key(code(KeyCode::Right), area);
+    }
+    assert!(app.life.is_some() && screen(&app, 160, 48).contains("END"));
+    app.key(code(KeyCode::Left), area);
+    assert_eq!(app.life.as_ref().map(|l| l.2 > 0), Some(true));
     app.key(key('x'), area);
     assert!(app.life.is_none());
     // The next page starts where this one ends; there is one since total > rows.

@@ -129,7 +129,7 @@ impl App {
             }
             Event::History(h) => {
                 self.log(LogKind::Info, format!("history of {}: {} step(s)", h.id, h.touches.len()));
-                self.life = text.map(|t| (t.lines().map(String::from).collect(), 0));
+                self.life = text.map(|t| (t.lines().map(String::from).collect(), 0, 0));
                 return;
             }
             Event::Error { ref message, .. } => {

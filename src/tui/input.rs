@@ -98,12 +98,18 @@ impl App {
                 Action::Up | Action::Down | Action::PageUp | Action::PageDown | Action::Top | Action::Bottom
             )
         );
-        if let Some((lines, at)) = &mut self.life {
-            if scrolls {
-                // The popup leaves a line each side; its title is the first line.
-                scroll(at, lines.len().saturating_sub(1), (area.height as usize).saturating_sub(4));
-            } else {
-                self.life = None;
+        if let Some((lines, at, column)) = &mut self.life {
+            // Sideways by a quarter of the popup (it leaves two columns each side).
+            let step = (area.width as usize).saturating_sub(6).max(4) / 4;
+            let widest = lines.iter().map(|l| l.chars().count()).max().unwrap_or(0);
+            match action {
+                _ if scrolls => {
+                    // The popup leaves a line each side; its title is the first line.
+                    scroll(at, lines.len().saturating_sub(1), (area.height as usize).saturating_sub(4));
+                }
+                Some(Action::Right) => *column = (*column + step).min(widest.saturating_sub(step)),
+                Some(Action::Left) => *column = column.saturating_sub(step),
+                _ => self.life = None,
             }
         } else if self.help {
             if scrolls {

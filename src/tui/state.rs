@@ -314,8 +314,9 @@ pub struct App {
     pub log: VecDeque<LogLine>,
     /// The record under the results cursor is shown whole.
     pub record: bool,
-    /// A record's life (its history as text lines) shown over the screen, and its scroll.
-    pub life: Option<(Vec<String>, usize)>,
+    /// A record's life shown over the screen: its history as text lines, the first line
+    /// shown and the first column (its lines are wider than most screens).
+    pub life: Option<(Vec<String>, usize, usize)>,
     /// The help overlay is up.
     pub help: bool,
     /// Help rows scrolled past.

@@ -74,8 +74,8 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     if app.record {
         record::render(app, area, buf);
     }
-    if let Some((lines, scroll)) = &app.life {
-        record::render_life(app, lines, *scroll, area, buf);
+    if let Some((lines, scroll, column)) = &app.life {
+        record::render_life(app, lines, (*scroll, *column), area, buf);
     }
     if app.help {
         help::render(app, area, buf);
