@@ -26,6 +26,8 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     };
     let stage = app.stage().map_or("", |s| s.name.as_str());
     let statements = app.stage().map_or(&[][..], |s| &s.statements[..]);
+    // The names' column fits the stage's longest name, so the operators line up.
+    let width = statements.iter().map(|s| s.name.chars().count()).max().unwrap_or(0);
     let items = statements.iter().enumerate().map(|(i, st)| {
         let here = stop.is_some_and(|s| s.position == i);
         let bp = app.breakpoints(stage, &st.name).next().is_some();
@@ -34,7 +36,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             Span::styled(if bp { "●" } else { " " }, theme.bold(Color::Red)),
             Span::styled(format!("{i:>3} "), theme.dim()),
             Span::styled(
-                format!("{:<18}", st.name),
+                format!("{:<width$}", st.name),
                 if here { theme.bold(Color::Red) } else { theme.bold(Color::Reset) },
             ),
         ];
