@@ -313,6 +313,15 @@ fn drive(
         Err((message, line, code)) => return refuse(message, line, code),
     };
     if tui {
+        // With nothing to stop at, a live run would be over before a key is pressed: it starts
+        // paused, as a replay does.
+        let mut forms = forms;
+        if forms.is_empty()
+            && !target.is_replay()
+            && let Some(start) = target.desc().ok().as_deref().and_then(TraceForm::at_start)
+        {
+            forms.push((start, "start".into()));
+        }
         return crate::tui::run(target, forms, title);
     }
     let stdout = std::io::stdout();

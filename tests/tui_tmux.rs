@@ -204,3 +204,25 @@ fn a_replay_opens_the_same_screen_and_moves_backwards() {
     assert!(s.contains("exit=0") && s.contains("catar: replay closed"), "{s}");
     t.settings_restored();
 }
+
+#[test]
+fn a_live_run_without_forms_starts_paused() {
+    let Some(t) = Tmux::start("paused") else { return };
+    let ok = Command::new(env!("CARGO_BIN_EXE_catar"))
+        .args(["gen", "--out", "in", "--cdrs", "3000", "--seed", "1"])
+        .current_dir(t.dir.path())
+        .output()
+        .unwrap();
+    assert!(ok.status.success());
+    // Nothing to stop at: it would be over before a key is pressed.
+    t.launch_args("", "run --input in --db x.db --segments 1");
+    t.wait("REG frozen before its first statement", |s| {
+        s.contains("REG/0 frozen at charge") && s.contains("start")
+    });
+    t.keys(&["c"]);
+    t.wait("the run to its end", |s| s.contains("finished: 3000 records"));
+    t.keys(&["q"]);
+    let s = t.ended();
+    assert!(s.contains("exit=0"), "{s}");
+    t.settings_restored();
+}

@@ -106,6 +106,19 @@ pub enum FormError {
 }
 
 impl TraceForm {
+    /// A one-shot breakpoint on the first statement of the pipeline's first stage: a session
+    /// with nothing else to stop at starts there, paused (gdb's `starti`).
+    pub fn at_start(desc: &PipelineDesc) -> Option<TraceForm> {
+        let stage = desc.stages.first()?;
+        Some(TraceForm {
+            name: Some("start".into()),
+            nodes: Some(stage.name.clone()),
+            statement: Some(stage.statements.first()?.name.clone()),
+            once: true,
+            ..TraceForm::default()
+        })
+    }
+
     /// Read a form file.
     pub fn load(path: &Path) -> Result<TraceForm, FormError> {
         let text =
