@@ -223,7 +223,7 @@ fn at_a_failure_back_is_to_before_the_failed_statement_and_a_step_fails_again() 
     let failure = Why::Failure { error: "injected fault".into() };
     assert_eq!((failed.step, failed.at, &failed.reason.why), (30, Position::After, &failure));
     // One statement back: before the one that failed (not before the one before it).
-    let before = c.ask(Command::Back { node: None, count: 1 });
+    let before = c.ask(Command::Back { node: Some(failed.node.clone()), count: 1 });
     assert_eq!(
         (before.global_step, before.step, before.at, &before.statement),
         (failed.global_step, 30, Position::Before, &failed.statement)
@@ -236,8 +236,8 @@ fn at_a_failure_back_is_to_before_the_failed_statement_and_a_step_fails_again() 
         (again.global_step, again.at, again.reason.form, &again.reason.why),
         (failed.global_step, Position::After, None, &failure)
     );
-    // Two back from the failure: before the statement before it.
-    let two = c.ask(Command::Back { node: None, count: 2 });
+    // Two back from the failure: before the node's statement before it.
+    let two = c.ask(Command::Back { node: Some(failed.node.clone()), count: 2 });
     assert_eq!((two.step, two.at), (29, Position::Before));
 }
 
