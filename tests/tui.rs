@@ -377,6 +377,17 @@ fn breakpoints_toggle_on_the_statement_under_the_cursor() {
     app.apply(Event::Forms { forms: infos }, Duration::from_secs(2));
     assert!(screen(&app, 80, 24).contains("▶●"), "the breakpoint shows on the current statement");
     assert_eq!(app.key(key('b'), area), vec![Command::DeleteForm { id: 2 }]);
+    // A one-shot breakpoint that fired stops nothing any more: no mark.
+    let mut infos = app.forms.clone();
+    infos.retain(|f| f.id != 2);
+    infos.push(FormInfo {
+        id: 3,
+        label: "tbreak".into(),
+        hits: 1,
+        form: TraceForm { once: true, ..form.clone() },
+    });
+    app.apply(Event::Forms { forms: infos }, Duration::from_secs(3));
+    assert!(!screen(&app, 80, 24).contains("▶●"), "a spent one-shot breakpoint shows no mark");
 }
 
 #[test]

@@ -495,7 +495,8 @@ impl App {
             .collect()
     }
 
-    /// Forms that break at `statement` of `stage` (their nodes include the stage's).
+    /// Forms that break at `statement` of `stage` (their nodes include the stage's), but for
+    /// one-shot ones that fired.
     pub fn breakpoints<'a>(
         &'a self,
         stage: &'a str,
@@ -503,7 +504,10 @@ impl App {
     ) -> impl Iterator<Item = &'a FormInfo> {
         self.forms.iter().filter(move |f| {
             let nodes = f.form.nodes.as_deref().unwrap_or("all");
-            f.form.statement.as_deref() == Some(statement)
+            // A one-shot breakpoint that fired stops nothing any more.
+            let spent = f.form.once && f.hits > f.form.ignore;
+            !spent
+                && f.form.statement.as_deref() == Some(statement)
                 && (nodes.eq_ignore_ascii_case("all")
                     || crate::tracer::stage_name(nodes).eq_ignore_ascii_case(stage))
         })
