@@ -301,6 +301,14 @@ fn catch_failure_stops_at_a_poison_row_and_the_restarts_follow_in_json() {
     let poison = error.strip_prefix("panicked: cannot rate poison row ").expect(error);
     let rows = events.iter().find(|e| e["event"] == "rows").expect("rows");
     assert_eq!(rows["rows"][0]["contexts"]["EVENT_ID"], poison, "{rows}");
-    // Untraced after the script, the node goes on: its restarts are reported as states.
-    assert!(events.iter().any(|e| e["event"] == "state" && e["state"] == "restarted"), "{stdout}");
+    // Untraced after the script, the node goes on: its restarts are reported as states, each
+    // one in JSON.
+    let told = events.iter().filter(|e| e["event"] == "state" && e["state"] == "restarted").count();
+    assert!(told > 10, "{stdout}");
+    // As text, a run of restarts of a node reads as its first and a count.
+    let (code, text, stderr) = script_run(dir.path(), script, &[]);
+    assert_eq!(code, 0, "{stderr}");
+    let lines = text.lines().filter(|l| l.contains(" restarted")).count();
+    assert!(lines * 4 < told, "{lines} restart lines for {told} restarts:\n{text}");
+    assert!(text.contains("more times ("), "{text}");
 }

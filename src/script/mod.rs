@@ -13,7 +13,7 @@ pub use parse::{Word, WordError, parse_line};
 pub use print::text;
 
 use crate::recorder::PipelineDesc;
-use crate::session::{Command, Event, FormInfo, Session, Target, resolve_node};
+use crate::session::{Command, Event, FormInfo, NodeState, Session, Target, resolve_node};
 use crate::tracer::{CompiledForm, Stop, TraceForm, Why, stage_name};
 
 /// A script that cannot run: its file, line and why.
@@ -183,12 +183,15 @@ struct Runner<'a> {
     replay: bool,
     /// The script, to name in errors.
     origin: Option<String>,
+    /// Text: the node whose restarts are being folded, its first and its last count.
+    restarting: Option<(String, u32, u32)>,
 }
 
 impl<'a> Runner<'a> {
     fn new(session: Session, out: &'a mut dyn Write, json: bool, replay: bool) -> Self {
         let (current, frozen, forms) = (None, HashMap::new(), Vec::new());
-        Runner { session, out, json, current, frozen, forms, program: None, end: None, replay, origin: None }
+        let (program, end, origin, restarting) = (None, None, None, None);
+        Runner { session, out, json, current, frozen, forms, program, end, replay, origin, restarting }
     }
 
     fn emit(out: &mut dyn Write, json: bool, e: &Event) {
@@ -203,12 +206,37 @@ impl<'a> Runner<'a> {
     }
 
     fn print(&mut self, e: &Event) {
+        if !self.json {
+            // A node restarting again and again (a poison row's retries) reads as its first
+            // restart and a count, not hundreds of lines; the JSON stream keeps each.
+            if let Event::State { node, state: NodeState::Restarted { restarts, .. } } = e {
+                if let Some((n, _, last)) = &mut self.restarting
+                    && n == node
+                {
+                    *last = *restarts;
+                    return;
+                }
+                self.fold_restarts();
+                self.restarting = Some((node.clone(), *restarts, *restarts));
+            } else {
+                self.fold_restarts();
+            }
+        }
         match (e, &self.origin) {
             // As a line the script check refuses reads: the script's name, then the line.
             (Event::Error { message, line: Some(line) }, Some(origin)) if !self.json => {
                 eprintln!("catar: error: {origin} line {line}: {message}")
             }
             _ => Runner::emit(self.out, self.json, e),
+        }
+    }
+
+    /// Say how many restarts were folded into the last restart line.
+    fn fold_restarts(&mut self) {
+        if let Some((node, first, last)) = self.restarting.take()
+            && last > first
+        {
+            let _ = writeln!(self.out, "{node} restarted {} more times ({last} in all)", last - first);
         }
     }
 
