@@ -189,6 +189,9 @@ const MASS: &str = "nodes = \"RATE/0\"\ncabinets = [\"RATED\"]\nstop = \"mass\""
 const AMOUNT: &str = "nodes = \"RATE\"\ncabinets = [\"all\"]\nwhen = \"AMOUNT > 500\"";
 const FAILURE_REG: &str = "stop = \"failure\"\nnodes = \"REG\"";
 const FAILURE_DIS: &str = "stop = \"failure\"\nnodes = \"DIS\"";
+/// REG's statement after its charge (which moves the node's clock): a stop before it shows
+/// the clock as the charge left it.
+const BREAK_TYPE: &str = "nodes = \"REG\"\nstatement = \"type\"";
 /// RATE's statement on which poison rows fail.
 const BREAK_AMOUNT: &str = "nodes = \"RATE\"\nstatement = \"amount\"";
 const FAILURE_RATE: &str = "stop = \"failure\"\nnodes = \"RATE\"";
@@ -197,7 +200,8 @@ const CONTEXT: &str = "nodes = \"RATE\"\ncabinets = [\"WIFE\"]\ncontexts = [\"WI
 #[test]
 fn a_replay_stops_where_the_live_run_stopped_and_sees_the_same_rows() {
     let dir = input(4000);
-    let sets = [vec![WIFE, REJECTED], vec![VOICE], vec![BREAK, MASS], vec![CONTEXT], vec![AMOUNT]];
+    let sets =
+        [vec![WIFE, REJECTED], vec![VOICE], vec![BREAK, MASS, BREAK_TYPE], vec![CONTEXT], vec![AMOUNT]];
     same_stops_live_and_replayed(dir.path(), &sets, &[]);
 }
 
@@ -209,7 +213,11 @@ fn a_replay_of_a_run_with_failures_and_restarts_agrees_with_it() {
     let faults = ["REG/1:step=40", "RATE/0:step=333:times=2", "DIS/1:step=150:times=4", "DIS/0:step=20"];
     // A breakpoint on the statement that fails stops before it, as live (the failed statement
     // is in the trace as its failure, not as a step), then the failure form after it.
-    let sets = [vec![AMOUNT, REJECTED], vec![FAILURE_REG, FAILURE_DIS], vec![BREAK_AMOUNT, FAILURE_RATE]];
+    let sets = [
+        vec![AMOUNT, REJECTED],
+        vec![FAILURE_REG, FAILURE_DIS, BREAK_TYPE],
+        vec![BREAK_AMOUNT, FAILURE_RATE],
+    ];
     same_stops_live_and_replayed(dir.path(), &sets, &faults);
 }
 

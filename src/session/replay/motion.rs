@@ -27,7 +27,16 @@ impl Replayer {
         }
         self.stops += 1;
         let stop = match mark {
-            Some(m) => self.stop_of(&m, at, reason),
+            Some(m) => {
+                let mut stop = self.stop_of(&m, at, reason);
+                if at == Position::Before {
+                    // A step records the clock after it ran; live, a stop before it shows the
+                    // clock as the node's previous step left it.
+                    let time = self.time_before(&m).unwrap_or(m.time);
+                    stop.pseudo_time = (time != 0).then(|| jiff::Timestamp::from_second(time).ok()).flatten();
+                }
+                stop
+            }
             None => Stop {
                 id: self.stops,
                 node: self.desc.nodes.first().cloned().unwrap_or_default(),
@@ -48,6 +57,20 @@ impl Replayer {
         self.emit(Event::Stopped(stop));
         if let Err(e) = self.show_states() {
             self.emit(Event::Error { message: e.to_string(), line: None });
+        }
+    }
+
+    /// The node's pseudo-time before step `m` ran: after its previous step in the same attempt,
+    /// or at the start of its tick (an attempt that failed rolled the clock back there).
+    fn time_before(&mut self, m: &Mark) -> Result<i64, TraceError> {
+        let mut at = m.global_step;
+        loop {
+            match self.cursor.last_of(m.node, at)? {
+                None => return Ok(0),
+                Some(p) if m.statement > 0 || p.tick < m.tick => return Ok(p.time),
+                // An earlier attempt at this tick: its clock was rolled back.
+                Some(p) => at = p.global_step,
+            }
         }
     }
 
