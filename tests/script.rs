@@ -189,6 +189,30 @@ fn every_line_is_checked_against_the_pipeline_before_anything_runs() {
         assert_eq!((events[0]["event"].as_str(), events[0]["line"].as_u64()), (Some("error"), Some(line)));
         assert!(!db.exists(), "{script}: nothing ran, nothing was written");
     }
+    // A word that fails as the run goes (DIS/0 is not frozen) is blamed on its own line, and the
+    // run halts there, even when another node's stop comes first (RATE/1's, with 2 segments).
+    let file = dir.path().join("race.cat");
+    for last in ["", "nodes\n"] {
+        std::fs::write(&file, format!("watch cabinet WIFE on RATE\ncontinue\ncontinue DIS/0\n{last}"))
+            .unwrap();
+        for _ in 0..4 {
+            let out = common::catar()
+                .args(["run", "--headless", "--segments", "2", "--json", "--input"])
+                .arg(dir.path())
+                .arg("--db")
+                .arg(dir.path().join("race.db"))
+                .arg("--script")
+                .arg(&file)
+                .output()
+                .unwrap();
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            assert_eq!(out.status.code(), Some(2), "{stdout}");
+            let events = events(&stdout);
+            let error = events.iter().find(|e| e["event"] == "error").expect("an error");
+            assert_eq!(error["line"], 3, "{stdout}");
+            assert!(!events.iter().any(|e| e["event"] == "snapshot"), "nothing runs after the wrong line");
+        }
+    }
     // `when` in a live script tells where the current node stands.
     let (code, stdout, stderr) =
         script_run(dir.path(), "watch cabinet WIFE on RATE\ncontinue\nwhen\n", &["--json"]);

@@ -347,11 +347,24 @@ impl<'a> Runner<'a> {
             Some(Command::Step { node, .. }) if !self.replay => Some(node.clone()),
             _ => None,
         };
+        // Live, the node lets go (or the session says why not) before the next word: another
+        // node's stop coming meanwhile would end the wait, and the error land on a later line.
+        let released = match &command {
+            Some(Command::Continue { node: Some(n) }) if !self.replay => Some(n.clone()),
+            Some(Command::Resume { node }) if !self.replay && self.frozen.contains_key(node) => {
+                Some(node.clone())
+            }
+            _ => None,
+        };
         if let Some(command) = command {
             self.send(command)?;
         }
         if let Some(node) = stepped {
             return self.wait_stepped(&node);
+        }
+        if let Some(node) = released {
+            let named = |n: &str| n.eq_ignore_ascii_case(&node) || stage_name(n).eq_ignore_ascii_case(&node);
+            self.wait(|e| matches!(e, Event::Released { node: n, .. } if named(n)))?;
         }
         match word {
             Word::Form(_)
