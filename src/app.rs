@@ -318,9 +318,9 @@ fn drive(
         let mut forms = forms;
         if forms.is_empty()
             && !target.is_replay()
-            && let Some(start) = target.desc().ok().as_deref().and_then(TraceForm::at_start)
+            && let Ok(desc) = target.desc()
         {
-            forms.push((start, "start".into()));
+            forms.extend(TraceForm::at_start(&desc).into_iter().map(|f| (f, "start".into())));
         }
         return crate::tui::run(target, forms, title);
     }

@@ -215,11 +215,14 @@ fn a_live_run_without_forms_starts_paused() {
         .unwrap();
     assert!(ok.status.success());
     // Nothing to stop at: it would be over before a key is pressed.
-    t.launch_args("", "run --input in --db x.db --segments 1");
-    t.wait("REG frozen before its first statement", |s| {
-        s.contains("REG/0 frozen at charge") && s.contains("start")
+    t.launch_args("", "run --input in --db x.db --segments 2");
+    // Every node of the first stage: none has taken a record past the start.
+    let at_start =
+        |s: &str, node: &str| s.lines().any(|l| l.contains(node) && l.contains("frozen at charge"));
+    t.wait("both REG nodes frozen before their first statement", |s| {
+        at_start(s, "REG/0") && at_start(s, "REG/1") && s.contains("start of REG/")
     });
-    t.keys(&["c"]);
+    t.keys(&["C"]);
     t.wait("the run to its end", |s| s.contains("finished: 3000 records"));
     t.keys(&["q"]);
     let s = t.ended();

@@ -106,17 +106,20 @@ pub enum FormError {
 }
 
 impl TraceForm {
-    /// A one-shot breakpoint on the first statement of the pipeline's first stage: a session
-    /// with nothing else to stop at starts there, paused (gdb's `starti`).
-    pub fn at_start(desc: &PipelineDesc) -> Option<TraceForm> {
-        let stage = desc.stages.first()?;
-        Some(TraceForm {
-            name: Some("start".into()),
-            nodes: Some(stage.name.clone()),
-            statement: Some(stage.statements.first()?.name.clone()),
-            once: true,
-            ..TraceForm::default()
-        })
+    /// One-shot breakpoints on the first statement of each node of the pipeline's first
+    /// stage: a session with nothing else to stop at starts there, paused (gdb's `starti`).
+    pub fn at_start(desc: &PipelineDesc) -> Vec<TraceForm> {
+        let Some(stage) = desc.stages.first() else { return Vec::new() };
+        let Some(first) = stage.statements.first() else { return Vec::new() };
+        (desc.nodes.iter().filter(|n| stage_of(n) == stage.name))
+            .map(|node| TraceForm {
+                name: Some(format!("start of {node}")),
+                nodes: Some(node.clone()),
+                statement: Some(first.name.clone()),
+                once: true,
+                ..TraceForm::default()
+            })
+            .collect()
     }
 
     /// Read a form file.
