@@ -537,6 +537,11 @@ fn history_reads_a_records_life_back_from_the_runs_full_trace() {
     run.stop();
     let rows = run.rows("RATE/0", None, Some("CABINET = 'WIFE'"), 0, 1);
     let (reg_id, event_id) = (rows.rows[0].reg_id, rows.rows[0].contexts["EVENT_ID"].to_string());
+    // Asked while the run goes, the trace answers with what is on disk, saying so (it read as a
+    // damaged file before the recorder's first write).
+    run.session.send(Command::History { id: format!("EVENT_ID={event_id}") });
+    let answer = run.wait("history", |e| matches!(e, Event::History(_) | Event::Error { .. }));
+    assert!(matches!(&answer, Event::History(h) if h.partial), "{answer:?}");
     run.session.send(Command::DeleteForm { id: 1 });
     run.wait("forms", |e| matches!(e, Event::Forms { .. }));
     run.session.send(Command::Continue { node: None });

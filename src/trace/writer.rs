@@ -131,6 +131,9 @@ impl<H: Serialize, C: Serialize> TraceWriter<H, C> {
         let mut writer = TraceWriter::over(path, file, PREAMBLE_LEN, Vec::new());
         writer.out.write_all(&layout::preamble()).map_err(|e| TraceError::io(path, e))?;
         writer.write_frame(FrameKind::Header, header)?;
+        // On disk at once: a reader during the run (a live `history`) finds a trace with no
+        // chunk yet, not a file that reads as damaged.
+        writer.out.flush().map_err(|e| TraceError::io(path, e))?;
         Ok(writer)
     }
 
