@@ -296,6 +296,17 @@ fn a_replay_script_moves_both_ways_through_the_real_binary() {
     let out = common::catar().arg("replay").arg(&trace).arg("--script").arg(&script).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("line 1"));
+    // A word a replay does not have: named once, by the script and its line.
+    std::fs::write(&script, "continue\nresume\n").unwrap();
+    let out = common::catar().arg("replay").arg(&trace).arg("--script").arg(&script).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("catar: error: ")
+            && stderr.contains("replay.cat line 2: a replay has nothing to resume"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("error: line"), "{stderr}");
     let out =
         common::catar().arg("replay").arg(dir.path().join("cdrs.csv")).arg("--headless").output().unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stdout));

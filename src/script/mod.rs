@@ -164,8 +164,12 @@ pub fn follow(target: Target, forms: Vec<(TraceForm, String)>, json: bool, out: 
     r.until_end()
 }
 
+/// An error before the session starts: its message names the script and line already.
 fn report(out: &mut dyn Write, json: bool, e: Event) -> i32 {
-    Runner::emit(out, json, &e);
+    match &e {
+        Event::Error { message, .. } if !json => eprintln!("catar: error: {message}"),
+        _ => Runner::emit(out, json, &e),
+    }
     2
 }
 
