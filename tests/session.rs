@@ -517,6 +517,9 @@ fn bad_forms_are_errors_naming_the_field() {
     assert!(err("contexts = [\"AMOUNTT\"]").contains("field `contexts`: unknown context `AMOUNTT`"));
     assert!(err("nodes = \"RATE/7\"").contains("field `nodes`: no node or stage `RATE/7`"));
     assert!(err("statement = \"nope\"").contains("field `statement`: no statement `nope`"));
+    // Named on a stage, the statements listed are that stage's.
+    let e = err("nodes = \"REG\"\nstatement = \"amount\"");
+    assert!(e.contains("(REG: charge, ") && !e.contains("RATE:"), "{e}");
     assert!(err("statement = \"charge\"\nstop = \"arrival\"").contains("field `statement`"));
     assert!(err("when = \"AMOUNT >\"").contains("field `when`"));
     assert!(err("stop = \"sometimes\"").contains("unknown variant `sometimes`"));

@@ -289,7 +289,11 @@ impl CompiledForm {
                         .is_some_and(|s| per_stage[s].is_some())
                 });
                 if !applies {
-                    let known = desc.stages.iter().map(|s| {
+                    // The statements of the stages the form applies to, not every stage's.
+                    let on = |s: &&crate::recorder::StageDesc| {
+                        desc.nodes.iter().zip(&nodes).any(|(n, on)| *on && stage_of(n) == s.name)
+                    };
+                    let known = desc.stages.iter().filter(on).map(|s| {
                         format!("{}: {}", s.name, join(s.statements.iter().map(|x| x.name.as_str())))
                     });
                     return Err(field(
