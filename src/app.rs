@@ -334,10 +334,14 @@ fn drive(
 
 /// `replay`: the recording under the same controls as a live run.
 fn replay(args: &ReplayArgs) -> i32 {
-    let title = format!("replay {}", args.trace.display());
-    // As export, diff and query say it (the session says what else is wrong with the file).
+    let mut title = format!("replay {}", args.trace.display());
+    // As export, diff and query say it (the session says what else is wrong with the file);
+    // the TUI's title too, as its screen hides stderr.
     if let Ok(trace) = open_trace(&args.trace) {
         warn_if_cut(&trace, &args.trace);
+        if !trace.complete() {
+            title.push_str(" (cut short: no footer)");
+        }
     }
     drive(&args.debug, &title, |_, _| Ok(Target::Replay(args.trace.clone())))
 }
