@@ -153,6 +153,17 @@ fn query(args: &QueryArgs) -> i32 {
         Ok(h) => h,
         Err(e) => return fail(&e, 2),
     };
+    // A reg_id names a record whether the trace saw it or not: found when a step touched it.
+    let found = !history.touches.is_empty();
+    let not_found = || {
+        eprintln!("catar: no record has {}", args.id);
+        1
+    };
+    // As text there is nothing to read but that: no (empty) file either. CSV and JSON still
+    // write their empty document, which a tool reads as such.
+    if !found && args.format == QueryFormat::Text {
+        return not_found();
+    }
     let mut sink: Box<dyn Write> = match &args.out {
         Some(path) => match std::fs::File::create(path) {
             Ok(f) => Box::new(std::io::BufWriter::new(f)),
@@ -160,11 +171,7 @@ fn query(args: &QueryArgs) -> i32 {
         },
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
-    // A reg_id names a record whether the trace saw it or not: found when a step touched it.
-    let found = !history.touches.is_empty();
     let written = match args.format {
-        // Nothing to read: the message below says so.
-        QueryFormat::Text if !found => Ok(()),
         QueryFormat::Text => crate::replay::write_text(&history, &mut sink),
         QueryFormat::Json => serde_json::to_writer_pretty(&mut sink, &history)
             .map_err(std::io::Error::from)
@@ -179,8 +186,7 @@ fn query(args: &QueryArgs) -> i32 {
         Ok(()) => {}
     }
     if !found {
-        eprintln!("catar: no record has {}", args.id);
-        return 1;
+        return not_found();
     }
     0
 }

@@ -215,8 +215,11 @@ fn wrong_queries_say_why() {
     let out = catar().arg("query").args([f, "--id", "EVENT_ID=nothing-like-it"]).assert().code(1);
     assert!(out.get_output().stdout.is_empty());
     assert!(err(&["/nonexistent.trace", "--id", "reg_id=1"], 2).contains("/nonexistent.trace"));
-    // A reg_id the trace never saw is not found either.
+    // A reg_id the trace never saw is not found either; as text, no (empty) file is made.
     assert!(err(&[f, "--id", "reg_id=999999"], 1).contains("no record has reg_id=999999"));
+    let out = dir.path().join("q.txt");
+    assert!(err(&[f, "--id", "reg_id=999999", "--out", out.to_str().unwrap()], 1).contains("no record"));
+    assert!(!out.exists());
     // An output that cannot be written is an error (2), named: 1 means "not found".
     if Path::new("/dev/full").exists() {
         let e = err(&[f, "--id", "reg_id=3", "--out", "/dev/full"], 2);
