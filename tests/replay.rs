@@ -244,6 +244,15 @@ fn at_a_failure_back_is_to_before_the_failed_statement_and_a_step_fails_again() 
         (again.global_step, again.at, again.reason.form, &again.reason.why),
         (failed.global_step, Position::After, None, &failure)
     );
+    // From the retry's first step, back twice: before it, then before the statement that failed
+    // (which has no step of its own in the trace).
+    let retried = c.ask(Command::Step { node: failed.node.clone(), count: 1 });
+    assert_eq!((retried.step, retried.at), (31, Position::After));
+    let node = Some(failed.node.clone());
+    assert_eq!(c.ask(Command::Back { node: node.clone(), count: 1 }).step, 31);
+    let back = c.ask(Command::Back { node: node.clone(), count: 1 });
+    assert_eq!((back.step, back.at, back.global_step), (30, Position::Before, failed.global_step));
+    c.ask(Command::Step { node: failed.node.clone(), count: 1 });
     // Two back from the failure: before the node's statement before it.
     let two = c.ask(Command::Back { node: Some(failed.node.clone()), count: 2 });
     assert_eq!((two.step, two.at), (29, Position::Before));

@@ -492,6 +492,15 @@ impl Cursor {
 
     /// The last recorded step numbered below `g` (of `node`, or of any node).
     pub fn step_before(&mut self, g: u64, node: Option<usize>) -> Result<Option<Mark>, TraceError> {
+        self.before(g, node, false)
+    }
+
+    /// The last recorded step or failed statement (its failure's mark) numbered below `g`.
+    pub fn ran_before(&mut self, g: u64, node: Option<usize>) -> Result<Option<Mark>, TraceError> {
+        self.before(g, node, true)
+    }
+
+    fn before(&mut self, g: u64, node: Option<usize>, failures: bool) -> Result<Option<Mark>, TraceError> {
         let mut best: Option<Mark> = None;
         for n in (0..self.lines.len()).filter(|&n| node.is_none_or(|x| x == n)) {
             // The last chunk starting before `g`, or an earlier one when that one holds no step
@@ -505,6 +514,7 @@ impl Cursor {
                 let i = events.partition_point(|e| step_number(e) < g);
                 found = events[..i].iter().rev().find_map(|e| match e {
                     Event::Step(s) => Some(Mark::of(n, s)),
+                    Event::Failure(f) if failures => Some(Mark::of(n, &f.undo)),
                     _ => None,
                 });
             }

@@ -227,23 +227,10 @@ impl Replayer {
     pub(super) fn back(&mut self, node: Option<usize>, count: u64) -> Result<(), TraceError> {
         let mut at = self.cursor.at();
         let mut found = None;
-        let mut count = count;
-        // Stopped after a failed statement (no step of its own in the trace): the first step
-        // back is to before it, as a step back from any statement.
-        if let Some(stop) = &self.stop
-            && stop.at == Position::After
-            && matches!(stop.reason.why, Why::Failure { .. })
-            && node.is_none_or(|n| self.desc.nodes[n] == stop.node)
-            && let Some(m) = (self.cursor.failures_pending(stop.global_step))
-                .map(|(m, _)| *m)
-                .find(|m| m.global_step == stop.global_step)
-        {
-            found = Some(m);
-            at = m.global_step;
-            count -= 1;
-        }
+        // A statement that failed has no step of its own in the trace, only its failure: it is
+        // undone like any other, so a step back can land before it.
         for _ in 0..count {
-            match self.cursor.step_before(at, node)? {
+            match self.cursor.ran_before(at, node)? {
                 Some(m) => {
                     at = m.global_step;
                     found = Some(m);
