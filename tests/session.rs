@@ -609,13 +609,18 @@ fn a_failed_node_is_reported_restarted_with_its_error_and_the_run_completes() {
     assert_eq!(common::dump_db(&run.db), common::dump_db(&dir.path().join("plain.db")));
 }
 
+/// A 2-segment run whose RATE/1 fails once at its step 30 (RATE's ticks run 22 statements:
+/// that is in its second tick), with a breakpoint on RATE/1's `charge`.
+fn faulty_rate1(dir: &Path, db: &str) -> Run {
+    let mut opts = options(dir, db, 2);
+    opts.faults = vec!["RATE/1:step=30".parse().unwrap()];
+    start(&opts, &["nodes = \"RATE/1\"\nstatement = \"charge\""])
+}
+
 #[test]
 fn a_restart_is_told_once_and_before_the_stops_of_the_retried_tick() {
     let dir = input(3000);
-    let mut opts = options(dir.path(), "retry.db", 2);
-    // RATE's ticks run 22 statements: step 30 is in its second tick.
-    opts.faults = vec!["RATE/1:step=30".parse().unwrap()];
-    let mut run = start(&opts, &["nodes = \"RATE/1\"\nstatement = \"charge\""]);
+    let mut run = faulty_rate1(dir.path(), "retry.db");
     let first = run.stop();
     assert_eq!((first.node.as_str(), first.step), ("RATE/1", 0));
     run.session.send(Command::Continue { node: None });
@@ -644,9 +649,7 @@ fn a_restart_is_told_once_and_before_the_stops_of_the_retried_tick() {
 #[test]
 fn a_step_into_a_failing_statement_stops_at_the_failure() {
     let dir = input(3000);
-    let mut opts = options(dir.path(), "stepfail.db", 2);
-    opts.faults = vec!["RATE/1:step=30".parse().unwrap()];
-    let mut run = start(&opts, &["nodes = \"RATE/1\"\nstatement = \"charge\""]);
+    let mut run = faulty_rate1(dir.path(), "stepfail.db");
     assert_eq!(run.stop().step, 0);
     run.session.send(Command::Continue { node: None });
     assert_eq!(run.stop().step, 22);
