@@ -44,6 +44,9 @@ pub struct Record {
     // Set when a node sent it to the next stage, cleared by any change of its contexts: a
     // recording then lists its values once, where the stage before set them.
     sent: bool,
+    // How many slots hold a heap-allocated (shared) text: a record with none holds plain data
+    // only, and copies as bytes.
+    shared: u8,
 }
 
 /// Equal when the headers and the contexts held are (however many empty slots each keeps).
@@ -59,7 +62,13 @@ impl Eq for Record {}
 
 impl Clone for Record {
     fn clone(&self) -> Self {
-        Record { header: self.header.clone(), slots: self.slots.clone(), held: self.held, sent: self.sent }
+        Record {
+            header: self.header.clone(),
+            slots: self.slots.clone(),
+            held: self.held,
+            sent: self.sent,
+            shared: self.shared,
+        }
     }
 
     /// Into the slots already allocated, copying only the slots that hold a value (a record
@@ -69,16 +78,28 @@ impl Clone for Record {
         let n = source.slots.len();
         self.slots.truncate(n);
         self.slots.resize_with(n, || Value::Empty);
-        // Past the last slot either record holds, both are empty.
-        let used = (u128::BITS - (self.held | source.held).leading_zeros()) as usize;
-        for (to, from) in self.slots.iter_mut().zip(&source.slots).take(used) {
-            match (&mut *to, from) {
-                (Value::Empty, Value::Empty) => {}
-                (to, Value::Int(v)) => *to = Value::Int(*v),
-                (to, Value::Time(t)) => *to = Value::Time(*t),
-                (to, from) => to.clone_from(from),
+        // Past the last slot either record holds, both are empty (and `source` holds none
+        // past its `n` slots).
+        let used = ((u128::BITS - (self.held | source.held).leading_zeros()) as usize).min(n);
+        if self.shared == 0 && source.shared == 0 {
+            // SAFETY: neither record holds a heap-allocated text (`set` counts them in
+            // `shared`), so each of their first `used` values is Empty, an Int, a Time or
+            // an inline or static SmolStr: plain data owning nothing. A byte copy of such a
+            // value is a valid clone of it, and the values it overwrites need no drop. Both
+            // slot vectors hold `n >= used` values.
+            debug_assert!(self.slots.iter().chain(&source.slots).all(|v| !v.is_shared()));
+            unsafe { std::ptr::copy_nonoverlapping(source.slots.as_ptr(), self.slots.as_mut_ptr(), used) }
+        } else {
+            for (to, from) in self.slots.iter_mut().zip(&source.slots).take(used) {
+                match (&mut *to, from) {
+                    (Value::Empty, Value::Empty) => {}
+                    (to, Value::Int(v)) => *to = Value::Int(*v),
+                    (to, Value::Time(t)) => *to = Value::Time(*t),
+                    (to, from) => to.clone_from(from),
+                }
             }
         }
+        self.shared = source.shared;
         self.held = source.held;
         self.sent = source.sent;
     }
@@ -87,7 +108,13 @@ impl Clone for Record {
 impl Record {
     /// A new record with no contexts, in no cabinet yet.
     pub fn new(reg_id: u64) -> Self {
-        Record { header: Header { reg_id, ..Header::default() }, slots: Vec::new(), held: 0, sent: false }
+        Record {
+            header: Header { reg_id, ..Header::default() },
+            slots: Vec::new(),
+            held: 0,
+            sent: false,
+            shared: 0,
+        }
     }
 
     /// A new record with all `slots` contexts present (and empty), so that filling it never
@@ -95,7 +122,13 @@ impl Record {
     pub fn with_capacity(reg_id: u64, slots: usize) -> Self {
         let mut values = Vec::with_capacity(slots);
         values.resize_with(slots, || Value::Empty);
-        Record { header: Header { reg_id, ..Header::default() }, slots: values, held: 0, sent: false }
+        Record {
+            header: Header { reg_id, ..Header::default() },
+            slots: values,
+            held: 0,
+            sent: false,
+            shared: 0,
+        }
     }
 
     /// The value of a context (empty when the record has none).
@@ -122,7 +155,10 @@ impl Record {
         } else {
             self.held |= bit
         }
-        std::mem::replace(&mut self.slots[slot], value)
+        self.shared += u8::from(value.is_shared());
+        let old = std::mem::replace(&mut self.slots[slot], value);
+        self.shared -= u8::from(old.is_shared());
+        old
     }
 
     /// The contexts holding a value, as a bit set (bit i = context i).
@@ -136,6 +172,7 @@ impl Record {
         self.slots.clear();
         self.held = 0;
         self.sent = false;
+        self.shared = 0;
     }
 
     /// The record goes to the next stage with the contexts it holds now.
@@ -172,6 +209,25 @@ mod tests {
         assert_eq!(r.contexts().collect::<Vec<_>>(), vec![(ContextId(3), &Value::Int(1))]);
         assert_eq!(r.set(ContextId(9), Value::Empty), Value::Empty);
         assert_eq!(r.contexts().count(), 1);
+    }
+
+    #[test]
+    fn a_record_copies_as_bytes_once_its_long_texts_are_replaced() {
+        let long = Value::text("2026-01-20T07:34:59.25+03:00");
+        let mut from = Record::new(1);
+        from.set(ContextId(2), long.clone());
+        from.set(ContextId(4), Value::text("short"));
+        let mut copy = Record::new(2);
+        copy.clone_from(&from);
+        assert_eq!((copy.shared, &copy), (1, &from));
+        // As REG's `type` turns a START_TIME text into a time: none is shared any more, and
+        // the byte copy (its debug assertion checks that) gives an equal record.
+        from.set(ContextId(2), Value::Int(3));
+        assert_eq!(from.shared, 0);
+        copy.set(ContextId(2), Value::Empty);
+        copy.clone_from(&from);
+        assert_eq!((copy.shared, &copy), (0, &from));
+        assert_eq!(long.as_text().map(str::len), Some(28), "the long text outlives the copies");
     }
 
     #[test]

@@ -23,6 +23,12 @@ impl Value {
         Value::Text(SmolStr::new(s))
     }
 
+    /// True when the value is a text on the heap (shared by its copies, not plain data).
+    #[inline]
+    pub fn is_shared(&self) -> bool {
+        matches!(self, Value::Text(t) if t.is_heap_allocated())
+    }
+
     /// True when the context holds no value.
     pub fn is_empty(&self) -> bool {
         matches!(self, Value::Empty)
