@@ -17,6 +17,13 @@ pub enum Value {
     Time(Timestamp),
 }
 
+// The payloads `is_shared` calls plain data must stay so (checked when compiling).
+const _: fn() = || {
+    fn plain<T: Copy>() {}
+    plain::<i64>();
+    plain::<Timestamp>();
+};
+
 impl Value {
     /// Text value from anything string-like.
     pub fn text(s: impl AsRef<str>) -> Self {
@@ -26,7 +33,12 @@ impl Value {
     /// True when the value is a text on the heap (shared by its copies, not plain data).
     #[inline]
     pub fn is_shared(&self) -> bool {
-        matches!(self, Value::Text(t) if t.is_heap_allocated())
+        // Exhaustive on purpose: `Record::clone_from` copies every value this calls unshared
+        // as bytes, so a new variant owning memory must answer true here.
+        match self {
+            Value::Text(t) => t.is_heap_allocated(),
+            Value::Empty | Value::Int(_) | Value::Time(_) => false,
+        }
     }
 
     /// True when the context holds no value.
