@@ -7,17 +7,22 @@ use crate::engine::Pipeline;
 use crate::model::{CabinetKind, Value, Weight};
 
 /// Version of the header and event types below; bumped whenever they change shape or meaning.
-pub const EVENTS_VERSION: u32 = 10;
+pub const EVENTS_VERSION: u32 = 11;
 
 /// The oldest events version this catar reads: version 4 lacks [`Event::Keys`]; version
 /// 5 keyed values another way, so its keys are not used (its chunks are all read); version 6
 /// lacks [`Event::Failure`], version 7 [`Event::Restarts`]; before version 9 no record is
 /// carried in (a run of no values, see [`Changes::runs`]); before version 10 [`Changes`] has
-/// no `copies` (read as [`ChangesBefore10`]).
+/// no `copies` (read as [`ChangesBefore10`]); before version 11 its reg_ids are written whole
+/// (read as [`ChangesBefore11`]).
 pub const OLDEST_EVENTS_VERSION: u32 = 4;
 
 /// The first events version whose [`Changes`] have `copies`.
 pub const COPIES_EVENTS_VERSION: u32 = 10;
+
+/// The first events version whose [`Changes`] write each reg_id as its difference from the one
+/// before it in the same list (`recorder/deltas.rs`).
+pub const DELTAS_EVENTS_VERSION: u32 = 11;
 
 /// The first events version whose keys a search trusts.
 pub const KEYED_EVENTS_VERSION: u32 = 6;
@@ -251,23 +256,52 @@ impl From<&Value> for TraceValue {
     }
 }
 
-/// What one step changed, in full: enough to rebuild any table at any step.
+/// What one step changed, in full: enough to rebuild any table at any step. Its reg_ids are
+/// written as differences (see [`DELTAS_EVENTS_VERSION`]); read, they are whole.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Changes {
     /// (table, reg_id, from cabinet, to cabinet).
+    #[serde(with = "super::deltas")]
     pub transitions: Vec<(u16, u64, u16, u16)>,
     /// Runs of values of one record: (table, reg_id, cabinet, how many of `values`). A run
     /// of none is a record carried in: it arrived holding what the stage before sent it with
     /// at the end of the same tick (that stage's steps set those values).
+    #[serde(with = "super::deltas")]
     pub runs: Vec<(u16, u64, u16, u32)>,
     /// (context, value), in run order.
     pub values: Vec<(u16, TraceValue)>,
     /// (table, reg_id, contexts): every slot of the record freed at once (bit i = context i).
+    #[serde(with = "super::deltas")]
     pub freed: Vec<(u16, u64, u128)>,
     /// (table, reg_id, cabinet, from table, from reg_id, contexts): contexts of a record set to
     /// the values the record `from reg_id` of the node holds (a de-escalate), applied after
     /// the runs and before the freed slots (version 10).
+    #[serde(with = "super::deltas")]
     pub copies: Vec<(u16, u64, u16, u16, u64, u128)>,
+}
+
+/// [`Changes`] as events version 10 wrote them: every reg_id whole.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangesBefore11 {
+    transitions: Vec<(u16, u64, u16, u16)>,
+    runs: Vec<(u16, u64, u16, u32)>,
+    values: Vec<(u16, TraceValue)>,
+    freed: Vec<(u16, u64, u128)>,
+    copies: Vec<(u16, u64, u16, u16, u64, u128)>,
+}
+
+impl From<Changes> for ChangesBefore11 {
+    fn from(c: Changes) -> ChangesBefore11 {
+        let Changes { transitions, runs, values, freed, copies } = c;
+        ChangesBefore11 { transitions, runs, values, freed, copies }
+    }
+}
+
+impl From<ChangesBefore11> for Changes {
+    fn from(c: ChangesBefore11) -> Changes {
+        let ChangesBefore11 { transitions, runs, values, freed, copies } = c;
+        Changes { transitions, runs, values, freed, copies }
+    }
 }
 
 /// [`Changes`] as events versions before 10 wrote them: without `copies` (written only to
@@ -382,7 +416,8 @@ fn skip_changes<'de, D: serde::Deserializer<'de>>(d: D, copies: bool) -> Result<
             f.write_str("a step's changes")
         }
         fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<(), A::Error> {
-            // Changes' fields, in order.
+            // Changes' fields, in order. A reg_id written as a difference (version 11) is a
+            // zigzag varint, read past as a u64's varint is: the same bytes.
             let read = [
                 s.next_element::<Skip<(u16, u64, u16, u16)>>()?.is_some(),
                 s.next_element::<Skip<(u16, u64, u16, u32)>>()?.is_some(),
@@ -626,6 +661,25 @@ mod tests {
                 bincode::serde::decode_from_slice(&bytes[..cut], config);
             assert!(r.is_err(), "cut at {cut}");
         }
+    }
+
+    #[test]
+    fn changes_written_by_version_10_read_with_whole_reg_ids() {
+        let events = events();
+        let old: Vec<Event<ChangesBefore11>> =
+            events.iter().cloned().map(|e| e.map_changes(ChangesBefore11::from)).collect();
+        let config = bincode::config::standard();
+        let bytes = bincode::serde::encode_to_vec(&old, config).unwrap();
+        assert_ne!(bytes, bincode::serde::encode_to_vec(&events, config).unwrap(), "another layout");
+        let (read, used): (Vec<Event<ChangesBefore11>>, usize) =
+            bincode::serde::decode_from_slice(&bytes, config).unwrap();
+        assert_eq!(used, bytes.len());
+        let read: Chunk = read.into_iter().map(|e| e.map_changes(Changes::from)).collect();
+        assert_eq!(read, events);
+        // Read past, both layouts take the same bytes.
+        let (skipped_old, used): (Vec<Event<SkippedChanges>>, usize) =
+            bincode::serde::decode_from_slice(&bytes, config).unwrap();
+        assert_eq!((skipped_old, used), (skipped(&events), bytes.len()));
     }
 
     #[test]

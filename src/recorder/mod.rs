@@ -2,6 +2,7 @@
 //! consolidation of the events into cabinet lists and context matrices (SPEC §4).
 
 mod consolidate;
+mod deltas;
 mod event;
 mod hook;
 mod keys;
@@ -16,9 +17,9 @@ use crossbeam_channel::{Sender, bounded};
 
 pub use consolidate::{Consolidation, Consolidator, ContextCell, NodeCabinet};
 pub use event::{
-    CabinetDesc, Changes, ChangesBefore10, Checkpoint, Chunk, ContextDesc, EVENTS_VERSION, Event, Failure,
-    KEYED_EVENTS_VERSION, Level, Order, PipelineDesc, RecorderSettings, RowSnapshot, SkippedChanges,
-    StageDesc, StatementDesc, Step, TraceHeader, TraceValue,
+    CabinetDesc, Changes, ChangesBefore10, ChangesBefore11, Checkpoint, Chunk, ContextDesc, EVENTS_VERSION,
+    Event, Failure, KEYED_EVENTS_VERSION, Level, Order, PipelineDesc, RecorderSettings, RowSnapshot,
+    SkippedChanges, StageDesc, StatementDesc, Step, TraceHeader, TraceValue,
 };
 use hook::{Flush, Keying, NodeRecorder};
 pub use keys::ChunkKeys;
@@ -261,8 +262,13 @@ fn fold(trace: &mut Trace, chunks: &[usize]) -> Result<Consolidator, TraceError>
 
 /// Chunk `i` of a trace, as this catar's events whatever events version wrote them.
 pub fn read_events(trace: &mut Trace, i: usize) -> Result<Chunk, TraceError> {
-    if trace.header().events_version >= event::COPIES_EVENTS_VERSION {
+    let version = trace.header().events_version;
+    if version >= event::DELTAS_EVENTS_VERSION {
         return trace.read_chunk(i);
+    }
+    if version >= event::COPIES_EVENTS_VERSION {
+        let old = trace.read_chunk_as::<Vec<Event<ChangesBefore11>>>(i)?;
+        return Ok(old.into_iter().map(|e| e.map_changes(Changes::from)).collect());
     }
     let old = trace.read_chunk_as::<Vec<Event<event::ChangesBefore10>>>(i)?;
     Ok(old.into_iter().map(|e| e.map_changes(Changes::from)).collect())

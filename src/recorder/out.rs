@@ -5,6 +5,7 @@
 use serde::Serialize;
 use serde::ser::{SerializeStruct, SerializeTupleVariant, Serializer};
 
+use super::deltas::wire;
 use super::event::Step;
 use crate::model::{ContextId, Record, Table, Value};
 use crate::ops::{Arrival, ContextCopy, StepReport};
@@ -142,16 +143,17 @@ impl Serialize for ChangesOut<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let r = self.report;
         let mut c = s.serialize_struct("Changes", 5)?;
+        // Reg_ids as differences, as `Changes` reads them (`deltas`).
         c.serialize_field(
             "transitions",
-            &Seq(|| r.transitions.iter().map(|t| (t.table.0, t.reg_id, t.from.0, t.to.0))),
+            &Seq(|| wire(r.transitions.iter().map(|t| (t.table.0, t.reg_id, t.from.0, t.to.0)))),
         )?;
-        c.serialize_field("runs", self.runs)?;
+        c.serialize_field("runs", &Seq(|| wire(self.runs.iter().copied())))?;
         c.serialize_field("values", &Values(self))?;
-        c.serialize_field("freed", &Seq(|| r.freed.iter().map(|f| (f.0.0, f.1, f.3.0))))?;
+        c.serialize_field("freed", &Seq(|| wire(r.freed.iter().map(|f| (f.0.0, f.1, f.3.0)))))?;
         let copy =
             |c: &ContextCopy| (c.table.0, c.reg_id, c.cabinet.0, c.from_table.0, c.from_reg_id, c.contexts.0);
-        c.serialize_field("copies", &Seq(|| r.copies.iter().map(copy)))?;
+        c.serialize_field("copies", &Seq(|| wire(r.copies.iter().map(copy))))?;
         c.end()
     }
 }
