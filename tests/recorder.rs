@@ -199,6 +199,38 @@ fn a_file_that_is_not_a_trace_is_refused_naming_it() {
 
 /// The trace committed in `traces/` must stay readable: a format change bumps the version and
 /// either still reads it or refuses it clearly (then regenerate it with the README's command).
+/// A replay whose first events chunk is damaged has nothing to stand on: it says where the
+/// damage is and exits 2, scripted or not, instead of waiting for motions that cannot move.
+#[test]
+fn a_replay_of_a_trace_damaged_in_its_first_chunk_ends_with_the_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = input(tmp.path());
+    let trace = record(&input, tmp.path(), "a", 1, "full");
+    let first = {
+        let t = catar::recorder::open_trace(&trace).unwrap();
+        let e = t.index().iter().find(|e| e.kind == catar::trace::ChunkKind::Events).unwrap().clone();
+        e.offset + u64::from(e.len) / 2
+    };
+    let mut bytes = std::fs::read(&trace).unwrap();
+    bytes[first as usize] ^= 0x55;
+    let damaged = tmp.path().join("damaged.trace");
+    std::fs::write(&damaged, bytes).unwrap();
+    let script = tmp.path().join("s.cat");
+    std::fs::write(&script, "nodes\ncontinue\n").unwrap();
+    for how in [["--script", script.to_str().unwrap()], ["--headless", "--json"]] {
+        let out = common::catar()
+            .arg("replay")
+            .arg(&damaged)
+            .args(how)
+            .timeout(std::time::Duration::from_secs(60))
+            .output()
+            .unwrap();
+        let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert_eq!(out.status.code(), Some(2), "{how:?}: {all}");
+        assert!(all.contains("damaged.trace") && all.contains("damaged at byte"), "{how:?}: {all}");
+    }
+}
+
 #[test]
 fn the_sample_trace_still_opens() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("traces/rating-seed1-2000.trace");

@@ -123,6 +123,10 @@ pub fn run(
         r.print(&Event::Error { message, line: None });
         return r.until_end();
     }
+    // A replay that cannot start (its first chunk damaged) has said why: no word can run.
+    if r.end.is_some() {
+        return r.until_end();
+    }
     // The forms in force (with their numbers) come with the start: `ignore 1 …` needs them.
     if !replay && let Err(message) = r.wait(|e| matches!(e, Event::Started { .. })) {
         r.print(&Event::Error { message, line: None });

@@ -121,10 +121,14 @@ impl Replayer {
                 )
             }),
         });
-        let first = self.cursor.step_from(0);
-        match first {
+        match self.cursor.step_from(0) {
             Ok(first) => self.land(first, Position::Before, plain(Why::Start), None),
-            Err(e) => self.emit(Event::Error { message: e.to_string(), line: None }),
+            // Nothing to stand on (the first chunk is damaged): the replay ends here, as a run
+            // that failed on bad input, instead of waiting for motions that cannot move.
+            Err(e) => {
+                self.emit(Event::Failed { message: e.to_string(), code: 2 });
+                return;
+            }
         }
         // A client hanging up ends the replay, as `detach` does.
         while let Ok(c) = commands.recv() {
