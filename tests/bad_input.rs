@@ -189,6 +189,32 @@ fn database_of_another_input_is_refused_and_kept_intact() {
     assert_eq!(common::dump_db(&db), after_a);
 }
 
+/// A rerun halted at once on a complete database has read nothing and stored nothing new:
+/// conservation holds (the rows are there from the first run), the database is unchanged.
+#[test]
+fn a_rerun_halted_on_a_complete_database_keeps_conservation_and_the_rows() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = generated(&tmp, "in", 3);
+    let db = tmp.path().join("catar.db");
+    common::run(&input, &db, 1);
+    let first = common::dump_db(&db);
+    let script = tmp.path().join("halt.cat");
+    std::fs::write(&script, "halt\n").unwrap();
+    let out = common::catar()
+        .args(["run", "--segments", "1", "--input"])
+        .arg(&input)
+        .arg("--db")
+        .arg(&db)
+        .arg("--script")
+        .arg(&script)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("rows read before the halt, each stored"), "{stdout}");
+    assert_eq!(common::dump_db(&db), first);
+}
+
 #[test]
 fn rerun_on_the_same_input_and_database_changes_nothing() {
     let tmp = tempfile::tempdir().unwrap();

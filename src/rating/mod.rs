@@ -90,6 +90,10 @@ pub struct RunSummary {
     pub report: RunReport,
     /// The trace written, if the run was recorded.
     pub recording: Option<Recording>,
+    /// Rows the output tables held before the run (a rerun on the same database).
+    pub stored_before: u64,
+    /// Whether the run was halted before the end of its input.
+    pub halted: bool,
 }
 
 /// Why a rating run failed.
@@ -127,6 +131,19 @@ pub enum RatingError {
         /// Data rows read.
         rows: u64,
         /// Rows found in the output tables.
+        stored: u64,
+    },
+    /// Rows read before a halt went missing, or rows appeared from nowhere.
+    #[error(
+        "conservation broken: {rows} rows read before the halt, {before} stored before the run, but {stored} \
+         stored now in persistent, rejected and quarantine"
+    )]
+    HaltedConservation {
+        /// Data rows read.
+        rows: u64,
+        /// Rows in the output tables before the run.
+        before: u64,
+        /// Rows in them after it.
         stored: u64,
     },
 }
@@ -257,6 +274,7 @@ pub struct Prepared {
     progress: Option<ProgressBar>,
     pipeline: Pipeline,
     recorder: Option<Recorder>,
+    stored_before: u64,
 }
 
 /// Open and check everything a run needs.
@@ -298,7 +316,18 @@ fn prepare_checked(
         }
         None => None,
     };
-    Ok(Prepared { opts: opts.clone(), started, rating, sink, source, progress, pipeline, recorder })
+    let stored_before = sink.outcome()?.stored();
+    Ok(Prepared {
+        opts: opts.clone(),
+        started,
+        rating,
+        sink,
+        source,
+        progress,
+        pipeline,
+        recorder,
+        stored_before,
+    })
 }
 
 impl Prepared {
@@ -327,12 +356,19 @@ impl Prepared {
             p.finish_and_clear();
         }
         let outcome = self.sink.outcome()?;
-        let stored = outcome.persistent + outcome.rejected_total() + outcome.quarantine;
-        if stored != report.records {
-            return Err(RatingError::Conservation { rows: report.records, stored });
+        let stored = outcome.stored();
+        let (rows, before, halted) = (report.records, self.stored_before, self.opts.control.halted());
+        if halted {
+            // Every row read is stored whole, and a rerun's rows were maybe stored already: the
+            // database holds at least each, at most both.
+            if stored < rows.max(before) || stored > before + rows {
+                return Err(RatingError::HaltedConservation { rows, before, stored });
+            }
+        } else if stored != rows {
+            return Err(RatingError::Conservation { rows, stored });
         }
         let elapsed = self.started.elapsed();
-        Ok(RunSummary { cdrs: report.records, elapsed, outcome, report, recording })
+        Ok(RunSummary { cdrs: rows, elapsed, outcome, report, recording, stored_before: before, halted })
     }
 }
 
@@ -346,7 +382,7 @@ impl RunSummary {
         let cdrs = opts.input.join(input::CDRS);
         let reasons: Vec<String> = o.rejected.iter().map(|(r, n)| format!("{r} {n}")).collect();
         let reasons = if reasons.is_empty() { String::new() } else { format!("  ({})", reasons.join(", ")) };
-        let stored = o.persistent + o.rejected_total() + o.quarantine;
+        let stored = o.stored();
         let mut lines = vec![
             format!(
                 "rated {} CDRs from {} in {secs:.2} s ({rate:.0} CDR/s), {} segment(s) per stage",
@@ -357,7 +393,18 @@ impl RunSummary {
             format!("  {:<11} {:>9}", "PERSISTENT", o.persistent),
             format!("  {:<11} {:>9}{reasons}", "REJECTED", o.rejected_total()),
             format!("  {:<11} {:>9}", "QUARANTINE", o.quarantine),
-            format!("conservation: {} rows = {stored} stored: ok", self.cdrs),
+            match (self.halted, self.stored_before) {
+                (false, 0) => format!("conservation: {} rows = {stored} stored: ok", self.cdrs),
+                (false, before) => format!(
+                    "conservation: {} rows = {stored} stored ({before} by an earlier run): ok",
+                    self.cdrs
+                ),
+                (true, before) => format!(
+                    "conservation: {} rows read before the halt, each stored ({stored} stored, {before} \
+                     before this run): ok",
+                    self.cdrs
+                ),
+            },
             format!("database: {} ({} balances)", opts.db.display(), o.balances),
         ];
         let restarted: Vec<String> = (self.report.nodes.iter())

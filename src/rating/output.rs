@@ -153,6 +153,11 @@ impl Outcome {
     pub fn rejected_total(&self) -> u64 {
         self.rejected.iter().map(|(_, n)| n).sum()
     }
+
+    /// Rows in the three tables a data row can end in.
+    pub fn stored(&self) -> u64 {
+        self.persistent + self.rejected_total() + self.quarantine
+    }
 }
 
 /// The rating database as a pipeline sink.
