@@ -11,7 +11,7 @@ use crate::export::Format;
 use crate::rating::generate::{GenOptions, generate};
 use crate::rating::{RunOptions, RunSummary, run};
 use crate::recorder::{
-    Consolidation, Level, RecorderSettings, SettingsError, Trace, consolidate, open_trace,
+    Consolidation, Level, RecorderSettings, SettingsError, Trace, consolidate, open_run, open_trace,
 };
 use crate::script::{Script, ScriptError};
 use crate::session::Target;
@@ -50,6 +50,16 @@ fn record_settings(args: &RunArgs) -> Result<Option<(std::path::PathBuf, Recorde
 fn warn_if_cut(trace: &Trace, path: &std::path::Path) {
     if !trace.complete() {
         eprintln!("catar: warning: {} has no footer (cut short?); using what it holds", path.display());
+    }
+}
+
+/// Say which run of a trace holding several is read (a replay or a query reads one).
+fn say_run(path: &std::path::Path, run: usize, runs: usize) {
+    if runs > 1 {
+        eprintln!(
+            "catar: {} holds {runs} runs (appended with ACCUMULATE): reading run {run} (--run N for another)",
+            path.display()
+        );
     }
 }
 
@@ -144,8 +154,11 @@ fn diff(args: &DiffArgs) -> i32 {
 }
 
 fn query(args: &QueryArgs) -> i32 {
-    let mut trace = match open_trace(&args.trace) {
-        Ok(t) => t,
+    let mut trace = match open_run(&args.trace, args.run) {
+        Ok((t, run, runs)) => {
+            say_run(&args.trace, run, runs);
+            t
+        }
         Err(e) => return fail(&e, 2),
     };
     warn_if_cut(&trace, &args.trace);
@@ -343,13 +356,17 @@ fn replay(args: &ReplayArgs) -> i32 {
     let mut title = format!("replay {}", args.trace.display());
     // As export, diff and query say it (the session says what else is wrong with the file);
     // the TUI's title too, as its screen hides stderr.
-    if let Ok(trace) = open_trace(&args.trace) {
+    if let Ok((trace, run, runs)) = open_run(&args.trace, args.run) {
         warn_if_cut(&trace, &args.trace);
+        say_run(&args.trace, run, runs);
+        if runs > 1 {
+            title.push_str(&format!(" (run {run} of {runs})"));
+        }
         if !trace.complete() {
             title.push_str(" (cut short: no footer)");
         }
     }
-    drive(&args.debug, &title, |_, _| Ok(Target::Replay(args.trace.clone())))
+    drive(&args.debug, &title, |_, _| Ok(Target::Replay(args.trace.clone(), args.run)))
 }
 
 /// The form the demo starts with: stop at the first WIFE arrival.

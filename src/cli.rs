@@ -41,6 +41,10 @@ pub enum Command {
 pub struct ReplayArgs {
     /// The trace file.
     pub trace: PathBuf,
+    /// Which run of a trace several runs were appended to (order ACCUMULATE), from 1; the
+    /// last by default.
+    #[arg(long)]
+    pub run: Option<usize>,
     /// How the replay is driven.
     #[command(flatten)]
     pub debug: DebugArgs,
@@ -75,6 +79,10 @@ pub struct QueryArgs {
     /// NAME=VALUE: reg_id or any context (EVENT_ID, IMSI, SUBSCRIBER …).
     #[arg(long)]
     pub id: String,
+    /// Which run of a trace several runs were appended to (order ACCUMULATE), from 1; the
+    /// last by default.
+    #[arg(long)]
+    pub run: Option<usize>,
     /// The format.
     #[arg(long, value_enum, default_value = "text")]
     pub format: QueryFormat,

@@ -422,6 +422,88 @@ fn accumulate_appends_a_second_run_to_the_same_trace() {
     assert_eq!(twice, 2 * once, "the second run's chunks follow the first's");
 }
 
+/// Runs appended to one trace each number their steps from the start: a replay and a query
+/// read one run (the last, or `--run N`), never the two as one; a run of another level or
+/// pipeline is not appended at all.
+#[test]
+fn a_replay_and_a_query_read_one_run_of_an_accumulated_trace() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = input(tmp.path());
+    let config = tmp.path().join("acc.toml");
+    std::fs::write(&config, "[recorder]\norder = \"ACCUMULATE\"\nlevel = \"full\"\n").unwrap();
+    let trace = tmp.path().join("acc.trace");
+    let append = |db: &str, segments: &str| {
+        run_traced(&input, &tmp.path().join(db), &trace)
+            .args(["--segments", segments, "--record-config"])
+            .arg(&config)
+            .output()
+            .unwrap()
+    };
+    assert!(append("1.db", "1").status.success());
+    assert!(append("2.db", "1").status.success());
+    let single = record(&input, tmp.path(), "single", 1, "full");
+    assert_eq!(catar::recorder::runs(&catar::recorder::open_trace(&trace).unwrap()).len(), 2);
+    assert_eq!(catar::recorder::runs(&catar::recorder::open_trace(&single).unwrap()), [0]);
+
+    // A breakpoint on REG's first statement stops once a tick: as often as in one run.
+    let form = tmp.path().join("break.toml");
+    std::fs::write(&form, "statement = \"charge\"\nnodes = \"REG\"\n").unwrap();
+    let stops = |trace: &Path, run: &[&str]| {
+        let out = common::catar()
+            .arg("replay")
+            .arg(trace)
+            .args(run)
+            .args(["--headless", "--json", "--form"])
+            .arg(&form)
+            .timeout(std::time::Duration::from_secs(120))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        let n = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| l.contains(r#""event":"stopped""#))
+            .count();
+        (n, stderr)
+    };
+    let (once, quiet) = stops(&single, &[]);
+    assert!(once > 1 && quiet.is_empty(), "{once} stops: {quiet}");
+    let (last, said) = stops(&trace, &[]);
+    assert_eq!(last, once, "{said}");
+    assert!(said.contains("holds 2 runs") && said.contains("reading run 2"), "{said}");
+    assert_eq!(stops(&trace, &["--run", "1"]).0, once);
+
+    // A query follows a record through one run.
+    let query = |trace: &Path, run: &[&str]| {
+        common::catar()
+            .arg("query")
+            .arg(trace)
+            .args(["--id", "reg_id=27", "--format", "json"])
+            .args(run)
+            .output()
+            .unwrap()
+    };
+    let touches = |out: &std::process::Output| {
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["touches"].as_array().map(Vec::len)
+    };
+    let (one, appended) = (query(&single, &[]), query(&trace, &["--run", "1"]));
+    assert!(touches(&one).is_some_and(|n| n > 0), "{}", String::from_utf8_lossy(&one.stdout));
+    assert_eq!(touches(&appended), touches(&one));
+    let none = query(&trace, &["--run", "3"]);
+    assert_eq!(none.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&none.stderr).contains("holds 2 run(s)"));
+
+    // Another pipeline (two segments) is refused, the trace kept as it was.
+    let before = std::fs::read(&trace).unwrap();
+    let refused = append("3.db", "2");
+    assert_eq!(refused.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("cannot append to trace file") && stderr.contains("acc.trace"), "{stderr}");
+    assert_eq!(std::fs::read(&trace).unwrap(), before);
+    assert!(!tmp.path().join("3.db").exists(), "refused before the database is made");
+}
+
 #[test]
 fn a_trace_path_that_cannot_be_written_is_bad_input() {
     let tmp = tempfile::tempdir().unwrap();

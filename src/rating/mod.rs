@@ -252,10 +252,15 @@ fn check_recording(
     } else {
         None
     };
-    match problem {
-        Some(why) => Err(RatingError::Setting(format!("cannot write the trace {}: {why}", path.display()))),
-        None => Ok(()),
+    if let Some(why) = problem {
+        return Err(RatingError::Setting(format!("cannot write the trace {}: {why}", path.display())));
     }
+    // Before the database is made: a run that cannot be appended changes nothing.
+    if settings.order == crate::recorder::Order::Accumulate {
+        let header = crate::recorder::TraceHeader::of(pipeline, settings);
+        crate::recorder::check_append(path, &header).map_err(RatingError::TraceOpen)?;
+    }
+    Ok(())
 }
 
 /// Rate an input directory into a database, with `hooks` attached to every node.

@@ -38,6 +38,17 @@ pub struct TraceHeader {
     pub settings: RecorderSettings,
 }
 
+impl TraceHeader {
+    /// The header of a trace recording `pipeline` with `settings`.
+    pub fn of(pipeline: &Pipeline, settings: &RecorderSettings) -> TraceHeader {
+        TraceHeader {
+            events_version: EVENTS_VERSION,
+            pipeline: PipelineDesc::of(pipeline),
+            settings: settings.clone(),
+        }
+    }
+}
+
 /// How much the recorder writes (SPEC §4).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

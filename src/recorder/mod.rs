@@ -7,6 +7,7 @@ mod event;
 mod hook;
 mod keys;
 mod out;
+mod runs;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -23,6 +24,7 @@ pub use event::{
 };
 use hook::{Flush, Keying, NodeRecorder};
 pub use keys::ChunkKeys;
+pub use runs::{check_append, open_run, runs};
 
 use crate::engine::{HookFactory, NoHook, NodeId, Pipeline, StepHook};
 use crate::trace::{ChunkKind, TraceError, TraceReader, TraceWriter};
@@ -117,14 +119,13 @@ impl Recorder {
         pipeline: &Pipeline,
         settings: RecorderSettings,
     ) -> Result<Recorder, TraceError> {
-        let header = TraceHeader {
-            events_version: EVENTS_VERSION,
-            pipeline: PipelineDesc::of(pipeline),
-            settings: settings.clone(),
-        };
+        let header = TraceHeader::of(pipeline, &settings);
         let mut writer = match settings.order {
             Order::Truncate => TraceWriter::<TraceHeader, Chunk>::create(path, &header)?,
-            Order::Accumulate => TraceWriter::<TraceHeader, Chunk>::append_to(path, &header)?,
+            Order::Accumulate => {
+                runs::check_append(path, &header)?;
+                TraceWriter::<TraceHeader, Chunk>::append_to(path, &header)?
+            }
         };
         let (tx, rx) = bounded::<Flush>(QUEUE);
         let thread = std::thread::Builder::new()

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use rustc_hash::FxHashMap;
 
 use crate::model::Record;
-use crate::recorder::{Chunk, Event, Level, PipelineDesc, Step, Trace, open_trace, read_events};
+use crate::recorder::{Chunk, Event, Level, PipelineDesc, Step, Trace, open_run, read_events};
 use crate::trace::{ChunkKind, ChunkMeta, TraceError};
 use crate::tracer::stage_name;
 
@@ -129,9 +129,14 @@ pub struct Cursor {
 }
 
 impl Cursor {
-    /// Open a trace at its start (before the first recorded step).
+    /// Open a trace (its last run) at its start (before the first recorded step).
     pub fn open(path: &Path) -> Result<Cursor, TraceError> {
-        Ok(Cursor::new(open_trace(path)?))
+        Cursor::open_run(path, None)
+    }
+
+    /// Open run `run` of a trace (from 1; the last when `None`) at its start.
+    pub fn open_run(path: &Path, run: Option<usize>) -> Result<Cursor, TraceError> {
+        Ok(Cursor::new(open_run(path, run)?.0))
     }
 
     /// A cursor over an open trace, at its start.

@@ -23,8 +23,8 @@ use crate::tracer::{FormError, TraceForm};
 pub enum Target {
     /// A live run.
     Live(Debuggee),
-    /// A trace to replay.
-    Replay(PathBuf),
+    /// A trace to replay: the file, and which of its runs (the last when `None`).
+    Replay(PathBuf, Option<usize>),
 }
 
 impl Target {
@@ -32,7 +32,7 @@ impl Target {
     pub fn desc(&self) -> Result<Arc<PipelineDesc>, String> {
         match self {
             Target::Live(d) => Ok(d.desc.clone()),
-            Target::Replay(path) => crate::recorder::open_trace(path)
+            Target::Replay(path, _) => crate::recorder::open_trace(path)
                 .map(|t| Arc::new(t.header().pipeline.clone()))
                 .map_err(|e| e.to_string()),
         }
@@ -40,14 +40,14 @@ impl Target {
 
     /// True for a replay.
     pub fn is_replay(&self) -> bool {
-        matches!(self, Target::Replay(_))
+        matches!(self, Target::Replay(..))
     }
 
     /// Start the session with these forms.
     pub fn start(self, forms: Vec<(TraceForm, String)>) -> Result<Session, String> {
         match self {
             Target::Live(d) => Session::live(d, forms).map_err(|e| e.to_string()),
-            Target::Replay(path) => Session::replay(&path, forms).map_err(|e| e.to_string()),
+            Target::Replay(path, run) => Session::replay_run(&path, run, forms).map_err(|e| e.to_string()),
         }
     }
 }
@@ -93,9 +93,18 @@ impl Session {
         live::start(debuggee, forms)
     }
 
-    /// Replay a recorded trace with these forms, starting before its first step.
+    /// Replay a recorded trace (its last run) with these forms, starting before its first step.
     pub fn replay(trace: &Path, forms: Vec<(TraceForm, String)>) -> Result<Session, ReplayError> {
-        replay::start(trace, forms)
+        replay::start(trace, None, forms)
+    }
+
+    /// Replay run `run` (from 1; the last when `None`) of a trace runs were appended to.
+    pub fn replay_run(
+        trace: &Path,
+        run: Option<usize>,
+        forms: Vec<(TraceForm, String)>,
+    ) -> Result<Session, ReplayError> {
+        replay::start(trace, run, forms)
     }
 
     fn new(commands: Sender<Command>, events: Receiver<Event>, thread: JoinHandle<()>) -> Session {
@@ -233,12 +242,19 @@ pub fn resolve_node(
 /// Read a record's history from a trace in a thread of its own (a long trace takes a while, and
 /// the session must keep answering meanwhile); the answer, or the error, comes as an event.
 /// `written` is false while a live run still writes the trace.
-fn read_history(path: PathBuf, id: String, events: Sender<Event>, written: bool) -> Result<(), String> {
+fn read_history(
+    path: PathBuf,
+    run: Option<usize>,
+    id: String,
+    events: Sender<Event>,
+    written: bool,
+) -> Result<(), String> {
     std::thread::Builder::new()
         .name("history".into())
         .spawn(move || {
             let origin = path.display().to_string();
-            let answer = crate::recorder::open_trace(&path)
+            let answer = crate::recorder::open_run(&path, run)
+                .map(|(t, _, _)| t)
                 .map_err(|e| match written {
                     true => e.to_string(),
                     // The recorder's writer buffers: early in a run the header may not be

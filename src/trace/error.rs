@@ -79,6 +79,24 @@ pub enum TraceError {
         /// How many chunks the file has.
         count: usize,
     },
+    /// A run cannot be appended to the file (ACCUMULATE): it records another pipeline or level.
+    #[error("cannot append to trace file {}: {reason}", path.display())]
+    Append {
+        /// The trace file.
+        path: PathBuf,
+        /// What differs.
+        reason: String,
+    },
+    /// A run number past the runs the file holds was asked for.
+    #[error("trace file {} holds {count} run(s) (runs are appended with order = \"ACCUMULATE\"); there is no run {run}", path.display())]
+    NoRun {
+        /// The trace file.
+        path: PathBuf,
+        /// The run asked for (from 1).
+        run: usize,
+        /// How many runs the file holds.
+        count: usize,
+    },
 }
 
 impl TraceError {

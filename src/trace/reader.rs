@@ -49,6 +49,14 @@ impl<H: DeserializeOwned, C: DeserializeOwned> TraceReader<H, C> {
         &self.layout.index
     }
 
+    /// Read only the chunks `range` of [`index`](Self::index) from now on (one run of a trace
+    /// several runs were appended to): indices count from its start.
+    pub fn keep(&mut self, range: std::ops::Range<usize>) {
+        let end = range.end.min(self.layout.index.len());
+        self.layout.index.truncate(end);
+        self.layout.index.drain(..range.start.min(end));
+    }
+
     /// Whether the file ends with a whole footer, i.e. its writer finished. A file without one
     /// was cut or is still being written.
     pub fn complete(&self) -> bool {

@@ -245,7 +245,7 @@ impl Controller {
                  record's history needs --level full"
             ));
         }
-        super::read_history(path, id, self.events.clone(), self.finished)
+        super::read_history(path, None, id, self.events.clone(), self.finished)
     }
 
     /// A node by name: a node name, or a stage name when one of its nodes is meant (its only

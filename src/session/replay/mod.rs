@@ -36,8 +36,12 @@ pub enum ReplayError {
 }
 
 /// Open the trace, check the forms against its pipeline and start serving.
-pub(super) fn start(path: &Path, forms: Vec<(TraceForm, String)>) -> Result<Session, ReplayError> {
-    let cursor = Cursor::open(path)?;
+pub(super) fn start(
+    path: &Path,
+    run: Option<usize>,
+    forms: Vec<(TraceForm, String)>,
+) -> Result<Session, ReplayError> {
+    let cursor = Cursor::open_run(path, run)?;
     let desc = cursor.desc().clone();
     let mut compiled = Vec::new();
     for (i, (f, origin)) in forms.iter().enumerate() {
@@ -52,6 +56,7 @@ pub(super) fn start(path: &Path, forms: Vec<(TraceForm, String)>) -> Result<Sess
         cursor,
         desc,
         path: path.to_path_buf(),
+        run,
         next_form: compiled.len() as u32 + 1,
         forms: compiled,
         events,
@@ -93,6 +98,8 @@ struct Replayer {
     cursor: Cursor,
     desc: Arc<PipelineDesc>,
     path: PathBuf,
+    /// The run of the trace replayed (the last when `None`).
+    run: Option<usize>,
     forms: Vec<Arc<CompiledForm>>,
     next_form: u32,
     events: Sender<Event>,
@@ -247,7 +254,9 @@ impl Replayer {
                 let s = self.snapshot().map_err(trace)?;
                 self.emit(Event::Snapshot(s));
             }
-            Command::History { id } => super::read_history(self.path.clone(), id, self.events.clone(), true)?,
+            Command::History { id } => {
+                super::read_history(self.path.clone(), self.run, id, self.events.clone(), true)?
+            }
         }
         Ok(())
     }
