@@ -64,7 +64,7 @@ fn big_app() -> App {
                 node: n.clone(),
                 state: NodeState::Running,
                 steps: t * 100 + i as u64,
-                records: t * t * 1000 + i as u64,
+                records: Some(t * t * 1000 + i as u64),
                 restarts: 0,
                 pseudo_time: Some(jiff::Timestamp::from_second(1_700_000_000 + t as i64).unwrap()),
                 traced: true,

@@ -490,7 +490,7 @@ fn a_frozen_rate_segment_blocks_reg_and_starves_dis_without_deadlock() {
     let Event::Snapshot(snap) = run.wait("snapshot", |e| matches!(e, Event::Snapshot(_))) else {
         unreachable!()
     };
-    let read: u64 = snap.nodes.iter().filter(|n| n.node.starts_with("REG")).map(|n| n.records).sum();
+    let read: u64 = snap.nodes.iter().filter(|n| n.node.starts_with("REG")).filter_map(|n| n.records).sum();
     assert!(read < 15_000, "REG read {read} of 20000 records while RATE/1 was frozen");
     // The form goes first: released, RATE/1 would meet the next tick's WIFE arrival.
     run.session.send(Command::DeleteForm { id: 1 });

@@ -52,7 +52,7 @@ fn view(node: &str, state: NodeState, steps: u64, records: u64, cabinets: Vec<Ca
         node: node.into(),
         state,
         steps,
-        records,
+        records: Some(records),
         pseudo_time: Some("2026-01-23T01:39:21Z".parse().unwrap()),
         restarts: 0,
         traced: true,

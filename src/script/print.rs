@@ -118,9 +118,11 @@ fn state_text(s: &NodeState) -> String {
 }
 
 fn node_line(n: &NodeView) -> String {
-    let time = n.pseudo_time.map(|t| t.to_string()).unwrap_or_default();
+    // To the second, as a trace keeps it: the column stays aligned, live or replayed.
+    let time = n.pseudo_time.map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()).unwrap_or_default();
+    let records = n.records.map_or_else(|| "-".to_string(), |r| r.to_string());
     let traced = if n.traced { "" } else { " (untraced)" };
-    format!("{:<10} {:>9} {:>9}  {:<20}  {}{traced}", n.node, n.steps, n.records, time, state_text(&n.state))
+    format!("{:<10} {:>9} {:>9}  {:<20}  {}{traced}", n.node, n.steps, records, time, state_text(&n.state))
 }
 
 fn rows_text(r: &Rows) -> String {
@@ -137,4 +139,33 @@ fn rows_text(r: &Rows) -> String {
         lines.push(format!("  {} #{} {}: {}", row.table, row.reg_id, row.cabinet, values.join(" ")));
     }
     lines.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view(records: Option<u64>) -> NodeView {
+        NodeView {
+            node: "RATE/0".into(),
+            state: NodeState::Done,
+            steps: 12,
+            records,
+            pseudo_time: Some("2026-01-20T06:37:26.25Z".parse().unwrap()),
+            restarts: 0,
+            traced: true,
+            stop: None,
+            cabinets: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_node_line_keeps_its_columns_live_and_replayed() {
+        let live = node_line(&view(Some(5000)));
+        let replayed = node_line(&view(None));
+        assert!(live.contains(" 5000  2026-01-20T06:37:26Z "), "{live}");
+        // A replay counts no records: a dash, not a zero that reads as none received.
+        assert!(replayed.contains(" -  2026-01-20T06:37:26Z "), "{replayed}");
+        assert_eq!(live.find("done"), replayed.find("done"));
+    }
 }

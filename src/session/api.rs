@@ -168,8 +168,8 @@ pub struct NodeView {
     pub state: NodeState,
     /// Statements executed.
     pub steps: u64,
-    /// Records received.
-    pub records: u64,
+    /// Records received; `None` in a replay (a trace does not count them).
+    pub records: Option<u64>,
     /// Its pseudo-clock.
     pub pseudo_time: Option<Timestamp>,
     /// Times it failed and restarted.

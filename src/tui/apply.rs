@@ -181,21 +181,23 @@ impl App {
         self.forms = s.forms;
         for view in s.nodes {
             let Some(row) = self.nodes.iter_mut().find(|n| n.name == view.node) else { continue };
+            // A replay counts no records: its nodes show no rate.
+            let records = view.records.unwrap_or(0);
             // Two snapshots taken in at once would make a rate of nothing over no time.
             match row.sampled {
-                Some((records, then)) if at.saturating_sub(then) >= MIN_SAMPLE => {
+                Some((before, then)) if at.saturating_sub(then) >= MIN_SAMPLE => {
                     let dt = at.saturating_sub(then).as_secs_f64();
-                    row.rates.push_back((view.records.saturating_sub(records) as f64 / dt) as u64);
+                    row.rates.push_back((records.saturating_sub(before) as f64 / dt) as u64);
                     if row.rates.len() > RATE_SAMPLES {
                         row.rates.pop_front();
                     }
-                    row.sampled = Some((view.records, at));
+                    row.sampled = Some((records, at));
                 }
                 Some(_) => {}
-                None => row.sampled = Some((view.records, at)),
+                None => row.sampled = Some((records, at)),
             }
             row.steps = view.steps;
-            row.records = view.records;
+            row.records = records;
             row.pseudo_time = view.pseudo_time;
             row.restarts = view.restarts;
             row.traced = view.traced;

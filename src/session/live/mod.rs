@@ -220,7 +220,7 @@ impl Controller {
                 node: g.node.name.clone(),
                 state: self.state_of(g, &frozen[i]),
                 steps: g.steps,
-                records: g.records,
+                records: Some(g.records),
                 // A frozen node's clock is where it stopped; a running one's, at its last tick.
                 restarts: g.restarts,
                 pseudo_time: match &frozen[i] {

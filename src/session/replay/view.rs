@@ -79,7 +79,7 @@ impl Replayer {
                 node: name,
                 state,
                 steps: last.map_or(0, |m| m.node_step + 1),
-                records: 0,
+                records: None,
                 restarts,
                 pseudo_time: last
                     .and_then(|m| (m.time != 0).then(|| jiff::Timestamp::from_second(m.time).ok()).flatten()),
