@@ -120,6 +120,10 @@ fn a_key_finds_every_record_that_carries_it() {
     let ended: u64 =
         h["metrics"]["records_per_cabinet"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
     assert_eq!(ended as usize, rows, "every record ends somewhere");
+    // Each node passes a record through its cabinets within the tick it arrives in: no
+    // pseudo-time goes by in any of them, however far the clock moves during that tick.
+    let seconds = h["metrics"]["seconds_in_cabinet"].as_object().unwrap();
+    assert!(!seconds.is_empty() && seconds.values().all(|s| s.as_i64() == Some(0)), "{seconds:?}");
 
     // As text, a value many records share names the first ten of them.
     let out = catar().arg("query").arg(&trace).args(["--id", "SERVICE=VOICE"]).assert().success();

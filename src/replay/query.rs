@@ -578,20 +578,32 @@ impl<'a> Follow<'a> {
 }
 
 /// Pseudo-seconds spent in each cabinet, from the touches that stand (an undone attempt's
-/// moves never happened, and its clock was rewound with it).
+/// moves never happened, and its clock was rewound with it). A node's clock moves within a
+/// tick as its statements read the window's event times (a tick's first steps still show the
+/// clock of the tick before), so a move is timed by its tick: the latest clock the record's
+/// steps in that tick show. A record in and out of a cabinet within one tick spent 0 s there.
 fn seconds_in_cabinet(touches: &[Touch]) -> IndexMap<String, i64> {
+    let standing = || touches.iter().filter(|t| t.undone.is_none());
+    let mut tick_time: FxHashMap<(&str, u64, u64), Timestamp> = FxHashMap::default();
+    for t in standing() {
+        if let Some(now) = t.pseudo_time {
+            let at = tick_time.entry((t.node.as_str(), t.reg_id, t.tick)).or_insert(now);
+            *at = (*at).max(now);
+        }
+    }
+    let time = |t: &Touch| tick_time.get(&(t.node.as_str(), t.reg_id, t.tick)).copied();
     let mut seconds: IndexMap<String, i64> = IndexMap::new();
     let mut entered: FxHashMap<(&str, u64), (&str, Option<Timestamp>)> = FxHashMap::default();
-    for t in touches.iter().filter(|t| t.undone.is_none() && t.before != t.after) {
+    for t in standing().filter(|t| t.before != t.after) {
         let key = (t.node.as_str(), t.reg_id);
         // A node's clock reads 0 (no time) until its first event: no span from there.
         if let Some((cabinet, Some(since))) = entered.remove(&key)
-            && let Some(now) = t.pseudo_time
+            && let Some(now) = time(t)
         {
             *seconds.entry(cabinet.to_string()).or_default() += now.as_second() - since.as_second();
         }
         if !t.after.is_empty() {
-            entered.insert(key, (t.after.as_str(), t.pseudo_time));
+            entered.insert(key, (t.after.as_str(), time(t)));
         }
     }
     seconds
