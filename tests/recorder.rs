@@ -231,6 +231,29 @@ fn a_replay_of_a_trace_damaged_in_its_first_chunk_ends_with_the_error() {
     }
 }
 
+/// A trace cut before its first step has nothing to replay, and says so (no stop at a step
+/// that is not there).
+#[test]
+fn a_replay_of_a_trace_cut_before_its_first_step_says_it_holds_none() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = input(tmp.path());
+    let trace = record(&input, tmp.path(), "a", 1, "full");
+    let first = catar::recorder::open_trace(&trace).unwrap().index()[0].offset;
+    let cut = tmp.path().join("cut.trace");
+    std::fs::write(&cut, &std::fs::read(&trace).unwrap()[..first as usize + 5]).unwrap();
+    let out = common::catar()
+        .arg("replay")
+        .arg(&cut)
+        .arg("--headless")
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("cut.trace holds no recorded step: nothing to replay"), "{stdout}");
+    assert!(!stdout.contains("stop:"), "{stdout}");
+}
+
 #[test]
 fn the_sample_trace_still_opens() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("traces/rating-seed1-2000.trace");

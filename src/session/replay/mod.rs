@@ -129,7 +129,24 @@ impl Replayer {
             }),
         });
         match self.cursor.step_from(0) {
-            Ok(first) => self.land(first, Position::Before, plain(Why::Start), None),
+            Ok(Some(first)) => self.land(Some(first), Position::Before, plain(Why::Start), None),
+            // Nothing to stop at: say so rather than stop at a step that is not there.
+            Ok(None) => {
+                let cut =
+                    if self.cursor.complete() { "" } else { " (the file was cut before its first step)" };
+                self.emit(Event::Finished(Finished {
+                    records: 0,
+                    halted: false,
+                    seconds: self.started.elapsed().as_secs_f64(),
+                    summary: vec![format!(
+                        "{} holds no recorded step: nothing to replay{cut}",
+                        self.path.display()
+                    )],
+                    trace: Some(self.path.display().to_string()),
+                    cabinets: Vec::new(),
+                }));
+                return;
+            }
             // Nothing to stand on (the first chunk is damaged): the replay ends here, as a run
             // that failed on bad input, instead of waiting for motions that cannot move.
             Err(e) => {
