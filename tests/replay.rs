@@ -453,11 +453,13 @@ fn motions_land_where_asked() {
         );
         assert_eq!(c.released(), Some(Release::Goto));
     }
-    // goto time T: the first step (in global order) at pseudo-time T or later.
+    // goto time T: after the first step (in global order) that brings its node to T or later,
+    // so the stop reads T or later.
     let t = steps[steps.len() * 2 / 3].3;
     let s = c.ask(Command::GotoTime { time: jiff::Timestamp::from_second(t).unwrap() });
     let want = steps.iter().find(|s| s.3 >= t).unwrap();
-    assert_eq!((s.global_step, s.node.clone()), (want.0, want.1.clone()));
+    assert_eq!((s.global_step, s.node.clone(), s.at), (want.0, want.1.clone(), Position::After));
+    assert!(s.pseudo_time.is_some_and(|p| p.as_second() >= t), "{s:?}");
     // Past the end: after the last step; back 1 from there: before it.
     let end = c.ask(Command::Goto { step: u64::MAX });
     let last = steps.last().unwrap();

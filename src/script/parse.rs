@@ -77,7 +77,8 @@ pub enum Word {
         /// The global step number.
         step: u64,
     },
-    /// `goto time T` (replay): before the first step at pseudo-time T (RFC 3339) or later.
+    /// `goto time T` (replay): after the first step that brings a node's pseudo-time to T
+    /// (RFC 3339) or later.
     GotoTime {
         /// The pseudo-time.
         time: jiff::Timestamp,

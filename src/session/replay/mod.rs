@@ -236,11 +236,13 @@ impl Replayer {
             }
             Command::Goto { step } => {
                 let m = self.cursor.step_from(step).map_err(trace)?;
-                self.goto(m, Why::Goto).map_err(trace)?;
+                self.goto(m, Position::Before, Why::Goto).map_err(trace)?;
             }
             Command::GotoTime { time } => {
+                // After the step that brings the clock to T: the stop reads T or later (before
+                // it, the clock still reads the time the step moved on from).
                 let m = self.cursor.step_at_time(time.as_second()).map_err(trace)?;
-                self.goto(m, Why::Goto).map_err(trace)?;
+                self.goto(m, Position::After, Why::Goto).map_err(trace)?;
             }
             Command::ReverseContinue => self.reverse().map_err(trace)?,
             Command::When => {

@@ -248,9 +248,9 @@ impl Replayer {
         self.seed()
     }
 
-    pub(super) fn goto(&mut self, m: Option<Mark>, why: Why) -> Result<(), TraceError> {
+    pub(super) fn goto(&mut self, m: Option<Mark>, at: Position, why: Why) -> Result<(), TraceError> {
         match m {
-            Some(m) => self.land(Some(m), Position::Before, plain(why), Some(Release::Goto)),
+            Some(m) => self.land(Some(m), at, plain(why), Some(Release::Goto)),
             None => {
                 let end = self.cursor.end()?;
                 let last = self.cursor.step_before(end, None)?;
