@@ -406,11 +406,23 @@ fn the_command_line_takes_script_words_with_history_and_completion() {
     assert!(app.key(code(KeyCode::Enter), area).is_empty());
     assert!(app.prompt.as_ref().unwrap().error.as_ref().unwrap().contains("stpe"));
     assert!(screen(&app, 80, 24).contains("stpe"));
-    app.key(code(KeyCode::Esc), area);
-    // History walks back to the earlier lines.
+    // Selected: a new line typed over it replaces it, and `:` (the habit of opening the
+    // command line) starts an empty one rather than joining the failed text.
+    typed(&mut app, "step", area);
+    assert_eq!(app.prompt.as_ref().unwrap().input.lines().join(""), "step");
+    assert!(app.key(code(KeyCode::Enter), area).len() == 1);
     app.key(key(':'), area);
-    app.key(code(KeyCode::Up), area);
-    app.key(code(KeyCode::Up), area);
+    typed(&mut app, "stpe", area);
+    app.key(code(KeyCode::Enter), area);
+    app.key(key(':'), area);
+    let p = app.prompt.as_ref().unwrap();
+    assert_eq!((p.input.lines().join(""), p.error.is_none()), (String::new(), true));
+    app.key(code(KeyCode::Esc), area);
+    // History walks back to the earlier lines: stpe, step, stpe, step 2.
+    app.key(key(':'), area);
+    for _ in 0..4 {
+        app.key(code(KeyCode::Up), area);
+    }
     assert_eq!(app.key(code(KeyCode::Enter), area), vec![Command::Step { node: "RATE/1".into(), count: 2 }]);
     app.key(key(':'), area);
     typed(&mut app, "inquire RATE/1 where SERVICE = 'VOICE'", area);

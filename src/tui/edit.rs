@@ -1,7 +1,7 @@
 //! Typing: the trace form editor and the prompt line (a command in script words, or a
 //! filter), with the session commands they lead to.
 
-use ratatui::crossterm::event::KeyEvent;
+use ratatui::crossterm::event::{KeyCode, KeyEvent};
 use ratatui_textarea::TextArea;
 
 use super::complete::complete;
@@ -137,6 +137,12 @@ impl App {
                     PromptKind::Filter(pane) => self.set_filter(pane, text.trim()),
                 };
             }
+            // `:` over a failed line, still selected, is the habit of opening a new command
+            // line: start one, rather than type `:` into the old one's place.
+            _ if key.code == KeyCode::Char(':') && p.error.is_some() && p.input.is_selecting() => {
+                p.input = line_area("");
+                p.error = None;
+            }
             _ => {
                 p.input.input(key);
                 p.completions.clear();
@@ -206,9 +212,11 @@ impl App {
                 self.prompt = None;
                 return Vec::new();
             }
+            // Kept to fix, selected: typing a new line replaces it, an arrow key edits it.
             Err(e) => {
                 if let Some(p) = &mut self.prompt {
                     p.error = Some(e.to_string());
+                    p.input.select_all();
                 }
                 return Vec::new();
             }
