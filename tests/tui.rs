@@ -677,9 +677,13 @@ fn the_form_editor_checks_before_it_sends() {
     assert!(app.key(ctrl('n'), area).is_empty());
     assert!(app.editor.as_ref().unwrap().error.as_ref().unwrap().contains("unsaved"));
     assert_eq!(app.editor.as_ref().unwrap().form, Some(1));
-    // Esc drops them; a new form that parses is sent once (a second ctrl-s while it is on its
-    // way sends nothing); the session's answer closes the editor.
+    // Nor by one esc: it asks, a second drops them; a new form that parses is sent once (a
+    // second ctrl-s while it is on its way sends nothing); the session's answer closes the
+    // editor.
     app.key(code(KeyCode::Esc), area);
+    assert!(app.editor.as_ref().unwrap().error.as_ref().unwrap().contains("esc again drops them"));
+    app.key(code(KeyCode::Esc), area);
+    assert!(app.editor.is_none());
     app.key(key('f'), area);
     app.key(ctrl('n'), area);
     assert_eq!(app.editor.as_ref().unwrap().form, None);

@@ -33,6 +33,7 @@ impl App {
             error: None,
             pending: false,
             confirm_delete: false,
+            confirm_close: false,
         });
     }
 
@@ -44,8 +45,14 @@ impl App {
         let at = editor.form.and_then(|id| ids.iter().position(|&i| i == id)).unwrap_or(ids.len());
         let action = action_for(key, Scope::Editor);
         let confirm_delete = std::mem::take(&mut editor.confirm_delete);
+        let confirm_close = std::mem::take(&mut editor.confirm_close);
         let unsaved = "unsaved edits: ctrl-s applies them, esc drops them";
         match action {
+            // Edits are not dropped by one key: asked once, as a delete is.
+            Some(Action::Close) if editor.dirty() && !confirm_close => {
+                editor.confirm_close = true;
+                editor.error = Some("unsaved edits: esc again drops them, ctrl-s applies them".into());
+            }
             Some(Action::Close) => self.editor = None,
             // An apply is on its way: a second would add the form twice.
             Some(Action::Save) if editor.pending => {}

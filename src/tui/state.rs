@@ -240,6 +240,8 @@ pub struct FormEditor {
     pub original: String,
     /// Ctrl-D was pressed once: the next one deletes the form.
     pub confirm_delete: bool,
+    /// Esc was pressed once over unsaved edits: the next one drops them.
+    pub confirm_close: bool,
     /// Why the last apply failed.
     pub error: Option<String>,
     /// Waiting for the session to accept an apply.
