@@ -430,7 +430,9 @@ fn demo_tui(dir: &std::path::Path) -> i32 {
         Err(e) => return fail(&e, 1),
     };
     let mut opts = RunOptions::new(dir, dir.join("demo.db"));
-    opts.record = Some((dir.join("demo.trace"), RecorderSettings::default()));
+    // At full level, so that `H` (a record's history) has the records' changes to show.
+    let settings = RecorderSettings { level: Level::Full, ..RecorderSettings::default() };
+    opts.record = Some((dir.join("demo.trace"), settings));
     match crate::rating::debuggee(&opts) {
         Ok(d) => {
             crate::tui::run(Target::Live(d), vec![(form, "assets/forms/first-wife.toml".into())], "demo")
