@@ -89,10 +89,11 @@ fn readable_text_without_json() {
     );
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("stop: RATE/0 stopped before amount"), "{stdout}");
-    // `forms` counts the hits so far; `ignore` starts the count again and skips as many.
+    // `forms` counts the hits so far; `ignore` keeps the count (as gdb's does) and lets the
+    // next hit pass: the second stop is the third hit.
     assert!(stdout.contains("form 1: break amount on RATE (1 hit)\n"), "{stdout}");
-    assert!(stdout.contains("(0 hits, ignoring the next 1)"), "{stdout}");
-    assert!(stdout.contains("form 1: break amount on RATE (2 hits)\n"), "{stdout}");
+    assert!(stdout.contains("form 1: break amount on RATE (1 hit, ignoring the next 1)\n"), "{stdout}");
+    assert!(stdout.contains("form 1: break amount on RATE (3 hits)\n"), "{stdout}");
     assert!(stdout.contains("breakpoint (form 1: break amount on RATE)"), "{stdout}");
     assert!(stdout.contains("RATE/0: no row in CONFIRMED"), "{stdout}");
     assert!(stdout.contains("halted after"), "{stdout}");
@@ -320,6 +321,21 @@ fn a_replay_script_moves_both_ways_through_the_real_binary() {
     assert_eq!(out.status.code(), Some(0));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains(&format!("{} has no footer", cut.display())), "{stderr}");
+    // `ignore` in a replay keeps the hit count too: DIS/0's step 2 (hit 3) passes, step 3 stops.
+    let every = dir.path().join("every.toml");
+    std::fs::write(&every, "nodes = \"DIS\"\nstop = \"every-step\"\n").unwrap();
+    std::fs::write(
+        &script,
+        format!("form {}\ncontinue\ncontinue\nignore 1 1\ncontinue\nforms\n", every.display()),
+    )
+    .unwrap();
+    let out = common::catar().arg("replay").arg(&trace).arg("--script").arg(&script).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("form 1: every step on DIS (2 hits, ignoring the next 1)\n"), "{stdout}");
+    assert!(stdout.contains("form 1: every step on DIS (4 hits)\n"), "{stdout}");
+    let steps: Vec<&str> = stdout.lines().filter(|l| l.starts_with("stop: DIS/0")).collect();
+    assert!(steps.len() == 3 && steps[2].contains("(step 3,"), "{stdout}");
 }
 
 #[test]

@@ -106,8 +106,11 @@ impl Word {
         Ok(Some(match self {
             Word::Form(form) | Word::FormFile { form, .. } => Command::AddForm { form: form.clone() },
             Word::Ignore { form, count } => {
-                let info = forms.iter().find(|f| f.id == *form).ok_or_else(|| format!("no form {form}"))?;
-                Command::ReplaceForm { id: *form, form: TraceForm { ignore: *count, ..info.form.clone() } }
+                if !forms.iter().any(|f| f.id == *form) {
+                    return Err(format!("no form {form}"));
+                }
+                // Not a replaced form: that would count its hits from 0 again.
+                Command::Ignore { id: *form, count: *count }
             }
             Word::Delete { form } => Command::DeleteForm { id: *form },
             Word::Continue { node: Some(n) } if n.eq_ignore_ascii_case("all") => {

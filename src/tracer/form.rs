@@ -3,6 +3,7 @@
 //! pipeline with an error naming the field, then compiled for the matcher.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -59,7 +60,8 @@ pub struct TraceForm {
     /// The condition of `stop = "when"`, in SQL WHERE syntax.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub when: Option<String>,
-    /// Hits to let pass before stopping (gdb's `ignore`).
+    /// Hits to let pass before stopping (gdb's `ignore`), counted from the form's first hit:
+    /// the `ignore` word sets it to the hits so far plus its count.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub ignore: u64,
     /// Stop once, then never again (gdb's `tbreak`).
@@ -214,7 +216,9 @@ pub struct CompiledForm {
     pub(crate) contexts: Vec<ContextId>,
     pub(crate) policy: Policy,
     pub(crate) timeout: Option<Duration>,
-    hits: AtomicU64,
+    // Shared with the form [`CompiledForm::ignoring`] makes of it: a node hitting the old one
+    // while it is being replaced still counts.
+    hits: Arc<AtomicU64>,
     spent: AtomicBool,
 }
 
@@ -333,9 +337,27 @@ impl CompiledForm {
             contexts,
             policy,
             timeout,
-            hits: AtomicU64::new(0),
+            hits: Arc::new(AtomicU64::new(0)),
             spent: AtomicBool::new(false),
         })
+    }
+
+    /// The same form letting its next `count` hits pass (gdb's `ignore`): its hit count goes
+    /// on, and a spent one-shot form is armed again (a client reads a one-shot form as spent
+    /// once its hits pass `ignore`).
+    pub fn ignoring(&self, count: u64) -> CompiledForm {
+        let form = TraceForm { ignore: self.hits().saturating_add(count), ..self.form.clone() };
+        CompiledForm {
+            id: self.id,
+            form,
+            nodes: self.nodes.clone(),
+            cabinets: self.cabinets.clone(),
+            contexts: self.contexts.clone(),
+            policy: self.policy.clone(),
+            timeout: self.timeout,
+            hits: self.hits.clone(),
+            spent: AtomicBool::new(false),
+        }
     }
 
     /// True when the form applies to the node of this index.
@@ -430,4 +452,60 @@ fn watched_cabinets(names: &[String], desc: &PipelineDesc) -> Result<Vec<bool>, 
         }
     }
     Ok(set)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::recorder::{CabinetDesc, ContextDesc, StageDesc, StatementDesc};
+
+    fn desc() -> PipelineDesc {
+        let cab = |n: &str| CabinetDesc {
+            name: n.into(),
+            kind: "regular".into(),
+            base: None,
+            members: vec![],
+            contexts: vec![],
+        };
+        let statement = |n: &str| StatementDesc { name: n.into(), op: "Move".into(), text: String::new() };
+        PipelineDesc {
+            contexts: vec![ContextDesc { name: "WIFE_NAME".into(), heavy: false }],
+            cabinets: vec![cab("DISARMED"), cab("CONFIRMED"), cab("WIFE")],
+            stages: vec![StageDesc {
+                name: "RATE".into(),
+                segments: 1,
+                statements: vec![statement("charge"), statement("amount")],
+                tables: vec![],
+            }],
+            nodes: vec!["RATE/0".into()],
+        }
+    }
+
+    fn compile(toml: &str) -> Result<CompiledForm, FormError> {
+        CompiledForm::compile(&TraceForm::parse(toml, "f.toml")?, 1, &desc(), "f.toml")
+    }
+
+    #[test]
+    fn ignore_lets_the_next_hits_pass_and_keeps_the_count() {
+        let form = compile("statement = \"amount\"").unwrap();
+        assert!(form.hit() && form.hit());
+        let ignoring = form.ignoring(1);
+        // gdb's `ignore`: the count goes on from 2, the third hit passes, the fourth stops.
+        assert_eq!((ignoring.hits(), ignoring.form.ignore), (2, 3));
+        assert!(!ignoring.hit());
+        assert!(ignoring.hit());
+        assert_eq!(ignoring.hits(), 4);
+        // A node still on the replaced form counts on the same count.
+        assert!(form.hit());
+        assert_eq!(ignoring.hits(), 5);
+    }
+
+    #[test]
+    fn ignore_arms_a_spent_one_shot_form_again() {
+        let form = compile("statement = \"amount\"\nonce = true").unwrap();
+        assert!(form.hit() && !form.hit());
+        assert!(!form.applies_to(0));
+        let again = form.ignoring(0);
+        assert!(again.applies_to(0) && again.hit() && !again.applies_to(0));
+    }
 }
