@@ -556,6 +556,11 @@ fn bad_forms_are_errors_naming_the_field() {
         err("stop = \"failure\"\ncabinets = [\"WIFE\"]")
             .contains("field `cabinets`: a `stop = \"failure\"` form")
     );
+    // Contexts a policy does not read are refused, as `watch context … mass` is.
+    assert!(
+        err("cabinets = [\"CONFIRMED\"]\ncontexts = [\"WIFE_NAME\"]\nstop = \"mass\"")
+            .contains("field `contexts`: a `stop = \"mass\"` form watches no contexts")
+    );
 }
 
 #[test]

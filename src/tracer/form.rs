@@ -35,6 +35,23 @@ pub enum StopPolicy {
     Failure,
 }
 
+impl StopPolicy {
+    /// Its name as a form writes it (`every-step`): serde's, not a second list to keep.
+    fn name(self) -> String {
+        let name = serde_json::to_value(self).ok().and_then(|v| v.as_str().map(String::from));
+        name.expect("a stop policy serializes as its name")
+    }
+
+    /// Whether the policy reads a form's (`cabinets`, `contexts`).
+    fn reads(self) -> (bool, bool) {
+        match self {
+            StopPolicy::Arrival | StopPolicy::Departure => (true, true),
+            StopPolicy::Mass | StopPolicy::When => (true, false),
+            StopPolicy::EveryStep | StopPolicy::Statement | StopPolicy::Failure => (false, false),
+        }
+    }
+}
+
 /// A trace form as written in its TOML file (every field optional but what the policy needs).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -267,10 +284,27 @@ impl CompiledForm {
         if form.when.is_some() && policy != StopPolicy::When {
             return Err(field("when", "only a `stop = \"when\"` form has a condition".into()));
         }
-        if policy == StopPolicy::Failure && !(form.cabinets.is_empty() && form.contexts.is_empty()) {
+        // What the policy does not read is refused rather than silently dropped: `watch context`
+        // refuses `mass` for the same reason.
+        let (reads_cabinets, reads_contexts) = policy.reads();
+        if !reads_contexts && !form.contexts.is_empty() {
+            return Err(field(
+                "contexts",
+                format!(
+                    "a `stop = \"{}\"` form watches no contexts (only `arrival` and `departure` watch a \
+                     context arriving in or leaving a cabinet)",
+                    policy.name()
+                ),
+            ));
+        }
+        if !reads_cabinets && !form.cabinets.is_empty() {
             return Err(field(
                 "cabinets",
-                "a `stop = \"failure\"` form watches no cabinets or contexts".into(),
+                format!(
+                    "a `stop = \"{}\"` form watches no cabinets (`arrival`, `departure`, `mass` and \
+                     `when` do)",
+                    policy.name()
+                ),
             ));
         }
         let policy = match policy {
@@ -507,5 +541,30 @@ mod tests {
         assert!(!form.applies_to(0));
         let again = form.ignoring(0);
         assert!(again.applies_to(0) && again.hit() && !again.applies_to(0));
+    }
+
+    #[test]
+    fn cabinets_and_contexts_a_policy_does_not_read_are_refused() {
+        let err = |toml: &str| compile(toml).err().map(|e| e.to_string()).unwrap_or_default();
+        let mass = err("cabinets = [\"CONFIRMED\"]\ncontexts = [\"WIFE_NAME\"]\nstop = \"mass\"");
+        assert!(mass.contains("field `contexts`: a `stop = \"mass\"` form watches no contexts"), "{mass}");
+        let when = err("contexts = [\"WIFE_NAME\"]\nwhen = \"WIFE_NAME IS NULL\"");
+        assert!(when.contains("field `contexts`: a `stop = \"when\"` form"), "{when}");
+        let every = err("contexts = [\"WIFE_NAME\"]\nstop = \"every-step\"");
+        assert!(every.contains("field `contexts`: a `stop = \"every-step\"` form"), "{every}");
+        let failure = err("contexts = [\"WIFE_NAME\"]\nstop = \"failure\"");
+        assert!(failure.contains("field `contexts`"), "{failure}");
+        let statement = err("cabinets = [\"WIFE\"]\nstatement = \"amount\"");
+        assert!(statement.contains("field `cabinets`: a `stop = \"statement\"` form watches no cabinets"));
+        assert!(err("cabinets = [\"WIFE\"]\nstop = \"every-step\"").contains("field `cabinets`"));
+        // What each policy reads stays accepted.
+        for ok in [
+            "cabinets = [\"CONFIRMED\"]\ncontexts = [\"WIFE_NAME\"]",
+            "contexts = [\"WIFE_NAME\"]\nstop = \"departure\"",
+            "cabinets = [\"WIFE\"]\nstop = \"mass\"",
+            "cabinets = [\"WIFE\"]\nwhen = \"WIFE_NAME IS NULL\"",
+        ] {
+            assert!(compile(ok).is_ok(), "{ok}: {}", err(ok));
+        }
     }
 }
