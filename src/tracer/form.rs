@@ -150,9 +150,20 @@ impl TraceForm {
 
     /// Parse a form's TOML text; `origin` names it in errors.
     pub fn parse(text: &str, origin: &str) -> Result<TraceForm, FormError> {
-        toml::from_str(text).map_err(|e| FormError::Syntax {
-            origin: origin.into(),
-            message: e.to_string().trim_end().replace('\n', " "),
+        toml::from_str(text).map_err(|e: toml::de::Error| {
+            // The line and column, then what is wrong: toml's own rendering draws the line
+            // with a caret under it, which on one line (a script error, the editor's two-line
+            // note) pushed the message, and the choices it lists, out of sight.
+            let at = e.span().and_then(|span| {
+                let before = text.get(..span.start)?;
+                let line = before.matches('\n').count() + 1;
+                let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+                Some(format!("line {line}, column {column}: "))
+            });
+            FormError::Syntax {
+                origin: origin.into(),
+                message: format!("{}{}", at.unwrap_or_default(), e.message()),
+            }
         })
     }
 
@@ -517,6 +528,17 @@ mod tests {
 
     fn compile(toml: &str) -> Result<CompiledForm, FormError> {
         CompiledForm::compile(&TraceForm::parse(toml, "f.toml")?, 1, &desc(), "f.toml")
+    }
+
+    #[test]
+    fn a_wrong_stop_lists_every_policy_where_a_one_line_note_shows_it() {
+        let e = TraceForm::parse("name = \"x\"\nstop = \"arival\"", "f.toml").unwrap_err().to_string();
+        let every = "`arrival`, `departure`, `mass`, `every-step`, `statement`, `when`, `failure`";
+        assert!(
+            e.starts_with("trace form f.toml: line 2, column 8: unknown variant `arival`, expected one of ")
+                && e.ends_with(every),
+            "{e}"
+        );
     }
 
     #[test]
