@@ -177,6 +177,17 @@ fn every_line_is_checked_against_the_pipeline_before_anything_runs() {
         ),
         ("watch cabinet WIFE on RATE\ncontinue\nstop-when NO_SUCH > 1\n", 3, "NO_SUCH"),
         ("frobnicate\n", 1, "unknown command `frobnicate`"),
+        // Before, both read as a node: "no node `-1`".
+        (
+            "watch cabinet WIFE on RATE\ncontinue\nstep -1\n",
+            3,
+            "`-1` is not a count: a count is a positive integer",
+        ),
+        (
+            "watch cabinet WIFE on RATE\ncontinue\nstep abc\n",
+            3,
+            "`abc` is neither a node (REG/0, RATE/0, DIS/0) nor a count (a positive integer)",
+        ),
     ] {
         let (code, stdout, stderr) = script_run(dir.path(), script, &["--json"]);
         assert_eq!(code, 2, "{script}: {stderr}");

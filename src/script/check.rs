@@ -31,7 +31,17 @@ fn check_word(word: &Word, desc: &PipelineDesc, replay: bool) -> Result<(), Stri
             CompiledForm::compile(form, 1, desc, path).map(drop).map_err(|e| e.to_string())?
         }
         Word::Continue { node: Some(n) } if n.eq_ignore_ascii_case("all") => {}
-        Word::Continue { node: n } | Word::Step { node: n, .. } | Word::Back { node: n, .. } => node(n)?,
+        Word::Continue { node: n } => node(n)?,
+        // `step abc` reads `abc` as a node: say what a count would have been too.
+        Word::Step { node: Some(n), .. } | Word::Back { node: Some(n), .. }
+            if known_node(desc, n).is_err() =>
+        {
+            return Err(format!(
+                "`{n}` is neither a node ({}) nor a count (a positive integer)",
+                desc.nodes.join(", ")
+            ));
+        }
+        Word::Step { .. } | Word::Back { .. } => {}
         Word::Resume { node: n } if !replay => node(n)?,
         Word::Resume { .. } => {
             return Err("a replay has nothing to resume: `continue`, `goto` or `back` move it".into());
