@@ -556,6 +556,9 @@ fn bad_forms_are_errors_naming_the_field() {
         err("stop = \"failure\"\ncabinets = [\"WIFE\"]")
             .contains("field `cabinets`: a `stop = \"failure\"` form")
     );
+    assert!(
+        err("nodes = \"RATE\"\ncabinets = []").contains("field `cabinets`: an empty list watches nothing")
+    );
     // Contexts a policy does not read are refused, as `watch context … mass` is.
     assert!(
         err("cabinets = [\"CONFIRMED\"]\ncontexts = [\"WIFE_NAME\"]\nstop = \"mass\"")

@@ -62,8 +62,9 @@ pub struct TraceForm {
     /// `all` (the default), a stage (`RATE`) or one node (`RATE/1`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nodes: Option<String>,
-    /// The cabinet controlling cabinet: names, a spectrum or root name (its members), or `all`.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// The cabinet controlling cabinet: names, a spectrum or root name (its members), or `all`
+    /// (also when absent; an empty list is refused).
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "cabinet_names")]
     pub cabinets: Vec<String>,
     /// The context controlling cabinet: contexts watched in the watched cabinets.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -91,6 +92,19 @@ pub struct TraceForm {
 
 fn is_zero(n: &u64) -> bool {
     *n == 0
+}
+
+/// `cabinets` as written: absent means all, but an empty list reads as "none" and would watch
+/// every cabinet, so it is refused.
+fn cabinet_names<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    let names = Vec::<String>::deserialize(d)?;
+    if names.is_empty() {
+        return Err(serde::de::Error::custom(
+            "field `cabinets`: an empty list watches nothing; to watch every cabinet, write \
+             `cabinets = [\"all\"]` or leave the field out",
+        ));
+    }
+    Ok(names)
 }
 
 /// A form that cannot be used.
@@ -539,6 +553,21 @@ mod tests {
                 && e.ends_with(every),
             "{e}"
         );
+    }
+
+    #[test]
+    fn an_empty_cabinet_list_is_refused_rather_than_read_as_all() {
+        let e = TraceForm::parse("nodes = \"RATE\"\ncabinets = []", "f.toml").unwrap_err().to_string();
+        assert!(
+            e.starts_with("trace form f.toml: line 2, column 12: field `cabinets`: an empty list"),
+            "{e}"
+        );
+        assert!(e.contains("`cabinets = [\"all\"]`"), "{e}");
+        // Absent, it still means all, as `all` does.
+        for toml in ["nodes = \"RATE\"", "cabinets = [\"all\"]"] {
+            let form = compile(toml).unwrap();
+            assert!(form.watches(CabinetId(1)) && form.watches(CabinetId(2)), "{toml}");
+        }
     }
 
     #[test]
