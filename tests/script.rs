@@ -141,6 +141,29 @@ fn a_wrong_line_is_an_error_naming_it_and_the_run_halts_cleanly() {
 }
 
 #[test]
+fn an_inquiry_comparing_a_context_with_a_value_of_another_type_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    common::gen_input(dir.path(), 3000, 200, 7, 0.02);
+    // Stepped past `amount`, RATE's records hold integer AMOUNTs.
+    let script = "break amount on RATE\ncontinue\nstep\ninquire RATE where AMOUNT >= '0' limit 1\n\
+                  inquire RATE where AMOUNT > 'abc'\n";
+    let (code, stdout, stderr) = script_run(dir.path(), script, &["--json"]);
+    assert_eq!(code, 2, "{stderr}");
+    let events = events(&stdout);
+    // Text that reads as an integer still compares.
+    let rows = events.iter().find(|e| e["event"] == "rows").expect("rows");
+    assert!(rows["total"].as_u64().unwrap() > 0, "{rows}");
+    // Before, `AMOUNT > 'abc'` answered "no row" as if none were over it.
+    let error = events.iter().find(|e| e["event"] == "error").expect("an error");
+    assert_eq!(error["line"], 5);
+    let message = error["message"].as_str().unwrap();
+    assert!(
+        message.contains("AMOUNT holds integers and 'abc' is text that does not read as one"),
+        "{message}"
+    );
+}
+
+#[test]
 fn a_form_without_a_script_prints_each_stop_and_goes_on() {
     let dir = tempfile::tempdir().unwrap();
     common::gen_input(dir.path(), 3000, 200, 7, 0.02);
@@ -177,6 +200,7 @@ fn every_line_is_checked_against_the_pipeline_before_anything_runs() {
         ),
         ("watch cabinet WIFE on RATE\ncontinue\nstop-when NO_SUCH > 1\n", 3, "NO_SUCH"),
         ("frobnicate\n", 1, "unknown command `frobnicate`"),
+        ("watch cabinet WIFE on RATE\ncontinue\ninquire RATE limit 0\n", 3, "a limit of 0 shows no row"),
         // Before, both read as a node: "no node `-1`".
         (
             "watch cabinet WIFE on RATE\ncontinue\nstep -1\n",

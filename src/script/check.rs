@@ -3,7 +3,7 @@
 
 use super::{Script, ScriptError, Word};
 use crate::recorder::PipelineDesc;
-use crate::tracer::{CompiledForm, Condition, FormError, stage_name};
+use crate::tracer::{CompiledForm, FormError, Inquiry, stage_name};
 
 impl Script {
     /// Check every word against `desc`, for a replay or a live run: an error names the line.
@@ -46,11 +46,10 @@ fn check_word(word: &Word, desc: &PipelineDesc, replay: bool) -> Result<(), Stri
         Word::Resume { .. } => {
             return Err("a replay has nothing to resume: `continue`, `goto` or `back` move it".into());
         }
-        Word::Inquire { node, filter, .. } => {
+        Word::Inquire { node, filter, limit, offset, .. } => {
             known_node(desc, node)?;
-            if let Some(f) = filter {
-                Condition::parse(f, desc).map_err(|e| e.to_string())?;
-            }
+            // As the session will state it: the filter and the page size.
+            Inquiry::new(desc, None, filter.as_deref(), *offset, *limit)?;
         }
         _ => {}
     }

@@ -89,7 +89,7 @@ pub enum Command {
         /// Matching rows to skip.
         #[serde(default)]
         offset: usize,
-        /// Rows to return (default 50, at most 1000).
+        /// Rows to return (default 50, at most 1000; 0 is refused).
         #[serde(default)]
         limit: Option<usize>,
     },
