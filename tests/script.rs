@@ -89,10 +89,11 @@ fn readable_text_without_json() {
     );
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("stop: RATE/0 stopped before amount"), "{stdout}");
-    // `forms` counts the hits so far; `ignore` starts the count again and skips as many.
+    // `forms` counts the hits so far; `ignore` keeps the count (as gdb's does) and lets the
+    // next hit pass: the second stop is the third hit.
     assert!(stdout.contains("form 1: break amount on RATE (1 hit)\n"), "{stdout}");
-    assert!(stdout.contains("(0 hits, ignoring the next 1)"), "{stdout}");
-    assert!(stdout.contains("form 1: break amount on RATE (2 hits)\n"), "{stdout}");
+    assert!(stdout.contains("form 1: break amount on RATE (1 hit, ignoring the next 1)\n"), "{stdout}");
+    assert!(stdout.contains("form 1: break amount on RATE (3 hits)\n"), "{stdout}");
     assert!(stdout.contains("breakpoint (form 1: break amount on RATE)"), "{stdout}");
     assert!(stdout.contains("RATE/0: no row in CONFIRMED"), "{stdout}");
     assert!(stdout.contains("halted after"), "{stdout}");
@@ -140,6 +141,29 @@ fn a_wrong_line_is_an_error_naming_it_and_the_run_halts_cleanly() {
 }
 
 #[test]
+fn an_inquiry_comparing_a_context_with_a_value_of_another_type_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    common::gen_input(dir.path(), 3000, 200, 7, 0.02);
+    // Stepped past `amount`, RATE's records hold integer AMOUNTs.
+    let script = "break amount on RATE\ncontinue\nstep\ninquire RATE where AMOUNT >= '0' limit 1\n\
+                  inquire RATE where AMOUNT > 'abc'\n";
+    let (code, stdout, stderr) = script_run(dir.path(), script, &["--json"]);
+    assert_eq!(code, 2, "{stderr}");
+    let events = events(&stdout);
+    // Text that reads as an integer still compares.
+    let rows = events.iter().find(|e| e["event"] == "rows").expect("rows");
+    assert!(rows["total"].as_u64().unwrap() > 0, "{rows}");
+    // Before, `AMOUNT > 'abc'` answered "no row" as if none were over it.
+    let error = events.iter().find(|e| e["event"] == "error").expect("an error");
+    assert_eq!(error["line"], 5);
+    let message = error["message"].as_str().unwrap();
+    assert!(
+        message.contains("AMOUNT holds integers and 'abc' is text that does not read as one"),
+        "{message}"
+    );
+}
+
+#[test]
 fn a_form_without_a_script_prints_each_stop_and_goes_on() {
     let dir = tempfile::tempdir().unwrap();
     common::gen_input(dir.path(), 3000, 200, 7, 0.02);
@@ -176,6 +200,18 @@ fn every_line_is_checked_against_the_pipeline_before_anything_runs() {
         ),
         ("watch cabinet WIFE on RATE\ncontinue\nstop-when NO_SUCH > 1\n", 3, "NO_SUCH"),
         ("frobnicate\n", 1, "unknown command `frobnicate`"),
+        ("watch cabinet WIFE on RATE\ncontinue\ninquire RATE limit 0\n", 3, "a limit of 0 shows no row"),
+        // Before, both read as a node: "no node `-1`".
+        (
+            "watch cabinet WIFE on RATE\ncontinue\nstep -1\n",
+            3,
+            "`-1` is not a count: a count is a positive integer",
+        ),
+        (
+            "watch cabinet WIFE on RATE\ncontinue\nstep abc\n",
+            3,
+            "`abc` is neither a node (REG/0, RATE/0, DIS/0) nor a count (a positive integer)",
+        ),
     ] {
         let (code, stdout, stderr) = script_run(dir.path(), script, &["--json"]);
         assert_eq!(code, 2, "{script}: {stderr}");
@@ -320,6 +356,21 @@ fn a_replay_script_moves_both_ways_through_the_real_binary() {
     assert_eq!(out.status.code(), Some(0));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains(&format!("{} has no footer", cut.display())), "{stderr}");
+    // `ignore` in a replay keeps the hit count too: DIS/0's step 2 (hit 3) passes, step 3 stops.
+    let every = dir.path().join("every.toml");
+    std::fs::write(&every, "nodes = \"DIS\"\nstop = \"every-step\"\n").unwrap();
+    std::fs::write(
+        &script,
+        format!("form {}\ncontinue\ncontinue\nignore 1 1\ncontinue\nforms\n", every.display()),
+    )
+    .unwrap();
+    let out = common::catar().arg("replay").arg(&trace).arg("--script").arg(&script).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("form 1: every step on DIS (2 hits, ignoring the next 1)\n"), "{stdout}");
+    assert!(stdout.contains("form 1: every step on DIS (4 hits)\n"), "{stdout}");
+    let steps: Vec<&str> = stdout.lines().filter(|l| l.starts_with("stop: DIS/0")).collect();
+    assert!(steps.len() == 3 && steps[2].contains("(step 3,"), "{stdout}");
 }
 
 #[test]

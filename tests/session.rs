@@ -253,6 +253,34 @@ fn every_step_ignore_step_and_continue_walk_the_program_in_order() {
 }
 
 #[test]
+fn ignore_keeps_the_hit_count_and_lets_the_next_hits_pass() {
+    let dir = input(3000);
+    let mut run = start(&options(dir.path(), "out.db", 1), &["nodes = \"DIS\"\nstop = \"every-step\""]);
+    let stop = run.stop();
+    assert_stop(&run, &stop, "DIS/0", 0, Position::After);
+    run.session.send(Command::Continue { node: Some("DIS/0".into()) });
+    let next = run.stop();
+    assert_stop(&run, &next, "DIS/0", 1, Position::After);
+    // gdb's `ignore 1 2` at 2 hits: the count stays at 2, hits 3 and 4 pass, the fifth stops.
+    run.session.send(Command::Ignore { id: 1, count: 2 });
+    let forms = match run.wait("forms", |e| matches!(e, Event::Forms { .. } | Event::Error { .. })) {
+        Event::Forms { forms } => forms,
+        other => panic!("expected the forms, got {other:?}"),
+    };
+    assert_eq!((forms[0].hits, forms[0].form.ignore), (2, 4), "{forms:?}");
+    run.session.send(Command::Continue { node: Some("DIS/0".into()) });
+    let fifth = run.stop();
+    assert_stop(&run, &fifth, "DIS/0", 4, Position::After);
+    run.session.send(Command::Forms);
+    match run.wait("forms", |e| matches!(e, Event::Forms { .. })) {
+        Event::Forms { forms } => assert_eq!(forms[0].hits, 5, "{forms:?}"),
+        _ => unreachable!(),
+    }
+    run.session.send(Command::Halt);
+    run.finish();
+}
+
+#[test]
 fn each_nodes_stops_releases_and_states_arrive_in_the_order_they_happened() {
     // Stops and releases reach the client from the nodes' own threads, states from the
     // session thread: two nodes stepped and continued in turn must still tell one story.
@@ -527,6 +555,14 @@ fn bad_forms_are_errors_naming_the_field() {
     assert!(
         err("stop = \"failure\"\ncabinets = [\"WIFE\"]")
             .contains("field `cabinets`: a `stop = \"failure\"` form")
+    );
+    assert!(
+        err("nodes = \"RATE\"\ncabinets = []").contains("field `cabinets`: an empty list watches nothing")
+    );
+    // Contexts a policy does not read are refused, as `watch context … mass` is.
+    assert!(
+        err("cabinets = [\"CONFIRMED\"]\ncontexts = [\"WIFE_NAME\"]\nstop = \"mass\"")
+            .contains("field `contexts`: a `stop = \"mass\"` form watches no contexts")
     );
 }
 

@@ -3,7 +3,7 @@
 
 use super::{Script, ScriptError, Word};
 use crate::recorder::PipelineDesc;
-use crate::tracer::{CompiledForm, Condition, FormError, stage_name};
+use crate::tracer::{CompiledForm, FormError, Inquiry, stage_name};
 
 impl Script {
     /// Check every word against `desc`, for a replay or a live run: an error names the line.
@@ -31,16 +31,25 @@ fn check_word(word: &Word, desc: &PipelineDesc, replay: bool) -> Result<(), Stri
             CompiledForm::compile(form, 1, desc, path).map(drop).map_err(|e| e.to_string())?
         }
         Word::Continue { node: Some(n) } if n.eq_ignore_ascii_case("all") => {}
-        Word::Continue { node: n } | Word::Step { node: n, .. } | Word::Back { node: n, .. } => node(n)?,
+        Word::Continue { node: n } => node(n)?,
+        // `step abc` reads `abc` as a node: say what a count would have been too.
+        Word::Step { node: Some(n), .. } | Word::Back { node: Some(n), .. }
+            if known_node(desc, n).is_err() =>
+        {
+            return Err(format!(
+                "`{n}` is neither a node ({}) nor a count (a positive integer)",
+                desc.nodes.join(", ")
+            ));
+        }
+        Word::Step { .. } | Word::Back { .. } => {}
         Word::Resume { node: n } if !replay => node(n)?,
         Word::Resume { .. } => {
             return Err("a replay has nothing to resume: `continue`, `goto` or `back` move it".into());
         }
-        Word::Inquire { node, filter, .. } => {
+        Word::Inquire { node, filter, limit, offset, .. } => {
             known_node(desc, node)?;
-            if let Some(f) = filter {
-                Condition::parse(f, desc).map_err(|e| e.to_string())?;
-            }
+            // As the session will state it: the filter and the page size.
+            Inquiry::new(desc, None, filter.as_deref(), *offset, *limit)?;
         }
         _ => {}
     }

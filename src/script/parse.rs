@@ -107,8 +107,11 @@ impl Word {
         Ok(Some(match self {
             Word::Form(form) | Word::FormFile { form, .. } => Command::AddForm { form: form.clone() },
             Word::Ignore { form, count } => {
-                let info = forms.iter().find(|f| f.id == *form).ok_or_else(|| format!("no form {form}"))?;
-                Command::ReplaceForm { id: *form, form: TraceForm { ignore: *count, ..info.form.clone() } }
+                if !forms.iter().any(|f| f.id == *form) {
+                    return Err(format!("no form {form}"));
+                }
+                // Not a replaced form: that would count its hits from 0 again.
+                Command::Ignore { id: *form, count: *count }
             }
             Word::Delete { form } => Command::DeleteForm { id: *form },
             Word::Continue { node: Some(n) } if n.eq_ignore_ascii_case("all") => {
@@ -228,7 +231,7 @@ pub fn parse_line(line: &str) -> Result<Option<Word>, WordError> {
         },
         "step" | "s" => match words.as_slice() {
             [] => Word::Step { count: 1, node: None },
-            [n] if n.parse::<u64>().is_ok() => Word::Step { count: count(n)?, node: None },
+            [n] if is_integer(n) => Word::Step { count: count(n)?, node: None },
             [node] => Word::Step { count: 1, node: Some(node.to_string()) },
             [n, node] => Word::Step { count: count(n)?, node: Some(node.to_string()) },
             _ => return err("usage: step [N] [NODE]".into()),
@@ -245,7 +248,7 @@ pub fn parse_line(line: &str) -> Result<Option<Word>, WordError> {
         },
         "back" => match words.as_slice() {
             [] => Word::Back { count: 1, node: None },
-            [n] if n.parse::<u64>().is_ok() => Word::Back { count: count(n)?, node: None },
+            [n] if is_integer(n) => Word::Back { count: count(n)?, node: None },
             [node] => Word::Back { count: 1, node: Some(node.to_string()) },
             [n, node] => Word::Back { count: count(n)?, node: Some(node.to_string()) },
             _ => return err("usage: back [N] [NODE]".into()),
@@ -293,10 +296,17 @@ fn number<T: std::str::FromStr>(s: &str, what: &str) -> Result<T, WordError> {
 
 /// How many steps: one at least (`step 0` would move anyway, as gdb's does not).
 fn count(s: &str) -> Result<u64, WordError> {
-    match number(s, "count")? {
-        0 => Err(WordError("a count of 0 moves nothing: give 1 or more".into())),
-        n => Ok(n),
+    match s.parse() {
+        Ok(0) => Err(WordError("a count of 0 moves nothing: give 1 or more".into())),
+        Ok(n) => Ok(n),
+        Err(_) => Err(WordError(format!("`{s}` is not a count: a count is a positive integer"))),
     }
+}
+
+/// An integer of any sign or size: a count, right or wrong, never a node (`step -1`).
+fn is_integer(s: &str) -> bool {
+    let digits = s.strip_prefix(['-', '+']).unwrap_or(s);
+    !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// `watch cabinet NAME [on NODE] [arrival|departure|mass]`,
@@ -455,6 +465,11 @@ mod tests {
         assert!(err("when now").starts_with("usage: when"));
         assert!(err("step x y").contains("not a count"));
         assert!(err("step 0").contains("a count of 0"));
+        // A negative or oversized count is a wrong count, not a node's name.
+        for line in ["step -1", "back -3 RATE/0", "step 99999999999999999999", "back -1"] {
+            assert!(err(line).contains("is not a count: a count is a positive integer"), "{line}");
+        }
+        assert_eq!(word("step +2"), Word::Step { count: 2, node: None });
         assert!(err("back 0 RATE/0").contains("a count of 0"));
         assert!(err("inquire").starts_with("usage: inquire"));
         assert!(err("inquire RATE/0 where").contains("needs a condition"));

@@ -26,6 +26,14 @@ pub enum Command {
         /// The new form.
         form: TraceForm,
     },
+    /// Let a form's next `count` hits pass (gdb's `ignore`): its hit count goes on, and its
+    /// `ignore` becomes the hits so far plus `count`.
+    Ignore {
+        /// Its number.
+        id: u32,
+        /// Hits to let pass.
+        count: u64,
+    },
     /// Remove a form.
     DeleteForm {
         /// Its number.
@@ -81,7 +89,7 @@ pub enum Command {
         /// Matching rows to skip.
         #[serde(default)]
         offset: usize,
-        /// Rows to return (default 50, at most 1000).
+        /// Rows to return (default 50, at most 1000; 0 is refused).
         #[serde(default)]
         limit: Option<usize>,
     },

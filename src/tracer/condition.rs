@@ -34,6 +34,7 @@ pub struct Condition {
     text: String,
     root: Cond,
     cabinets: Arc<[String]>,
+    contexts: Arc<[String]>,
 }
 
 #[derive(Clone, Debug)]
@@ -86,7 +87,8 @@ impl Condition {
         let names = Names { desc };
         let root = names.condition(&expr).map_err(error)?;
         let cabinets = desc.cabinets.iter().map(|c| c.name.clone()).collect();
-        Ok(Condition { text: text.into(), root, cabinets })
+        let contexts = desc.contexts.iter().map(|c| c.name.clone()).collect();
+        Ok(Condition { text: text.into(), root, cabinets, contexts })
     }
 
     /// The condition as written.
@@ -96,24 +98,46 @@ impl Condition {
 
     /// True when the record satisfies it (NULL counts as not satisfied, as in SQL).
     pub fn matches(&self, record: &Record) -> bool {
-        self.eval(&self.root, record) == Some(true)
+        self.eval(&self.root, record, &mut None) == Some(true)
     }
 
-    fn eval(&self, c: &Cond, r: &Record) -> Option<bool> {
+    /// As [`Condition::matches`], but a context compared with a value of a type it can never
+    /// compare with (`AMOUNT > 'abc'` where AMOUNT holds integers) is an error naming both,
+    /// not a row that silently does not match.
+    pub fn try_matches(&self, record: &Record) -> Result<bool, ConditionError> {
+        let mut mismatch = None;
+        let found = self.eval(&self.root, record, &mut mismatch) == Some(true);
+        match mismatch {
+            None => Ok(found),
+            Some(message) => Err(ConditionError { text: self.text.clone(), message }),
+        }
+    }
+
+    /// SQL's three-valued truth; `mismatch` gets the first comparison that is unknown because
+    /// of the types compared, not the values.
+    fn eval(&self, c: &Cond, r: &Record, mismatch: &mut Option<String>) -> Option<bool> {
+        let mut cmp = |a: &Operand, b: &Operand| {
+            let (x, y) = (self.value(a, r), self.value(b, r));
+            let ord = compare(&x, &y);
+            if ord.is_none() && mismatch.is_none() {
+                *mismatch = self.mismatch(a, &x, b).or_else(|| self.mismatch(b, &y, a));
+            }
+            ord
+        };
         match c {
-            Cond::And(a, b) => match (self.eval(a, r), self.eval(b, r)) {
+            Cond::And(a, b) => match (self.eval(a, r, mismatch), self.eval(b, r, mismatch)) {
                 (Some(false), _) | (_, Some(false)) => Some(false),
                 (Some(true), Some(true)) => Some(true),
                 _ => None,
             },
-            Cond::Or(a, b) => match (self.eval(a, r), self.eval(b, r)) {
+            Cond::Or(a, b) => match (self.eval(a, r, mismatch), self.eval(b, r, mismatch)) {
                 (Some(true), _) | (_, Some(true)) => Some(true),
                 (Some(false), Some(false)) => Some(false),
                 _ => None,
             },
-            Cond::Not(a) => self.eval(a, r).map(|v| !v),
+            Cond::Not(a) => self.eval(a, r, mismatch).map(|v| !v),
             Cond::Compare(a, op, b) => {
-                let ord = compare(&self.value(a, r), &self.value(b, r))?;
+                let ord = cmp(a, b)?;
                 Some(match op {
                     BinaryOperator::Eq => ord == Ordering::Equal,
                     BinaryOperator::NotEq => ord != Ordering::Equal,
@@ -125,10 +149,9 @@ impl Condition {
             }
             Cond::IsNull(a, negated) => Some((self.value(a, r) == Scalar::Null) != *negated),
             Cond::In(a, list, negated) => {
-                let v = self.value(a, r);
                 let mut unknown = false;
                 for item in list {
-                    match compare(&v, &self.value(item, r)) {
+                    match cmp(a, item) {
                         Some(Ordering::Equal) => return Some(!negated),
                         None => unknown = true,
                         _ => {}
@@ -137,10 +160,8 @@ impl Condition {
                 if unknown { None } else { Some(*negated) }
             }
             Cond::Between(a, low, high, negated) => {
-                let v = self.value(a, r);
-                let lo = compare(&v, &self.value(low, r))?;
-                let hi = compare(&v, &self.value(high, r))?;
-                Some((lo != Ordering::Less && hi != Ordering::Greater) != *negated)
+                let (lo, hi) = (cmp(a, low), cmp(a, high));
+                Some((lo? != Ordering::Less && hi? != Ordering::Greater) != *negated)
             }
             Cond::Like(a, pattern, case_blind, negated) => {
                 let (v, p) = (self.value(a, r), self.value(pattern, r));
@@ -170,7 +191,32 @@ impl Condition {
             Operand::Null => Scalar::Null,
         }
     }
+
+    /// Why `field`, holding `value`, never compares with `literal`, whatever the record; none
+    /// when it may. Text contexts are left out: whether `IMSI = 425010000000001` compares
+    /// depends on the text, and a comparison some value could satisfy is SQL's unknown.
+    fn mismatch(&self, field: &Operand, value: &Scalar<'_>, literal: &Operand) -> Option<String> {
+        let name = match field {
+            Operand::Context(id) => self.contexts.get(id.slot())?.as_str(),
+            Operand::RegId => "REG_ID",
+            _ => return None,
+        };
+        let (holds, like, literal) = match (value, literal) {
+            (Scalar::Int(_), Operand::Text(t)) if t.parse::<i64>().is_err() => {
+                ("integers", "a number, like 500", format!("'{t}' is text that does not read as one"))
+            }
+            (Scalar::Time(_), Operand::Text(t)) if parse_time(t).is_none() => {
+                ("times", TIME_EXAMPLE, format!("'{t}' is text that does not read as one"))
+            }
+            (Scalar::Time(_), Operand::Int(i)) => ("times", TIME_EXAMPLE, format!("{i} is a number")),
+            (Scalar::Time(_), Operand::Float(f)) => ("times", TIME_EXAMPLE, format!("{f} is a number")),
+            _ => return None,
+        };
+        Some(format!("{name} holds {holds} and {literal}: they never compare (write {like})"))
+    }
 }
+
+const TIME_EXAMPLE: &str = "an RFC 3339 time, like '2026-03-01T12:00:00Z'";
 
 impl fmt::Display for Condition {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -416,6 +462,42 @@ mod tests {
         assert!(err("AMOUNT").contains("not a condition"));
         let deep = format!("{}AMOUNT > 1{}", "(".repeat(500), ")".repeat(500));
         assert!(Condition::parse(&deep, &desc()).is_err());
+    }
+
+    #[test]
+    fn a_context_compared_with_a_value_it_never_compares_with_is_an_error() {
+        let r = record(Some(42), "DATA");
+        let err = |c: &str| Condition::parse(c, &desc()).unwrap().try_matches(&r).unwrap_err().message;
+        assert_eq!(
+            err("AMOUNT > 'abc'"),
+            "AMOUNT holds integers and 'abc' is text that does not read as one: they never compare \
+             (write a number, like 500)"
+        );
+        assert!(err("'abc' < AMOUNT").starts_with("AMOUNT holds integers and 'abc'"));
+        assert!(
+            err("START_TIME > 'yesterday'").starts_with("START_TIME holds times and 'yesterday' is text")
+        );
+        assert!(err("START_TIME > 5").starts_with("START_TIME holds times and 5 is a number"));
+        assert!(err("REG_ID = 'seven'").starts_with("REG_ID holds integers"));
+        assert!(err("AMOUNT IN (1, 'abc')").contains("'abc'"));
+        assert!(err("AMOUNT BETWEEN 1 AND 'z'").contains("'z'"));
+        // Wherever it stands: OR would have matched on SERVICE alone.
+        assert!(err("AMOUNT > 'abc' OR SERVICE = 'DATA'").contains("AMOUNT holds integers"));
+        let ok = |c: &str| Condition::parse(c, &desc()).unwrap().try_matches(&r);
+        // Comparisons SQL can decide stay valid: text that reads as the context's type, and
+        // text contexts, whose values decide (an IMSI may be digits).
+        assert_eq!(ok("AMOUNT = '42'"), Ok(true));
+        assert_eq!(ok("START_TIME < '2026-03-02'"), Ok(true));
+        assert_eq!(ok("AMOUNT > 41.5"), Ok(true));
+        assert_eq!(ok("SERVICE = 5"), Ok(false));
+        assert_eq!(ok("SERVICE LIKE 'D%'"), Ok(true));
+        // An empty context is NULL: nothing to tell its type by.
+        assert_eq!(
+            Condition::parse("AMOUNT > 'abc'", &desc()).unwrap().try_matches(&record(None, "X")),
+            Ok(false)
+        );
+        // `matches` (a stop-when's flip-flop) keeps SQL's unknown.
+        assert!(check("AMOUNT > 'abc' OR SERVICE = 'DATA'", &r));
     }
 
     #[test]

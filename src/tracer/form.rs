@@ -3,6 +3,7 @@
 //! pipeline with an error naming the field, then compiled for the matcher.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -34,6 +35,23 @@ pub enum StopPolicy {
     Failure,
 }
 
+impl StopPolicy {
+    /// Its name as a form writes it (`every-step`): serde's, not a second list to keep.
+    fn name(self) -> String {
+        let name = serde_json::to_value(self).ok().and_then(|v| v.as_str().map(String::from));
+        name.expect("a stop policy serializes as its name")
+    }
+
+    /// Whether the policy reads a form's (`cabinets`, `contexts`).
+    fn reads(self) -> (bool, bool) {
+        match self {
+            StopPolicy::Arrival | StopPolicy::Departure => (true, true),
+            StopPolicy::Mass | StopPolicy::When => (true, false),
+            StopPolicy::EveryStep | StopPolicy::Statement | StopPolicy::Failure => (false, false),
+        }
+    }
+}
+
 /// A trace form as written in its TOML file (every field optional but what the policy needs).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -44,8 +62,9 @@ pub struct TraceForm {
     /// `all` (the default), a stage (`RATE`) or one node (`RATE/1`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nodes: Option<String>,
-    /// The cabinet controlling cabinet: names, a spectrum or root name (its members), or `all`.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// The cabinet controlling cabinet: names, a spectrum or root name (its members), or `all`
+    /// (also when absent; an empty list is refused).
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "cabinet_names")]
     pub cabinets: Vec<String>,
     /// The context controlling cabinet: contexts watched in the watched cabinets.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -59,7 +78,8 @@ pub struct TraceForm {
     /// The condition of `stop = "when"`, in SQL WHERE syntax.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub when: Option<String>,
-    /// Hits to let pass before stopping (gdb's `ignore`).
+    /// Hits to let pass before stopping (gdb's `ignore`), counted from the form's first hit:
+    /// the `ignore` word sets it to the hits so far plus its count.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub ignore: u64,
     /// Stop once, then never again (gdb's `tbreak`).
@@ -72,6 +92,19 @@ pub struct TraceForm {
 
 fn is_zero(n: &u64) -> bool {
     *n == 0
+}
+
+/// `cabinets` as written: absent means all, but an empty list reads as "none" and would watch
+/// every cabinet, so it is refused.
+fn cabinet_names<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    let names = Vec::<String>::deserialize(d)?;
+    if names.is_empty() {
+        return Err(serde::de::Error::custom(
+            "field `cabinets`: an empty list watches nothing; to watch every cabinet, write \
+             `cabinets = [\"all\"]` or leave the field out",
+        ));
+    }
+    Ok(names)
 }
 
 /// A form that cannot be used.
@@ -131,9 +164,20 @@ impl TraceForm {
 
     /// Parse a form's TOML text; `origin` names it in errors.
     pub fn parse(text: &str, origin: &str) -> Result<TraceForm, FormError> {
-        toml::from_str(text).map_err(|e| FormError::Syntax {
-            origin: origin.into(),
-            message: e.to_string().trim_end().replace('\n', " "),
+        toml::from_str(text).map_err(|e: toml::de::Error| {
+            // The line and column, then what is wrong: toml's own rendering draws the line
+            // with a caret under it, which on one line (a script error, the editor's two-line
+            // note) pushed the message, and the choices it lists, out of sight.
+            let at = e.span().and_then(|span| {
+                let before = text.get(..span.start)?;
+                let line = before.matches('\n').count() + 1;
+                let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+                Some(format!("line {line}, column {column}: "))
+            });
+            FormError::Syntax {
+                origin: origin.into(),
+                message: format!("{}{}", at.unwrap_or_default(), e.message()),
+            }
         })
     }
 
@@ -214,7 +258,9 @@ pub struct CompiledForm {
     pub(crate) contexts: Vec<ContextId>,
     pub(crate) policy: Policy,
     pub(crate) timeout: Option<Duration>,
-    hits: AtomicU64,
+    // Shared with the form [`CompiledForm::ignoring`] makes of it: a node hitting the old one
+    // while it is being replaced still counts.
+    hits: Arc<AtomicU64>,
     spent: AtomicBool,
 }
 
@@ -263,10 +309,27 @@ impl CompiledForm {
         if form.when.is_some() && policy != StopPolicy::When {
             return Err(field("when", "only a `stop = \"when\"` form has a condition".into()));
         }
-        if policy == StopPolicy::Failure && !(form.cabinets.is_empty() && form.contexts.is_empty()) {
+        // What the policy does not read is refused rather than silently dropped: `watch context`
+        // refuses `mass` for the same reason.
+        let (reads_cabinets, reads_contexts) = policy.reads();
+        if !reads_contexts && !form.contexts.is_empty() {
+            return Err(field(
+                "contexts",
+                format!(
+                    "a `stop = \"{}\"` form watches no contexts (only `arrival` and `departure` watch a \
+                     context arriving in or leaving a cabinet)",
+                    policy.name()
+                ),
+            ));
+        }
+        if !reads_cabinets && !form.cabinets.is_empty() {
             return Err(field(
                 "cabinets",
-                "a `stop = \"failure\"` form watches no cabinets or contexts".into(),
+                format!(
+                    "a `stop = \"{}\"` form watches no cabinets (`arrival`, `departure`, `mass` and \
+                     `when` do)",
+                    policy.name()
+                ),
             ));
         }
         let policy = match policy {
@@ -333,9 +396,27 @@ impl CompiledForm {
             contexts,
             policy,
             timeout,
-            hits: AtomicU64::new(0),
+            hits: Arc::new(AtomicU64::new(0)),
             spent: AtomicBool::new(false),
         })
+    }
+
+    /// The same form letting its next `count` hits pass (gdb's `ignore`): its hit count goes
+    /// on, and a spent one-shot form is armed again (a client reads a one-shot form as spent
+    /// once its hits pass `ignore`).
+    pub fn ignoring(&self, count: u64) -> CompiledForm {
+        let form = TraceForm { ignore: self.hits().saturating_add(count), ..self.form.clone() };
+        CompiledForm {
+            id: self.id,
+            form,
+            nodes: self.nodes.clone(),
+            cabinets: self.cabinets.clone(),
+            contexts: self.contexts.clone(),
+            policy: self.policy.clone(),
+            timeout: self.timeout,
+            hits: self.hits.clone(),
+            spent: AtomicBool::new(false),
+        }
     }
 
     /// True when the form applies to the node of this index.
@@ -430,4 +511,111 @@ fn watched_cabinets(names: &[String], desc: &PipelineDesc) -> Result<Vec<bool>, 
         }
     }
     Ok(set)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::recorder::{CabinetDesc, ContextDesc, StageDesc, StatementDesc};
+
+    fn desc() -> PipelineDesc {
+        let cab = |n: &str| CabinetDesc {
+            name: n.into(),
+            kind: "regular".into(),
+            base: None,
+            members: vec![],
+            contexts: vec![],
+        };
+        let statement = |n: &str| StatementDesc { name: n.into(), op: "Move".into(), text: String::new() };
+        PipelineDesc {
+            contexts: vec![ContextDesc { name: "WIFE_NAME".into(), heavy: false }],
+            cabinets: vec![cab("DISARMED"), cab("CONFIRMED"), cab("WIFE")],
+            stages: vec![StageDesc {
+                name: "RATE".into(),
+                segments: 1,
+                statements: vec![statement("charge"), statement("amount")],
+                tables: vec![],
+            }],
+            nodes: vec!["RATE/0".into()],
+        }
+    }
+
+    fn compile(toml: &str) -> Result<CompiledForm, FormError> {
+        CompiledForm::compile(&TraceForm::parse(toml, "f.toml")?, 1, &desc(), "f.toml")
+    }
+
+    #[test]
+    fn a_wrong_stop_lists_every_policy_where_a_one_line_note_shows_it() {
+        let e = TraceForm::parse("name = \"x\"\nstop = \"arival\"", "f.toml").unwrap_err().to_string();
+        let every = "`arrival`, `departure`, `mass`, `every-step`, `statement`, `when`, `failure`";
+        assert!(
+            e.starts_with("trace form f.toml: line 2, column 8: unknown variant `arival`, expected one of ")
+                && e.ends_with(every),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn an_empty_cabinet_list_is_refused_rather_than_read_as_all() {
+        let e = TraceForm::parse("nodes = \"RATE\"\ncabinets = []", "f.toml").unwrap_err().to_string();
+        assert!(
+            e.starts_with("trace form f.toml: line 2, column 12: field `cabinets`: an empty list"),
+            "{e}"
+        );
+        assert!(e.contains("`cabinets = [\"all\"]`"), "{e}");
+        // Absent, it still means all, as `all` does.
+        for toml in ["nodes = \"RATE\"", "cabinets = [\"all\"]"] {
+            let form = compile(toml).unwrap();
+            assert!(form.watches(CabinetId(1)) && form.watches(CabinetId(2)), "{toml}");
+        }
+    }
+
+    #[test]
+    fn ignore_lets_the_next_hits_pass_and_keeps_the_count() {
+        let form = compile("statement = \"amount\"").unwrap();
+        assert!(form.hit() && form.hit());
+        let ignoring = form.ignoring(1);
+        // gdb's `ignore`: the count goes on from 2, the third hit passes, the fourth stops.
+        assert_eq!((ignoring.hits(), ignoring.form.ignore), (2, 3));
+        assert!(!ignoring.hit());
+        assert!(ignoring.hit());
+        assert_eq!(ignoring.hits(), 4);
+        // A node still on the replaced form counts on the same count.
+        assert!(form.hit());
+        assert_eq!(ignoring.hits(), 5);
+    }
+
+    #[test]
+    fn ignore_arms_a_spent_one_shot_form_again() {
+        let form = compile("statement = \"amount\"\nonce = true").unwrap();
+        assert!(form.hit() && !form.hit());
+        assert!(!form.applies_to(0));
+        let again = form.ignoring(0);
+        assert!(again.applies_to(0) && again.hit() && !again.applies_to(0));
+    }
+
+    #[test]
+    fn cabinets_and_contexts_a_policy_does_not_read_are_refused() {
+        let err = |toml: &str| compile(toml).err().map(|e| e.to_string()).unwrap_or_default();
+        let mass = err("cabinets = [\"CONFIRMED\"]\ncontexts = [\"WIFE_NAME\"]\nstop = \"mass\"");
+        assert!(mass.contains("field `contexts`: a `stop = \"mass\"` form watches no contexts"), "{mass}");
+        let when = err("contexts = [\"WIFE_NAME\"]\nwhen = \"WIFE_NAME IS NULL\"");
+        assert!(when.contains("field `contexts`: a `stop = \"when\"` form"), "{when}");
+        let every = err("contexts = [\"WIFE_NAME\"]\nstop = \"every-step\"");
+        assert!(every.contains("field `contexts`: a `stop = \"every-step\"` form"), "{every}");
+        let failure = err("contexts = [\"WIFE_NAME\"]\nstop = \"failure\"");
+        assert!(failure.contains("field `contexts`"), "{failure}");
+        let statement = err("cabinets = [\"WIFE\"]\nstatement = \"amount\"");
+        assert!(statement.contains("field `cabinets`: a `stop = \"statement\"` form watches no cabinets"));
+        assert!(err("cabinets = [\"WIFE\"]\nstop = \"every-step\"").contains("field `cabinets`"));
+        // What each policy reads stays accepted.
+        for ok in [
+            "cabinets = [\"CONFIRMED\"]\ncontexts = [\"WIFE_NAME\"]",
+            "contexts = [\"WIFE_NAME\"]\nstop = \"departure\"",
+            "cabinets = [\"WIFE\"]\nstop = \"mass\"",
+            "cabinets = [\"WIFE\"]\nwhen = \"WIFE_NAME IS NULL\"",
+        ] {
+            assert!(compile(ok).is_ok(), "{ok}: {}", err(ok));
+        }
+    }
 }

@@ -226,13 +226,19 @@ pub(crate) fn inquire(
         },
         None => (reactors(), None),
     };
-    let wanted = |r: &&Record| {
-        cabinet.is_none_or(|c| r.header.cabinet == c) && q.filter.as_ref().is_none_or(|f| f.matches(r))
+    // A filter that can never compare (`AMOUNT > 'abc'`) is an error, not an empty answer.
+    let wanted = |r: &Record| match &q.filter {
+        _ if cabinet.is_some_and(|c| r.header.cabinet != c) => Ok(false),
+        Some(f) => f.try_matches(r).map_err(|e| e.to_string()),
+        None => Ok(true),
     };
     let mut total = 0;
     let mut rows = Vec::new();
     for &t in &chosen {
-        for r in tables.rows(t).filter(wanted) {
+        for r in tables.rows(t) {
+            if !wanted(r)? {
+                continue;
+            }
             if total >= q.offset && rows.len() < q.limit {
                 let contexts = r
                     .contexts()

@@ -84,7 +84,7 @@ pub struct Inquiry {
 
 impl Inquiry {
     /// An inquiry as a command states it: the filter parsed against the pipeline, the page
-    /// size defaulted and capped.
+    /// size defaulted and capped (a page of 0 rows is refused: it would only count them).
     pub fn new(
         desc: &PipelineDesc,
         reactor: Option<String>,
@@ -92,6 +92,11 @@ impl Inquiry {
         offset: usize,
         limit: Option<usize>,
     ) -> Result<Inquiry, String> {
+        if limit == Some(0) {
+            return Err(format!(
+                "a limit of 0 shows no row: give 1 to {INQUIRY_MAX_PAGE} ({INQUIRY_PAGE} when left out)"
+            ));
+        }
         let filter = filter.map(|f| Condition::parse(f, desc)).transpose().map_err(|e| e.to_string())?;
         Ok(Inquiry { reactor, filter, offset, limit: limit.unwrap_or(INQUIRY_PAGE).min(INQUIRY_MAX_PAGE) })
     }

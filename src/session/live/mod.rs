@@ -262,8 +262,13 @@ impl Controller {
     }
 
     fn try_command(&mut self, c: Command) -> Result<(), String> {
-        let changes_forms =
-            matches!(c, Command::AddForm { .. } | Command::ReplaceForm { .. } | Command::DeleteForm { .. });
+        let changes_forms = matches!(
+            c,
+            Command::AddForm { .. }
+                | Command::ReplaceForm { .. }
+                | Command::Ignore { .. }
+                | Command::DeleteForm { .. }
+        );
         if self.finished && !matches!(c, Command::Snapshot | Command::Forms | Command::History { .. }) {
             return Err("the run has finished".into());
         }
@@ -286,6 +291,12 @@ impl Controller {
                 let mut forms = (*self.tracer.forms()).clone();
                 let slot = forms.iter_mut().find(|f| f.id == id).ok_or_else(|| format!("no form {id}"))?;
                 *slot = Arc::new(compiled);
+                self.set_forms(forms);
+            }
+            Command::Ignore { id, count } => {
+                let mut forms = (*self.tracer.forms()).clone();
+                let slot = forms.iter_mut().find(|f| f.id == id).ok_or_else(|| format!("no form {id}"))?;
+                *slot = Arc::new(slot.ignoring(count));
                 self.set_forms(forms);
             }
             Command::DeleteForm { id } => {

@@ -212,6 +212,13 @@ impl Replayer {
                 self.forms_changed();
                 self.seed().map_err(trace)?;
             }
+            // The same form, its flip-flops as they are: only its count of hits to pass changes.
+            Command::Ignore { id, count } => {
+                let slot =
+                    self.forms.iter_mut().find(|f| f.id == id).ok_or_else(|| format!("no form {id}"))?;
+                *slot = Arc::new(slot.ignoring(count));
+                self.forms_changed();
+            }
             Command::DeleteForm { id } => {
                 let before = self.forms.len();
                 self.forms.retain(|f| f.id != id);
