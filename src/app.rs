@@ -262,7 +262,7 @@ fn rate(args: &RunArgs) -> i32 {
                 for (i, (form, origin)) in forms.iter().enumerate() {
                     CompiledForm::compile(form, i as u32 + 1, desc, origin).map_err(|e| e.to_string())?;
                 }
-                let checked = script.map_or(Ok(()), |s| s.check(desc, false));
+                let checked = script.map_or(Ok(()), |s| s.check(desc, false, forms.len()));
                 if let Err(ScriptError::Line { line: l, .. }) = &checked {
                     line.set(Some(*l));
                 }

@@ -212,6 +212,22 @@ fn every_line_is_checked_against_the_pipeline_before_anything_runs() {
             3,
             "`abc` is neither a node (REG/0, RATE/0, DIS/0) nor a count (a positive integer)",
         ),
+        // Before, caught only once the run had started (and had written the database).
+        (
+            "ignore 9 1
+",
+            1,
+            "no form 9: there is none",
+        ),
+        (
+            "watch cabinet WIFE on RATE
+break amount on RATE
+delete 1
+ignore 1 2
+",
+            4,
+            "no form 1 (the forms then: 2)",
+        ),
     ] {
         let (code, stdout, stderr) = script_run(dir.path(), script, &["--json"]);
         assert_eq!(code, 2, "{script}: {stderr}");

@@ -6,16 +6,39 @@ use crate::recorder::PipelineDesc;
 use crate::tracer::{CompiledForm, FormError, Inquiry, stage_name};
 
 impl Script {
-    /// Check every word against `desc`, for a replay or a live run: an error names the line.
-    pub fn check(&self, desc: &PipelineDesc, replay: bool) -> Result<(), ScriptError> {
+    /// Check every word against `desc`, for a replay or a live run that starts with `forms`
+    /// forms (from `--form`, numbered 1 on): an error names the line.
+    pub fn check(&self, desc: &PipelineDesc, replay: bool, forms: usize) -> Result<(), ScriptError> {
+        // The numbers the session will give: each new form the next, none ever reused.
+        let mut live: Vec<u32> = (1..=forms as u32).collect();
+        let mut next = forms as u32 + 1;
         for (line, word) in &self.words {
-            check_word(word, desc, replay).map_err(|message| ScriptError::Line {
-                origin: self.origin.clone(),
-                line: *line,
-                message,
-            })?;
+            let error = |message| ScriptError::Line { origin: self.origin.clone(), line: *line, message };
+            check_word(word, desc, replay).map_err(error)?;
+            match word {
+                Word::Form(_) | Word::FormFile { .. } => {
+                    live.push(next);
+                    next += 1;
+                }
+                Word::Ignore { form, .. } | Word::Delete { form } if !live.contains(form) => {
+                    return Err(error(no_form(*form, &live)));
+                }
+                Word::Delete { form } => live.retain(|f| f != form),
+                _ => {}
+            }
         }
         Ok(())
+    }
+}
+
+/// Why form `id` is not there to name.
+fn no_form(id: u32, live: &[u32]) -> String {
+    match live {
+        [] => format!("no form {id}: there is none (watch, break, stop-when or form make one)"),
+        _ => {
+            let ids: Vec<String> = live.iter().map(u32::to_string).collect();
+            format!("no form {id} (the forms then: {})", ids.join(", "))
+        }
     }
 }
 

@@ -88,7 +88,7 @@ pub fn run(
         Ok(d) => d,
         Err(message) => return report(out, json, Event::Error { message, line: None }),
     };
-    if let Err(e) = script.check(&desc, target.is_replay()) {
+    if let Err(e) = script.check(&desc, target.is_replay(), forms.len()) {
         let line = match &e {
             ScriptError::Line { line, .. } => Some(*line),
             ScriptError::Read { .. } => None,
