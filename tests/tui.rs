@@ -306,7 +306,17 @@ fn keys_act_on_the_frozen_node() {
     assert_eq!(app.selected().unwrap().name, "RATE/1");
     assert_eq!(app.key(key('s'), area), vec![Command::Step { node: "RATE/1".into(), count: 1 }]);
     assert_eq!(app.key(key('c'), area), vec![Command::Continue { node: Some("RATE/1".into()) }]);
+    // Resuming stops tracing the node for good: the first `r` asks, another key cancels.
+    assert!(app.key(key('r'), area).is_empty());
+    assert!(screen(&app, 120, 30).contains("resume RATE/1? it runs untraced to the end"));
+    assert!(app.key(key('j'), area).is_empty());
+    assert!(app.key(key('r'), area).is_empty());
     assert_eq!(app.key(key('r'), area), vec![Command::Resume { node: "RATE/1".into() }]);
+    // `/` in the program pane (which has no filter) says so: the keys after it stay keys.
+    app.focus = Pane::Program;
+    assert!(app.key(key('/'), area).is_empty());
+    assert!(app.prompt.is_none());
+    app.focus = Pane::Nodes;
     // Halting ends the run for good: the first `h` asks, another key cancels, `h h` halts.
     assert!(app.key(key('h'), area).is_empty());
     assert!(screen(&app, 80, 24).contains("h again to halt"));

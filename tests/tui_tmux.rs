@@ -120,6 +120,8 @@ fn the_demo_stops_at_the_first_wife_and_obeys_the_keys() {
     t.keys(&["i"]);
     t.wait("inquiry rows", |s| s.contains("Results of RATE/") && s.contains("row(s) match"));
     t.keys(&["r"]);
+    t.wait("resume asked", |s| s.contains("r again to resume"));
+    t.keys(&["r"]);
     t.wait("the node resumed", |s| s.contains("resumed: runs untraced to the end"));
     t.keys(&["?"]);
     t.wait("the help overlay", |s| s.contains("this help"));

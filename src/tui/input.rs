@@ -35,6 +35,17 @@ impl App {
         if self.life.is_some() || self.record || self.help {
             return self.overlay_key(action, area);
         }
+        // Resuming stops tracing the node for good: `r` asks, a second `r` does it (a stray `r`,
+        // say in a pane that takes no typing, must not let the node go).
+        if let Some(node) = self.confirm_resume.take() {
+            return match action {
+                Some(Action::Resume) => vec![Command::Resume { node }],
+                _ => Vec::new(),
+            };
+        } else if action == Some(Action::Resume) && !self.replay && !self.ended() {
+            self.confirm_resume = self.target();
+            return Vec::new();
+        }
         // Halting ends the run for good: `h` asks, a second `h` does it.
         if self.confirm_halt {
             self.confirm_halt = false;
@@ -175,7 +186,11 @@ impl App {
                 Vec::new()
             }
             // The program is not a list to filter.
-            Action::Filter if self.focus == Pane::Program => Vec::new(),
+            // Said, not silent: what is typed next would be read as keys (`r` resumes).
+            Action::Filter if self.focus == Pane::Program => {
+                self.log(LogKind::Info, "the program is not filtered: every statement of the node shows");
+                Vec::new()
+            }
             Action::Filter => {
                 let current = self.filters.get(&self.focus).cloned().unwrap_or_default();
                 self.prompt = Some(prompt(PromptKind::Filter(self.focus), &current));

@@ -341,6 +341,8 @@ pub struct App {
     pub force_quit: bool,
     /// `h` was pressed once: the next `h` halts.
     pub confirm_halt: bool,
+    /// `r` was pressed once on this node: a second resumes it (it runs untraced for good).
+    pub confirm_resume: Option<String>,
     /// A breakpoint toggle sent and not yet answered (its statement).
     pub pending_break: Option<String>,
     /// A results filter sent and not yet answered: the filter before it, put back if the node
@@ -388,6 +390,7 @@ impl App {
             quitting: false,
             force_quit: false,
             confirm_halt: false,
+            confirm_resume: None,
             pending_break: None,
             filter_undo: None,
             snapshots: 0,

@@ -22,6 +22,11 @@ pub fn title(app: &App, area: Rect, buf: &mut Buffer) {
     } else if let Some(f) = &app.finished {
         let how = if f.halted { "halted" } else { "finished" };
         (format!("{how}: {} records in {:.1} s", f.records, f.seconds), Color::Green)
+    } else if let Some(node) = &app.confirm_resume {
+        (
+            format!("resume {node}? it runs untraced to the end: r again to resume, any other key to go on"),
+            Color::Yellow,
+        )
     } else if app.confirm_halt && app.replay {
         ("end the replay? h again to end it, any other key to go on".to_string(), Color::Yellow)
     } else if app.confirm_halt {
