@@ -501,6 +501,35 @@ fn a_stop_times_out_and_the_node_continues_by_itself() {
     run.finish();
 }
 
+/// A statement's recorded duration (the timeline's slice) is its own: a freeze before it is
+/// not counted in. (The freeze lasts 1.5 s; the statement over one window takes milliseconds.)
+#[test]
+fn the_time_frozen_before_a_statement_is_not_recorded_as_its_duration() {
+    let dir = input(3000);
+    let trace = dir.path().join("frozen.trace");
+    let mut opts = options(dir.path(), "out.db", 1);
+    opts.record = Some((trace.clone(), RecorderSettings::default()));
+    let mut run =
+        start(&opts, &["statement = \"charge\"\nnodes = \"DIS\"\ntimeout = \"1500ms\"\nonce = true"]);
+    let stop = run.stop();
+    run.wait("release", |e| matches!(e, Event::Released { by: Release::Timeout, .. }));
+    run.finish();
+    let mut t = open_trace(&trace).unwrap();
+    let node = t.header().pipeline.nodes.iter().position(|n| *n == stop.node).unwrap() as u16;
+    let mut found = None;
+    for i in 0..t.index().len() {
+        for e in t.read_chunk(i).unwrap() {
+            if let TraceEvent::Step(s) = e
+                && (s.node, s.node_step) == (node, stop.step)
+            {
+                found = Some(s.wall_us);
+            }
+        }
+    }
+    let wall_us = found.expect("the stopped step is recorded");
+    assert!(wall_us < 1_000_000, "{wall_us} µs recorded for a statement frozen 1.5 s before it ran");
+}
+
 #[test]
 fn a_frozen_rate_segment_blocks_reg_and_starves_dis_without_deadlock() {
     let dir = input(20_000);

@@ -64,7 +64,9 @@ impl HookFactory for NoHook {
 }
 
 /// Two hook factories attached together (a recorder and a tracer): each node gets both
-/// hooks, called in order, and reports as detailed as the more demanding one asks.
+/// hooks, and reports as detailed as the more demanding one asks. The second wraps the first,
+/// as layers do: its `before_step` comes first and its `after_step` last, so a tracer that
+/// waits there (a freeze) is outside what the first times and records as the statement.
 pub struct Hooks<'a>(pub &'a dyn HookFactory, pub &'a dyn HookFactory);
 
 struct Pair(Box<dyn StepHook>, Box<dyn StepHook>);
@@ -74,8 +76,8 @@ impl StepHook for Pair {
         self.0.detail().max(self.1.detail())
     }
     fn before_step(&mut self, at: &StepPoint<'_>, workspace: &Workspace) {
-        self.0.before_step(at, workspace);
         self.1.before_step(at, workspace);
+        self.0.before_step(at, workspace);
     }
     fn after_step(&mut self, at: &StepPoint<'_>, report: &StepReport, workspace: &Workspace) {
         self.0.after_step(at, report, workspace);
