@@ -73,6 +73,29 @@ fn wife_is_transient_and_wife_name_never_reaches_persistent() {
     let db = rusqlite::Connection::open(tmp.path().join("a.db")).unwrap();
     let stored: i64 = db.query_row("SELECT count(*) FROM persistent", [], |r| r.get(0)).unwrap();
     assert_eq!(persistent, stored, "PERSISTENT's final mass is what the database holds");
+    // The program's rows count global steps: a cabinet's first appearance in the run comes
+    // no later than its last (node steps of different nodes would not compare).
+    let program = export(&trace, "program-cabinets");
+    let steps = |r: &csv::StringRecord| (r[2].parse::<u64>().unwrap(), r[4].parse::<u64>().unwrap());
+    for r in &program[1..] {
+        let (first, last) = steps(r);
+        assert!(first <= last, "{r:?}");
+    }
+    // RATED first appears at the first global step, of any node, that reports it appearing.
+    let mut t = catar::recorder::open_trace(&trace).unwrap();
+    let rated = t.header().pipeline.cabinets.iter().position(|c| c.name == "RATED").unwrap() as u16;
+    let mut appeared = Vec::new();
+    for i in 0..t.index().len() {
+        for e in catar::recorder::read_events(&mut t, i).unwrap() {
+            if let catar::recorder::Event::Step(s) = e
+                && s.appeared.contains(&rated)
+            {
+                appeared.push(s.global_step);
+            }
+        }
+    }
+    let row = program[1..].iter().find(|r| &r[1] == "RATED").map(steps).unwrap();
+    assert_eq!(row, (*appeared.iter().min().unwrap(), *appeared.iter().max().unwrap()));
 
     let matrix = export(&trace, "program-contexts");
     let cells: Vec<(String, String)> =

@@ -15,11 +15,12 @@ pub struct NodeCabinet {
     pub node: String,
     /// The cabinet.
     pub cabinet: String,
-    /// Node step of its first appearance.
+    /// Step of its first appearance: the node's step in a node row, the global step in a
+    /// program row (node steps of different nodes do not compare).
     pub first_step: u64,
     /// Pseudo-time of its first appearance (Unix seconds).
     pub first_time: i64,
-    /// Node step of its last appearance.
+    /// Step of its last appearance (as `first_step`).
     pub last_step: u64,
     /// Pseudo-time of its last appearance.
     pub last_time: i64,
@@ -54,7 +55,8 @@ pub struct Consolidation {
     pub node_cabinets: Vec<NodeCabinet>,
     /// Node context matrix.
     pub node_contexts: Vec<ContextCell>,
-    /// Program cabinets (node `*`): first/last by pseudo-time, masses summed over nodes.
+    /// Program cabinets (node `*`): first/last pseudo-time and global step over the nodes,
+    /// masses summed over nodes.
     pub program_cabinets: Vec<NodeCabinet>,
     /// Program context matrix.
     pub program_contexts: Vec<ContextCell>,
@@ -63,8 +65,9 @@ pub struct Consolidation {
 #[derive(Default)]
 struct Cab {
     seen: bool,
-    first: (u64, i64),
-    last: (u64, i64),
+    // (node step, pseudo-time, global step)
+    first: (u64, i64, u64),
+    last: (u64, i64, u64),
     mass: i64,
     max: i64,
 }
@@ -104,9 +107,9 @@ impl Consolidator {
                     let c = self.cabinets.entry((s.node, cabinet)).or_default();
                     if !c.seen {
                         c.seen = true;
-                        c.first = (s.node_step, s.time);
+                        c.first = (s.node_step, s.time, s.global_step);
                     }
-                    c.last = (s.node_step, s.time);
+                    c.last = (s.node_step, s.time, s.global_step);
                     c.mass += 1;
                     c.max = c.max.max(c.mass);
                 }
@@ -130,9 +133,9 @@ impl Consolidator {
             let c = self.cabinets.entry((s.node, cabinet)).or_default();
             if !c.seen {
                 c.seen = true;
-                c.first = (s.node_step, s.time);
+                c.first = (s.node_step, s.time, s.global_step);
             }
-            c.last = (s.node_step, s.time);
+            c.last = (s.node_step, s.time, s.global_step);
         }
         for &(cabinet, context) in &s.contexts_appeared {
             self.contexts.insert((s.node, context, cabinet));
@@ -157,12 +160,13 @@ impl Consolidator {
             of.join("|")
         };
         let node_name = |n: u16| p.nodes.get(n as usize).cloned().unwrap_or_else(|| format!("#{n}"));
-        let row = |node: String, cabinet: u16, c: &Cab| NodeCabinet {
+        // A node row counts the node's steps, a program row the run's.
+        let row = |node: String, cabinet: u16, c: &Cab, global: bool| NodeCabinet {
             node,
             cabinet: p.cabinet(cabinet).to_string(),
-            first_step: c.first.0,
+            first_step: if global { c.first.2 } else { c.first.0 },
             first_time: c.first.1,
-            last_step: c.last.0,
+            last_step: if global { c.last.2 } else { c.last.0 },
             last_time: c.last.1,
             max_mass: c.max,
             final_mass: c.mass,
@@ -171,21 +175,26 @@ impl Consolidator {
             transient: c.mass == 0,
         };
         let seen = || self.cabinets.iter().filter(|(_, c)| c.seen);
-        let node_cabinets = seen().map(|(&(n, cab), c)| row(node_name(n), cab, c)).collect();
+        let node_cabinets = seen().map(|(&(n, cab), c)| row(node_name(n), cab, c, false)).collect();
         let mut program: BTreeMap<u16, Cab> = BTreeMap::new();
         for (&(_, cab), c) in seen() {
             let p = program.entry(cab).or_default();
-            if !p.seen || c.first.1 < p.first.1 {
-                p.first = c.first;
-            }
-            if !p.seen || c.last.1 >= p.last.1 {
-                p.last = c.last;
+            // Times by time and steps by step, each on its own: which node's appearance comes
+            // first in global steps depends on thread timing, the earliest pseudo-time does not
+            // (two runs of one input diff equal).
+            if !p.seen {
+                (p.first, p.last) = (c.first, c.last);
+            } else {
+                p.first.1 = p.first.1.min(c.first.1);
+                p.first.2 = p.first.2.min(c.first.2);
+                p.last.1 = p.last.1.max(c.last.1);
+                p.last.2 = p.last.2.max(c.last.2);
             }
             p.seen = true;
             p.mass += c.mass;
             p.max = p.max.max(c.max);
         }
-        let program_cabinets = program.iter().map(|(&cab, c)| row("*".into(), cab, c)).collect();
+        let program_cabinets = program.iter().map(|(&cab, c)| row("*".into(), cab, c, true)).collect();
         let cell = |node: String, context: u16, cabinet: u16| ContextCell {
             node,
             context: p.context(context).into(),
