@@ -215,6 +215,13 @@ fn fail(e: &dyn std::fmt::Display, code: i32) -> i32 {
 }
 
 fn write_input(args: &GenArgs) -> i32 {
+    if args.bad_rate + args.poison_rate > 1.0 {
+        let message = format!(
+            "--bad-rate {} and --poison-rate {} add up to more than every row: their sum is at most 1",
+            args.bad_rate, args.poison_rate
+        );
+        return fail(&message, 2);
+    }
     let opts = GenOptions {
         out: args.out.clone(),
         cdrs: args.cdrs,

@@ -57,8 +57,9 @@ pub struct DebugArgs {
     /// given).
     #[arg(long)]
     pub headless: bool,
-    /// A trace form (TOML) in force from the first step; repeat for several. Without a script,
-    /// each stop is printed and the run (or the replay) goes on.
+    /// A trace form (TOML) in force from the first step; repeat for several. Headless and
+    /// without a script, each stop is printed and the run (or the replay) goes on; at a
+    /// terminal the TUI opens and freezes there.
     #[arg(long)]
     pub form: Vec<PathBuf>,
     /// A script of debugger words (watch, break, stop-when, continue, step, inquire, resume,

@@ -258,6 +258,14 @@ fn a_negative_number_is_named_by_its_option() {
         let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
         assert!(stderr.contains(option) && stderr.contains("invalid value"), "{args:?}: {stderr}");
     }
+    // Shares of all rows: two that add up to more than all are refused, nothing written.
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("x");
+    let args = ["--bad-rate", "0.6", "--poison-rate", "0.6"];
+    let assert = common::catar().args(["gen", "--out"]).arg(&out).args(args).assert().code(2);
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+    assert_names(&stderr, &["--bad-rate 0.6", "--poison-rate 0.6", "more than every row"]);
+    assert!(!out.exists());
 }
 
 #[test]
