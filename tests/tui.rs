@@ -143,7 +143,7 @@ fn at_stop() -> App {
                         14,
                         records / 2,
                         vec![
-                            cabinet("CONFIRMED", 479, &confirmed),
+                            cabinet("CONFIRMED", 1017, &confirmed),
                             cabinet("WIFE", 20, &[("WIFE_NAME", 20)]),
                         ],
                     )

@@ -7,7 +7,7 @@ use ratatui::style::{Color, Modifier};
 use ratatui::text::Span;
 use ratatui::widgets::{Cell, Paragraph, Row, StatefulWidget, Table, TableState, Widget, Wrap};
 
-use super::{Theme, block, first_row, short};
+use super::{Theme, block, count, first_row};
 use crate::tui::state::{App, Mark, Pane};
 
 /// A bar of `width` cells for `mass` out of `peak`, in eighths.
@@ -50,7 +50,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         Row::new(vec![
             Cell::from(Span::styled(mark, theme.bold(color))),
             Cell::from(c.name.clone()).style(if c.mass == 0 { theme.dim() } else { theme.fg(Color::Reset) }),
-            Cell::from(format!("{:>6}", short(c.mass.max(0) as u64))),
+            Cell::from(format!("{:>6}", count(c.mass.max(0) as u64, 6))),
             Cell::from(Span::styled(bar(c.mass, peak, bar_width), theme.fg(Color::Cyan))),
         ])
     });

@@ -189,6 +189,13 @@ fn centered(area: Rect, w: u16, h: u16) -> Rect {
 }
 
 /// A count in a few characters: 950, 12.3k, 4.1M.
+/// A count exact while it fits `width` characters (a debugger shows 1024 → 1017 as it is),
+/// shortened past that.
+fn count(n: u64, width: usize) -> String {
+    let exact = n.to_string();
+    if exact.len() <= width { exact } else { short(n) }
+}
+
 fn short(n: u64) -> String {
     match n {
         0..1_000 => n.to_string(),
