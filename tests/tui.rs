@@ -468,6 +468,8 @@ fn results_sort_filter_and_page() {
     let r = app.results.as_ref().unwrap();
     assert_eq!(r.sort, Some((1, true)));
     assert_eq!(r.cell(r.order[0], 1), "1039");
+    // Sorting orders the page the node sent, and says so when more rows match.
+    assert!(screen(&app, 160, 48).contains("sorted within these 40"));
     // DURATION sorts as a number, not as text.
     let duration = r.columns.iter().position(|c| c == "DURATION").unwrap();
     app.results.as_mut().unwrap().sort_by(duration, false);

@@ -15,7 +15,10 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let contexts = app.contexts();
     let rows = contexts.iter().map(|(name, n)| {
         let style = if *n == 0 { theme.dim() } else { theme.fg(ratatui::style::Color::Reset) };
-        Row::new(vec![Cell::from(name.clone()).style(style), Cell::from(format!("{:>7}", count(*n as u64, 7)))])
+        Row::new(vec![
+            Cell::from(name.clone()).style(style),
+            Cell::from(format!("{:>7}", count(*n as u64, 7))),
+        ])
     });
     let cabinet = app.selected_cabinet().map(|c| c.name.as_str()).unwrap_or("-");
     let table = Table::new(rows, [Constraint::Fill(1), Constraint::Length(7)])

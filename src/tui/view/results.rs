@@ -69,6 +69,12 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let hidden = r.columns.len().saturating_sub(3)
         - (columns.len().saturating_sub(3)).min(r.columns.len().saturating_sub(3));
     let sideways = if hidden > 0 { format!(" · ← → {hidden} more column(s)") } else { String::new() };
+    // The node sends a page; sorting orders that page, not every matching row.
+    let loaded = r.rows.rows.len();
+    let within = match r.sort {
+        Some(_) if loaded < r.rows.total => format!(" · sorted within these {loaded}"),
+        _ => String::new(),
+    };
     let page = format!(
         "Results of {}{}{} · rows {}–{} of {}{}",
         r.rows.node,
@@ -78,7 +84,8 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         r.rows.offset + first + shown.len(),
         r.rows.total,
         r.rows.filter.as_ref().map(|f| format!(" · where {f}")).unwrap_or_default()
-    ) + &sideways;
+    ) + &within
+        + &sideways;
     let table = Table::new(rows, widths)
         .header(Row::new(header).style(theme.bold(Color::Yellow).add_modifier(Modifier::UNDERLINED)))
         .block(block(app, Pane::Results, page))
