@@ -378,6 +378,9 @@ fn a_breakpoint_stops_before_its_statement_and_step_n_runs_n_statements() {
     let stepped = run.stop();
     assert_stop(&run, &stepped, "RATE/0", position as u64 + 1, Position::After);
     assert_eq!(stepped.reason.why, Why::Step);
+    // `when` answers live too: the stop where the node stands.
+    run.session.send(Command::When);
+    assert_eq!(run.wait("when", |e| matches!(e, Event::When(_))), Event::When(stepped.clone()));
     assert!(run.rows("RATE/0", None, Some("AMOUNT IS NOT NULL"), 0, 1).total > 0);
     // The next tick hits the breakpoint again.
     run.session.send(Command::Continue { node: None });

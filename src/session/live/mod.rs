@@ -340,14 +340,27 @@ impl Controller {
                 self.tracer.halt();
             }
             Command::Detach => self.tracer.detach(),
+            // Where the node stopped last stands: live, the latest stop of a frozen node.
+            Command::When => {
+                let frozen = self.tracer.frozen();
+                let last = frozen.into_iter().flatten().max_by_key(|s| s.id);
+                let stop = last.ok_or("no node is frozen: `when` tells where a stopped node stands")?;
+                self.emit(Event::When(stop));
+            }
             Command::Back { .. }
             | Command::Goto { .. }
             | Command::GotoTime { .. }
-            | Command::ReverseContinue
-            | Command::When => {
-                return Err("a live run only goes forward: record it with --trace FILE --level full, \
-                            then `catar replay FILE` steps back, jumps and reverse-continues"
-                    .into());
+            | Command::ReverseContinue => {
+                return Err(match &self.trace {
+                    Some((path, crate::recorder::Level::Full)) => format!(
+                        "a live run only goes forward: `catar replay {}` (recorded now at full level) \
+                         steps back, jumps and reverse-continues",
+                        path.display()
+                    ),
+                    _ => "a live run only goes forward: record it with --trace FILE --level full, \
+                          then `catar replay FILE` steps back, jumps and reverse-continues"
+                        .into(),
+                });
             }
             Command::Snapshot => self.emit(Event::Snapshot(self.snapshot())),
             Command::Forms => self.emit(Event::Forms { forms: self.form_infos() }),
