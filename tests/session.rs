@@ -609,10 +609,13 @@ fn history_reads_a_records_life_back_from_the_runs_full_trace() {
     let rows = run.rows("RATE/0", None, Some("CABINET = 'WIFE'"), 0, 1);
     let (reg_id, event_id) = (rows.rows[0].reg_id, rows.rows[0].contexts["EVENT_ID"].to_string());
     // Asked while the run goes, the trace answers with what is on disk, saying so (it read as a
-    // damaged file before the recorder's first write).
-    run.session.send(Command::History { id: format!("EVENT_ID={event_id}") });
+    // damaged file before the recorder's first write). The frozen node put its steps on disk
+    // before it stopped: the step that brought the record into WIFE is there.
+    run.session.send(Command::History { id: format!("reg_id={reg_id}") });
     let answer = run.wait("history", |e| matches!(e, Event::History(_) | Event::Error { .. }));
-    assert!(matches!(&answer, Event::History(h) if h.partial), "{answer:?}");
+    let Event::History(live) = &answer else { panic!("no history: {answer:?}") };
+    assert!(live.partial, "{live:#?}");
+    assert!(live.touches.iter().any(|t| t.after == "WIFE" && t.node == "RATE/0"), "{live:#?}");
     run.session.send(Command::DeleteForm { id: 1 });
     run.wait("forms", |e| matches!(e, Event::Forms { .. }));
     run.session.send(Command::Continue { node: None });
@@ -650,6 +653,40 @@ fn history_reads_a_records_life_back_from_the_runs_full_trace() {
         unreachable!()
     };
     assert!(message.contains("--trace FILE --level full"), "{message}");
+}
+
+#[test]
+fn a_node_blocked_behind_a_frozen_one_puts_its_recorded_steps_on_disk() {
+    // 8 windows of CDRs: REG fills the 4 batches RATE's channel holds and blocks.
+    let dir = input(8000);
+    let mut opts = options(dir.path(), "b.db", 1);
+    opts.record =
+        Some((dir.path().join("b.trace"), RecorderSettings { level: Level::Full, ..Default::default() }));
+    // RATE stops after its first step, the charge of its first window.
+    let mut run = start(&opts, &["nodes = \"RATE\"\nstop = \"every-step\""]);
+    run.stop();
+    run.wait("REG blocked", |e| {
+        matches!(e, Event::State { node, state: NodeState::Blocked { on } } if node == "REG/0" && on == "RATE/0")
+    });
+    // A CDR of REG's sixth window, the one it cannot send: its steps are the last REG ran,
+    // still in its recorder's buffer (which REG fills by the megabyte) until REG parks it.
+    let cdrs = csv::Reader::from_path(dir.path().join("cdrs.csv")).unwrap();
+    let row = cdrs.into_records().nth(5 * 1024 + 100).unwrap().unwrap();
+    let event_id = row[0].to_string();
+    // REG's steps key the EVENT_ID: the record is found once REG has put them on disk.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        run.session.send(Command::History { id: format!("EVENT_ID={event_id}") });
+        let answer = run.wait("history", |e| matches!(e, Event::History(_) | Event::Error { .. }));
+        if matches!(&answer, Event::History(h) if h.touches.iter().any(|t| t.node == "REG/0")) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "REG's steps never reached the trace: {answer:?}");
+    }
+    run.session.send(Command::DeleteForm { id: 1 });
+    run.wait("forms", |e| matches!(e, Event::Forms { .. }));
+    run.session.send(Command::Continue { node: None });
+    run.finish();
 }
 
 #[test]

@@ -25,7 +25,8 @@ pub struct StepPoint<'a> {
 }
 
 /// Attached to every node: sees each step before it runs and its report after. A recorder
-/// writes reports, a tracer matches them and may block in `before_step` to freeze the node.
+/// writes reports, a tracer matches them and may decide to hold the node there (a freeze):
+/// the node then parks its hooks and calls `hold` (see [`settle`]).
 pub trait StepHook: Send {
     /// What the step reports given to this hook must hold (the node records no more).
     fn detail(&self) -> ReportDetail {
@@ -43,6 +44,24 @@ pub trait StepHook: Send {
     fn restarted(&mut self, _node: &NodeId, _failure: &Failure, _workspace: &Workspace) {}
     /// Called when the node has processed all its input.
     fn finish(&mut self, _node: &NodeId) {}
+    /// Whether the last call decided to hold the node (a tracer's freeze): [`settle`] then
+    /// parks the hooks and calls `hold`.
+    fn holding(&self) -> bool {
+        false
+    }
+    /// Hold the node where the last call decided to (a freeze), until released.
+    fn hold(&mut self, _at: &StepPoint<'_>, _workspace: &Workspace) {}
+    /// The node is about to wait (held by a hook, or blocked on a channel for a while): hand
+    /// over what is buffered, so that a reader of the trace sees every step up to here.
+    fn park(&mut self) {}
+}
+
+/// After a call of `hook`: when it decided to hold the node, park every hook, then hold.
+pub(crate) fn settle(hook: &mut dyn StepHook, at: &StepPoint<'_>, workspace: &Workspace) {
+    if hook.holding() {
+        hook.park();
+        hook.hold(at, workspace);
+    }
 }
 
 /// Makes the hook of each node when the pipeline starts.
@@ -66,7 +85,8 @@ impl HookFactory for NoHook {
 /// Two hook factories attached together (a recorder and a tracer): each node gets both
 /// hooks, and reports as detailed as the more demanding one asks. The second wraps the first,
 /// as layers do: its `before_step` comes first and its `after_step` last, so a tracer that
-/// waits there (a freeze) is outside what the first times and records as the statement.
+/// holds the node there (a freeze) is outside what the first times and records as the
+/// statement; the first is parked before the hold.
 pub struct Hooks<'a>(pub &'a dyn HookFactory, pub &'a dyn HookFactory);
 
 struct Pair(Box<dyn StepHook>, Box<dyn StepHook>);
@@ -77,6 +97,8 @@ impl StepHook for Pair {
     }
     fn before_step(&mut self, at: &StepPoint<'_>, workspace: &Workspace) {
         self.1.before_step(at, workspace);
+        // Held before the first starts timing the statement.
+        settle(self, at, workspace);
         self.0.before_step(at, workspace);
     }
     fn after_step(&mut self, at: &StepPoint<'_>, report: &StepReport, workspace: &Workspace) {
@@ -94,6 +116,20 @@ impl StepHook for Pair {
     fn finish(&mut self, node: &NodeId) {
         self.0.finish(node);
         self.1.finish(node);
+    }
+    fn holding(&self) -> bool {
+        self.0.holding() || self.1.holding()
+    }
+    fn hold(&mut self, at: &StepPoint<'_>, workspace: &Workspace) {
+        for hook in [&mut self.1, &mut self.0] {
+            if hook.holding() {
+                hook.hold(at, workspace);
+            }
+        }
+    }
+    fn park(&mut self) {
+        self.0.park();
+        self.1.park();
     }
 }
 

@@ -2,10 +2,12 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
-use crossbeam_channel::{Receiver, Sender, TryRecvError, TrySendError};
+use crossbeam_channel::{Receiver, RecvTimeoutError, SendTimeoutError, Sender, TryRecvError, TrySendError};
 
 use super::control::{Activity, Gauge, Peer};
+use super::hook::settle;
 use super::pipeline::{Batch, EngineError, SinkBatch};
 use super::program::{Port, StatementError};
 use super::supervisor::{Failure, Fault, Supervision, panic_message, supervised};
@@ -85,29 +87,49 @@ pub(crate) struct Node<'a> {
     pub retry: Vec<Record>,
 }
 
-/// Receive, marking the node as waiting on `peer` while the channel is empty.
-fn receive_from<T>(rx: &Receiver<T>, gauge: &Gauge, peer: Peer) -> Option<T> {
+/// How long a node waits on a channel before it parks its hooks: far longer than the waits
+/// of a flowing pipeline (so its recorder keeps filling whole chunks), short enough that a
+/// node stuck behind a frozen one shows its steps in the trace soon after.
+const PARK_AFTER: Duration = Duration::from_millis(100);
+
+/// Receive, marking the node as waiting on `peer` while the channel is empty, and parking
+/// `hook` when the wait goes on.
+fn receive_from<T>(rx: &Receiver<T>, gauge: &Gauge, peer: Peer, hook: &mut dyn StepHook) -> Option<T> {
     match rx.try_recv() {
         Ok(v) => Some(v),
         Err(TryRecvError::Disconnected) => None,
         Err(TryRecvError::Empty) => {
             gauge.set(Activity::Waiting(peer));
-            let v = rx.recv().ok();
+            let v = match rx.recv_timeout(PARK_AFTER) {
+                Ok(v) => Some(v),
+                Err(RecvTimeoutError::Disconnected) => None,
+                Err(RecvTimeoutError::Timeout) => {
+                    hook.park();
+                    rx.recv().ok()
+                }
+            };
             gauge.set(Activity::Running);
             v
         }
     }
 }
 
-/// Send, marking the node as blocked on `peer` while the channel is full. False when the
-/// receiver is gone.
-fn send_to<T>(tx: &Sender<T>, value: T, gauge: &Gauge, peer: Peer) -> bool {
+/// Send, marking the node as blocked on `peer` while the channel is full, and parking `hook`
+/// when the block goes on. False when the receiver is gone.
+fn send_to<T>(tx: &Sender<T>, value: T, gauge: &Gauge, peer: Peer, hook: &mut dyn StepHook) -> bool {
     match tx.try_send(value) {
         Ok(()) => true,
         Err(TrySendError::Disconnected(_)) => false,
         Err(TrySendError::Full(v)) => {
             gauge.set(Activity::Blocked(peer));
-            let sent = tx.send(v).is_ok();
+            let sent = match tx.send_timeout(v, PARK_AFTER) {
+                Ok(()) => true,
+                Err(SendTimeoutError::Disconnected(_)) => false,
+                Err(SendTimeoutError::Timeout(v)) => {
+                    hook.park();
+                    tx.send(v).is_ok()
+                }
+            };
             gauge.set(Activity::Running);
             sent
         }
@@ -173,12 +195,12 @@ impl Node<'_> {
 
     /// One batch per upstream for the next window, merged in reg_id (input) order; `None` when
     /// every upstream has closed at the same window boundary.
-    fn receive(&self, gauge: &Gauge) -> Result<Option<(u64, Vec<Record>)>, EngineError> {
+    fn receive(&mut self, gauge: &Gauge) -> Result<Option<(u64, Vec<Record>)>, EngineError> {
         let mut window = None;
         let mut records = Vec::new();
         let mut closed = 0;
         for (rx, &peer) in self.inputs.iter().zip(&self.upstream) {
-            match receive_from(rx, gauge, peer) {
+            match receive_from(rx, gauge, peer, &mut *self.hook) {
                 Some(batch) => {
                     if window.is_some_and(|w| w != batch.window) {
                         return Err(EngineError::Disconnected { node: self.id.name.clone() });
@@ -281,7 +303,7 @@ impl Node<'_> {
             record.header.cabinet = q.cabinet;
             record.set(q.error, Value::text(&failure.message));
             let batch = SinkBatch { node: self.id.clone(), table: q.table.clone(), records: vec![record] };
-            if !send_to(&self.sink, batch, gauge, Peer::Sink) {
+            if !send_to(&self.sink, batch, gauge, Peer::Sink, &mut *self.hook) {
                 return Err(EngineError::Disconnected { node: self.id.name.clone() });
             }
             stats.records_out += 1;
@@ -318,6 +340,7 @@ impl Node<'_> {
                 pseudo_time: ws.clock.now(),
             };
             self.hook.before_step(&point, ws);
+            settle(&mut *self.hook, &point, ws);
             report.clear();
             let faulty = fault_fires(&mut self.faults, stats.steps, position);
             let outcome = if faulty {
@@ -342,11 +365,13 @@ impl Node<'_> {
                 };
                 point.pseudo_time = ws.clock.now();
                 self.hook.failed(&point, &failure, ws);
+                settle(&mut *self.hook, &point, ws);
                 return Err(failure);
             }
             // After the step the clock may have moved (a charge observes its batch).
             point.pseudo_time = ws.clock.now();
             self.hook.after_step(&point, report, ws);
+            settle(&mut *self.hook, &point, ws);
         }
         if !ws.inbox.is_empty() {
             // Records never vanish: a program that does not charge its inbox is a bug.
@@ -381,7 +406,7 @@ impl Node<'_> {
                 stats.records_out += records.len() as u64;
                 let table = ws.table(id).name().to_string();
                 let batch = SinkBatch { node: self.id.clone(), table, records };
-                if !send_to(&self.sink, batch, gauge, Peer::Sink) {
+                if !send_to(&self.sink, batch, gauge, Peer::Sink, &mut *self.hook) {
                     return Err(disconnected());
                 }
             }
@@ -397,7 +422,7 @@ impl Node<'_> {
             }
             for ((tx, records), &peer) in senders.iter().zip(parts).zip(&self.downstream) {
                 stats.records_out += records.len() as u64;
-                if !send_to(tx, Batch { window, records }, gauge, peer) {
+                if !send_to(tx, Batch { window, records }, gauge, peer, &mut *self.hook) {
                     return Err(disconnected());
                 }
             }

@@ -22,9 +22,14 @@ const CHUNK_EVENTS: u64 = 2048;
 /// chunk must stay far below the trace format's frame limit.
 const CHUNK_BYTES: usize = 1 << 20;
 
-/// A chunk on its way to the writer, already encoded by the node (in parallel with the
-/// other nodes) so that the single writer thread only appends bytes.
-pub(crate) type Flush = EncodedChunk<Vec<Event>>;
+/// What a node hands the writer thread.
+pub(crate) enum Flush {
+    /// A chunk, already encoded by the node (in parallel with the other nodes) so that the
+    /// single writer thread only appends bytes.
+    Chunk(EncodedChunk<Vec<Event>>),
+    /// Put every chunk written so far on disk, then answer: a parked node waits for it.
+    Sync(Sender<()>),
+}
 
 /// What a full-level node keys in its events chunks (see [`super::ChunkKeys`]).
 pub(crate) struct Keying {
@@ -57,6 +62,8 @@ pub(crate) struct NodeRecorder {
     presence: Presence,
     change: PresenceChange,
     steps: u64,
+    /// The global step of the node's last step (its end is placed there).
+    last_step: u64,
     time: i64,
     /// The events chunk being filled, encoded event by event.
     chunk: ChunkBuilder<Event>,
@@ -134,6 +141,7 @@ impl NodeRecorder {
             presence: Presence::new(cabinets),
             change: PresenceChange::default(),
             steps: 0,
+            last_step: 0,
             time: 0,
             chunk: ChunkBuilder::default(),
             runs: Vec::new(),
@@ -172,12 +180,13 @@ impl NodeRecorder {
     fn flush(&mut self) {
         if let Some(meta) = self.meta.take() {
             // A closed channel means the writer failed; it reports why when the run finishes.
-            let mut sent = self.tx.send(self.chunk.take(ChunkKind::Events, meta.clone())).is_ok();
+            let mut sent =
+                self.tx.send(Flush::Chunk(self.chunk.take(ChunkKind::Events, meta.clone()))).is_ok();
             // At full level a keys chunk follows: a search skips the events chunk on its keys
             // without decoding it.
             if sent && self.keying.is_some() {
                 let keys = vec![Event::Keys(Box::new(self.keys.take()))];
-                sent = self.tx.send(EncodedChunk::new(ChunkKind::Keys, meta, &keys)).is_ok();
+                sent = self.tx.send(Flush::Chunk(EncodedChunk::new(ChunkKind::Keys, meta, &keys))).is_ok();
             }
             if !sent {
                 self.stopped = true;
@@ -229,7 +238,7 @@ impl NodeRecorder {
         if self.restarts > 0 {
             chunk.push(Event::Restarts { node: self.node, restarts: self.restarts });
         }
-        if self.tx.send(EncodedChunk::new(ChunkKind::Checkpoint, meta, &chunk)).is_err() {
+        if self.tx.send(Flush::Chunk(EncodedChunk::new(ChunkKind::Checkpoint, meta, &chunk))).is_err() {
             self.stopped = true;
         }
     }
@@ -277,6 +286,7 @@ impl StepHook for NodeRecorder {
         let wall_start_us = self.started.duration_since(self.origin).as_micros() as u64;
         let time = at.pseudo_time.map_or(0, |t| t.as_second());
         self.steps = at.node_step + 1;
+        self.last_step = at.global_step;
         self.time = time;
         if self.stopped || !self.within_duration(time) {
             return;
@@ -364,9 +374,19 @@ impl StepHook for NodeRecorder {
     fn finish(&mut self, _node: &NodeId) {
         if !self.stopped {
             let done = Event::Done { node: self.node, steps: self.steps, time: self.time };
-            let last = self.meta.as_ref().map_or(0, |m| m.last_step);
-            self.push(done, last, self.time);
+            // Not the buffered chunk's last step: a park may just have sent it.
+            self.push(done, self.last_step, self.time);
         }
         self.flush();
+    }
+
+    fn park(&mut self) {
+        self.flush();
+        // The node waits anyway: it waits for the disk too, so that a reader opening the
+        // trace now (a history asked at its stop) finds its steps.
+        let (done, written) = crossbeam_channel::bounded(1);
+        if !self.stopped && self.tx.send(Flush::Sync(done)).is_ok() {
+            let _ = written.recv();
+        }
     }
 }

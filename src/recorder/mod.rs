@@ -131,8 +131,21 @@ impl Recorder {
         let thread = std::thread::Builder::new()
             .name("recorder".into())
             .spawn(move || {
-                for chunk in rx {
-                    writer.write_encoded(chunk)?;
+                for flush in &rx {
+                    match flush {
+                        Flush::Chunk(chunk) => {
+                            writer.write_encoded(chunk)?;
+                            // Idle: what the nodes handed over goes to disk, for readers of
+                            // a trace still being written.
+                            if rx.is_empty() {
+                                writer.flush()?;
+                            }
+                        }
+                        Flush::Sync(done) => {
+                            writer.flush()?;
+                            let _ = done.send(());
+                        }
+                    }
                 }
                 writer.finish()
             })

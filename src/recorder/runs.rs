@@ -10,9 +10,11 @@ use super::{Trace, TraceHeader, open_trace};
 use crate::trace::{ChunkKind, TraceError};
 
 /// Where each run starts in the trace's index, in file order (the first at 0). A run numbers
-/// its steps from the start again, so a node's events or checkpoint chunk that begins at or
-/// before the last step of its events so far opens the next run. (A node that recorded
-/// nothing in a run gives no sign: a new run shows at the first chunk of one that did.)
+/// its steps from the start again, so a node's events or checkpoint chunk that begins before
+/// the last step of its events so far opens the next run. (One that begins at it goes on:
+/// the node's end, placed at its last step, may come in a chunk of its own. A node that
+/// recorded nothing in a run gives no sign: a new run shows at the first chunk of one that
+/// did.)
 pub fn runs(trace: &Trace) -> Vec<usize> {
     let mut starts = vec![0];
     let mut last: FxHashMap<u16, u64> = FxHashMap::default();
@@ -20,7 +22,7 @@ pub fn runs(trace: &Trace) -> Vec<usize> {
         if e.kind == ChunkKind::Keys {
             continue;
         }
-        if last.get(&e.meta.node).is_some_and(|&l| e.meta.first_step <= l) {
+        if last.get(&e.meta.node).is_some_and(|&l| e.meta.first_step < l) {
             starts.push(i);
             last.clear();
         }

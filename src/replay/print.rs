@@ -25,7 +25,7 @@ pub fn write_text(h: &History, out: &mut dyn Write) -> io::Result<()> {
         h.touches.len()
     )?;
     if h.partial {
-        writeln!(out, "so far: the run goes on, and the steps its nodes still buffer are not on disk yet")?;
+        writeln!(out, "so far: the run goes on (a running node's latest steps may not be on disk yet)")?;
     }
     if h.touches.is_empty() {
         return Ok(());

@@ -100,8 +100,8 @@ pub struct History {
     pub records: Vec<u64>,
     /// Every step that touched them, in global step order.
     pub touches: Vec<Touch>,
-    /// Read from a trace still being written (a live run's): the steps the nodes still buffer
-    /// are missing.
+    /// Read from a trace still being written (a live run's): the latest steps of the nodes
+    /// still running may be missing (a stopped or waiting node has put its steps on disk).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub partial: bool,
     /// Metrics over them.

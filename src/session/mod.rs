@@ -266,7 +266,7 @@ fn read_history(
                 })
                 .and_then(|mut t| crate::replay::query(&mut t, &origin, &id).map_err(|e| e.to_string()));
             let _ = events.send(match answer {
-                // Asked while the run goes: the steps still in the nodes' buffers are missing.
+                // Asked while the run goes: the steps still in running nodes' buffers are missing.
                 Ok(h) => Event::History(crate::replay::History { partial: !written, ..h }),
                 Err(message) => Event::Error { message, line: None },
             });

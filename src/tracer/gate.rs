@@ -1,6 +1,8 @@
 //! The gate: the tracer's hook on one node. After each step it updates the node's flip-flop
 //! (the presence counts) and matches the forms; when one fires the node freezes right there,
-//! in its own thread, until a command lets it go. Other nodes keep running.
+//! in its own thread, until a command lets it go: the gate decides, and holds the node once
+//! the node has parked its hooks (a recorder puts the steps it buffered on disk first). Other
+//! nodes keep running.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -28,6 +30,8 @@ pub(crate) struct NodeTracer {
     pub started: Instant,
     /// When the presence was last published for snapshots.
     pub published: Instant,
+    /// The stop decided by the last call, held by `hold`.
+    pub pending: Option<(Stop, Option<Duration>)>,
 }
 
 /// How often a running node publishes its presence (a frozen or finished one does at once).
@@ -56,14 +60,8 @@ impl NodeTracer {
         &self.shared.desc.nodes[self.index]
     }
 
-    fn freeze(
-        &mut self,
-        at: &StepPoint<'_>,
-        ws: &Workspace,
-        position: Position,
-        reason: Reason,
-        timeout: Option<Duration>,
-    ) {
+    /// Decide to freeze here: the node holds once its hooks are parked (see `hold`).
+    fn freeze(&mut self, at: &StepPoint<'_>, position: Position, reason: Reason, timeout: Option<Duration>) {
         self.stepping = 0;
         self.publish();
         let stop = Stop {
@@ -82,7 +80,13 @@ impl NodeTracer {
             },
             reason,
         };
+        self.pending = Some((stop, timeout));
+    }
+
+    /// Hold the node at the stop `freeze` decided, until a command (or the timeout) lets it go.
+    fn hold_stop(&mut self, ws: &Workspace, stop: Stop, timeout: Option<Duration>) {
         let id = stop.id;
+        let before = stop.at == Position::Before;
         let shared = &self.shared;
         if !shared.nodes[self.index].freeze(
             stop,
@@ -132,6 +136,10 @@ impl NodeTracer {
                 self.shared.signal(Signal::Error(message));
             }
         }
+        if before {
+            // The statement's own time starts once it is let go.
+            self.started = Instant::now();
+        }
     }
 }
 
@@ -145,7 +153,7 @@ impl StepHook for NodeTracer {
         ReportDetail::Summary
     }
 
-    fn before_step(&mut self, at: &StepPoint<'_>, ws: &Workspace) {
+    fn before_step(&mut self, at: &StepPoint<'_>, _ws: &Workspace) {
         self.started = Instant::now();
         if at.statement == 0 {
             self.matcher.presence.remember();
@@ -159,8 +167,7 @@ impl StepHook for NodeTracer {
             .iter()
             .find(|f| f.applies_to(self.index) && breaks_at(f, self.stage, at.statement) && f.hit());
         if let Some(form) = hit {
-            self.freeze(at, ws, Position::Before, reason(form, Why::Statement), form.timeout);
-            self.started = Instant::now();
+            self.freeze(at, Position::Before, reason(form, Why::Statement), form.timeout);
         }
     }
 
@@ -194,11 +201,11 @@ impl StepHook for NodeTracer {
             }
         }
         if let Some((reason, timeout)) = fired {
-            self.freeze(at, ws, Position::After, reason, timeout);
+            self.freeze(at, Position::After, reason, timeout);
         }
     }
 
-    fn failed(&mut self, at: &StepPoint<'_>, failure: &Failure, ws: &Workspace) {
+    fn failed(&mut self, at: &StepPoint<'_>, failure: &Failure, _ws: &Workspace) {
         if !self.active() {
             return;
         }
@@ -208,11 +215,11 @@ impl StepHook for NodeTracer {
         let hit = forms.iter().find(|f| f.applies_to(index) && f.catches_failures() && f.hit());
         let why = Why::Failure { error: failure.message.clone() };
         match hit {
-            Some(form) => self.freeze(at, ws, Position::After, reason(form, why), form.timeout),
+            Some(form) => self.freeze(at, Position::After, reason(form, why), form.timeout),
             // A `step` into a statement that fails stops at the failure, before the restart
             // undoes it (as gdb's step stops at a signal).
             None if self.stepping > 0 => {
-                self.freeze(at, ws, Position::After, Reason { form: None, label: None, why }, None)
+                self.freeze(at, Position::After, Reason { form: None, label: None, why }, None)
             }
             None => {}
         }
@@ -232,5 +239,15 @@ impl StepHook for NodeTracer {
 
     fn finish(&mut self, _node: &crate::engine::NodeId) {
         self.publish();
+    }
+
+    fn holding(&self) -> bool {
+        self.pending.is_some()
+    }
+
+    fn hold(&mut self, _at: &StepPoint<'_>, ws: &Workspace) {
+        if let Some((stop, timeout)) = self.pending.take() {
+            self.hold_stop(ws, stop, timeout);
+        }
     }
 }

@@ -377,6 +377,7 @@ impl HookFactory for Tracer {
             stepping: 0,
             started: std::time::Instant::now(),
             published: std::time::Instant::now(),
+            pending: None,
         })
     }
 }
