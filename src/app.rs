@@ -1,12 +1,14 @@
 //! What each command does, from parsed arguments to an exit code.
 
 use std::io::{IsTerminal, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::cli::{
     Cli, Command, DebugArgs, DiffArgs, ExportArgs, GenArgs, LevelArg, QueryArgs, QueryFormat, ReplayArgs,
     RunArgs,
 };
-use crate::engine::NoHook;
+use crate::engine::{Control, NoHook};
 use crate::export::Format;
 use crate::rating::generate::{GenOptions, generate};
 use crate::rating::{RunOptions, RunSummary, run};
@@ -280,13 +282,40 @@ fn rate(args: &RunArgs) -> i32 {
                 .map_err(|e| (e.to_string(), line.get(), e.exit_code()))
         });
     }
+    let interrupted = match halt_on_interrupt(&opts.control) {
+        Ok(flag) => flag,
+        Err(e) => return fail(&format!("cannot catch Ctrl-C: {e}"), 2),
+    };
     match run(&opts, &NoHook) {
         Ok(s) => {
             print_summary(&s, &opts);
-            0
+            // Halted whole, but not run to the end: a script must not read it as done.
+            if interrupted.load(Ordering::Relaxed) { 130 } else { 0 }
         }
         Err(e) => fail(&e, e.exit_code()),
     }
+}
+
+/// Ctrl-C (or SIGTERM) during a headless run halts it as `halt` does: the records read end
+/// whole in the database, the trace gets its footer and the summary is printed. A second one
+/// leaves at once. The flag tells whether it came.
+fn halt_on_interrupt(control: &Arc<Control>) -> std::io::Result<Arc<AtomicBool>> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
+    let (control, flag) = (control.clone(), Arc::new(AtomicBool::new(false)));
+    let came = flag.clone();
+    std::thread::Builder::new().name("interrupt".into()).spawn(move || {
+        for _ in signals.forever() {
+            if came.swap(true, Ordering::Relaxed) {
+                std::process::exit(130);
+            }
+            eprintln!(
+                "catar: interrupted: halting (the records read are stored whole; again to leave at once)"
+            );
+            control.halt();
+        }
+    })?;
+    Ok(flag)
 }
 
 /// True when a person is at a terminal (the TUI needs one for input and one for output).

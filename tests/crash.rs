@@ -104,3 +104,40 @@ fn a_database_locked_by_another_process_is_a_clear_error_and_stays_resumable() {
     catar().args(run_args(input, &db)).assert().success();
     assert_eq!(dump_db(&db), dump_db(&clean));
 }
+
+#[test]
+fn ctrl_c_halts_a_headless_run_whole_and_a_rerun_completes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path();
+    gen_input(input, 40_000, 300, 9, 0.02);
+    let clean = input.join("clean.db");
+    catar().args(run_args(input, &clean)).assert().success();
+    let (db, trace) = (input.join("halted.db"), input.join("halted.trace"));
+    let child = Command::new(env!("CARGO_BIN_EXE_catar"))
+        .args(run_args(input, &db))
+        .arg("--trace")
+        .arg(&trace)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Interrupted mid-run: once its first rows are committed.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while committed(&db).is_none_or(|n| n == 0) {
+        assert!(Instant::now() < deadline, "no row was ever committed");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let kill = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(130), "{stdout}\n{stderr}");
+    assert!(stderr.contains("interrupted: halting"), "{stderr}");
+    assert!(stdout.contains("before the halt, each stored") && stdout.contains(": ok"), "{stdout}");
+    // The trace was closed with its footer, and the database holds whole records: the rerun
+    // completes it to one clean run's content.
+    let t = catar::recorder::open_trace(&trace).unwrap();
+    assert!(t.complete(), "the trace has its footer");
+    catar().args(run_args(input, &db)).assert().success();
+    assert_eq!(dump_db(&db), dump_db(&clean));
+}
