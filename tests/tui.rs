@@ -439,6 +439,13 @@ fn the_command_line_takes_script_words_with_history_and_completion() {
     let sent = app.key(code(KeyCode::Enter), area);
     let [Command::Inquire { filter: Some(f), .. }] = sent.as_slice() else { panic!("{sent:?}") };
     assert_eq!(f, "SERVICE = 'VOICE'");
+    assert_eq!(app.focus, Pane::Results);
+    // `nodes` refreshes the nodes pane and sends the eye there (it printed nothing).
+    app.key(key(':'), area);
+    typed(&mut app, "nodes", area);
+    assert_eq!(app.key(code(KeyCode::Enter), area), vec![Command::Snapshot]);
+    assert_eq!(app.focus, Pane::Nodes);
+    assert!(screen(&app, 80, 24).contains("the nodes pane shows them"));
     // Every word completes, a replay's too.
     app.replay = true;
     app.key(key(':'), area);

@@ -233,8 +233,14 @@ impl App {
         let current = self.target();
         match word.command(current.as_deref(), &self.forms) {
             Ok(Some(c)) => {
-                if matches!(c, Command::Inquire { .. }) {
-                    self.focus = Pane::Results;
+                // The pane that shows the answer takes the focus.
+                match c {
+                    Command::Inquire { .. } => self.focus = Pane::Results,
+                    Command::Snapshot => {
+                        self.focus = Pane::Nodes;
+                        self.log(LogKind::Info, "the nodes pane shows them, refreshed".to_string());
+                    }
+                    _ => {}
                 }
                 vec![c]
             }
