@@ -504,12 +504,25 @@ fn results_sort_filter_and_page() {
     let sent = app.key(key('i'), area);
     let [Command::Inquire { filter: Some(f), .. }] = sent.as_slice() else { panic!("{sent:?}") };
     assert_eq!(f, "DURATION > 100");
-    // Enter shows the row under the cursor whole; any key closes it.
+    // Enter shows the row under the cursor whole; a key other than the arrows closes it.
     app.key(code(KeyCode::Enter), area);
     assert!(app.record);
     let s = screen(&app, 80, 24);
     assert!(s.contains("PARTY") && s.contains("+97254"), "{s}");
     app.key(key('j'), area);
+    assert!(app.record, "j scrolls (the record fits: it stays put)");
+    app.key(key('x'), area);
+    assert!(!app.record);
+    // A screen lower than the record scrolls it, saying what is below (PARTY: the last of its
+    // four contexts).
+    let low = Rect::new(0, 0, 80, 6);
+    app.key(code(KeyCode::Enter), low);
+    let s = screen(&app, 80, 6);
+    assert!(s.contains("↓ 1 more") && s.contains("DURATION") && !s.contains("PARTY"), "{s}");
+    app.key(code(KeyCode::Down), low);
+    let s = screen(&app, 80, 6);
+    assert!(s.contains("PARTY") && !s.contains("EVENT_ID") && !s.contains("more"), "{s}");
+    app.key(key('x'), low);
     assert!(!app.record);
     // H asks the session for the row's history; its answer opens over the screen.
     let sent = app.key(KeyEvent::new(KeyCode::Char('H'), KeyModifiers::SHIFT), area);

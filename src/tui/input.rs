@@ -130,6 +130,14 @@ impl App {
             } else {
                 self.help = false;
             }
+        } else if scrolls {
+            let len = self
+                .results
+                .as_ref()
+                .and_then(|r| Some(r.rows.rows.get(*r.order.get(self.result)?)?.contexts.len()));
+            let len = len.unwrap_or(0);
+            // As the overlay sizes itself: the contexts, a header and borders.
+            scroll(&mut self.record_scroll, len, (len + 4).min(area.height as usize).saturating_sub(3));
         } else {
             self.record = false;
         }
@@ -226,6 +234,7 @@ impl App {
             }
             Action::Record => {
                 self.record = self.results.as_ref().is_some_and(|r| !r.order.is_empty());
+                self.record_scroll = 0;
                 Vec::new()
             }
             Action::Right | Action::Left => {

@@ -316,6 +316,8 @@ pub struct App {
     pub log: VecDeque<LogLine>,
     /// The record under the results cursor is shown whole.
     pub record: bool,
+    /// Contexts of the shown record scrolled past.
+    pub record_scroll: usize,
     /// A record's life shown over the screen: its history as text lines, the first line
     /// shown and the first column (its lines are wider than most screens).
     pub life: Option<(Vec<String>, usize, usize)>,
@@ -381,6 +383,7 @@ impl App {
             life: None,
             help: false,
             help_scroll: 0,
+            record_scroll: 0,
             editor: None,
             prompt: None,
             history: Vec::new(),

@@ -166,7 +166,7 @@ fn block(app: &App, pane: Pane, title: String) -> Block<'static> {
 }
 
 /// An overlay's frame: double-lined, so it stands out without colour too.
-fn overlay(app: &App, title: String, bottom: &'static str) -> Block<'static> {
+fn overlay(app: &App, title: String, bottom: impl Into<ratatui::text::Line<'static>>) -> Block<'static> {
     Block::default()
         .borders(Borders::ALL)
         .border_type(BorderType::Double)

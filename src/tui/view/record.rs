@@ -19,11 +19,19 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let value = row.contexts.values().map(|v| v.to_string().chars().count()).max().unwrap_or(0) as u16;
     let popup = centered(area, (name + 1 + value + 2).max(72), row.contexts.len() as u16 + 4);
     Clear.render(popup, buf);
-    let rows = row.contexts.iter().map(|(k, v)| Row::new([k.clone(), v.to_string()]));
+    let rows = row.contexts.iter().skip(app.record_scroll).map(|(k, v)| Row::new([k.clone(), v.to_string()]));
+    // A screen lower than the record scrolls it, and says how much is below.
+    let more = row.contexts.len().saturating_sub(popup.height.saturating_sub(3) as usize + app.record_scroll);
+    let below = if more > 0 { format!("↓ {more} more · ") } else { String::new() };
     let title = format!(" reg_id {} · {} in {} · {} ", row.reg_id, row.cabinet, row.table, r.rows.node);
+    let hint = if more > 0 || app.record_scroll > 0 {
+        "↑↓ scroll · other keys close"
+    } else {
+        "any key but ↑↓ closes"
+    };
     Table::new(rows, [Constraint::Length(name), Constraint::Fill(1)])
         .header(overlay_header(app, ["context", "value"]))
-        .block(overlay(app, title, " any key closes "))
+        .block(overlay(app, title, format!(" {below}{hint} ")))
         .render(popup, buf);
 }
 
