@@ -230,6 +230,13 @@ fn at_a_failure_back_is_to_before_the_failed_statement_and_a_step_fails_again() 
     assert_eq!(key(&failed), live[0].0, "the live run's failure stop");
     let failure = Why::Failure { error: "injected fault".into() };
     assert_eq!((failed.step, failed.at, &failed.reason.why), (30, Position::After, &failure));
+    // The node has run its steps 0..=30, the failed one included, as live counts them.
+    c.session.send(Command::Snapshot);
+    let Event::Snapshot(snapshot) = c.next("a snapshot", |e| matches!(e, Event::Snapshot(_))) else {
+        unreachable!()
+    };
+    let view = snapshot.nodes.iter().find(|v| v.node == failed.node).unwrap();
+    assert_eq!(view.steps, 31);
     // One statement back: before the one that failed (not before the one before it).
     let before = c.ask(Command::Back { node: Some(failed.node.clone()), count: 1 });
     assert_eq!(

@@ -72,19 +72,25 @@ impl Replayer {
         for n in 0..self.desc.nodes.len() {
             let name = self.desc.nodes[n].clone();
             let (state, last) = self.node_state(n)?;
-            let here = self.stop.as_ref().is_some_and(|s| s.node == name);
+            let stop = self.stop.as_ref().filter(|s| s.node == name);
+            // At its stop a node has run the stop's steps, the failed statement of a failure
+            // stop included (which has no step of its own in the trace), as live counts them.
+            let steps = match stop {
+                Some(s) => s.step + u64::from(s.at == Position::After),
+                None => last.map_or(0, |m| m.node_step + 1),
+            };
             let present = self.cursor.tables(n)?.matcher.presence.present();
             let restarts = self.cursor.restarts(n)?;
             nodes.push(NodeView {
                 node: name,
                 state,
-                steps: last.map_or(0, |m| m.node_step + 1),
+                steps,
                 records: None,
                 restarts,
                 pseudo_time: last
                     .and_then(|m| (m.time != 0).then(|| jiff::Timestamp::from_second(m.time).ok()).flatten()),
                 traced: true,
-                stop: if here { self.stop.clone() } else { None },
+                stop: stop.cloned(),
                 cabinets: cabinet_views(&self.desc, present),
             });
         }
