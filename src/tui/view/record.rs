@@ -54,7 +54,7 @@ pub fn render_life(
         .block(overlay(app, title, if app.ended() || app.replay {
             " ↑↓ ←→ scroll · any other key closes "
         } else {
-            " the run goes on: steps still in the nodes' trace buffers are not here yet · ↑↓ ←→ scroll · any other key closes "
+            " the run goes on: a running node's latest steps may not be here yet · ↑↓ ←→ scroll · any other key closes "
         }))
         .render(popup, buf);
 }
