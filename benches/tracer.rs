@@ -2,7 +2,8 @@
 //! - an armed form that never fires vs recording alone (summary level), on the same input,
 //!   runs interleaved so that the machine's noise falls on both alike: median wall time each
 //!   and their ratio;
-//! - latency from a `step` command to the node's next stop event: median and p99.
+//! - latency from a `step` command to the node's next stop event: median and p99, with the
+//!   steps sent back to back and `PAUSE_MS` (5) apart.
 //!
 //! `cargo bench --bench tracer` (CDRS=200000 and RUNS=7 by default; STEPS=2000 step commands).
 
@@ -62,10 +63,11 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
-/// Step DIS/0 one statement at a time: the time from sending `step` to receiving the stop,
+/// Step DIS/0 one statement at a time, `pause` after each stop before the next `step` (a
+/// person's or a script's think time): the time from sending `step` to receiving the stop,
 /// split by whether the step stayed in its tick (the tracer's own latency) or crossed into the
 /// next one (which waits for the node to flush its output and for RATE's next window).
-fn step_latency(dir: &Path, steps: usize) -> (Vec<Duration>, Vec<Duration>, Vec<Duration>) {
+fn step_latency(dir: &Path, steps: usize, pause: Duration) -> [Vec<Duration>; 4] {
     let form = TraceForm {
         nodes: Some("DIS".into()),
         statement: Some("charge".into()),
@@ -84,8 +86,9 @@ fn step_latency(dir: &Path, steps: usize) -> (Vec<Duration>, Vec<Duration>, Vec<
         }
     };
     let mut tick = wait_stop(&session).expect("the breakpoint fired").0;
-    let (mut within, mut across, mut overhead) = (Vec::new(), Vec::new(), Vec::new());
+    let [mut within, mut across, mut overhead, mut across_overhead] = [(); 4].map(|()| Vec::new());
     for _ in 0..steps {
+        std::thread::sleep(pause);
         let sent = Instant::now();
         session.send(Command::Step { node: "DIS/0".into(), count: 1 });
         let Some((next, statement)) = wait_stop(&session) else { break };
@@ -95,12 +98,13 @@ fn step_latency(dir: &Path, steps: usize) -> (Vec<Duration>, Vec<Duration>, Vec<
             overhead.push(took.saturating_sub(statement));
         } else {
             across.push(took);
+            across_overhead.push(took.saturating_sub(statement));
         }
         tick = next;
     }
     session.send(Command::Detach);
     session.close();
-    (within, across, overhead)
+    [within, across, overhead, across_overhead]
 }
 
 fn percentiles(what: &str, mut lat: Vec<Duration>) {
@@ -147,10 +151,17 @@ fn main() {
         a.as_secs_f64(),
         i.as_secs_f64() / a.as_secs_f64()
     );
-    let (within, across, overhead) = step_latency(dir.path(), env("STEPS", 2000));
-    let all: Vec<Duration> = within.iter().chain(&across).copied().collect();
-    percentiles("all", all);
-    percentiles("within a tick", within);
-    percentiles("into the next tick", across);
-    percentiles("within a tick, minus the statement's own run time", overhead);
+    // Back to back, the stepped DIS/0 runs about as fast as the whole pipeline can on two
+    // cores, so a step into the next tick often waits for RATE's window; with a pause the
+    // upstream nodes get ahead and block, as they do under a person at the keyboard.
+    for pause in [Duration::ZERO, Duration::from_millis(env("PAUSE_MS", 5) as u64)] {
+        println!("-- steps {:?} apart", pause);
+        let [within, across, overhead, across_overhead] = step_latency(dir.path(), env("STEPS", 2000), pause);
+        let all: Vec<Duration> = within.iter().chain(&across).copied().collect();
+        percentiles("all", all);
+        percentiles("within a tick", within);
+        percentiles("into the next tick", across);
+        percentiles("within a tick, minus the statement's own run time", overhead);
+        percentiles("into the next tick, minus the statement's own run time", across_overhead);
+    }
 }
