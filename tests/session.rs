@@ -499,7 +499,10 @@ fn a_stop_times_out_and_the_node_continues_by_itself() {
     );
     let stop = run.stop();
     let released = run.wait("release", |e| matches!(e, Event::Released { .. }));
-    assert_eq!(released, Event::Released { node: stop.node, stop: stop.id, by: Release::Timeout });
+    assert_eq!(
+        released,
+        Event::Released { node: stop.node, stop: stop.id, by: Release::Timeout, mover: None }
+    );
     run.session.send(Command::DeleteForm { id: 1 });
     run.finish();
 }

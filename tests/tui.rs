@@ -623,7 +623,7 @@ fn the_program_follows_the_shown_nodes_stops_and_old_rows_say_they_are_stale() {
     // The user looked elsewhere in the program, then stepped.
     app.statement = 0;
     let t = Duration::from_secs(2);
-    app.apply(Event::Released { node: "RATE/1".into(), stop: 1, by: Release::Step }, t);
+    app.apply(Event::Released { node: "RATE/1".into(), stop: 1, by: Release::Step, mover: None }, t);
     assert!(screen(&app, 160, 48).contains("(stale: it moved since; i refreshes)"));
     let next = Stop {
         id: 2,
@@ -637,10 +637,10 @@ fn the_program_follows_the_shown_nodes_stops_and_old_rows_say_they_are_stale() {
     app.apply(Event::Rows(rows(40)), t);
     assert!(!screen(&app, 160, 48).contains("stale"));
     // Another node moving leaves RATE/1's rows as they are; in a replay every motion counts.
-    app.apply(Event::Released { node: "REG/0".into(), stop: 7, by: Release::Continue }, t);
+    app.apply(Event::Released { node: "REG/0".into(), stop: 7, by: Release::Continue, mover: None }, t);
     assert!(!app.results.as_ref().unwrap().stale);
     app.replay = true;
-    app.apply(Event::Released { node: "REG/0".into(), stop: 8, by: Release::Goto }, t);
+    app.apply(Event::Released { node: "REG/0".into(), stop: 8, by: Release::Goto, mover: None }, t);
     assert!(app.results.as_ref().unwrap().stale);
 }
 

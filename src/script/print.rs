@@ -39,7 +39,7 @@ pub fn text(e: &Event) -> Option<String> {
         }
         Event::Stopped(stop) => format!("stop: {stop}"),
         Event::When(stop) => format!("at: {stop}"),
-        Event::Released { node, by, .. } => {
+        Event::Released { node, by, mover, .. } => {
             let how = match by {
                 Release::Continue => "continues",
                 Release::Step => "steps",
@@ -52,7 +52,10 @@ pub fn text(e: &Event) -> Option<String> {
                 // The node the cursor was at, which a jump leaves wherever it lands.
                 Release::Goto => "is left by a goto",
             };
-            format!("{node} {how}")
+            match mover {
+                Some(m) => format!("{m} {how} (from {node}'s stop)"),
+                None => format!("{node} {how}"),
+            }
         }
         Event::State { state: NodeState::Frozen { .. } | NodeState::Running, .. } => return None,
         Event::State { node, state } => format!("{node} {}", state_text(state)),

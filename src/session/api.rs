@@ -266,6 +266,10 @@ pub enum Event {
         stop: u64,
         /// How.
         by: Release,
+        /// In a replay, the node whose move left the stop when it is another one (`step 2
+        /// DIS/0` at a stop of RATE/0).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        mover: Option<String>,
     },
     /// A node's state changed.
     State {

@@ -38,7 +38,7 @@ pub(super) fn start(debuggee: Debuggee, forms: Vec<(TraceForm, String)>) -> Resu
     let listener = Box::new(move |s: Signal| {
         let event = match s {
             Signal::Stopped(stop) => Event::Stopped(stop),
-            Signal::Released { node, stop, by } => Event::Released { node, stop, by },
+            Signal::Released { node, stop, by } => Event::Released { node, stop, by, mover: None },
             Signal::Rows(rows) => Event::Rows(rows),
             Signal::Error(message) => Event::Error { message, line: None },
             Signal::Restarted { node, restarts, error } => {

@@ -11,8 +11,15 @@ use crate::trace::TraceError;
 use crate::tracer::{CompiledForm, Position, Reason, Release, Stop, Why, breaks_at, stage_name};
 
 impl Replayer {
-    /// Move the cursor to a stop and tell: the previous stop released, the new one stopped.
-    pub(super) fn land(&mut self, mark: Option<Mark>, at: Position, reason: Reason, by: Option<Release>) {
+    /// Move the cursor to a stop and tell: the previous stop released (`by` a move of the
+    /// given node, else of the stopped one), the new one stopped.
+    pub(super) fn land(
+        &mut self,
+        mark: Option<Mark>,
+        at: Position,
+        reason: Reason,
+        by: Option<(Release, Option<usize>)>,
+    ) {
         let (key, position) = match (&mark, at) {
             (Some(m), Position::Before) => (key_of(m, at), m.global_step),
             (Some(m), Position::After) => (key_of(m, at), m.global_step + 1),
@@ -22,8 +29,10 @@ impl Replayer {
             self.emit(Event::Error { message: e.to_string(), line: None });
             return;
         }
-        if let (Some(old), Some(by)) = (&self.stop, by) {
-            self.emit(Event::Released { node: old.node.clone(), stop: old.id, by });
+        if let (Some(old), Some((by, moved))) = (&self.stop, by) {
+            // `step 2 DIS/0` at a stop of RATE/0 moves DIS/0: say so, not that RATE/0 steps.
+            let mover = moved.and_then(|n| self.desc.nodes.get(n)).filter(|n| **n != old.node).cloned();
+            self.emit(Event::Released { node: old.node.clone(), stop: old.id, by, mover });
         }
         self.stops += 1;
         let stop = match mark {
@@ -156,7 +165,10 @@ impl Replayer {
     /// Run forwards to the next stop of the forms, or until `stepping` (node, count) ran its
     /// steps, or to the end of the trace.
     pub(super) fn forward(&mut self, mut stepping: Option<(usize, u64)>) -> Result<(), TraceError> {
-        let by = if stepping.is_some() { Release::Step } else { Release::Continue };
+        let by = match stepping {
+            Some((node, _)) => (Release::Step, Some(node)),
+            None => (Release::Continue, None),
+        };
         // Stopped before a step (or a failed one): its breakpoint already fired.
         let mut skip_at = (self.key.1 == 0 && self.stop.is_some()).then_some(self.key.0);
         self.cursor.seek(self.cursor.at())?;
@@ -239,10 +251,10 @@ impl Replayer {
             }
         }
         match found {
-            Some(m) => self.land(Some(m), Position::Before, plain(Why::Back), Some(Release::Back)),
+            Some(m) => self.land(Some(m), Position::Before, plain(Why::Back), Some((Release::Back, node))),
             None => {
                 let first = self.cursor.step_from(0)?;
-                self.land(first, Position::Before, plain(Why::Start), Some(Release::Back));
+                self.land(first, Position::Before, plain(Why::Start), Some((Release::Back, node)));
             }
         }
         self.seed()
@@ -250,11 +262,11 @@ impl Replayer {
 
     pub(super) fn goto(&mut self, m: Option<Mark>, at: Position, why: Why) -> Result<(), TraceError> {
         match m {
-            Some(m) => self.land(Some(m), at, plain(why), Some(Release::Goto)),
+            Some(m) => self.land(Some(m), at, plain(why), Some((Release::Goto, None))),
             None => {
                 let end = self.cursor.end()?;
                 let last = self.cursor.step_before(end, None)?;
-                self.land(last, Position::After, plain(Why::End), Some(Release::Goto));
+                self.land(last, Position::After, plain(Why::End), Some((Release::Goto, None)));
             }
         }
         self.seed()
@@ -341,10 +353,10 @@ impl Replayer {
             }
         }
         match best {
-            Some((_, m, at, reason)) => self.land(Some(m), at, reason, Some(Release::Reverse)),
+            Some((_, m, at, reason)) => self.land(Some(m), at, reason, Some((Release::Reverse, None))),
             None => {
                 let first = self.cursor.step_from(0)?;
-                self.land(first, Position::Before, plain(Why::Start), Some(Release::Reverse));
+                self.land(first, Position::Before, plain(Why::Start), Some((Release::Reverse, None)));
             }
         }
         self.seed()
