@@ -8,7 +8,7 @@ use crate::cli::{
     Cli, Command, DebugArgs, DiffArgs, ExportArgs, GenArgs, LevelArg, QueryArgs, QueryFormat, ReplayArgs,
     RunArgs,
 };
-use crate::engine::{Control, NoHook};
+use crate::engine::NoHook;
 use crate::export::Format;
 use crate::rating::generate::{GenOptions, generate};
 use crate::rating::{RunOptions, RunSummary, run};
@@ -16,7 +16,7 @@ use crate::recorder::{
     Consolidation, Level, RecorderSettings, SettingsError, Trace, consolidate, open_run, open_trace,
 };
 use crate::script::{Script, ScriptError};
-use crate::session::Target;
+use crate::session::{Interrupt, Target};
 use crate::tracer::{CompiledForm, TraceForm};
 
 /// Run a parsed command line; returns the process exit code.
@@ -282,10 +282,11 @@ fn rate(args: &RunArgs) -> i32 {
                 .map_err(|e| (e.to_string(), line.get(), e.exit_code()))
         });
     }
-    let interrupted = match halt_on_interrupt(&opts.control) {
-        Ok(flag) => flag,
-        Err(e) => return fail(&format!("cannot catch Ctrl-C: {e}"), 2),
-    };
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let control = opts.control.clone();
+    if let Err(e) = halt_on_interrupt(interrupted.clone(), move || control.halt()) {
+        return fail(&format!("cannot catch Ctrl-C: {e}"), 2);
+    }
     match run(&opts, &NoHook) {
         Ok(s) => {
             print_summary(&s, &opts);
@@ -296,14 +297,13 @@ fn rate(args: &RunArgs) -> i32 {
     }
 }
 
-/// Ctrl-C (or SIGTERM) during a headless run halts it as `halt` does: the records read end
-/// whole in the database, the trace gets its footer and the summary is printed. A second one
-/// leaves at once. The flag tells whether it came.
-fn halt_on_interrupt(control: &Arc<Control>) -> std::io::Result<Arc<AtomicBool>> {
+/// Ctrl-C (or SIGTERM) during a headless run or session calls `halt`, which halts the run as
+/// the `halt` command does: the records read end whole in the database, the trace gets its
+/// footer and the summary is printed. A second one leaves at once. `came` tells whether it
+/// came.
+fn halt_on_interrupt(came: Arc<AtomicBool>, halt: impl Fn() + Send + 'static) -> std::io::Result<()> {
     use signal_hook::consts::{SIGINT, SIGTERM};
     let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
-    let (control, flag) = (control.clone(), Arc::new(AtomicBool::new(false)));
-    let came = flag.clone();
     std::thread::Builder::new().name("interrupt".into()).spawn(move || {
         for _ in signals.forever() {
             if came.swap(true, Ordering::Relaxed) {
@@ -312,10 +312,10 @@ fn halt_on_interrupt(control: &Arc<Control>) -> std::io::Result<Arc<AtomicBool>>
             eprintln!(
                 "catar: interrupted: halting (the records read are stored whole; again to leave at once)"
             );
-            control.halt();
+            halt();
         }
     })?;
-    Ok(flag)
+    Ok(())
 }
 
 /// True when a person is at a terminal (the TUI needs one for input and one for output).
@@ -381,10 +381,21 @@ fn drive(
     }
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    match &script {
-        Some(s) => crate::script::run(target, forms, s, d.json, &mut out),
-        None => crate::script::follow(target, forms, d.json, &mut out),
-    }
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let came = interrupted.clone();
+    let started = move |session: Interrupt| {
+        if let Err(e) = halt_on_interrupt(came, move || {
+            session.halt();
+        }) {
+            eprintln!("catar: warning: cannot catch Ctrl-C ({e}): it will kill the run");
+        }
+    };
+    let code = match &script {
+        Some(s) => crate::script::run(target, forms, s, d.json, &mut out, started),
+        None => crate::script::follow(target, forms, d.json, &mut out, started),
+    };
+    // Halted whole, but not run (or replayed) to the end, whatever the script said.
+    if interrupted.load(Ordering::Relaxed) { 130 } else { code }
 }
 
 /// `replay`: the recording under the same controls as a live run.

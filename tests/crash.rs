@@ -107,20 +107,33 @@ fn a_database_locked_by_another_process_is_a_clear_error_and_stays_resumable() {
 
 #[test]
 fn ctrl_c_halts_a_headless_run_whole_and_a_rerun_completes_it() {
+    interrupted_run_is_whole(&[]);
+}
+
+#[test]
+fn ctrl_c_halts_a_headless_script_session_whole() {
+    // A form that never fires here: the script waits in `continue` when Ctrl-C comes.
+    interrupted_run_is_whole(&["watch cabinet QUARANTINE on DIS", "continue", "inquire DIS/0"]);
+}
+
+/// A run (under `script` when there is one) interrupted with SIGINT once rows are committed
+/// exits 130 with its summary, a trace with its footer and whole records: a rerun completes
+/// the database to one clean run's content.
+fn interrupted_run_is_whole(script: &[&str]) {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path();
     gen_input(input, 40_000, 300, 9, 0.02);
     let clean = input.join("clean.db");
     catar().args(run_args(input, &clean)).assert().success();
     let (db, trace) = (input.join("halted.db"), input.join("halted.trace"));
-    let child = Command::new(env!("CARGO_BIN_EXE_catar"))
-        .args(run_args(input, &db))
-        .arg("--trace")
-        .arg(&trace)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_catar"));
+    cmd.args(run_args(input, &db)).arg("--trace").arg(&trace);
+    if !script.is_empty() {
+        let file = input.join("s.cat");
+        std::fs::write(&file, script.join("\n")).unwrap();
+        cmd.arg("--script").arg(&file);
+    }
+    let child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     // Interrupted mid-run: once its first rows are committed.
     let deadline = Instant::now() + Duration::from_secs(120);
     while committed(&db).is_none_or(|n| n == 0) {

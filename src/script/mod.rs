@@ -13,7 +13,7 @@ pub use parse::{Word, WordError, parse_line};
 pub use print::text;
 
 use crate::recorder::PipelineDesc;
-use crate::session::{Command, Event, FormInfo, NodeState, Session, Target, resolve_node};
+use crate::session::{Command, Event, FormInfo, Interrupt, NodeState, Session, Target, resolve_node};
 use crate::tracer::{CompiledForm, Stop, TraceForm, Why, stage_name};
 
 /// A script that cannot run: its file, line and why.
@@ -81,6 +81,7 @@ pub fn run(
     script: &Script,
     json: bool,
     out: &mut dyn Write,
+    started: impl FnOnce(Interrupt),
 ) -> i32 {
     // The forms of the script's first lines apply from the first step, like breakpoints set
     // before gdb's `run`.
@@ -111,10 +112,11 @@ pub fn run(
         first += 1;
     }
     let replay = target.is_replay();
-    let session = match target.start(initial) {
+    let mut session = match target.start(initial) {
         Ok(s) => s,
         Err(message) => return report(out, json, Event::Error { message, line: None }),
     };
+    started(session.interrupt());
     let mut r = Runner::new(session, out, json, replay);
     r.origin = Some(script.origin.clone());
     // A replay starts stopped before the first step: the script's first `continue` goes on
@@ -149,12 +151,19 @@ pub fn run(
 
 /// Without a script: print each stop of the forms and let the node go on (gdb's tracepoints),
 /// to the end of the run (of the trace, in a replay).
-pub fn follow(target: Target, forms: Vec<(TraceForm, String)>, json: bool, out: &mut dyn Write) -> i32 {
+pub fn follow(
+    target: Target,
+    forms: Vec<(TraceForm, String)>,
+    json: bool,
+    out: &mut dyn Write,
+    started: impl FnOnce(Interrupt),
+) -> i32 {
     let replay = target.is_replay();
-    let session = match target.start(forms) {
+    let mut session = match target.start(forms) {
         Ok(s) => s,
         Err(message) => return report(out, json, Event::Error { message, line: None }),
     };
+    started(session.interrupt());
     let mut r = Runner::new(session, out, json, replay);
     while r.end.is_none() {
         match r.next() {

@@ -6,8 +6,8 @@ mod live;
 mod replay;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, Sender, unbounded};
@@ -61,6 +61,29 @@ pub struct Session {
     events: Receiver<Event>,
     thread: Option<JoinHandle<()>>,
     shortcut: Option<Shortcut>,
+    /// The command sender lent to an [`Interrupt`], taken back when the session hangs up.
+    lent: Option<Arc<Mutex<Option<Sender<Command>>>>>,
+}
+
+/// A handle to halt a session from another thread (a Ctrl-C handler's). It does not keep the
+/// session alive: once the client closes or drops the session, `halt` does nothing.
+#[derive(Clone)]
+pub struct Interrupt {
+    commands: Arc<Mutex<Option<Sender<Command>>>>,
+    /// The shortcut's count of commands sent to the session thread, this one included.
+    queued: Option<Arc<AtomicU64>>,
+}
+
+impl Interrupt {
+    /// Halt the run as the `halt` command does; false when the session has ended.
+    pub fn halt(&self) -> bool {
+        let commands = self.commands.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(tx) = commands.as_ref() else { return false };
+        if let Some(q) = &self.queued {
+            q.fetch_add(1, Ordering::Relaxed);
+        }
+        tx.send(Command::Halt).is_ok()
+    }
 }
 
 /// Commands the client's own thread can carry out (a live run's `step` and `continue`), and
@@ -70,14 +93,14 @@ struct Shortcut {
     /// Carries the command out; false when it cannot (it then goes to the session thread).
     act: Box<dyn Fn(&Command) -> bool + Send + Sync>,
     /// Commands sent to the session thread.
-    queued: AtomicU64,
+    queued: Arc<AtomicU64>,
     /// Commands the session thread has served.
     served: Arc<AtomicU64>,
 }
 
 impl Shortcut {
     fn new(act: Box<dyn Fn(&Command) -> bool + Send + Sync>, served: Arc<AtomicU64>) -> Shortcut {
-        Shortcut { act, queued: AtomicU64::new(0), served }
+        Shortcut { act, queued: Arc::new(AtomicU64::new(0)), served }
     }
 
     /// True when the command was carried out here.
@@ -108,7 +131,7 @@ impl Session {
     }
 
     fn new(commands: Sender<Command>, events: Receiver<Event>, thread: JoinHandle<()>) -> Session {
-        Session { commands, events, thread: Some(thread), shortcut: None }
+        Session { commands, events, thread: Some(thread), shortcut: None, lent: None }
     }
 
     fn with_shortcut(mut self, shortcut: Shortcut) -> Session {
@@ -128,6 +151,12 @@ impl Session {
         let _ = self.commands.send(command);
     }
 
+    /// A handle another thread can halt this session with.
+    pub fn interrupt(&mut self) -> Interrupt {
+        let commands = self.lent.get_or_insert_with(|| Arc::new(Mutex::new(Some(self.commands.clone()))));
+        Interrupt { commands: commands.clone(), queued: self.shortcut.as_ref().map(|s| s.queued.clone()) }
+    }
+
     /// The events, in the order they happened.
     pub fn events(&self) -> &Receiver<Event> {
         &self.events
@@ -145,6 +174,9 @@ impl Session {
 
     /// Drop the command sender: the session detaches and ends on its own.
     fn hang_up(&mut self) {
+        if let Some(lent) = &self.lent {
+            lent.lock().unwrap_or_else(|e| e.into_inner()).take();
+        }
         let (dead, _) = unbounded();
         drop(std::mem::replace(&mut self.commands, dead));
     }
