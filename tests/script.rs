@@ -184,6 +184,29 @@ fn a_form_without_a_script_prints_each_stop_and_goes_on() {
 }
 
 #[test]
+fn the_end_of_a_run_names_the_forms_that_never_fired_and_why() {
+    let dir = tempfile::tempdir().unwrap();
+    common::gen_input(dir.path(), 3000, 200, 7, 0.02);
+    // REG never moves a record into ARCHIVE; RATE's first WIFE arrival fires.
+    let script = "watch cabinet ARCHIVE on REG\nwatch cabinet WIFE on RATE\ncontinue\n";
+    let trace = dir.path().join("run.trace");
+    let (code, stdout, stderr) = script_run(dir.path(), script, &["--trace", trace.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("stop: RATE/0"), "{stdout}");
+    let unfired: Vec<&str> = stdout.lines().filter(|l| l.contains("did not fire")).collect();
+    assert_eq!(
+        unfired,
+        ["form 1 did not fire: arrival of ARCHIVE on REG (REG/0 never held ARCHIVE)"],
+        "{stdout}"
+    );
+    // Without a trace it cannot say why, and the JSON stream carries the same lines.
+    let (code, stdout, stderr) = script_run(dir.path(), script, &["--json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let finished = events(&stdout).pop().unwrap();
+    assert_eq!(finished["unfired"], serde_json::json!(["form 1 did not fire: arrival of ARCHIVE on REG"]));
+}
+
+#[test]
 fn every_line_is_checked_against_the_pipeline_before_anything_runs() {
     let dir = tempfile::tempdir().unwrap();
     common::gen_input(dir.path(), 3000, 200, 7, 0.02);

@@ -365,7 +365,7 @@ fn a_replay_moves_backwards_and_its_hint_bar_says_so() {
         seconds: 0.0,
         summary: vec![],
         trace: None,
-        cabinets: vec![],
+        ..Default::default()
     };
     app.apply(Event::Finished(ended), Duration::from_secs(9));
     let s = screen(&app, 120, 30);
@@ -659,7 +659,7 @@ fn the_hint_bar_offers_only_what_can_be_done() {
         seconds: 1.0,
         summary: vec![],
         trace: None,
-        cabinets: vec![],
+        ..Default::default()
     };
     app.apply(Event::Finished(finished), Duration::from_secs(5));
     let end = bar(&app);

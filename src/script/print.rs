@@ -91,6 +91,7 @@ pub fn text(e: &Event) -> Option<String> {
                 format!("finished: {} records", f.records)
             }];
             lines.extend(f.summary.iter().cloned());
+            lines.extend(f.unfired.iter().cloned());
             if !f.cabinets.is_empty() {
                 lines.push("program cabinets:".into());
                 for c in &f.cabinets {

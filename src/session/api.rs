@@ -216,7 +216,7 @@ pub struct Snapshot {
 }
 
 /// How a run ended.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Finished {
     /// Records the run read.
     pub records: u64,
@@ -232,6 +232,9 @@ pub struct Finished {
     /// The program cabinets consolidated from the trace.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cabinets: Vec<NodeCabinet>,
+    /// A line for each form that never stopped the run, with why when the trace shows it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unfired: Vec<String>,
 }
 
 /// What a session tells its clients.

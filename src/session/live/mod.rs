@@ -14,7 +14,7 @@ use crossbeam_channel::{Receiver, Sender, bounded, select, tick, unbounded};
 use super::api::{Command, Event, Finished, FormInfo, NodeState, NodeView, Snapshot};
 use super::{Debuggee, Failure, Outcome, Session, Shortcut, cabinet_views, resolve_node};
 use crate::engine::Control;
-use crate::recorder::{PipelineDesc, consolidate, open_trace};
+use crate::recorder::{NodeCabinet, PipelineDesc, consolidate, open_trace};
 use crate::tracer::{CompiledForm, FormError, Inquiry, Signal, TraceForm, Tracer};
 
 /// How often node states are sampled.
@@ -183,21 +183,47 @@ impl Controller {
     }
 
     fn finish(&self, o: Outcome) {
-        let cabinets = o
-            .trace
-            .as_ref()
-            .and_then(|p| open_trace(p).ok())
-            .and_then(|mut t| consolidate(&mut t).ok())
-            .map(|c| c.program_cabinets)
-            .unwrap_or_default();
+        let consolidated =
+            o.trace.as_ref().and_then(|p| open_trace(p).ok()).and_then(|mut t| consolidate(&mut t).ok());
         self.emit(Event::Finished(Finished {
             records: o.records,
             halted: self.control.halted(),
             seconds: o.seconds,
             summary: o.summary,
             trace: o.trace.map(|p| p.display().to_string()),
-            cabinets,
+            unfired: self.unfired(consolidated.as_ref().map(|c| &c.node_cabinets[..])),
+            cabinets: consolidated.map(|c| c.program_cabinets).unwrap_or_default(),
         }));
+    }
+
+    /// A line for each form that never stopped the run (gdb's "hit 0 times"), saying why when
+    /// the trace shows it: none of its nodes ever held a cabinet it watches.
+    fn unfired(&self, held: Option<&[NodeCabinet]>) -> Vec<String> {
+        let forms = self.tracer.forms();
+        let quiet = forms.iter().filter(|f| f.hits() == 0);
+        quiet
+            .map(|f| {
+                let mut line = format!("form {} did not fire: {}", f.id, f.form.label());
+                let nodes: Vec<&str> = (self.desc.nodes.iter().enumerate())
+                    .filter(|&(i, _)| f.covers(i))
+                    .map(|(_, n)| n.as_str())
+                    .collect();
+                let never: Vec<&str> = (f.form.cabinets.iter())
+                    .filter(|c| self.desc.cabinets.iter().any(|d| d.name.eq_ignore_ascii_case(c)))
+                    .filter(|c| {
+                        let held_here = |h: &NodeCabinet| {
+                            h.cabinet.eq_ignore_ascii_case(c) && nodes.contains(&h.node.as_str())
+                        };
+                        held.is_some_and(|held| !held.iter().any(held_here))
+                    })
+                    .map(String::as_str)
+                    .collect();
+                if !never.is_empty() {
+                    line.push_str(&format!(" ({} never held {})", nodes.join(", "), never.join(", ")));
+                }
+                line
+            })
+            .collect()
     }
 
     fn form_infos(&self) -> Vec<FormInfo> {

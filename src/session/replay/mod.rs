@@ -143,7 +143,7 @@ impl Replayer {
                         self.path.display()
                     )],
                     trace: Some(self.path.display().to_string()),
-                    cabinets: Vec::new(),
+                    ..Finished::default()
                 }));
                 return;
             }
@@ -176,7 +176,7 @@ impl Replayer {
             seconds: self.started.elapsed().as_secs_f64(),
             summary: vec![format!("replayed {} up to global step {steps}", self.path.display())],
             trace: Some(self.path.display().to_string()),
-            cabinets: Vec::new(),
+            ..Finished::default()
         }));
     }
 
