@@ -12,17 +12,23 @@ use crate::session::NodeState;
 use crate::tui::state::{App, NodeRow, Pane};
 
 const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
-/// Sparkline width, in samples (half on a narrow pane).
+/// Sparkline width, in samples.
 const SPARK: usize = 10;
 
-/// A node's state in words, and its colour.
-fn state(row: &NodeRow) -> (String, Color) {
+/// A node's state in words (fewer on a narrow pane: the glyph and colour say frozen or
+/// waiting), and its colour.
+fn state(row: &NodeRow, wide: bool) -> (String, Color) {
     let (text, color) = match &row.state {
         NodeState::Starting => ("starting".to_string(), Color::DarkGray),
         NodeState::Running => ("▶ running".to_string(), Color::Green),
-        NodeState::Frozen { statement, reason } => (format!("■ frozen at {statement}: {reason}"), Color::Red),
-        NodeState::Waiting { on } => (format!("⧗ waiting on {on}"), Color::Yellow),
-        NodeState::Blocked { on } => (format!("⧗ blocked on {on}"), Color::Magenta),
+        NodeState::Frozen { statement, reason } if wide => {
+            (format!("■ frozen at {statement}: {reason}"), Color::Red)
+        }
+        NodeState::Frozen { statement, reason } => (format!("■ {statement}: {reason}"), Color::Red),
+        NodeState::Waiting { on } if wide => (format!("⧗ waiting on {on}"), Color::Yellow),
+        NodeState::Waiting { on } => (format!("⧗ waits {on}"), Color::Yellow),
+        NodeState::Blocked { on } if wide => (format!("⧗ blocked on {on}"), Color::Magenta),
+        NodeState::Blocked { on } => (format!("⧗ blocked {on}"), Color::Magenta),
         NodeState::Done => ("✓ done".to_string(), Color::Blue),
         NodeState::Failed => ("✗ failed".to_string(), Color::Red),
         NodeState::Restarted { error, .. } => (format!("↻ restarted after: {error}"), Color::LightRed),
@@ -51,11 +57,12 @@ fn sparkline(rates: &std::collections::VecDeque<u64>, width: usize) -> String {
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let theme = Theme::of(app);
     let wide = area.width >= 76;
-    let spark = if wide { SPARK } else { SPARK / 2 };
+    // Under 60 columns the state needs the sparkline's room.
+    let spark = area.width >= 60;
     let listed = app.listed_nodes();
     let rows = listed.iter().map(|&i| {
         let n = &app.nodes[i];
-        let (text, color) = state(n);
+        let (text, color) = state(n, wide);
         let mut cells = vec![
             Cell::from(n.name.clone()).style(Style::default().add_modifier(Modifier::BOLD)),
             Cell::from(Span::styled(text, theme.fg(color))),
@@ -68,11 +75,12 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         // A replay reads no records: its nodes have no rate to show.
         if !app.replay {
             let rate = n.rates.back().copied().unwrap_or(0);
-            cells.push(Cell::from(Line::from(vec![
-                Span::styled(sparkline(&n.rates, spark), theme.fg(Color::Green)),
-                // Up to six characters: "210.3k".
-                Span::raw(format!(" {:>6}", short(rate))),
-            ])));
+            // Up to six characters: "210.3k".
+            let mut spans = vec![Span::raw(format!("{:>6}", short(rate)))];
+            if spark {
+                spans.insert(0, Span::styled(sparkline(&n.rates, SPARK) + " ", theme.fg(Color::Green)));
+            }
+            cells.push(Cell::from(Line::from(spans)));
         }
         Row::new(cells)
     });
@@ -84,8 +92,8 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         widths.push(Constraint::Length(14));
     }
     if !app.replay {
-        header.push("records/s");
-        widths.push(Constraint::Length(spark as u16 + 7));
+        header.push(if spark { "records/s" } else { "rec/s" });
+        widths.push(Constraint::Length(if spark { SPARK as u16 + 7 } else { 6 }));
     }
     let table = Table::new(rows, widths)
         .header(Row::new(header).style(theme.dim().add_modifier(Modifier::BOLD)))
