@@ -80,6 +80,7 @@ fn stop(program: &PipelineDesc) -> Stop {
             label: Some(first_wife().label()),
             why: Why::Arrival { cabinet: "WIFE".into(), context: None },
         },
+        timeout_ms: None,
     }
 }
 
@@ -192,6 +193,20 @@ fn screen(app: &App, w: u16, h: u16) -> String {
     let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
     terminal.draw(|f| catar::tui::view::draw(f, app)).unwrap();
     text(terminal.backend().buffer())
+}
+
+#[test]
+fn a_stop_with_a_timeout_counts_down_in_the_title() {
+    let program = program();
+    let mut app = at_stop();
+    let title = |app: &App| screen(app, 160, 30).lines().next().unwrap().to_string();
+    assert!(!title(&app).contains("goes on in"), "no timeout, no countdown: {}", title(&app));
+    let stop = Stop { id: 2, timeout_ms: Some(30_000), ..stop(&program) };
+    app.apply(Event::Stopped(stop), Duration::from_secs(10));
+    app.now = Duration::from_millis(22_300);
+    assert!(title(&app).contains("RATE/1 frozen at family, goes on in 18s: WIFE arrived"), "{}", title(&app));
+    app.now = Duration::from_secs(45);
+    assert!(title(&app).contains("goes on in 0s"), "{}", title(&app));
 }
 
 #[test]

@@ -79,6 +79,7 @@ impl NodeTracer {
                 Position::After => self.started.elapsed().as_micros() as u64,
             },
             reason,
+            timeout_ms: timeout.map(|t| t.as_millis() as u64),
         };
         self.pending = Some((stop, timeout));
     }

@@ -143,6 +143,10 @@ pub struct Stop {
     pub statement_us: u64,
     /// Why.
     pub reason: Reason,
+    /// The form's stop timeout, in milliseconds: the node goes on by itself this long after
+    /// it froze.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
 }
 
 impl fmt::Display for Stop {

@@ -46,6 +46,7 @@ impl App {
                     };
                     row.pseudo_time = stop.pseudo_time.or(row.pseudo_time);
                     row.stop = Some(stop);
+                    row.stopped_at = at;
                 }
                 // Like a debugger switching to the thread that hit: unless the user is on
                 // another frozen node, show this one.
@@ -201,6 +202,10 @@ impl App {
             row.pseudo_time = view.pseudo_time;
             row.restarts = view.restarts;
             row.traced = view.traced;
+            // A stop seen first here (not by its event) counts its timeout down from now.
+            if view.stop.as_ref().map(|s| s.id) != row.stop.as_ref().map(|s| s.id) {
+                row.stopped_at = at;
+            }
             row.stop = view.stop;
             // States come from the session's (debounced) state events; a snapshot only fills
             // in a node no event has described yet.

@@ -98,6 +98,8 @@ fn event_loop(
     let mut final_snapshot = false;
     let mut asked = 0u64;
     loop {
+        // The clock moves between events too: a stop timeout counts down on screen.
+        app.now = started.elapsed();
         terminal.draw(|f| view::draw(f, app))?;
         let area = terminal.get_frame().area();
         let mut commands: Vec<Command> = Vec::new();

@@ -107,6 +107,8 @@ pub struct NodeRow {
     pub traced: bool,
     /// Where it is frozen.
     pub stop: Option<Stop>,
+    /// When the stop came, on the app's clock (a stop timeout counts down from it).
+    pub stopped_at: Duration,
     /// Records per second, oldest first.
     pub rates: VecDeque<u64>,
     /// Its cabinets: every one that held records, current ones and departed ones.
@@ -126,6 +128,7 @@ impl NodeRow {
             restarts: 0,
             traced: true,
             stop: None,
+            stopped_at: Duration::ZERO,
             rates: VecDeque::new(),
             cabinets: Vec::new(),
             sampled: None,

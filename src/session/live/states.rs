@@ -154,6 +154,7 @@ mod tests {
             tick: 1,
             pseudo_time: None,
             statement_us: 0,
+            timeout_ms: None,
             reason: Reason { form: None, label: None, why: Why::Step },
         }
     }

@@ -58,6 +58,7 @@ impl Replayer {
                 tick: 0,
                 pseudo_time: None,
                 statement_us: 0,
+                timeout_ms: None,
                 reason,
             },
         };

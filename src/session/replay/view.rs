@@ -32,6 +32,8 @@ impl Replayer {
                 Position::After => u64::from(m.wall_us),
             },
             reason,
+            // A replay's stops wait for the client.
+            timeout_ms: None,
         }
     }
 

@@ -1,5 +1,7 @@
 //! The title line (what runs, how it stands) and the bottom line (hints, or the prompt).
 
+use std::time::Duration;
+
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
@@ -34,9 +36,18 @@ pub fn title(app: &App, area: Rect, buf: &mut Buffer) {
     } else if app.quitting {
         ("halting, then quitting… (q again: now)".to_string(), Color::Yellow)
     } else if let [one] = frozen.as_slice()
-        && let Some(stop) = app.nodes.iter().find(|n| n.name == *one).and_then(|n| n.stop.as_ref())
+        && let Some(row) = app.nodes.iter().find(|n| n.name == *one)
+        && let Some(stop) = &row.stop
     {
-        (format!("{one} frozen at {}: {}", stop.statement, stop.reason), Color::Red)
+        // A stop timeout counts down where it is seen first, before the long reason.
+        let left = stop.timeout_ms.map(|t| {
+            let left = Duration::from_millis(t).saturating_sub(app.now.saturating_sub(row.stopped_at));
+            format!(", goes on in {}s", left.as_secs_f64().ceil() as u64)
+        });
+        (
+            format!("{one} frozen at {}{}: {}", stop.statement, left.unwrap_or_default(), stop.reason),
+            Color::Red,
+        )
     } else if !frozen.is_empty() {
         (format!("frozen: {}", frozen.join(", ")), Color::Red)
     } else {
