@@ -148,10 +148,9 @@ fn diff(args: &DiffArgs) -> i32 {
             nodes_b.join(", ")
         );
     }
-    for d in &differences {
-        let _ = writeln!(out, "{d}");
+    for line in crate::export::report(&differences, &nodes_a) {
+        let _ = writeln!(out, "{line}");
     }
-    let _ = writeln!(out, "{} difference(s)", differences.len());
     1
 }
 

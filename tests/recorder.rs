@@ -124,7 +124,15 @@ fn two_runs_diff_equal_and_another_input_differs() {
     let out = common::catar().arg("diff").arg(&a).arg(&c).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("in A, ") && text.contains("difference(s)"), "{text}");
+    assert!(text.contains("difference(s) in ") && text.contains("what differs (A → B)"), "{text}");
+    // One line per node and cabinet, in pipeline order, the program rows last.
+    let rows: Vec<&str> = text.lines().filter(|l| l.contains(" → ")).skip(1).collect();
+    let node_of = |l: &str| l.split_whitespace().next().unwrap().to_string();
+    let order = |n: &str| ["REG", "RATE", "DIS", "*"].iter().position(|s| n.starts_with(s)).unwrap();
+    assert!(rows.windows(2).all(|w| order(&node_of(w[0])) <= order(&node_of(w[1]))), "{text}");
+    let keys: std::collections::HashSet<(String, String)> =
+        rows.iter().map(|l| (node_of(l), l.split_whitespace().nth(1).unwrap().to_string())).collect();
+    assert_eq!(keys.len(), rows.len(), "one line per node and cabinet: {text}");
     // Times read as the exports write them, RFC 3339.
     let times: Vec<&str> = text.lines().filter(|l| l.contains("_time ")).collect();
     assert!(!times.is_empty(), "{text}");

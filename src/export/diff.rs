@@ -104,6 +104,47 @@ fn cabinets(a: &[NodeCabinet], b: &[NodeCabinet], with_steps: bool, out: &mut Ve
     }
 }
 
+impl Difference {
+    /// The (node, cabinet) row it belongs to.
+    fn row(&self) -> (&str, &str) {
+        match self {
+            Difference::Cabinet { node, cabinet, .. }
+            | Difference::Figures { node, cabinet, .. }
+            | Difference::Context { node, cabinet, .. } => (node, cabinet),
+        }
+    }
+
+    /// What differs, within its row.
+    fn what(&self) -> String {
+        match self {
+            Difference::Cabinet { only_in, .. } => format!("only in {only_in}"),
+            Difference::Figures { field, a, b, .. } => format!("{field} {a} → {b}"),
+            Difference::Context { only_in, context, .. } => format!("context {context} only in {only_in}"),
+        }
+    }
+}
+
+/// The differences as a table a person reads: one line per node and cabinet, the nodes in
+/// `nodes` order (the pipeline's), the program rows (`*`) last; then the count.
+pub fn report(differences: &[Difference], nodes: &[String]) -> Vec<String> {
+    let rank =
+        |node: &str| nodes.iter().position(|n| n == node).unwrap_or(nodes.len() + usize::from(node == "*"));
+    let mut rows: BTreeMap<(usize, &str, &str), Vec<String>> = BTreeMap::new();
+    for d in differences {
+        let (node, cabinet) = d.row();
+        rows.entry((rank(node), node, cabinet)).or_default().push(d.what());
+    }
+    let width =
+        |f: fn(&(usize, &str, &str)) -> usize, min: usize| rows.keys().map(f).max().unwrap_or(0).max(min);
+    let (wn, wc) = (width(|k| k.1.chars().count(), 4), width(|k| k.2.chars().count(), 7));
+    let mut out = vec![format!("  {:<wn$}  {:<wc$}  what differs (A → B)", "node", "cabinet")];
+    for ((_, node, cabinet), what) in &rows {
+        out.push(format!("  {node:<wn$}  {cabinet:<wc$}  {}", what.join(", ")));
+    }
+    out.push(format!("{} difference(s) in {} node and cabinet row(s)", differences.len(), rows.len()));
+    out
+}
+
 /// Every difference between two consolidations; empty when they are the same.
 pub fn diff(a: &Consolidation, b: &Consolidation) -> Vec<Difference> {
     let mut out = Vec::new();

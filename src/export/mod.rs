@@ -8,7 +8,7 @@ use std::io::Write;
 
 use serde::Serialize;
 
-pub use diff::{Difference, diff};
+pub use diff::{Difference, diff, report};
 pub use perfetto::perfetto;
 
 use crate::recorder::{Consolidation, ContextCell, NodeCabinet};
