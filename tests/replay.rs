@@ -442,13 +442,16 @@ fn motions_land_where_asked() {
     let fifth = steps.iter().filter(|s| s.1 == "RATE/0").nth(4).unwrap();
     assert_eq!((s.node.as_str(), s.step, s.global_step, s.at), ("RATE/0", 4, fifth.0, Position::After));
     assert_eq!((s.reason.why, c.released()), (Why::Step, Some(Release::Step)));
-    // The replay started at REG/0's first step: RATE/0 moved, leaving REG/0's stop.
+    // The replay started at the first recorded step (a REG node's): RATE/0 moved, leaving
+    // that stop.
+    let first = &steps[0].1;
     let left = c.log.iter().rev().find(|e| matches!(e, Event::Released { .. }));
     assert!(
-        matches!(left, Some(Event::Released { node, mover: Some(m), .. }) if node == "REG/0" && m == "RATE/0"),
+        matches!(left, Some(Event::Released { node, mover: Some(m), .. }) if node == first && m == "RATE/0"),
         "{left:?}"
     );
-    assert_eq!(catar::script::text(left.unwrap()).as_deref(), Some("RATE/0 steps (from REG/0's stop)"));
+    let said = format!("RATE/0 steps (from {first}'s stop)");
+    assert_eq!(catar::script::text(left.unwrap()), Some(said));
 
     // back 1: before that same step.
     let b = c.ask(Command::Back { node: Some("RATE/0".into()), count: 1 });
