@@ -507,6 +507,39 @@ fn a_stop_times_out_and_the_node_continues_by_itself() {
     run.finish();
 }
 
+/// The time a node is held at a stop is the person's, not the pipeline's: the run's summary
+/// says how much of its time it was, and its rate leaves it out. (A one-shot stop that times
+/// out after 300 ms holds the run at least that long, with no command sent.)
+#[test]
+fn the_time_held_at_stops_is_told_apart_from_the_pipelines_rate() {
+    let dir = input(3000);
+    let mut run = start(
+        &options(dir.path(), "out.db", 1),
+        &["statement = \"charge\"\nnodes = \"DIS\"\nonce = true\ntimeout = \"300ms\""],
+    );
+    run.stop();
+    let finished = run.finish();
+    assert!(finished.held_seconds >= 0.3, "{finished:?}");
+    assert!(finished.held_seconds <= finished.seconds, "{finished:?}");
+    // "… in T s, H s of it held at stops (R CDR/s running), …": R is the rows over T - H, to
+    // the rounding of T and H.
+    let line = &finished.summary[0];
+    let figure = |text: &str| -> f64 { text.trim().parse().unwrap_or_else(|e| panic!("{line}: {e}")) };
+    let timing = line.rsplit(" in ").next().unwrap();
+    let (total, rest) = timing.split_once(" s, ").unwrap_or_else(|| panic!("{line}"));
+    let (held, rest) = rest.split_once(" s of it held at stops (").unwrap_or_else(|| panic!("{line}"));
+    let (rate, _) = rest.split_once(" CDR/s running)").unwrap_or_else(|| panic!("{line}"));
+    let (total, held, rate) = (figure(total), figure(held), figure(rate));
+    assert!(held >= 0.3, "{line}");
+    let (fastest, slowest) = (3000.0 / (total - held - 0.01), 3000.0 / (total - held + 0.01));
+    assert!(rate <= fastest + 1.0 && rate >= slowest - 1.0, "{line}");
+    // Without a stop, the line says nothing of holds.
+    let mut run = start(&options(dir.path(), "free.db", 1), &[]);
+    let free = run.finish();
+    assert_eq!(free.held_seconds, 0.0);
+    assert!(!free.summary[0].contains("held"), "{}", free.summary[0]);
+}
+
 /// A statement's recorded duration (the timeline's slice) is its own: a freeze before it is
 /// not counted in. (The freeze lasts 1.5 s; the statement over one window takes milliseconds.)
 #[test]

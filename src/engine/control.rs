@@ -1,8 +1,10 @@
-//! Run control: a halt request, and what each node is doing right now — read from the node's own
-//! channel operations while the run goes, so that "waiting on RATE/1" is observed, not guessed.
+//! Run control: a halt request, what each node is doing right now — read from the node's own
+//! channel operations while the run goes, so that "waiting on RATE/1" is observed, not guessed —
+//! and how long a debugger held the run at its stops.
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use super::NodeId;
 
@@ -133,6 +135,15 @@ pub struct NodeGauge {
 pub struct Control {
     halt: AtomicBool,
     board: Mutex<Arc<Vec<(NodeId, Gauge)>>>,
+    held: Mutex<Held>,
+}
+
+/// Nodes held at stops now, since when one is, and the time of the holds that ended.
+#[derive(Debug, Default)]
+struct Held {
+    nodes: usize,
+    since: Option<Instant>,
+    total: Duration,
 }
 
 impl Control {
@@ -150,6 +161,33 @@ impl Control {
     /// True once [`halt`](Self::halt) was asked.
     pub fn halted(&self) -> bool {
         self.halt.load(Ordering::Acquire)
+    }
+
+    /// A debugger holds a node at a stop until the matching [`release`](Self::release).
+    pub fn hold(&self) {
+        let mut h = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        h.nodes += 1;
+        if h.nodes == 1 {
+            h.since = Some(Instant::now());
+        }
+    }
+
+    /// A node held by [`hold`](Self::hold) goes on.
+    pub fn release(&self) {
+        let mut h = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        h.nodes = h.nodes.saturating_sub(1);
+        if h.nodes == 0
+            && let Some(since) = h.since.take()
+        {
+            h.total += since.elapsed();
+        }
+    }
+
+    /// Wall time during which at least one node was held at a stop: what a rate must leave
+    /// out to say how fast the pipeline ran.
+    pub fn held(&self) -> Duration {
+        let h = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        h.total + h.since.map_or(Duration::ZERO, |s| s.elapsed())
     }
 
     /// Every node's figures, in node order (empty before the run starts).
@@ -196,5 +234,23 @@ mod tests {
         for a in all {
             assert_eq!(Activity::decode(a.encode()), a);
         }
+    }
+
+    #[test]
+    fn held_time_counts_overlapping_holds_once() {
+        let c = Control::new();
+        assert_eq!(c.held(), Duration::ZERO);
+        c.hold();
+        c.hold();
+        std::thread::sleep(Duration::from_millis(20));
+        c.release();
+        let during = c.held();
+        assert!(during >= Duration::from_millis(20), "{during:?}");
+        c.release();
+        let after = c.held();
+        std::thread::sleep(Duration::from_millis(20));
+        // Nothing is held any more: the total no longer grows.
+        assert_eq!(c.held(), after);
+        assert!(after >= during);
     }
 }

@@ -84,6 +84,8 @@ pub struct RunSummary {
     pub cdrs: u64,
     /// Wall time of the run.
     pub elapsed: Duration,
+    /// The part of `elapsed` during which a debugger held at least one node at a stop.
+    pub held: Duration,
     /// What the database holds after it.
     pub outcome: Outcome,
     /// Per-node figures.
@@ -373,7 +375,17 @@ impl Prepared {
             return Err(RatingError::Conservation { rows, stored });
         }
         let elapsed = self.started.elapsed();
-        Ok(RunSummary { cdrs: rows, elapsed, outcome, report, recording, stored_before: before, halted })
+        let held = self.opts.control.held().min(elapsed);
+        Ok(RunSummary {
+            cdrs: rows,
+            elapsed,
+            held,
+            outcome,
+            report,
+            recording,
+            stored_before: before,
+            halted,
+        })
     }
 }
 
@@ -382,7 +394,16 @@ impl RunSummary {
     /// the rate, the database and trace written.
     pub fn lines(&self, opts: &RunOptions) -> Vec<String> {
         let secs = self.elapsed.as_secs_f64();
-        let rate = if secs > 0.0 { self.cdrs as f64 / secs } else { 0.0 };
+        // Time held at stops is the person's, not the pipeline's: the rate leaves it out.
+        let held = self.held.as_secs_f64();
+        let running = secs - held;
+        let rate = if running > 0.0 { self.cdrs as f64 / running } else { 0.0 };
+        // A hold too short to show at this precision (a script's) is not worth a word.
+        let timing = if held < 0.005 {
+            format!("in {secs:.2} s ({rate:.0} CDR/s)")
+        } else {
+            format!("in {secs:.2} s, {held:.2} s of it held at stops ({rate:.0} CDR/s running)")
+        };
         let o = &self.outcome;
         let cdrs = opts.input.join(input::CDRS);
         let reasons: Vec<String> = o.rejected.iter().map(|(r, n)| format!("{r} {n}")).collect();
@@ -390,7 +411,7 @@ impl RunSummary {
         let stored = o.stored();
         let mut lines = vec![
             format!(
-                "rated {} CDRs from {} in {secs:.2} s ({rate:.0} CDR/s), {} segment(s) per stage",
+                "rated {} CDRs from {} {timing}, {} segment(s) per stage",
                 self.cdrs,
                 cdrs.display(),
                 opts.segments
@@ -470,6 +491,7 @@ pub fn debuggee_checked(
         Ok(crate::session::Outcome {
             records: summary.cdrs,
             seconds: summary.elapsed.as_secs_f64(),
+            held_seconds: summary.held.as_secs_f64(),
             summary: summary.lines(&opts),
             trace: opts.record.as_ref().map(|(p, _)| p.clone()),
         })

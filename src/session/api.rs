@@ -224,6 +224,9 @@ pub struct Finished {
     pub halted: bool,
     /// Wall time, seconds.
     pub seconds: f64,
+    /// The part of it during which a node was held at a stop, seconds (live runs).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub held_seconds: f64,
     /// The pipeline's own summary lines.
     pub summary: Vec<String>,
     /// The trace written, if any.
@@ -312,4 +315,8 @@ pub enum Event {
         /// The exit code it maps to.
         code: i32,
     },
+}
+
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
 }

@@ -195,6 +195,8 @@ pub struct Outcome {
     pub records: u64,
     /// Wall time, seconds.
     pub seconds: f64,
+    /// The part of it during which a node was held at a stop, seconds.
+    pub held_seconds: f64,
     /// Its summary, line by line, as the pipeline words it.
     pub summary: Vec<String>,
     /// The trace it wrote.

@@ -21,7 +21,7 @@ pub use matcher::TableSet;
 pub(crate) use matcher::{Matcher, breaks_at, inquire};
 pub use stop::{Cell, Position, Reason, Release, Row, Rows, Stop, Why};
 
-use crate::engine::{HookFactory, NoHook, NodeId, StepHook};
+use crate::engine::{Control, HookFactory, NoHook, NodeId, StepHook};
 use crate::ops::Presence;
 pub use crate::ops::Present;
 use crate::recorder::PipelineDesc;
@@ -184,6 +184,8 @@ pub(crate) struct Shared {
     halted: AtomicBool,
     stops: AtomicU64,
     nodes: Vec<Slot>,
+    // Told when a node is held at a stop and let go: the run's held time.
+    control: Arc<Control>,
 }
 
 impl Shared {
@@ -216,7 +218,7 @@ pub struct Tracer {
 
 impl Tracer {
     /// A tracer for a pipeline with these forms; the listener gets its signals.
-    pub fn new(desc: Arc<PipelineDesc>, forms: Forms, listener: Listener) -> Tracer {
+    pub fn new(desc: Arc<PipelineDesc>, forms: Forms, listener: Listener, control: Arc<Control>) -> Tracer {
         let nodes = desc
             .nodes
             .iter()
@@ -240,6 +242,7 @@ impl Tracer {
             halted: AtomicBool::new(false),
             stops: AtomicU64::new(0),
             nodes,
+            control,
         };
         Tracer { shared: Arc::new(shared) }
     }

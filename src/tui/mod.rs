@@ -168,7 +168,7 @@ fn end_report(app: &App) -> i32 {
         if app.replay {
             let _ = writeln!(out, "catar: replay closed after {:.2} s", f.seconds);
         } else {
-            let _ = writeln!(out, "catar: run {how}: {} records in {:.2} s", f.records, f.seconds);
+            let _ = writeln!(out, "catar: run {how}: {} records {}", f.records, view::status::took(f, 2));
         }
         for line in &f.summary {
             let _ = writeln!(out, "{line}");

@@ -50,7 +50,7 @@ pub(super) fn start(debuggee: Debuggee, forms: Vec<(TraceForm, String)>) -> Resu
             let _ = client.send(event);
         }
     });
-    let tracer = Tracer::new(debuggee.desc.clone(), Arc::new(compiled), listener);
+    let tracer = Tracer::new(debuggee.desc.clone(), Arc::new(compiled), listener, debuggee.control.clone());
     let served = Arc::new(AtomicU64::new(0));
     let shortcut = shortcut(tracer.clone(), debuggee.desc.clone(), served.clone());
     let n = debuggee.desc.nodes.len();
@@ -189,6 +189,7 @@ impl Controller {
             records: o.records,
             halted: self.control.halted(),
             seconds: o.seconds,
+            held_seconds: o.held_seconds,
             summary: o.summary,
             trace: o.trace.map(|p| p.display().to_string()),
             unfired: self.unfired(consolidated.as_ref().map(|c| &c.node_cabinets[..])),

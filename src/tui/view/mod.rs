@@ -10,7 +10,7 @@ mod nodes;
 mod program;
 mod record;
 mod results;
-mod status;
+pub(crate) mod status;
 
 use ratatui::Frame;
 use ratatui::buffer::Buffer;

@@ -9,6 +9,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
 
 use super::Theme;
+use crate::session::Finished;
 use crate::tui::keys::{Scope, hints};
 use crate::tui::state::{App, PromptKind};
 
@@ -23,7 +24,7 @@ pub fn title(app: &App, area: Rect, buf: &mut Buffer) {
         ("the replay has ended".to_string(), Color::Green)
     } else if let Some(f) = &app.finished {
         let how = if f.halted { "halted" } else { "finished" };
-        (format!("{how}: {} records in {:.1} s", f.records, f.seconds), Color::Green)
+        (format!("{how}: {} records {}", f.records, took(f, 1)), Color::Green)
     } else if let Some(node) = &app.confirm_resume {
         (
             format!("resume {node}? it runs untraced to the end: r again to resume, any other key to go on"),
@@ -114,4 +115,13 @@ pub fn bottom(app: &App, area: Rect, buf: &mut Buffer) {
         spans.push(Span::styled(format!(" {word} "), Style::default()));
     }
     Paragraph::new(Line::from(spans)).render(area, buf);
+}
+
+/// How long a run took (to `decimals` places), and how much of it was spent held at stops.
+pub(crate) fn took(f: &Finished, decimals: usize) -> String {
+    if f.held_seconds > 0.0 {
+        format!("in {:.*} s ({:.*} s of it held at stops)", decimals, f.seconds, decimals, f.held_seconds)
+    } else {
+        format!("in {:.*} s", decimals, f.seconds)
+    }
 }
