@@ -319,8 +319,21 @@ fn perfetto_export_has_a_thread_per_node_steps_and_mass_counters() {
         .map(|e| e["args"]["name"].as_str().unwrap())
         .collect();
     assert_eq!(threads, ["REG/0", "REG/1", "RATE/0", "RATE/1", "DIS/0", "DIS/1"]);
-    let steps = events.iter().filter(|e| e["ph"] == "X").count();
-    assert!(steps > 100, "{steps} steps");
+    let (ticks, steps): (Vec<&serde_json::Value>, Vec<&serde_json::Value>) =
+        events.iter().filter(|e| e["ph"] == "X").partition(|e| e["cat"] == "tick");
+    assert!(steps.len() > 100, "{} steps", steps.len());
+    // Each step lies inside the slice of its node's tick, and each slice counts its steps.
+    let end = |e: &serde_json::Value| e["ts"].as_u64().unwrap() + e["dur"].as_u64().unwrap();
+    for step in &steps {
+        let holding: Vec<&&serde_json::Value> = ticks
+            .iter()
+            .filter(|t| t["tid"] == step["tid"] && t["args"]["tick"] == step["args"]["tick"])
+            .filter(|t| t["ts"].as_u64() <= step["ts"].as_u64() && end(step) <= end(t))
+            .collect();
+        assert_eq!(holding.len(), 1, "{step} in {holding:?}");
+    }
+    let counted: u64 = ticks.iter().map(|t| t["args"]["steps"].as_u64().unwrap()).sum();
+    assert_eq!(counted, steps.len() as u64);
     assert!(events.iter().any(|e| e["ph"] == "X" && e["name"] == "family" && e["cat"] == "collision"));
     assert!(events.iter().any(|e| e["ph"] == "C" && e["args"].get("WIFE").is_some()));
     assert_eq!(events.iter().filter(|e| e["ph"] == "i" && e["name"] == "done").count(), 6);
@@ -330,6 +343,10 @@ fn perfetto_export_has_a_thread_per_node_steps_and_mass_counters() {
     assert_eq!(failures.len(), 2, "{failures:?}");
     assert!(failures.iter().all(|f| f["tid"] == 4 && f["args"]["error"] == "injected fault"));
     assert_eq!(failures[1]["args"]["restarts"], 2);
+    // The failed attempts and the retry that went through are one tick: one slice, two failures.
+    let failed: Vec<&&serde_json::Value> = ticks.iter().filter(|t| t["args"]["failures"] != 0).collect();
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!((failed[0]["tid"].as_u64(), failed[0]["args"]["failures"].as_u64()), (Some(4), Some(2)));
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! `catar export --format perfetto`: the picture of a run as Chrome trace-event JSON, which
-//! ui.perfetto.dev and chrome://tracing open: one thread per node with each step as a complete
-//! event (wall-clock time), each node's cabinet masses as counters, each node's end as an
-//! instant. Written event by event: a trace of millions of steps needs no big buffer.
+//! ui.perfetto.dev and chrome://tracing open: one thread per node with each tick as a complete
+//! event holding its steps' (wall-clock time), each node's cabinet masses as counters, each
+//! node's failures, checkpoints and end as instants. Written event by event: a trace of
+//! millions of steps needs no big buffer.
 
 use std::io::Write;
 
@@ -15,6 +16,23 @@ fn write_event(out: &mut dyn Write, first: &mut bool, event: &serde_json::Value)
         out.write_all(b",\n")?;
     }
     Ok(serde_json::to_writer(&mut *out, event)?)
+}
+
+/// The tick a node is in, drawn as one slice over its steps once the node leaves it.
+struct Tick {
+    tick: u64,
+    start: u64,
+    end: u64,
+    steps: u64,
+    failures: u32,
+}
+
+impl Tick {
+    fn slice(&self, node: usize) -> serde_json::Value {
+        json!({"ph": "X", "pid": 1, "tid": node + 1, "name": format!("tick {}", self.tick), "cat": "tick",
+               "ts": self.start, "dur": (self.end - self.start).max(1),
+               "args": {"tick": self.tick, "steps": self.steps, "failures": self.failures}})
+    }
 }
 
 /// Write the whole trace as trace-event JSON.
@@ -38,6 +56,7 @@ pub fn perfetto(trace: &mut Trace, out: &mut dyn Write) -> Result<(), ExportErro
     }
     let mut mass: Vec<Vec<i64>> = vec![vec![0; p.cabinets.len()]; p.nodes.len()];
     let mut last_ts: Vec<u64> = vec![0; p.nodes.len()];
+    let mut ticks: Vec<Option<Tick>> = p.nodes.iter().map(|_| None).collect();
     // Per node, checkpoints not placed yet: (the step they precede, tick, tables).
     let mut pending: Vec<Vec<(u64, u64, usize)>> = vec![Vec::new(); p.nodes.len()];
     let checkpoint = |node: usize, ts: u64, tick: u64, tables: usize| {
@@ -63,6 +82,21 @@ pub fn perfetto(trace: &mut Trace, out: &mut dyn Write) -> Result<(), ExportErro
                     // node's last one ended at the earliest.
                     let ts = s.wall_start_us.max(last_ts.get(n).copied().unwrap_or(0));
                     let dur = s.wall_us.max(1);
+                    if let Some(open) = ticks.get_mut(n) {
+                        // A failed attempt and its retry share their tick: one slice holds both.
+                        if let Some(t) = open.take_if(|t| t.tick != s.tick) {
+                            write_event(out, &mut first, &t.slice(n))?;
+                        }
+                        let t = open.get_or_insert(Tick {
+                            tick: s.tick,
+                            start: ts,
+                            end: ts,
+                            steps: 0,
+                            failures: 0,
+                        });
+                        t.end = ts + u64::from(dur);
+                        t.steps += 1;
+                    }
                     let step = json!({
                         "ph": "X", "pid": 1, "tid": tid, "name": name, "cat": op,
                         "ts": ts, "dur": dur,
@@ -87,6 +121,9 @@ pub fn perfetto(trace: &mut Trace, out: &mut dyn Write) -> Result<(), ExportErro
                 Event::Keys(_) | Event::Restarts { .. } => {}
                 Event::Failure(f) => {
                     let s = &f.undo;
+                    if let Some(Some(t)) = ticks.get_mut(s.node as usize) {
+                        t.failures += 1;
+                    }
                     let failure = json!({"ph": "i", "s": "t", "pid": 1, "tid": s.node as usize + 1,
                                          "name": "failure", "ts": s.wall_start_us,
                                          "args": {"error": f.message, "restarts": f.restarts,
@@ -98,12 +135,22 @@ pub fn perfetto(trace: &mut Trace, out: &mut dyn Write) -> Result<(), ExportErro
                     }
                 }
                 Event::Done { node, steps, .. } => {
+                    if let Some(t) = ticks.get_mut(node as usize).and_then(Option::take) {
+                        write_event(out, &mut first, &t.slice(node as usize))?;
+                    }
                     let ts = last_ts.get(node as usize).copied().unwrap_or(0);
                     let done = json!({"ph": "i", "s": "t", "pid": 1, "tid": node as usize + 1, "name": "done",
                                       "ts": ts, "args": {"steps": steps}});
                     write_event(out, &mut first, &done)?;
                 }
             }
+        }
+    }
+    // A node cut short (a halted or cut trace) has no end: its last tick is drawn as far as
+    // its steps go.
+    for (n, t) in ticks.into_iter().enumerate() {
+        if let Some(t) = t {
+            write_event(out, &mut first, &t.slice(n))?;
         }
     }
     for (n, p) in pending.into_iter().enumerate() {
@@ -176,10 +223,13 @@ mod tests {
         let mut out = Vec::new();
         perfetto(&mut open_trace(&path).unwrap(), &mut out).unwrap();
         let json: serde_json::Value = serde_json::from_slice(&out).unwrap();
-        let slices: Vec<(u64, u64)> = (json["traceEvents"].as_array().unwrap().iter())
-            .filter(|e| e["ph"] == "X")
-            .map(|e| (e["ts"].as_u64().unwrap(), e["dur"].as_u64().unwrap()))
-            .collect();
-        assert_eq!(slices, [(100, 1), (101, 1), (102, 2)], "each starts where the one before ended");
+        let slices = |cat: &str| -> Vec<(u64, u64)> {
+            (json["traceEvents"].as_array().unwrap().iter())
+                .filter(|e| e["ph"] == "X" && (e["cat"] == "tick") == (cat == "tick"))
+                .map(|e| (e["ts"].as_u64().unwrap(), e["dur"].as_u64().unwrap()))
+                .collect()
+        };
+        assert_eq!(slices("step"), [(100, 1), (101, 1), (102, 2)], "each starts where the one before ended");
+        assert_eq!(slices("tick"), [(100, 4)], "the tick holds its steps");
     }
 }
