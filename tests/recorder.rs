@@ -347,6 +347,16 @@ fn perfetto_export_has_a_thread_per_node_steps_and_mass_counters() {
     let failed: Vec<&&serde_json::Value> = ticks.iter().filter(|t| t["args"]["failures"] != 0).collect();
     assert_eq!(failed.len(), 1, "{failed:?}");
     assert_eq!((failed[0]["tid"].as_u64(), failed[0]["args"]["failures"].as_u64()), (Some(4), Some(2)));
+    // The steps the failures undid say so: RATE/1's in that tick before each failure, not the
+    // retry's, which went through.
+    let undone: Vec<&&serde_json::Value> = steps.iter().filter(|s| s["args"]["undone"] == true).collect();
+    assert!(!undone.is_empty());
+    assert!(
+        undone.iter().all(|s| s["tid"] == 4 && s["args"]["tick"] == failed[0]["args"]["tick"]),
+        "{undone:?}"
+    );
+    let retried = steps.iter().filter(|s| s["tid"] == 4 && s["args"]["tick"] == failed[0]["args"]["tick"]);
+    assert!(retried.count() > undone.len(), "the retry's steps are there and not undone");
 }
 
 #[test]

@@ -1,8 +1,9 @@
 //! `catar export --format perfetto`: the picture of a run as Chrome trace-event JSON, which
 //! ui.perfetto.dev and chrome://tracing open: one thread per node with each tick as a complete
 //! event holding its steps' (wall-clock time), each node's cabinet masses as counters, each
-//! node's failures, checkpoints and end as instants. Written event by event: a trace of
-//! millions of steps needs no big buffer.
+//! node's failures, checkpoints and end as instants. Steps a failure undid say so. Written
+//! event by event: a trace of millions of steps holds no more than each node's current
+//! attempt at a tick.
 
 use std::io::Write;
 
@@ -16,6 +17,22 @@ fn write_event(out: &mut dyn Write, first: &mut bool, event: &serde_json::Value)
         out.write_all(b",\n")?;
     }
     Ok(serde_json::to_writer(&mut *out, event)?)
+}
+
+/// Write a node's attempt at a tick, its steps marked when a failure undid them.
+fn flush(
+    out: &mut dyn Write,
+    first: &mut bool,
+    steps: &mut Vec<serde_json::Value>,
+    undone: bool,
+) -> Result<(), ExportError> {
+    for mut step in steps.drain(..) {
+        if undone {
+            step["args"]["undone"] = json!(true);
+        }
+        write_event(out, first, &step)?;
+    }
+    Ok(())
 }
 
 /// The tick a node is in, drawn as one slice over its steps once the node leaves it.
@@ -57,6 +74,9 @@ pub fn perfetto(trace: &mut Trace, out: &mut dyn Write) -> Result<(), ExportErro
     let mut mass: Vec<Vec<i64>> = vec![vec![0; p.cabinets.len()]; p.nodes.len()];
     let mut last_ts: Vec<u64> = vec![0; p.nodes.len()];
     let mut ticks: Vec<Option<Tick>> = p.nodes.iter().map(|_| None).collect();
+    // Per node, the steps of its current attempt at a tick: written once it is over, marked
+    // undone when it failed.
+    let mut attempt: Vec<Vec<serde_json::Value>> = vec![Vec::new(); p.nodes.len()];
     // Per node, checkpoints not placed yet: (the step they precede, tick, tables).
     let mut pending: Vec<Vec<(u64, u64, usize)>> = vec![Vec::new(); p.nodes.len()];
     let checkpoint = |node: usize, ts: u64, tick: u64, tables: usize| {
@@ -85,6 +105,7 @@ pub fn perfetto(trace: &mut Trace, out: &mut dyn Write) -> Result<(), ExportErro
                     if let Some(open) = ticks.get_mut(n) {
                         // A failed attempt and its retry share their tick: one slice holds both.
                         if let Some(t) = open.take_if(|t| t.tick != s.tick) {
+                            flush(out, &mut first, &mut attempt[n], false)?;
                             write_event(out, &mut first, &t.slice(n))?;
                         }
                         let t = open.get_or_insert(Tick {
@@ -103,7 +124,9 @@ pub fn perfetto(trace: &mut Trace, out: &mut dyn Write) -> Result<(), ExportErro
                         "args": {"node_step": s.node_step, "global_step": s.global_step, "tick": s.tick,
                                  "pseudo_time": s.time},
                     });
-                    write_event(out, &mut first, &step)?;
+                    if let Some(a) = attempt.get_mut(n) {
+                        a.push(step);
+                    }
                     if let Some(counter) = mass_counter(&p, &mut mass, &s) {
                         write_event(out, &mut first, &counter)?;
                     }
@@ -124,6 +147,9 @@ pub fn perfetto(trace: &mut Trace, out: &mut dyn Write) -> Result<(), ExportErro
                     if let Some(Some(t)) = ticks.get_mut(s.node as usize) {
                         t.failures += 1;
                     }
+                    if let Some(a) = attempt.get_mut(s.node as usize) {
+                        flush(out, &mut first, a, true)?;
+                    }
                     let failure = json!({"ph": "i", "s": "t", "pid": 1, "tid": s.node as usize + 1,
                                          "name": "failure", "ts": s.wall_start_us,
                                          "args": {"error": f.message, "restarts": f.restarts,
@@ -135,6 +161,9 @@ pub fn perfetto(trace: &mut Trace, out: &mut dyn Write) -> Result<(), ExportErro
                     }
                 }
                 Event::Done { node, steps, .. } => {
+                    if let Some(a) = attempt.get_mut(node as usize) {
+                        flush(out, &mut first, a, false)?;
+                    }
                     if let Some(t) = ticks.get_mut(node as usize).and_then(Option::take) {
                         write_event(out, &mut first, &t.slice(node as usize))?;
                     }
@@ -149,6 +178,7 @@ pub fn perfetto(trace: &mut Trace, out: &mut dyn Write) -> Result<(), ExportErro
     // A node cut short (a halted or cut trace) has no end: its last tick is drawn as far as
     // its steps go.
     for (n, t) in ticks.into_iter().enumerate() {
+        flush(out, &mut first, &mut attempt[n], false)?;
         if let Some(t) = t {
             write_event(out, &mut first, &t.slice(n))?;
         }
