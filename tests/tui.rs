@@ -223,7 +223,7 @@ fn whole_screen_at_a_stop() {
 fn each_pane_at_a_stop() {
     let app = at_stop();
     for (w, h) in SIZES {
-        let areas = layout(Rect::new(0, 0, w, h));
+        let areas = layout(Rect::new(0, 0, w, h), None);
         for pane in Pane::ALL {
             let r = areas.pane(pane);
             let mut buf = Buffer::empty(Rect::new(0, 0, r.width, r.height));
@@ -815,7 +815,7 @@ fn b_leaves_a_conditional_form_on_the_statement_alone() {
 fn the_mouse_focuses_selects_and_scrolls() {
     let mut app = at_stop();
     let area = Rect::new(0, 0, 160, 48);
-    let nodes = layout(area).pane(Pane::Nodes);
+    let nodes = layout(area, None).pane(Pane::Nodes);
     let click = |column, row| MouseEvent {
         kind: MouseEventKind::Down(MouseButton::Left),
         column,
@@ -825,10 +825,10 @@ fn the_mouse_focuses_selects_and_scrolls() {
     // The third node row: under the border and the header.
     app.mouse(click(nodes.x + 3, nodes.y + 2 + 2), area);
     assert_eq!(app.selected().unwrap().name, "RATE/0");
-    let cabinets = layout(area).pane(Pane::Cabinets);
+    let cabinets = layout(area, None).pane(Pane::Cabinets);
     app.mouse(click(cabinets.x + 3, cabinets.y + 2), area);
     assert_eq!(app.focus, Pane::Cabinets);
-    let results = layout(area).pane(Pane::Results);
+    let results = layout(area, None).pane(Pane::Results);
     let wheel = MouseEvent {
         kind: MouseEventKind::ScrollDown,
         column: results.x + 2,
@@ -882,4 +882,41 @@ fn a_summary_replay_says_why_its_cabinets_pane_is_empty() {
     app.apply(Event::Snapshot(snapshot), Duration::ZERO);
     let s = screen(&app, 160, 48);
     assert!(s.contains("recorded at summary level") && s.contains("--level full"), "{s}");
+}
+
+#[test]
+fn z_zooms_the_focused_pane_and_the_zoom_follows_the_focus() {
+    let mut app = at_stop();
+    let area = Rect::new(0, 0, 80, 24);
+    app.focus = Pane::Results;
+    let tiled = screen(&app, 80, 24);
+    // Tiled at 80 columns the results show none of the four contexts.
+    assert!(!tiled.contains("E00000") && !tiled.contains("PARTY"), "{tiled}");
+    assert!(app.key(key('z'), area).is_empty());
+    let zoomed = screen(&app, 80, 24);
+    insta::assert_snapshot!("results_zoomed_80x24", zoomed);
+    assert!(zoomed.contains("E00000") && zoomed.contains("PARTY"), "every context fits");
+    assert!(!zoomed.contains("more column"));
+    assert!(!zoomed.contains("Nodes (6)"), "the other panes give up their room");
+    // The mouse finds the zoomed pane's rows, and a page is its height.
+    let body = layout(area, app.zoomed()).pane(Pane::Results);
+    assert_eq!((body.width, body.height), (80, 22));
+    let click = MouseEvent {
+        kind: MouseEventKind::Down(MouseButton::Left),
+        column: 5,
+        row: body.y + 2 + 4,
+        modifiers: KeyModifiers::NONE,
+    };
+    app.mouse(click, area);
+    assert_eq!((app.focus, app.result), (Pane::Results, 4));
+    app.key(code(KeyCode::PageDown), area);
+    assert_eq!(app.result, 4 + 19);
+    // Tab takes the zoom to the next pane; z again puts every pane back.
+    app.key(code(KeyCode::Tab), area);
+    assert_eq!(app.zoomed(), Some(Pane::Log));
+    assert!(screen(&app, 80, 24).contains("z: back to all panes"));
+    app.key(key('z'), area);
+    app.focus = Pane::Results;
+    app.result = 0;
+    assert_eq!(screen(&app, 80, 24), tiled);
 }

@@ -149,7 +149,7 @@ impl App {
         if self.life.is_some() || self.record || self.help {
             return self.overlay_key(Some(action), area);
         }
-        let page = layout(area).pane(self.focus).height.saturating_sub(3).max(1) as isize;
+        let page = layout(area, self.zoomed()).pane(self.focus).height.saturating_sub(3).max(1) as isize;
         match action {
             Action::Step => {
                 self.frozen_target("step").map(|node| Command::Step { node, count: 1 }).into_iter().collect()
@@ -246,6 +246,10 @@ impl App {
                 Vec::new()
             }
             Action::NextPage | Action::PrevPage => self.page(action == Action::NextPage),
+            Action::Zoom => {
+                self.zoom = !self.zoom;
+                Vec::new()
+            }
             Action::Help => {
                 self.help = true;
                 self.help_scroll = 0;
@@ -378,7 +382,7 @@ impl App {
             return Vec::new();
         }
         let at = Position::new(m.column, m.row);
-        let areas = layout(area);
+        let areas = layout(area, self.zoomed());
         let Some(pane) = Pane::ALL.into_iter().find(|&p| areas.pane(p).contains(at)) else {
             return Vec::new();
         };

@@ -66,6 +66,8 @@ pub enum Action {
     NextPage,
     /// The previous page of inquiry rows.
     PrevPage,
+    /// The focused pane fills the screen, or goes back to its place.
+    Zoom,
     /// Show or hide this help.
     Help,
     /// Halt the run if it is still going, then quit.
@@ -125,6 +127,7 @@ impl Action {
             Action::History => "its history: every step that touched it (needs --trace F --level full)",
             Action::NextPage => "next page of rows",
             Action::PrevPage => "previous page of rows",
+            Action::Zoom => "zoom: focused pane fills the screen, or back",
             Action::Help => "this help",
             Action::Quit => "quit (halts a running pipeline first)",
             Action::Close => "close",
@@ -161,6 +164,7 @@ impl Action {
             Action::Record => "record",
             Action::History => "history",
             Action::NextPage => "page",
+            Action::Zoom => "zoom",
             Action::Help => "help",
             Action::Quit => "quit",
             Action::Close => "close",
@@ -284,6 +288,7 @@ pub const KEYS: &[Binding] = &[
     key(KeyCode::End, ANY, Action::Bottom, false),
     ch('G', Action::Bottom, false),
     key(KeyCode::Esc, ANY, Action::Close, false),
+    ch('z', Action::Zoom, true),
     ch('?', Action::Help, true),
     ch('q', Action::Quit, true),
     ctrl('c', ANY, Action::Quit, false),

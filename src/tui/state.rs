@@ -297,6 +297,8 @@ pub struct App {
     pub forms: Vec<FormInfo>,
     /// The focused pane.
     pub focus: Pane,
+    /// The focused pane fills the screen.
+    pub zoom: bool,
     /// The selected node.
     pub node: usize,
     /// The statement under the program cursor.
@@ -372,6 +374,7 @@ impl App {
             nodes: Vec::new(),
             forms: Vec::new(),
             focus: Pane::Nodes,
+            zoom: false,
             node: 0,
             statement: 0,
             cabinet: 0,
@@ -403,6 +406,11 @@ impl App {
             color,
             now: Duration::ZERO,
         }
+    }
+
+    /// The pane filling the screen, if one does.
+    pub fn zoomed(&self) -> Option<Pane> {
+        self.zoom.then_some(self.focus)
     }
 
     /// True once the run ended (finished or failed).

@@ -1,5 +1,6 @@
 //! Rendering: pure functions from [`App`] to a frame, one file per pane. The layout is a
-//! function of the screen size alone, so the mouse handler finds the same panes.
+//! function of the screen size and the zoomed pane alone, so the mouse handler finds the same
+//! panes.
 
 mod cabinets;
 mod contexts;
@@ -38,10 +39,15 @@ impl Areas {
     }
 }
 
-/// The layout of a screen of this size.
-pub fn layout(area: Rect) -> Areas {
+/// The layout of a screen of this size, with `zoom` (if any) filling it.
+pub fn layout(area: Rect, zoom: Option<Pane>) -> Areas {
     let [title, body, bottom] =
         Layout::vertical([Constraint::Length(1), Constraint::Fill(1), Constraint::Length(1)]).areas(area);
+    if let Some(pane) = zoom {
+        // The others get no room: they draw nothing and take no clicks.
+        let panes = Pane::ALL.map(|p| if p == pane { body } else { Rect::default() });
+        return Areas { title, panes, bottom };
+    }
     let [top, middle, log] =
         Layout::vertical([Constraint::Percentage(40), Constraint::Percentage(35), Constraint::Fill(1)])
             .areas(body);
@@ -62,10 +68,13 @@ pub fn draw(frame: &mut Frame, app: &App) {
 
 /// Render the whole screen into a buffer.
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
-    let areas = layout(area);
+    let areas = layout(area, app.zoomed());
     status::title(app, areas.title, buf);
     for pane in Pane::ALL {
-        render_pane(app, pane, areas.pane(pane), buf);
+        let rect = areas.pane(pane);
+        if !rect.is_empty() {
+            render_pane(app, pane, rect, buf);
+        }
     }
     status::bottom(app, areas.bottom, buf);
     if let Some(editor) = &app.editor {
@@ -153,7 +162,7 @@ fn block(app: &App, pane: Pane, title: String) -> Block<'static> {
     let focused = app.focus == pane && app.editor.is_none() && !app.help && !app.record && app.life.is_none();
     let theme = Theme::of(app);
     let filter = app.filters.get(&pane).map(|f| format!(" /{f}")).unwrap_or_default();
-    Block::default()
+    let block = Block::default()
         .borders(Borders::ALL)
         .border_type(if focused { BorderType::Thick } else { BorderType::Plain })
         .border_style(if focused { theme.bold(Color::Cyan) } else { theme.dim() })
@@ -162,7 +171,8 @@ fn block(app: &App, pane: Pane, title: String) -> Block<'static> {
             theme.bold(Color::Cyan)
         } else {
             Style::default().add_modifier(Modifier::BOLD)
-        })
+        });
+    if app.zoomed() == Some(pane) { block.title_bottom(" z: back to all panes ") } else { block }
 }
 
 /// An overlay's frame: double-lined, so it stands out without colour too.
