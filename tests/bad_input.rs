@@ -278,3 +278,66 @@ fn gen_into_a_file_says_it_is_not_a_directory() {
     assert_names(&stderr, &[&file.display().to_string(), "not a directory"]);
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "kept");
 }
+
+#[test]
+fn a_trace_never_overwrites_the_input_the_database_or_a_file_that_is_not_a_trace() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = generated(&tmp, "in", 3);
+    let db = tmp.path().join("rated.db");
+    common::catar()
+        .args(["run", "--headless", "--input"])
+        .arg(&input)
+        .arg("--db")
+        .arg(&db)
+        .assert()
+        .success();
+    let notes = tmp.path().join("notes.txt");
+    std::fs::write(&notes, "my notes\n").unwrap();
+    let fresh_db = tmp.path().join("fresh.db");
+    let kept = |p: &Path| std::fs::read(p).unwrap();
+    let before: Vec<(PathBuf, Vec<u8>)> = [input.join("cdrs.csv"), db.clone(), notes.clone()]
+        .into_iter()
+        .map(|p| (p.clone(), kept(&p)))
+        .collect();
+    // (--trace, --db, what the refusal says)
+    let cases = [
+        (input.join("cdrs.csv"), tmp.path().join("a.db"), "it is the input's cdrs.csv"),
+        // The database named by another spelling of its path.
+        (tmp.path().join("in/../rated.db"), db.clone(), "it is the database (--db)"),
+        // A database not yet created is refused too.
+        (fresh_db.clone(), fresh_db.clone(), "it is the database (--db)"),
+        (notes.clone(), tmp.path().join("b.db"), "it exists and is not a catar trace"),
+    ];
+    for (trace, db_arg, says) in cases {
+        let out = common::catar()
+            .args(["run", "--headless", "--input"])
+            .arg(&input)
+            .arg("--db")
+            .arg(&db_arg)
+            .arg("--trace")
+            .arg(&trace)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{}: {stderr}", trace.display());
+        assert_names(&stderr, &[&trace.display().to_string(), says]);
+    }
+    for (path, bytes) in before {
+        assert!(kept(&path) == bytes, "{} changed", path.display());
+    }
+    assert!(!fresh_db.exists(), "a refused run creates nothing");
+    // A trace is replaced as TRUNCATE says, and an empty file taken.
+    let trace = tmp.path().join("run.trace");
+    std::fs::write(&trace, "").unwrap();
+    for db in ["c.db", "d.db"] {
+        common::catar()
+            .args(["run", "--headless", "--input"])
+            .arg(&input)
+            .arg("--db")
+            .arg(tmp.path().join(db))
+            .arg("--trace")
+            .arg(&trace)
+            .assert()
+            .success();
+    }
+}

@@ -233,6 +233,7 @@ fn check_faults(pipeline: &Pipeline, faults: &[Fault]) -> Result<(), RatingError
 /// (a TRUNCATE recording empties it only once the run can start).
 fn check_recording(
     pipeline: &Pipeline,
+    opts: &RunOptions,
     path: &std::path::Path,
     settings: &RecorderSettings,
 ) -> Result<(), RatingError> {
@@ -247,10 +248,18 @@ fn check_recording(
         )));
     }
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    let input = input::FILES.iter().find(|f| same_file(path, &opts.input.join(f)));
     let problem = if path.is_dir() {
-        Some("it is a directory")
+        Some("it is a directory".to_string())
     } else if !dir.is_dir() {
-        Some("its directory does not exist")
+        Some("its directory does not exist".to_string())
+    } else if same_file(path, &opts.db) {
+        Some("it is the database (--db)".to_string())
+    } else if let Some(f) = input {
+        Some(format!("it is the input's {f}"))
+    } else if settings.order == crate::recorder::Order::Truncate && !overwritable(path) {
+        // A trace (or nothing) may be replaced; any other file is someone's data.
+        Some("it exists and is not a catar trace (remove it or name another file)".to_string())
     } else {
         None
     };
@@ -263,6 +272,34 @@ fn check_recording(
         crate::recorder::check_append(path, &header).map_err(RatingError::TraceOpen)?;
     }
     Ok(())
+}
+
+/// True when `a` and `b` name one file, whether or not it exists yet.
+fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
+    // The directory resolved (links, `..`), the name compared: a file not yet created counts.
+    let resolve = |p: &std::path::Path| {
+        let dir = p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+        Some(std::fs::canonicalize(dir).ok()?.join(p.file_name()?))
+    };
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => resolve(a).is_some_and(|a| resolve(b) == Some(a)),
+    }
+}
+
+/// True when nothing but a trace would be lost by truncating `path`: it is missing, empty, not
+/// a regular file (`/dev/null`), or starts as a trace does.
+fn overwritable(path: &std::path::Path) -> bool {
+    use std::io::Read;
+    let Ok(meta) = std::fs::metadata(path) else { return true };
+    if !meta.is_file() || meta.len() == 0 {
+        return true;
+    }
+    let mut start = Vec::with_capacity(crate::trace::MAGIC.len());
+    let read = std::fs::File::open(path)
+        .and_then(|f| f.take(crate::trace::MAGIC.len() as u64).read_to_end(&mut start));
+    // A trace cut inside its magic number is a trace too.
+    read.is_ok() && crate::trace::MAGIC.starts_with(&start)
 }
 
 /// Rate an input directory into a database, with `hooks` attached to every node.
@@ -304,7 +341,7 @@ fn prepare_checked(
     // What can be checked without writing anything is, before the database is created.
     check_faults(&pipeline, &opts.faults)?;
     if let Some((path, settings)) = &opts.record {
-        check_recording(&pipeline, path, settings)?;
+        check_recording(&pipeline, opts, path, settings)?;
     }
     check(&pipeline)?;
     // cdrs.csv's header is checked before the database is created: a database stamped with
