@@ -157,6 +157,25 @@ fn ctrl_c_halts_the_run_and_restores_the_terminal() {
 }
 
 #[test]
+fn sigterm_halts_the_run_closes_its_trace_and_restores_the_terminal() {
+    let Some(t) = Tmux::start("sigterm") else { return };
+    let (bin, dir) = (env!("CARGO_BIN_EXE_catar"), t.dir.path().display());
+    // The shell writes its pid, then becomes catar: the pid is catar's.
+    t.line(&format!(
+        "cd {dir} && stty -a > before && TMPDIR={dir} sh -c 'echo $$ > pid; exec {bin}'; echo \"exit=$?\"; stty -a > after; echo END-$((1+1))"
+    ));
+    t.wait("RATE frozen on WIFE", frozen);
+    let pid = std::fs::read_to_string(t.dir.path().join("pid")).unwrap();
+    assert!(Command::new("kill").args(["-TERM", pid.trim()]).status().unwrap().success());
+    let s = t.ended();
+    assert!(s.contains("exit=130"), "halted, not run to the end:\n{s}");
+    assert!(s.contains("catar: run halted"), "SIGTERM halts the run cleanly first:\n{s}");
+    t.settings_restored();
+    let trace = catar::recorder::open_trace(&t.dir.path().join("catar-demo/demo.trace")).unwrap();
+    assert!(trace.complete(), "the trace has its footer");
+}
+
+#[test]
 fn a_replay_opens_the_same_screen_and_moves_backwards() {
     let Some(t) = Tmux::start("replay") else { return };
     let dir = t.dir.path();

@@ -144,6 +144,23 @@ impl App {
         Vec::new()
     }
 
+    /// A signal asked the process to end: quit as `q` does, over any overlay or editor (the
+    /// first halts the run and quits once it ended, a second leaves at once).
+    pub fn signalled(&mut self) -> Vec<Command> {
+        self.signals += 1;
+        let text = "signalled: halting (the records read are stored whole; again to leave at once)";
+        self.log(super::state::LogKind::Error, text);
+        (self.help, self.record, self.life, self.editor, self.prompt) = (false, false, None, None, None);
+        self.quit()
+    }
+
+    /// Quit: halt the run first and wait for it to end; asked again, leave at once.
+    fn quit(&mut self) -> Vec<Command> {
+        self.force_quit = self.quitting;
+        self.quitting = true;
+        if self.ended() { Vec::new() } else { vec![Command::Halt] }
+    }
+
     /// Do an action; the commands it sends.
     pub fn act(&mut self, action: Action, area: Rect) -> Vec<Command> {
         if self.life.is_some() || self.record || self.help {
@@ -255,11 +272,7 @@ impl App {
                 self.help_scroll = 0;
                 Vec::new()
             }
-            Action::Quit => {
-                self.force_quit = self.quitting;
-                self.quitting = true;
-                if self.ended() { Vec::new() } else { vec![Command::Halt] }
-            }
+            Action::Quit => self.quit(),
             Action::Close => {
                 let pane = self.focus;
                 if self.filters.contains_key(&pane) { self.set_filter(pane, "") } else { Vec::new() }

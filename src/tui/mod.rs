@@ -14,6 +14,8 @@ pub mod state;
 pub mod view;
 
 use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use ratatui::crossterm::event::{
@@ -48,16 +50,25 @@ pub fn run(target: Target, forms: Vec<(TraceForm, String)>, title: &str) -> i32 
     let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let mut app = App::new(title, color);
     app.replay = replay;
+    let signalled = Arc::new(AtomicBool::new(false));
+    if let Err(e) = catch_signals(&signalled) {
+        eprintln!("catar: warning: cannot catch signals ({e}): SIGTERM will kill the run");
+    }
     let mut terminal = ratatui::init();
     install_mouse_restore();
     let _ = execute!(std::io::stdout(), EnableMouseCapture);
-    let result = event_loop(&mut terminal, &session, &mut app);
+    let result = event_loop(&mut terminal, &session, &mut app, &signalled);
     restore();
     drop(terminal);
     let code = match result {
+        // Halted whole, but not run to the end: a caller must not read it as done.
+        Ok(()) if app.signals > 0 => end_report(&app).max(130),
         Ok(()) => end_report(&app),
         Err(e) => {
             eprintln!("catar: error: the terminal failed: {e}");
+            // The terminal is gone (a hang-up), not the run: halt it so that its records and
+            // its trace end whole.
+            halt_and_wait(&session, &mut app);
             1
         }
     };
@@ -67,6 +78,35 @@ pub fn run(target: Target, forms: Vec<(TraceForm, String)>, title: &str) -> i32 
     }
     // Otherwise (quit twice) the process leaves without waiting for the halt to complete.
     code
+}
+
+/// SIGTERM, SIGHUP and SIGINT (Ctrl-C is a key in raw mode: a SIGINT comes from `kill`) set
+/// `flag` instead of killing the process: the loop quits as `q` does, halting the run first.
+fn catch_signals(flag: &Arc<AtomicBool>) -> std::io::Result<()> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    for signal in [SIGTERM, SIGHUP, SIGINT] {
+        signal_hook::flag::register(signal, flag.clone())?;
+    }
+    Ok(())
+}
+
+/// How long a halt may take when the terminal is gone before the process leaves anyway.
+const HALT_DEADLINE: Duration = Duration::from_secs(30);
+
+/// Halt the run, if it still goes, and wait for it to end (within [`HALT_DEADLINE`]).
+fn halt_and_wait(session: &Session, app: &mut App) {
+    if app.ended() {
+        return;
+    }
+    session.send(Command::Halt);
+    let deadline = Instant::now() + HALT_DEADLINE;
+    while !app.ended() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match session.events().recv_timeout(left) {
+            Ok(e) => app.apply(e, Duration::ZERO),
+            Err(_) => return,
+        }
+    }
 }
 
 fn restore() {
@@ -91,6 +131,7 @@ fn event_loop(
     terminal: &mut ratatui::DefaultTerminal,
     session: &Session,
     app: &mut App,
+    signalled: &AtomicBool,
 ) -> std::io::Result<()> {
     let started = Instant::now();
     let mut last_snapshot = Instant::now();
@@ -103,6 +144,10 @@ fn event_loop(
         terminal.draw(|f| view::draw(f, app))?;
         let area = terminal.get_frame().area();
         let mut commands: Vec<Command> = Vec::new();
+        if signalled.swap(false, Ordering::Relaxed) {
+            // As `q`: the first halts and quits once the run ended, a second leaves at once.
+            commands.extend(app.signalled());
+        }
         if event::poll(POLL)? {
             // Take every pending input before drawing again, so typing never lags.
             loop {

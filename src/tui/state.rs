@@ -346,6 +346,8 @@ pub struct App {
     pub quitting: bool,
     /// Asked twice: quit without waiting for the run to finish.
     pub force_quit: bool,
+    /// Signals (SIGTERM, SIGHUP, SIGINT) received: each quits as `q` does.
+    pub signals: u32,
     /// `h` was pressed once: the next `h` halts.
     pub confirm_halt: bool,
     /// `r` was pressed once on this node: a second resumes it (it runs untraced for good).
@@ -398,6 +400,7 @@ impl App {
             failed: None,
             quitting: false,
             force_quit: false,
+            signals: 0,
             confirm_halt: false,
             confirm_resume: None,
             pending_break: None,
