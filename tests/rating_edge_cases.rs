@@ -795,6 +795,51 @@ DATA,1,0,,1
 }
 
 #[test]
+fn a_charge_the_balance_cannot_hold_goes_to_quarantine_and_balances_stay_exact() {
+    // FLAT DATA at 4·10^18 a unit: one unit (DURATION 1) costs 4·10^18.
+    let tariffs = TARIFFS.replace("FLAT,DATA,2\n", "FLAT,DATA,4000000000000000000\n");
+    // FLAT_ACME opens at 9·10^18: four charges (1.6·10^19 in all, more than an i64 holds)
+    // leave -7·10^18, which fits.
+    let subscribers =
+        SUBSCRIBERS.replace("+972500000007,FLAT,,ACME,10000", "+972500000007,FLAT,,ACME,9000000000000000000");
+    let input = Input::with(
+        cdrs(&[
+            // lines 2-3: 10000 - 4e18, then - 8e18: fit
+            c("A1", FLAT, "DATA", "MO", "", "1"),
+            c("A2", FLAT, "DATA", "MO", "", "1"),
+            // line 4: - 12e18 would be below i64::MIN -> quarantine
+            c("A3", FLAT, "DATA", "MO", "", "1"),
+            // line 5: free (MT): charged 0, stored
+            c("A4", FLAT, "VOICE", "MT", DOMESTIC, "60"),
+            // lines 6-9: 9e18 -> 5e18 -> 1e18 -> -3e18 -> -7e18
+            c("B1", FLAT_ACME, "DATA", "MO", "", "1"),
+            c("B2", FLAT_ACME, "DATA", "MO", "", "1"),
+            c("B3", FLAT_ACME, "DATA", "MO", "", "1"),
+            c("B4", FLAT_ACME, "DATA", "MO", "", "1"),
+        ]),
+        &[("tariffs.csv", &tariffs), ("subscribers.csv", &subscribers)],
+    );
+    let four = "4000000000000000000";
+    for db in input.rate() {
+        assert_eq!(quarantined(&db), ["4|A3|balance overflow"]);
+        assert_eq!(
+            charged(&db),
+            [
+                format!("A1|1|{four}"),
+                format!("A2|1|{four}"),
+                "A4|1|0".to_string(),
+                format!("B1|1|{four}"),
+                format!("B2|1|{four}"),
+                format!("B3|1|{four}"),
+                format!("B4|1|{four}"),
+            ]
+        );
+        assert_eq!(balance(&db, "+972500000001"), 10000 - 8_000_000_000_000_000_000);
+        assert_eq!(balance(&db, "+972500000007"), -7_000_000_000_000_000_000);
+    }
+}
+
+#[test]
 fn columns_are_found_by_name_in_any_order() {
     let input = Input::with(
         format!(

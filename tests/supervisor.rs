@@ -64,6 +64,7 @@ fn stage(f: &Fixture, name: &str, last: bool, poison: Option<i64>) -> Stage {
             subtract: false,
             out: total,
             out_after: true,
+            checked: false,
         };
         let (t, a) = ws.pair_mut(r, acc);
         ops::collision_accumulate(t, a, &spec, |_| true, rep);

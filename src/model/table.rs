@@ -383,7 +383,7 @@ mod tests {
                     7 => {
                         let s = ops::Accumulate {
                             key: &[f.kind], total: f.amount, cabinet: f.ok, init: None, add: f.amount,
-                            subtract: n % 2 == 0, out: f.name, out_after: true,
+                            subtract: n % 2 == 0, out: f.name, out_after: true, checked: false,
                         };
                         ops::collision_accumulate(&mut r, &mut acc, &s, |_| true, &mut rep);
                     }

@@ -22,6 +22,9 @@ pub struct CollisionCount {
     pub hits: usize,
     /// Records that found none.
     pub misses: usize,
+    /// A checked accumulator's first record whose total would overflow (its reg_id): neither
+    /// it nor the records after it were applied.
+    pub overflow: Option<u64>,
 }
 
 /// Collision: join each matching live, non-skipped record to the first reference record with
@@ -117,11 +120,14 @@ pub struct Accumulate<'a> {
     pub out: ContextId,
     /// Whether `out` gets the total after this record's addition (else before it).
     pub out_after: bool,
+    /// Stop at a total that would overflow (see [`CollisionCount::overflow`]) instead of
+    /// saturating: for totals that must be exact, as money is.
+    pub checked: bool,
 }
 
 /// Collision with an accumulator: for each matching live, non-skipped record in row order, find
 /// (or open) its key's row, give the record the total, and add the record's value to it.
-/// Totals saturate instead of overflowing.
+/// Totals saturate instead of overflowing, unless the spec is `checked`.
 pub fn collision_accumulate(
     driving: &mut Table,
     acc: &mut Table,
@@ -157,7 +163,16 @@ pub fn collision_accumulate(
         };
         let before = acc.rows()[at].get(spec.total).as_int().unwrap_or(0);
         let delta = rec.get(spec.add).as_int().unwrap_or(0);
-        let after = if spec.subtract { before.saturating_sub(delta) } else { before.saturating_add(delta) };
+        let exact = if spec.subtract { before.checked_sub(delta) } else { before.checked_add(delta) };
+        let after = match exact {
+            Some(total) => total,
+            None if spec.checked => {
+                count.overflow = Some(rec.header.reg_id);
+                break;
+            }
+            None if spec.subtract => before.saturating_sub(delta),
+            None => before.saturating_add(delta),
+        };
         set_value(acc, at, spec.total, Value::Int(after), report);
         let out = if spec.out_after { after } else { before };
         set_value(driving, row, spec.out, Value::Int(out), report);
@@ -202,7 +217,7 @@ mod tests {
             miss: Some(f.bad),
         };
         let n = collision(&f.schema, &mut t, &reference, &spec, |_| true, |_, _| true, &mut rep);
-        assert_eq!(n, CollisionCount { hits: 2, misses: 1 });
+        assert_eq!(n, CollisionCount { hits: 2, misses: 1, overflow: None });
         assert_eq!(t.rows()[0].get(f.name), &Value::text("alpha"), "the first reference row wins");
         assert_eq!(t.rows()[2].get(f.name), &Value::text("beta"));
         assert_eq!(t.rows()[1].header.cabinet, f.bad);
@@ -276,7 +291,7 @@ mod tests {
         }
         arm(&mut t, &[f.id], ArmMode::Absolute, |_| true, &mut rep);
         let n = collision_learn(&mut t, &mut seen, f.bad, |_| true, &mut rep);
-        assert_eq!(n, CollisionCount { hits: 2, misses: 2 });
+        assert_eq!(n, CollisionCount { hits: 2, misses: 2, overflow: None });
         let cabs: Vec<_> = t.rows().iter().map(|r| r.header.cabinet).collect();
         assert_eq!(cabs, vec![f.raw, f.raw, f.bad, f.bad]);
         assert_eq!(seen.key_count(), 2);
@@ -301,13 +316,52 @@ mod tests {
             subtract: false,
             out: f.name,
             out_after: false,
+            checked: false,
         };
         let n = collision_accumulate(&mut t, &mut acc, &spec, |_| true, &mut rep);
-        assert_eq!(n, CollisionCount { hits: 1, misses: 2 });
+        assert_eq!(n, CollisionCount { hits: 1, misses: 2, overflow: None });
         let before: Vec<_> = t.rows().iter().map(|r| r.get(f.name).clone()).collect();
         assert_eq!(before, vec![Value::Int(0), Value::Int(0), Value::Int(5)]);
         let totals: Vec<_> = acc.rows().iter().map(|r| r.get(f.name).clone()).collect();
         assert_eq!(totals, vec![Value::Int(8), Value::Int(7)]);
         assert_eq!(acc.mass(f.ok), 2);
+    }
+
+    #[test]
+    fn a_checked_accumulator_stops_at_the_record_that_would_overflow() {
+        let f = fx();
+        for checked in [false, true] {
+            let mut acc = f.table(4, TableKind::Accumulator);
+            let mut t = f.reactor(0);
+            let mut rep = StepReport::default();
+            for (i, a) in [i64::MAX - 1, 1, 1, 5].into_iter().enumerate() {
+                insert(&mut t, f.rec(i as u64 + 1, "A", a), f.raw, &mut rep);
+            }
+            arm(&mut t, &[f.kind], ArmMode::Absolute, |_| true, &mut rep);
+            let spec = Accumulate {
+                key: &[f.kind],
+                total: f.name,
+                cabinet: f.ok,
+                init: None,
+                add: f.amount,
+                subtract: false,
+                out: f.name,
+                out_after: true,
+                checked,
+            };
+            let n = collision_accumulate(&mut t, &mut acc, &spec, |_| true, &mut rep);
+            let outs: Vec<_> = t.rows().iter().map(|r| r.get(f.name).clone()).collect();
+            if checked {
+                // The third record would overflow: it and the fourth get nothing.
+                assert_eq!(n.overflow, Some(3));
+                assert_eq!(
+                    outs,
+                    [Value::Int(i64::MAX - 1), Value::Int(i64::MAX), Value::Empty, Value::Empty]
+                );
+            } else {
+                assert_eq!(n.overflow, None);
+                assert_eq!(outs, [i64::MAX - 1, i64::MAX, i64::MAX, i64::MAX].map(Value::Int));
+            }
+        }
     }
 }

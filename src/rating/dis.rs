@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
-use super::schema::Rating;
-use crate::engine::{OpKind, Stage};
+use super::schema::{ERROR_BALANCE_OVERFLOW, Rating};
+use crate::engine::{OpKind, Stage, StatementError};
 use crate::model::{ReactorKind, Record, TableKind, Value};
 use crate::ops::{self, Accumulate, ArmMode};
 
@@ -54,10 +54,15 @@ pub fn stage(r: &Arc<Rating>) -> Stage {
                 subtract: true,
                 out: c.balance,
                 out_after: true,
+                checked: true,
             };
             let (t, acc) = ws.pair_mut(rated, balances);
-            ops::collision_accumulate(t, acc, &spec, |_| true, rep);
-            Ok(())
+            // Money is exact: a charge the balance cannot hold fails the statement every time,
+            // so the supervisor isolates its record and quarantines it with this error.
+            match ops::collision_accumulate(t, acc, &spec, |_| true, rep).overflow {
+                Some(_) => Err(StatementError(ERROR_BALANCE_OVERFLOW.into())),
+                None => Ok(()),
+            }
         },
     );
     let slots = r.schema.slot_count();

@@ -78,8 +78,8 @@ fn bind_rows(
 }
 
 /// Add a newly stored row's amount to its subscriber's pending charge.
-fn charge(charges: &mut FxHashMap<String, i64>, c: Contexts, r: &Record) {
-    let amount = r.get(c.amount).as_int().unwrap_or(0);
+fn charge(charges: &mut FxHashMap<String, i128>, c: Contexts, r: &Record) {
+    let amount = i128::from(r.get(c.amount).as_int().unwrap_or(0));
     if amount == 0 {
         return;
     }
@@ -101,12 +101,12 @@ fn write_persistent(
     conn: &rusqlite::Connection,
     c: Contexts,
     records: &[Record],
-    charges: &mut FxHashMap<String, i64>,
+    charges: &mut FxHashMap<String, i128>,
 ) -> rusqlite::Result<()> {
     let mut start = String::with_capacity(32);
     let mut many = conn.prepare_cached(&insert_persistent(ROWS_PER_INSERT))?;
     let mut one = conn.prepare_cached(&insert_persistent(1))?;
-    let mut singly = |rows: &[Record], start: &mut String, charges: &mut FxHashMap<String, i64>| {
+    let mut singly = |rows: &[Record], start: &mut String, charges: &mut FxHashMap<String, i128>| {
         for r in rows {
             bind_rows(&mut one, c, std::slice::from_ref(r), start)?;
             if one.raw_execute()? == 1 {
@@ -167,8 +167,9 @@ pub struct RatingSink {
     pending: usize,
     commit_every: usize,
     // Balance changes of the open transaction, applied with it: one UPDATE per subscriber
-    // per transaction instead of one per CDR.
-    charges: FxHashMap<String, i64>,
+    // per transaction instead of one per CDR. Wider than a balance: a sum of charges may not
+    // fit where the balance they leave does (DIS quarantines a charge the balance cannot hold).
+    charges: FxHashMap<String, i128>,
 }
 
 fn text(r: &Record, ctx: ContextId) -> Option<&str> {
@@ -245,8 +246,15 @@ impl RatingSink {
         self.store.write(|conn| {
             let mut st =
                 conn.prepare_cached("UPDATE balances SET balance = balance - ?1 WHERE subscriber = ?2")?;
-            for (subscriber, amount) in &charges {
-                st.execute(params![amount, subscriber])?;
+            for (subscriber, &total) in &charges {
+                // In parts that each fit: every balance on the way lies between the one
+                // before and the one after, so none overflows.
+                let mut left = total;
+                while left != 0 {
+                    let part = left.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64;
+                    st.execute(params![part, subscriber])?;
+                    left -= i128::from(part);
+                }
             }
             Ok(())
         })?;

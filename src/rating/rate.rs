@@ -175,6 +175,8 @@ pub fn stage(r: &Arc<Rating>, refs: &Reference, domestic_prefix: &str) -> Stage 
                 subtract: false,
                 out: c.tiers,
                 out_after: false,
+                // Units saturate (docs/rating.md): a tier bound far past any real usage.
+                checked: false,
             };
             let (t, acc) = ws.pair_mut(conf, usage);
             ops::collision_accumulate(t, acc, &spec, ranged_mo, rep);

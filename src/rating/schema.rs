@@ -14,6 +14,8 @@ pub const REASON_DUPLICATE: &str = "duplicate";
 pub const REASON_UNKNOWN_IMSI: &str = "unknown_imsi";
 /// ERROR of a record whose amount does not fit.
 pub const ERROR_OVERFLOW: &str = "amount overflow";
+/// The error of a record whose charge would take its subscriber's balance out of `i64`.
+pub const ERROR_BALANCE_OVERFLOW: &str = "balance overflow";
 
 /// Context ids of the rating schema.
 #[derive(Clone, Copy, Debug)]
