@@ -429,8 +429,13 @@ fn the_command_line_takes_script_words_with_history_and_completion() {
     app.key(key(':'), area);
     typed(&mut app, "stpe", area);
     assert!(app.key(code(KeyCode::Enter), area).is_empty());
-    assert!(app.prompt.as_ref().unwrap().error.as_ref().unwrap().contains("stpe"));
-    assert!(screen(&app, 80, 24).contains("stpe"));
+    let error = app.prompt.as_ref().unwrap().error.clone().unwrap();
+    assert!(error.contains("stpe"));
+    let s = screen(&app, 80, 24);
+    assert!(s.contains("stpe"));
+    // Too long for the line above the prompt: cut there, whole in the log (which wraps).
+    assert!(error.chars().count() > 80 && s.contains("… (see log)"), "{s}");
+    assert_eq!(app.log.back().unwrap().text, format!(": stpe: {error}"));
     // Selected: a new line typed over it replaces it, and `:` (the habit of opening the
     // command line) starts an empty one rather than joining the failed text.
     typed(&mut app, "step", area);

@@ -94,7 +94,15 @@ pub fn bottom(app: &App, area: Rect, buf: &mut Buffer) {
         // Completions or the error go on the line above.
         let above = Rect { y: area.y.saturating_sub(1), height: 1, ..area };
         if let Some(e) = &p.error {
-            Paragraph::new(Span::styled(format!(" {e}"), theme.bold(Color::Red))).render(above, buf);
+            // Cut at the screen's edge, it points to the log, which wraps it whole.
+            let room = above.width.saturating_sub(1) as usize;
+            let text = if e.chars().count() > room {
+                let cut: String = e.chars().take(room.saturating_sub(13)).collect();
+                format!(" {cut}… (see log)")
+            } else {
+                format!(" {e}")
+            };
+            Paragraph::new(Span::styled(text, theme.bold(Color::Red))).render(above, buf);
         } else if !p.completions.is_empty() {
             Paragraph::new(Span::styled(format!(" {}", p.completions.join("  ")), theme.fg(Color::Yellow)))
                 .render(above, buf);
