@@ -415,13 +415,42 @@ fn replay(args: &ReplayArgs) -> i32 {
     drive(&args.debug, &title, |_, _| Ok(Target::Replay(args.trace.clone(), args.run)))
 }
 
+/// Where the demo works: `$TMPDIR/catar-demo`, held by a lock for as long as the demo runs; a
+/// demo started while another holds it works in a directory of its own (and says so) rather
+/// than truncate the other's trace and database under it.
+fn demo_dir() -> Option<(std::path::PathBuf, std::fs::File)> {
+    let tmp = std::env::temp_dir();
+    let lock = std::fs::File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(tmp.join("catar-demo.lock"))
+        .ok()?;
+    match lock.try_lock() {
+        Ok(()) => Some((tmp.join("catar-demo"), lock)),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let own = tmp.join(format!("catar-demo-{}", std::process::id()));
+            eprintln!(
+                "catar: another demo is running in {}: this one works in {}",
+                tmp.join("catar-demo").display(),
+                own.display()
+            );
+            Some((own, lock))
+        }
+        // A file system without locks: as before locks, one demo at a time is up to the user.
+        Err(std::fs::TryLockError::Error(_)) => Some((tmp.join("catar-demo"), lock)),
+    }
+}
+
 /// The form the demo starts with: stop at the first WIFE arrival.
 const DEMO_FORM: &str = include_str!("../assets/forms/first-wife.toml");
 
 /// The built-in demo: under the TUI at a terminal, headless otherwise.
 fn demo() -> i32 {
     // Kept (and replaced on the next demo) so that its trace and database can be explored.
-    let dir = std::env::temp_dir().join("catar-demo");
+    let Some((dir, _lock)) = demo_dir() else {
+        return fail(&format!("cannot write the demo into {}", std::env::temp_dir().display()), 1);
+    };
     let _ = std::fs::remove_dir_all(&dir);
     let opts = GenOptions {
         out: dir.clone(),
