@@ -644,13 +644,16 @@ fn history_reads_a_records_life_back_from_the_runs_full_trace() {
     run.stop();
     let rows = run.rows("RATE/0", None, Some("CABINET = 'WIFE'"), 0, 1);
     let (reg_id, event_id) = (rows.rows[0].reg_id, rows.rows[0].contexts["EVENT_ID"].to_string());
-    // Asked while the run goes, the trace answers with what is on disk, saying so (it read as a
-    // damaged file before the recorder's first write). The frozen node put its steps on disk
-    // before it stopped: the step that brought the record into WIFE is there.
-    run.session.send(Command::History { id: format!("reg_id={reg_id}") });
+    // Asked at the stop, at once: the frozen node put its steps on disk before it stopped, and
+    // the history waits for the others, which wait on it, to park theirs. So the record is
+    // found by the EVENT_ID that only REG's steps hold, the step that brought it into WIFE is
+    // there, and nothing is missing.
+    run.session.send(Command::History { id: format!("EVENT_ID={event_id}") });
     let answer = run.wait("history", |e| matches!(e, Event::History(_) | Event::Error { .. }));
     let Event::History(live) = &answer else { panic!("no history: {answer:?}") };
-    assert!(live.partial, "{live:#?}");
+    assert_eq!(live.records, vec![reg_id], "{live:#?}");
+    assert!(!live.partial, "{live:#?}");
+    assert!(live.touches.iter().any(|t| t.node == "REG/0"), "{live:#?}");
     assert!(live.touches.iter().any(|t| t.after == "WIFE" && t.node == "RATE/0"), "{live:#?}");
     run.session.send(Command::DeleteForm { id: 1 });
     run.wait("forms", |e| matches!(e, Event::Forms { .. }));

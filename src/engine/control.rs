@@ -85,6 +85,10 @@ pub(crate) struct Gauge {
     restarts: AtomicU32,
     // The last failure's message (rare: a lock costs nothing here).
     failure: Mutex<Option<String>>,
+    // Its hooks handed over all it recorded and it waits (on a channel, or held at a stop):
+    // a reader of the trace sees every step it took.
+    parked: AtomicBool,
+    held: AtomicBool,
 }
 
 impl Gauge {
@@ -102,6 +106,11 @@ impl Gauge {
 
     pub fn clock(&self, time: i64) {
         self.time.store(time, Ordering::Relaxed);
+    }
+
+    /// The node waits with its hooks parked (true), or goes on (false).
+    pub fn parked(&self, parked: bool) {
+        self.parked.store(parked, Ordering::Release);
     }
 
     pub fn restarted(&self, failure: &str) {
@@ -163,8 +172,12 @@ impl Control {
         self.halt.load(Ordering::Acquire)
     }
 
-    /// A debugger holds a node at a stop until the matching [`release`](Self::release).
-    pub fn hold(&self) {
+    /// A debugger holds node `node` (by index) at a stop, its hooks parked, until the matching
+    /// [`release`](Self::release).
+    pub fn hold(&self, node: usize) {
+        if let Some((_, g)) = self.board().get(node) {
+            g.held.store(true, Ordering::Release);
+        }
         let mut h = self.held.lock().unwrap_or_else(|e| e.into_inner());
         h.nodes += 1;
         if h.nodes == 1 {
@@ -172,8 +185,11 @@ impl Control {
         }
     }
 
-    /// A node held by [`hold`](Self::hold) goes on.
-    pub fn release(&self) {
+    /// Node `node`, held by [`hold`](Self::hold), goes on.
+    pub fn release(&self, node: usize) {
+        if let Some((_, g)) = self.board().get(node) {
+            g.held.store(false, Ordering::Release);
+        }
         let mut h = self.held.lock().unwrap_or_else(|e| e.into_inner());
         h.nodes = h.nodes.saturating_sub(1);
         if h.nodes == 0
@@ -190,9 +206,27 @@ impl Control {
         h.total + h.since.map_or(Duration::ZERO, |s| s.elapsed())
     }
 
+    /// True when the trace holds every step taken so far: each node is held at a stop or
+    /// waits with its hooks parked, or is done, failed or not started. (A node waiting on a
+    /// channel parks only after a while: until then this is false.)
+    pub fn settled(&self) -> bool {
+        self.board().iter().all(|(_, g)| {
+            g.held.load(Ordering::Acquire)
+                || g.parked.load(Ordering::Acquire)
+                || matches!(
+                    Activity::decode(g.activity.load(Ordering::Relaxed)),
+                    Activity::Done | Activity::Failed | Activity::Starting
+                )
+        })
+    }
+
+    fn board(&self) -> Arc<Vec<(NodeId, Gauge)>> {
+        self.board.lock().expect("the board lock is never held across a panic").clone()
+    }
+
     /// Every node's figures, in node order (empty before the run starts).
     pub fn gauges(&self) -> Vec<NodeGauge> {
-        let board = self.board.lock().expect("the board lock is never held across a panic").clone();
+        let board = self.board();
         board
             .iter()
             .map(|(node, g)| NodeGauge {
@@ -240,13 +274,13 @@ mod tests {
     fn held_time_counts_overlapping_holds_once() {
         let c = Control::new();
         assert_eq!(c.held(), Duration::ZERO);
-        c.hold();
-        c.hold();
+        c.hold(0);
+        c.hold(1);
         std::thread::sleep(Duration::from_millis(20));
-        c.release();
+        c.release(0);
         let during = c.held();
         assert!(during >= Duration::from_millis(20), "{during:?}");
-        c.release();
+        c.release(1);
         let after = c.held();
         std::thread::sleep(Duration::from_millis(20));
         // Nothing is held any more: the total no longer grows.

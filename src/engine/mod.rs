@@ -13,7 +13,7 @@ mod supervisor;
 pub use clock::PseudoClock;
 pub use control::{Activity, Control, NodeGauge, Peer};
 pub use hook::{HookFactory, Hooks, NoHook, StepHook, StepPoint};
-pub use node::{NodeId, NodeStats};
+pub use node::{NodeId, NodeStats, PARK_AFTER};
 pub use pipeline::{BoxError, DEFAULT_WINDOW, EngineError, Pipeline, RunReport, Sink, SinkBatch, Source};
 pub use program::{OpKind, Stage, StageBuilder, Statement, StatementError, Workspace};
 pub use supervisor::{DEFAULT_MAX_FAILURES, Failure, Fault, Quarantine, Supervision, in_supervised_work};

@@ -90,7 +90,7 @@ pub(crate) struct Node<'a> {
 /// How long a node waits on a channel before it parks its hooks: far longer than the waits
 /// of a flowing pipeline (so its recorder keeps filling whole chunks), short enough that a
 /// node stuck behind a frozen one shows its steps in the trace soon after.
-const PARK_AFTER: Duration = Duration::from_millis(100);
+pub const PARK_AFTER: Duration = Duration::from_millis(100);
 
 /// Receive, marking the node as waiting on `peer` while the channel is empty, and parking
 /// `hook` when the wait goes on.
@@ -105,7 +105,10 @@ fn receive_from<T>(rx: &Receiver<T>, gauge: &Gauge, peer: Peer, hook: &mut dyn S
                 Err(RecvTimeoutError::Disconnected) => None,
                 Err(RecvTimeoutError::Timeout) => {
                     hook.park();
-                    rx.recv().ok()
+                    gauge.parked(true);
+                    let v = rx.recv().ok();
+                    gauge.parked(false);
+                    v
                 }
             };
             gauge.set(Activity::Running);
@@ -127,7 +130,10 @@ fn send_to<T>(tx: &Sender<T>, value: T, gauge: &Gauge, peer: Peer, hook: &mut dy
                 Err(SendTimeoutError::Disconnected(_)) => false,
                 Err(SendTimeoutError::Timeout(v)) => {
                     hook.park();
-                    tx.send(v).is_ok()
+                    gauge.parked(true);
+                    let sent = tx.send(v).is_ok();
+                    gauge.parked(false);
+                    sent
                 }
             };
             gauge.set(Activity::Running);

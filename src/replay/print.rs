@@ -16,14 +16,16 @@ pub fn write_text(h: &History, out: &mut dyn Write) -> io::Result<()> {
     if h.records.len() > NAMED {
         ids.push(format!("… {} more", h.records.len() - NAMED));
     }
-    writeln!(
-        out,
-        "{}: {} record(s) (reg_id {}), {} step(s) touched them",
-        h.id,
-        h.records.len(),
-        ids.join(", "),
-        h.touches.len()
-    )?;
+    match h.records.len() {
+        0 => writeln!(out, "{}: no record", h.id)?,
+        n => writeln!(
+            out,
+            "{}: {n} record(s) (reg_id {}), {} step(s) touched them",
+            h.id,
+            ids.join(", "),
+            h.touches.len()
+        )?,
+    }
     if h.partial {
         writeln!(out, "so far: the run goes on (a running node's latest steps may not be on disk yet)")?;
     }

@@ -273,19 +273,30 @@ pub fn resolve_node(
     }
 }
 
+/// How long a history asked of a live run waits for the nodes to put their steps on disk: a
+/// node waiting on a channel parks its hooks after [`PARK_AFTER`](crate::engine::PARK_AFTER).
+const SETTLE_WITHIN: std::time::Duration = std::time::Duration::from_millis(300);
+
 /// Read a record's history from a trace in a thread of its own (a long trace takes a while, and
 /// the session must keep answering meanwhile); the answer, or the error, comes as an event.
-/// `written` is false while a live run still writes the trace.
+/// `settled` tells whether the trace on disk holds every step taken so far (always, once the
+/// run ended): a live run's is waited for a while, and the answer is partial without it.
 fn read_history(
     path: PathBuf,
     run: Option<usize>,
     id: String,
     events: Sender<Event>,
-    written: bool,
+    settled: impl Fn() -> bool + Send + 'static,
 ) -> Result<(), String> {
     std::thread::Builder::new()
         .name("history".into())
         .spawn(move || {
+            // At a stop the other nodes soon wait too, and park: then nothing is missing.
+            let deadline = std::time::Instant::now() + SETTLE_WITHIN;
+            while !settled() && std::time::Instant::now() < deadline {
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+            let written = settled();
             let origin = path.display().to_string();
             let answer = crate::recorder::open_run(&path, run)
                 .map(|(t, _, _)| t)
@@ -300,7 +311,7 @@ fn read_history(
                 })
                 .and_then(|mut t| crate::replay::query(&mut t, &origin, &id).map_err(|e| e.to_string()));
             let _ = events.send(match answer {
-                // Asked while the run goes: the steps still in running nodes' buffers are missing.
+                // Asked while nodes run: the steps still in their buffers are missing.
                 Ok(h) => Event::History(crate::replay::History { partial: !written, ..h }),
                 Err(message) => Event::Error { message, line: None },
             });

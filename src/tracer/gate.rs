@@ -96,7 +96,7 @@ impl NodeTracer {
         ) {
             return;
         }
-        shared.control.hold();
+        shared.control.hold(self.index);
         let deadline = timeout.map(|t| Instant::now() + t);
         let by = loop {
             let received = match deadline {
@@ -127,7 +127,7 @@ impl NodeTracer {
         let shared = &self.shared;
         shared.nodes[self.index]
             .thaw(|| shared.signal(Signal::Released { node: node.clone(), stop: id, by }));
-        shared.control.release();
+        shared.control.release(self.index);
         // Commands sent for this stop after the one that ended it (none can come once thawed):
         // an inquiry gets an answer, not silence, or its client would wait for ever.
         while let Ok(cmd) = self.rx.try_recv() {

@@ -272,7 +272,8 @@ impl Controller {
                  record's history needs --level full"
             ));
         }
-        super::read_history(path, None, id, self.events.clone(), self.finished)
+        let (control, finished) = (self.control.clone(), self.finished);
+        super::read_history(path, None, id, self.events.clone(), move || finished || control.settled())
     }
 
     /// A node by name: a node name, or a stage name when one of its nodes is meant (its only

@@ -281,7 +281,7 @@ impl Replayer {
                 self.emit(Event::Snapshot(s));
             }
             Command::History { id } => {
-                super::read_history(self.path.clone(), self.run, id, self.events.clone(), true)?
+                super::read_history(self.path.clone(), self.run, id, self.events.clone(), || true)?
             }
         }
         Ok(())
