@@ -4,6 +4,7 @@
 
 mod common;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// `catar run --headless --input INPUT --db DB --trace TRACE`, ready for more arguments.
@@ -501,6 +502,45 @@ fn accumulate_appends_a_second_run_to_the_same_trace() {
     let once = run("1.db");
     let twice = run("2.db");
     assert_eq!(twice, 2 * once, "the second run's chunks follow the first's");
+}
+
+/// A consolidation over appended runs numbers each run's steps on after the runs before it:
+/// a cabinet's first appearance comes no later than its last, and the second run's
+/// appearances after the first's.
+#[test]
+fn an_accumulated_trace_consolidates_with_steps_numbered_on_from_run_to_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = input(tmp.path());
+    let config = tmp.path().join("acc.toml");
+    std::fs::write(&config, "[recorder]\norder = \"ACCUMULATE\"\n").unwrap();
+    let trace = tmp.path().join("acc.trace");
+    for db in ["1.db", "2.db"] {
+        run_traced(&input, &tmp.path().join(db), &trace)
+            .args(["--segments", "2", "--record-config"])
+            .arg(&config)
+            .assert()
+            .success();
+    }
+    let single = record(&input, tmp.path(), "single", 2, "summary");
+    assert_eq!(catar::recorder::runs(&catar::recorder::open_trace(&trace).unwrap()).len(), 2);
+    let last_steps = |trace: &Path, what: &str| -> BTreeMap<(String, String), u64> {
+        let rows = export(trace, what);
+        rows[1..]
+            .iter()
+            .map(|r| {
+                let (first, last) = (r[2].parse::<u64>().unwrap(), r[4].parse::<u64>().unwrap());
+                assert!(first <= last, "{what} of {}: {r:?}", trace.display());
+                ((r[0].to_string(), r[1].to_string()), last)
+            })
+            .collect()
+    };
+    for what in ["program-cabinets", "node-cabinets"] {
+        let (once, twice) = (last_steps(&single, what), last_steps(&trace, what));
+        assert_eq!(once.keys().collect::<Vec<_>>(), twice.keys().collect::<Vec<_>>(), "{what}");
+        for (row, last) in &once {
+            assert!(twice[row] > *last, "{what} {row:?}: {} after two runs, {last} after one", twice[row]);
+        }
+    }
 }
 
 /// Runs appended to one trace each number their steps from the start: a replay and a query

@@ -16,7 +16,8 @@ pub struct NodeCabinet {
     /// The cabinet.
     pub cabinet: String,
     /// Step of its first appearance: the node's step in a node row, the global step in a
-    /// program row (node steps of different nodes do not compare).
+    /// program row (node steps of different nodes do not compare); over appended runs, each
+    /// run's numbered on after the runs before it (see [`Consolidator::next_run`]).
     pub first_step: u64,
     /// Pseudo-time of its first appearance (Unix seconds).
     pub first_time: i64,
@@ -90,9 +91,25 @@ fn root_of(p: &PipelineDesc, cabinet: u16) -> Option<u16> {
 pub struct Consolidator {
     cabinets: BTreeMap<(u16, u16), Cab>,
     contexts: BTreeSet<(u16, u16, u16)>,
+    /// Per node: what the run being added adds to its steps, and one past its last step so
+    /// far (both as numbered here).
+    steps: BTreeMap<u16, (u64, u64)>,
+    /// What the run being added adds to its global steps.
+    global: u64,
 }
 
 impl Consolidator {
+    /// The events added from now on are of the next run appended to the trace (order
+    /// ACCUMULATE), which numbers its steps from 0 again: they are numbered on after the runs
+    /// added before, a node's steps after its last one so far and global steps from `global`
+    /// (one past the largest global step of the runs before, of any node).
+    pub fn next_run(&mut self, global: u64) {
+        for (offset, end) in self.steps.values_mut() {
+            *offset = *end;
+        }
+        self.global = global;
+    }
+
     /// Take one event into account.
     pub fn add<C>(&mut self, event: &Event<C>) {
         // Undoing a failed tick changes the presence like a step does.
@@ -104,21 +121,36 @@ impl Consolidator {
                 // ends there, as records a step discharges end in their sink's cabinet.
                 if let Some((_, cabinet)) = f.quarantined {
                     let s = &f.undo;
+                    let at = self.place(s.node, s.node_step, s.time, s.global_step);
                     let c = self.cabinets.entry((s.node, cabinet)).or_default();
                     if !c.seen {
                         c.seen = true;
-                        c.first = (s.node_step, s.time, s.global_step);
+                        c.first = at;
                     }
-                    c.last = (s.node_step, s.time, s.global_step);
+                    c.last = at;
                     c.mass += 1;
                     c.max = c.max.max(c.mass);
                 }
+            }
+            // A node's end counts the steps it took past its duration too, unrecorded.
+            Event::Done { node, steps, .. } => {
+                let (offset, end) = self.steps.entry(*node).or_default();
+                *end = (*end).max(*offset + steps);
             }
             _ => {}
         }
     }
 
+    /// A step's (node step, pseudo-time, global step), its steps numbered on after the runs
+    /// added before.
+    fn place(&mut self, node: u16, node_step: u64, time: i64, global_step: u64) -> (u64, i64, u64) {
+        let (offset, end) = self.steps.entry(node).or_default();
+        *end = (*end).max(*offset + node_step + 1);
+        (*offset + node_step, time, self.global + global_step)
+    }
+
     fn add_step<C>(&mut self, s: &Step<C>) {
+        let at = self.place(s.node, s.node_step, s.time, s.global_step);
         for &(cabinet, delta) in &s.mass {
             let c = self.cabinets.entry((s.node, cabinet)).or_default();
             c.mass += delta;
@@ -133,9 +165,9 @@ impl Consolidator {
             let c = self.cabinets.entry((s.node, cabinet)).or_default();
             if !c.seen {
                 c.seen = true;
-                c.first = (s.node_step, s.time, s.global_step);
+                c.first = at;
             }
-            c.last = (s.node_step, s.time, s.global_step);
+            c.last = at;
         }
         for &(cabinet, context) in &s.contexts_appeared {
             self.contexts.insert((s.node, context, cabinet));
@@ -146,6 +178,7 @@ impl Consolidator {
     pub fn merge(&mut self, other: Consolidator) {
         self.cabinets.extend(other.cabinets);
         self.contexts.extend(other.contexts);
+        self.steps.extend(other.steps);
     }
 
     /// The consolidation of the events added so far.

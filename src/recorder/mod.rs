@@ -249,12 +249,29 @@ pub fn consolidate(trace: &mut Trace) -> Result<Consolidation, TraceError> {
     for (i, e) in events() {
         shares[thread_of[&e.meta.node]].push(i);
     }
+    // Appended runs each number their steps from 0 again; each is numbered on after the ones
+    // before. A node's steps are all folded by one thread, which sees where the node's runs
+    // end but not the other nodes' global steps: each run's largest comes from the index.
+    let mut bounds = runs(trace);
+    bounds.push(trace.index().len());
+    let mut global = 0;
+    let starts: Vec<(usize, u64)> = bounds
+        .windows(2)
+        .map(|run| {
+            let from = global;
+            let chunks = trace.index()[run[0]..run[1]].iter().filter(|e| e.kind == ChunkKind::Events);
+            global += chunks.map(|e| e.meta.last_step + 1).max().unwrap_or(0);
+            (run[0], from)
+        })
+        .collect();
     let path = trace.path().to_path_buf();
     let mut c = Consolidator::default();
     std::thread::scope(|scope| {
-        let others: Vec<_> =
-            shares[1..].iter().map(|chunks| scope.spawn(|| fold(&mut Trace::open(&path)?, chunks))).collect();
-        c.merge(fold(trace, &shares[0])?);
+        let others: Vec<_> = shares[1..]
+            .iter()
+            .map(|chunks| scope.spawn(|| fold(&mut Trace::open(&path)?, chunks, &starts)))
+            .collect();
+        c.merge(fold(trace, &shares[0], &starts)?);
         for other in others {
             c.merge(other.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))?);
         }
@@ -263,10 +280,19 @@ pub fn consolidate(trace: &mut Trace) -> Result<Consolidation, TraceError> {
     Ok(c.finish(&trace.header().pipeline))
 }
 
-/// The consolidation of some events chunks, their steps' changes read past.
-fn fold(trace: &mut Trace, chunks: &[usize]) -> Result<Consolidator, TraceError> {
+/// The consolidation of some events chunks (in file order), their steps' changes read past;
+/// `starts` holds each run's first chunk and the global step its steps are numbered on from.
+fn fold(trace: &mut Trace, chunks: &[usize], starts: &[(usize, u64)]) -> Result<Consolidator, TraceError> {
     let mut c = Consolidator::default();
+    let mut run = 0;
     for &i in chunks {
+        // A run may hold no chunk of these nodes: it is stepped over, its global steps
+        // counted in `starts`.
+        let at = starts.partition_point(|&(start, _)| start <= i) - 1;
+        if at != run {
+            run = at;
+            c.next_run(starts[at].1);
+        }
         for e in &read_events_skipped(trace, i)? {
             c.add(e);
         }
