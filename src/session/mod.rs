@@ -275,7 +275,7 @@ pub fn resolve_node(
 
 /// How long a history asked of a live run waits for the nodes to put their steps on disk: a
 /// node waiting on a channel parks its hooks after [`PARK_AFTER`](crate::engine::PARK_AFTER).
-const SETTLE_WITHIN: std::time::Duration = std::time::Duration::from_millis(300);
+const SETTLE_WITHIN: std::time::Duration = crate::engine::PARK_AFTER.saturating_mul(3);
 
 /// Read a record's history from a trace in a thread of its own (a long trace takes a while, and
 /// the session must keep answering meanwhile); the answer, or the error, comes as an event.
@@ -296,11 +296,11 @@ fn read_history(
             while !settled() && std::time::Instant::now() < deadline {
                 std::thread::sleep(std::time::Duration::from_millis(2));
             }
-            let written = settled();
+            let complete = settled();
             let origin = path.display().to_string();
             let answer = crate::recorder::open_run(&path, run)
                 .map(|(t, _, _)| t)
-                .map_err(|e| match written {
+                .map_err(|e| match complete {
                     true => e.to_string(),
                     // The recorder's writer buffers: early in a run the header may not be
                     // on disk yet, which reads like a damaged file.
@@ -312,7 +312,7 @@ fn read_history(
                 .and_then(|mut t| crate::replay::query(&mut t, &origin, &id).map_err(|e| e.to_string()));
             let _ = events.send(match answer {
                 // Asked while nodes run: the steps still in their buffers are missing.
-                Ok(h) => Event::History(crate::replay::History { partial: !written, ..h }),
+                Ok(h) => Event::History(crate::replay::History { partial: !complete, ..h }),
                 Err(message) => Event::Error { message, line: None },
             });
         })
