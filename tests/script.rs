@@ -38,6 +38,7 @@ fn a_worked_session_prints_one_json_event_a_line() {
                   inquire RATE/0 CONFIRMED where CABINET = 'WIFE' limit 3\n\
                   step 2\n\
                   nodes\n\
+                  resume REG/0\n\
                   resume RATE/0\n";
     let (code, stdout, stderr) = script_run(dir.path(), script, &["--json"]);
     assert_eq!(code, 0, "{stderr}");
@@ -60,6 +61,11 @@ fn a_worked_session_prints_one_json_event_a_line() {
     let stepped = events.iter().filter(|e| e["event"] == "stopped").nth(1).unwrap();
     assert_eq!(stepped["step"].as_u64(), stop["step"].as_u64().map(|s| s + 2));
     assert_eq!(stepped["reason"]["policy"], "step");
+    // A node not frozen says it will stop no more (before, `resume` of one said nothing).
+    let untraced = &events[pos("untraced")];
+    assert_eq!(untraced["node"], "REG/0");
+    let resumed = events.iter().position(|e| e["event"] == "released" && e["by"] == "resume").unwrap();
+    assert!(pos("snapshot") < pos("untraced") && pos("untraced") < resumed);
     let end = events.last().unwrap();
     assert_eq!(end["records"], 5000);
     assert_eq!(end["halted"], false);
@@ -224,6 +230,12 @@ fn every_line_is_checked_against_the_pipeline_before_anything_runs() {
         ("watch cabinet WIFE on RATE\ncontinue\nstop-when NO_SUCH > 1\n", 3, "NO_SUCH"),
         ("frobnicate\n", 1, "unknown command `frobnicate`"),
         ("watch cabinet WIFE on RATE\ncontinue\ninquire RATE limit 0\n", 3, "a limit of 0 shows no row"),
+        // Before, cut to 1000 rows without a word.
+        (
+            "watch cabinet WIFE on RATE\ncontinue\ninquire RATE limit 5000\n",
+            3,
+            "a limit of 5000 is more than a page holds: give 1 to 1000 and page on with offset",
+        ),
         // Before, both read as a node: "no node `-1`".
         (
             "watch cabinet WIFE on RATE\ncontinue\nstep -1\n",

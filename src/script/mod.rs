@@ -379,8 +379,8 @@ impl<'a> Runner<'a> {
         if let Some(node) = stepped {
             return self.wait_stepped(&node);
         }
-        if let Some(node) = released {
-            let named = |n: &str| n.eq_ignore_ascii_case(&node) || stage_name(n).eq_ignore_ascii_case(&node);
+        if let Some(node) = &released {
+            let named = |n: &str| n.eq_ignore_ascii_case(node) || stage_name(n).eq_ignore_ascii_case(node);
             self.wait(|e| matches!(e, Event::Released { node: n, .. } if named(n)))?;
         }
         match word {
@@ -400,6 +400,11 @@ impl<'a> Runner<'a> {
             Word::History { .. } => self.wait(|e| matches!(e, Event::History(_))),
             Word::Halt => self.wait(|_| false),
             Word::Nodes => self.wait(|e| matches!(e, Event::Snapshot(_))),
+            // A frozen node's release was waited for above; a running one's answer is this
+            // (or its release, when it froze as the command went).
+            Word::Resume { .. } if released.is_none() && !self.replay => {
+                self.wait(|e| matches!(e, Event::Untraced { .. } | Event::Released { .. }))
+            }
             Word::Resume { .. } => Ok(()),
         }
     }

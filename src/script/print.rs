@@ -57,6 +57,7 @@ pub fn text(e: &Event) -> Option<String> {
                 None => format!("{node} {how}"),
             }
         }
+        Event::Untraced { node } => format!("{node} resumed: runs untraced to the end (it was not frozen)"),
         Event::State { state: NodeState::Frozen { .. } | NodeState::Running, .. } => return None,
         Event::State { node, state } => format!("{node} {}", state_text(state)),
         Event::Rows(rows) => rows_text(rows),

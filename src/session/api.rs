@@ -277,6 +277,11 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         mover: Option<String>,
     },
+    /// A node that was not frozen will stop no more: `resume` of a running node.
+    Untraced {
+        /// The node.
+        node: String,
+    },
     /// A node's state changed.
     State {
         /// The node.

@@ -84,7 +84,8 @@ pub struct Inquiry {
 
 impl Inquiry {
     /// An inquiry as a command states it: the filter parsed against the pipeline, the page
-    /// size defaulted and capped (a page of 0 rows is refused: it would only count them).
+    /// size defaulted. A page of 0 rows is refused (it would only count them), and so is one
+    /// past the largest: cut short silently, it would pass for all the rows asked.
     pub fn new(
         desc: &PipelineDesc,
         reactor: Option<String>,
@@ -92,13 +93,21 @@ impl Inquiry {
         offset: usize,
         limit: Option<usize>,
     ) -> Result<Inquiry, String> {
-        if limit == Some(0) {
-            return Err(format!(
-                "a limit of 0 shows no row: give 1 to {INQUIRY_MAX_PAGE} ({INQUIRY_PAGE} when left out)"
-            ));
+        match limit {
+            Some(0) => {
+                return Err(format!(
+                    "a limit of 0 shows no row: give 1 to {INQUIRY_MAX_PAGE} ({INQUIRY_PAGE} when left out)"
+                ));
+            }
+            Some(n) if n > INQUIRY_MAX_PAGE => {
+                return Err(format!(
+                    "a limit of {n} is more than a page holds: give 1 to {INQUIRY_MAX_PAGE} and page on with offset"
+                ));
+            }
+            _ => {}
         }
         let filter = filter.map(|f| Condition::parse(f, desc)).transpose().map_err(|e| e.to_string())?;
-        Ok(Inquiry { reactor, filter, offset, limit: limit.unwrap_or(INQUIRY_PAGE).min(INQUIRY_MAX_PAGE) })
+        Ok(Inquiry { reactor, filter, offset, limit: limit.unwrap_or(INQUIRY_PAGE) })
     }
 }
 
@@ -324,12 +333,12 @@ impl Tracer {
         }
     }
 
-    /// Stop tracing a node: it runs uninterrupted to the end.
-    pub fn resume(&self, node: usize) -> Result<(), String> {
+    /// Stop tracing a node: it runs uninterrupted to the end. True when that let it go from
+    /// a stop (its release is signalled), false when it was running.
+    pub fn resume(&self, node: usize) -> Result<bool, String> {
         let slot = self.slot(node)?;
         slot.detached.store(true, Ordering::Relaxed);
-        self.release(slot, Release::Resume);
-        Ok(())
+        Ok(self.release(slot, Release::Resume))
     }
 
     /// Stop tracing every node (the run goes on untraced).
@@ -348,10 +357,8 @@ impl Tracer {
         }
     }
 
-    fn release(&self, slot: &Slot, by: Release) {
-        if let Some(stop) = slot.frozen() {
-            slot.send(stop.id, Action::Release(by));
-        }
+    fn release(&self, slot: &Slot, by: Release) -> bool {
+        slot.frozen().is_some_and(|stop| slot.send(stop.id, Action::Release(by)))
     }
 }
 

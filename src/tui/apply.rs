@@ -170,7 +170,7 @@ impl App {
                 }
             }
             Event::Failed { ref message, .. } => self.failed = Some(message.clone()),
-            Event::Stalled { .. } => {}
+            Event::Stalled { .. } | Event::Untraced { .. } => {}
         }
         if let Some(t) = text {
             self.log(LogKind::Info, t);

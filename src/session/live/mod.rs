@@ -362,7 +362,12 @@ impl Controller {
                     format!("{e}: only a frozen node can be inquired (its tables change while it runs)")
                 })?;
             }
-            Command::Resume { node } => self.tracer.resume(self.node(&node)?)?,
+            Command::Resume { node } => {
+                let i = self.node(&node)?;
+                if !self.tracer.resume(i)? {
+                    self.emit(Event::Untraced { node: self.desc.nodes[i].clone() });
+                }
+            }
             Command::Halt => {
                 self.control.halt();
                 self.tracer.halt();
