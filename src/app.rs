@@ -83,6 +83,10 @@ fn export(args: &ExportArgs) -> i32 {
         Err(e) => return fail(&e, 2),
     };
     warn_if_cut(&trace, &args.trace);
+    // An empty table would read as a run with no cabinets (and an --out file is not made).
+    if trace.header().settings.level == Level::Off {
+        return recorded_off(&args.trace, "export");
+    }
     let mut sink: Box<dyn Write> = match &args.out {
         Some(path) => match std::fs::File::create(path) {
             Ok(f) => Box::new(std::io::BufWriter::new(f)),
@@ -112,6 +116,12 @@ fn export(args: &ExportArgs) -> i32 {
     }
 }
 
+/// The refusal of a trace recorded at off level, which holds no step, cabinet or context.
+fn recorded_off(path: &std::path::Path, to: &str) -> i32 {
+    let why = format!("holds no cabinet or context to {to} (record with --level summary or full)");
+    fail(&format!("{} was recorded at off level: it {why}", path.display()), 2)
+}
+
 fn diff(args: &DiffArgs) -> i32 {
     let ((a, nodes_a, level_a), (b, nodes_b, level_b)) = match (recording(&args.a), recording(&args.b)) {
         (Ok(a), Ok(b)) => (a, b),
@@ -120,8 +130,7 @@ fn diff(args: &DiffArgs) -> i32 {
     // Two empty recordings would read as the same.
     for (path, level) in [(&args.a, level_a), (&args.b, level_b)] {
         if level == Level::Off {
-            let why = "holds no cabinet or context to compare (record with --level summary or full)";
-            return fail(&format!("{} was recorded at off level: it {why}", path.display()), 2);
+            return recorded_off(path, "compare");
         }
     }
     let differences = crate::export::diff(&a, &b);

@@ -159,6 +159,23 @@ fn two_runs_diff_equal_and_another_input_differs() {
     let out = common::catar().arg("diff").arg(&off).arg(&off).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("recorded at off level"));
+    // Nor to export: an empty table would read as a run without cabinets (it was exit 0).
+    for format in ["csv", "json", "perfetto"] {
+        let dest = tmp.path().join(format!("off.{format}"));
+        let out = common::catar()
+            .args(["export", "--what", "program-contexts", "--format", format, "--out"])
+            .arg(&dest)
+            .arg(&off)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{format}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("recorded at off level: it holds no cabinet or context to export"),
+            "{stderr}"
+        );
+        assert!(!dest.exists(), "{format}: no file is made");
+    }
 }
 
 #[test]
@@ -195,7 +212,10 @@ fn a_trace_without_steps_exports_the_same_columns_and_no_row() {
     let tmp = tempfile::tempdir().unwrap();
     let input = input(tmp.path());
     let some = record(&input, tmp.path(), "some", 1, "summary");
-    let none = record(&input, tmp.path(), "none", 1, "off");
+    // A recorded run of no CDR (an off-level trace is refused: it recorded nothing).
+    let empty = tmp.path().join("empty");
+    common::gen_input(&empty, 0, 120, 11, 0.05);
+    let none = record(&empty, tmp.path(), "none", 1, "summary");
     for what in ["node-cabinets", "program-cabinets", "node-contexts", "program-contexts"] {
         let (full, empty) = (export(&some, what), export(&none, what));
         assert!(full.len() > 1, "{what}: rows");
