@@ -58,7 +58,7 @@ impl App {
             Some(Action::Save) if editor.pending => {}
             Some(Action::Save) => {
                 let text = editor.text.lines().join("\n");
-                match TraceForm::parse(&text, "the form editor") {
+                match TraceForm::parse(&text, "in the editor") {
                     Err(e) => editor.error = Some(e.to_string()),
                     Ok(form) if !ended => {
                         editor.error = None;
