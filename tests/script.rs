@@ -84,6 +84,18 @@ fn words_on_forms_may_follow_the_forms_of_the_first_lines() {
 }
 
 #[test]
+fn a_one_shot_form_says_so_and_once_spent_says_that() {
+    let dir = tempfile::tempdir().unwrap();
+    common::gen_input(dir.path(), 3000, 200, 7, 0.02);
+    let (code, stdout, stderr) =
+        script_run(dir.path(), "tbreak amount on RATE\nforms\ncontinue\nforms\nhalt\n", &[]);
+    assert_eq!(code, 0, "{stderr}");
+    // Before, a tbreak listed as a break does.
+    assert!(stdout.contains("form 1: break amount on RATE (0 hits, one-shot)\n"), "{stdout}");
+    assert!(stdout.contains("form 1: break amount on RATE (1 hit, one-shot: spent)\n"), "{stdout}");
+}
+
+#[test]
 fn readable_text_without_json() {
     let dir = tempfile::tempdir().unwrap();
     common::gen_input(dir.path(), 3000, 200, 7, 0.02);

@@ -725,7 +725,10 @@ fn the_form_editor_checks_before_it_sends() {
     assert!(app.key(ctrl('s'), area).is_empty());
     let error = app.editor.as_ref().unwrap().error.clone().unwrap();
     // It says where, in words (it read "trace form the form editor: line 4").
-    assert!(error.starts_with("trace form in the editor: line 2, column 1: unknown field `colour`"), "{error}");
+    assert!(
+        error.starts_with("trace form in the editor: line 2, column 1: unknown field `colour`"),
+        "{error}"
+    );
     assert!(screen(&app, 80, 24).contains("colour"));
     // Unsaved edits are not dropped by moving to another form.
     assert!(app.key(ctrl('n'), area).is_empty());

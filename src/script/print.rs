@@ -20,19 +20,7 @@ pub fn text(e: &Event) -> Option<String> {
             } else {
                 let lines: Vec<String> = forms
                     .iter()
-                    .map(|f| {
-                        // As gdb's `info breakpoints` says "will ignore next N crossings".
-                        let left = f.form.ignore.saturating_sub(f.hits);
-                        let ignoring =
-                            if left > 0 { format!(", ignoring the next {left}") } else { String::new() };
-                        format!(
-                            "  form {}: {} ({} hit{}{ignoring})",
-                            f.id,
-                            f.label,
-                            f.hits,
-                            if f.hits == 1 { "" } else { "s" }
-                        )
-                    })
+                    .map(|f| format!("  form {}: {} ({})", f.id, f.label, f.hits_text()))
                     .collect();
                 format!("forms:\n{}", lines.join("\n"))
             }

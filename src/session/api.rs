@@ -166,6 +166,23 @@ pub struct FormInfo {
     pub form: TraceForm,
 }
 
+impl FormInfo {
+    /// Its hits and what they leave it: "2 hits, ignoring the next 1", "1 hit, one-shot:
+    /// spent" (as gdb's `info breakpoints` tells a tbreak's disposition).
+    pub fn hits_text(&self) -> String {
+        let mut s = format!("{} hit{}", self.hits, if self.hits == 1 { "" } else { "s" });
+        let left = self.form.ignore.saturating_sub(self.hits);
+        if left > 0 {
+            s.push_str(&format!(", ignoring the next {left}"));
+        }
+        if self.form.once {
+            // Its first hit past the ignored ones stopped it, the last it will make.
+            s.push_str(if self.hits > self.form.ignore { ", one-shot: spent" } else { ", one-shot" });
+        }
+        s
+    }
+}
+
 /// One node in a snapshot.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeView {

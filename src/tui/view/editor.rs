@@ -19,12 +19,12 @@ pub fn render(app: &App, editor: &FormEditor, area: Rect, buf: &mut Buffer) {
         Some(i) => {
             let f = &app.forms[i];
             format!(
-                " Trace form {} ({} of {}): {} · {} hit(s) ",
+                " Trace form {} ({} of {}): {} · {} ",
                 f.id,
                 i + 1,
                 app.forms.len(),
                 f.label,
-                f.hits
+                f.hits_text()
             )
         }
         None => " New trace form ".to_string(),
