@@ -672,6 +672,12 @@ fn the_hint_bar_offers_only_what_can_be_done() {
     // The program is not a list to filter.
     app.focus = Pane::Program;
     assert!(!bar(&app).contains(" filter "), "{}", bar(&app));
+    // Too narrow for every hint: the way out stays, whole hints go (it was cut after filter).
+    for width in [40, 60, 80] {
+        let narrow = screen(&app, width, 24).lines().last().unwrap().trim_end().to_string();
+        assert!(narrow.ends_with("? help  q quit"), "{width}: {narrow}");
+        assert!(narrow.chars().count() <= width as usize, "{narrow}");
+    }
     // Once the run has ended, nothing is left to step, inquire or halt.
     let finished = catar::session::Finished {
         records: 10,

@@ -118,11 +118,32 @@ pub fn bottom(app: &App, area: Rect, buf: &mut Buffer) {
             && ["step", "continue", "back", "reverse-continue", "inquire", "resume", "halt"].contains(&w)
     };
     let inert = |w: &str| w == "filter" && scope == Scope::Pane(crate::tui::state::Pane::Program);
-    for (key, word) in hints(scope, app.replay).into_iter().filter(|(_, w)| !idle(w) && !inert(w)) {
+    let shown: Vec<_> = hints(scope, app.replay).into_iter().filter(|(_, w)| !idle(w) && !inert(w)).collect();
+    for (key, word) in fitting(shown, area.width as usize) {
         spans.push(Span::styled(format!(" {key}"), theme.bold(Color::Cyan).add_modifier(Modifier::REVERSED)));
         spans.push(Span::styled(format!(" {word} "), Style::default()));
     }
     Paragraph::new(Line::from(spans)).render(area, buf);
+}
+
+/// The hints that fit in `width` columns, in order; the way out (`? help`, `q quit`) always:
+/// cut at the edge, a narrow terminal hid how to leave.
+fn fitting(hints: Vec<(String, &'static str)>, width: usize) -> Vec<(String, &'static str)> {
+    let cost = |(k, w): &(String, &str)| k.chars().count() + w.chars().count() + 3;
+    let kept = |w: &str| matches!(w, "help" | "quit");
+    let mut room = width.saturating_sub(hints.iter().filter(|h| kept(h.1)).map(cost).sum());
+    let mut fits = true;
+    hints
+        .into_iter()
+        .filter(|h| {
+            if kept(h.1) {
+                return true;
+            }
+            fits = fits && cost(h) <= room;
+            room = room.saturating_sub(cost(h));
+            fits
+        })
+        .collect()
 }
 
 /// How long a run took (to `decimals` places), and how much of it was spent held at stops.
