@@ -495,6 +495,23 @@ fn motions_land_where_asked() {
     // Without forms, reverse-continue runs back to the start.
     let r = c.ask(Command::ReverseContinue);
     assert_eq!((r.global_step, r.reason.why, c.released()), (steps[0].0, Why::Start, Some(Release::Reverse)));
+    // At the start nothing is behind: an error, not the same stop again (as gdb's "No more
+    // reverse-execution history"), and the cursor stays.
+    for (command, said) in [
+        (Command::ReverseContinue, "at the start of the trace: nothing to run back over"),
+        (Command::Back { node: None, count: 1 }, "at the start of the trace: nothing to step back over"),
+    ] {
+        c.session.send(command);
+        let e = c.next("an error", |e| matches!(e, Event::Error { .. } | Event::Stopped(_)));
+        assert!(matches!(&e, Event::Error { message, .. } if message == said), "{e:?}");
+    }
+    let s = c.ask(Command::Step { node: "REG/0".into(), count: 1 });
+    c.session.send(Command::Back { node: Some("DIS/0".into()), count: 1 });
+    let e = c.next("an error", |e| matches!(e, Event::Error { .. } | Event::Stopped(_)));
+    assert!(
+        matches!(&e, Event::Error { message, .. } if message == "DIS/0 ran no step before here: nothing to step back over"),
+        "{e:?} at {s:?}"
+    );
     // Resume means nothing in a replay: a clear error, and the replay goes on.
     c.session.send(Command::Resume { node: "RATE/0".into() });
     let e = c.next("an error", |e| matches!(e, Event::Error { .. }));

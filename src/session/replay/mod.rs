@@ -239,6 +239,20 @@ impl Replayer {
             Command::Continue { .. } => self.forward(None).map_err(trace)?,
             Command::Back { node, count } => {
                 let n = node.as_deref().map(|n| self.node(n)).transpose()?;
+                // As gdb's "No more reverse-execution history": landing where it stands would
+                // read as a move.
+                let at = self.cursor.at();
+                if self.cursor.ran_before(at, None).map_err(trace)?.is_none() {
+                    return Err("at the start of the trace: nothing to step back over".into());
+                }
+                if let Some(n) = n
+                    && self.cursor.ran_before(at, Some(n)).map_err(trace)?.is_none()
+                {
+                    return Err(format!(
+                        "{} ran no step before here: nothing to step back over",
+                        self.desc.nodes[n]
+                    ));
+                }
                 self.back(n, count.max(1)).map_err(trace)?;
             }
             Command::Goto { step } => {
@@ -251,7 +265,12 @@ impl Replayer {
                 let m = self.cursor.step_at_time(time.as_second()).map_err(trace)?;
                 self.goto(m, Position::After, Why::Goto).map_err(trace)?;
             }
-            Command::ReverseContinue => self.reverse().map_err(trace)?,
+            Command::ReverseContinue => {
+                if self.cursor.ran_before(self.cursor.at(), None).map_err(trace)?.is_none() {
+                    return Err("at the start of the trace: nothing to run back over".into());
+                }
+                self.reverse().map_err(trace)?
+            }
             Command::When => {
                 let stop = self.stop.clone().ok_or("the trace holds no step")?;
                 self.emit(Event::When(stop));
