@@ -552,6 +552,9 @@ fn the_time_frozen_before_a_statement_is_not_recorded_as_its_duration() {
         start(&opts, &["statement = \"charge\"\nnodes = \"DIS\"\ntimeout = \"1500ms\"\nonce = true"]);
     let stop = run.stop();
     run.wait("release", |e| matches!(e, Event::Released { by: Release::Timeout, .. }));
+    // Held 1.5 s, with REG and RATE blocked behind DIS: not "stalled" (a script's `continue`
+    // would take that for its answer), since the stop lets DIS go by itself.
+    assert!(!run.log.iter().any(|e| matches!(e, Event::Stalled { .. })), "{:#?}", run.log);
     run.finish();
     let mut t = open_trace(&trace).unwrap();
     let node = t.header().pipeline.nodes.iter().position(|n| *n == stop.node).unwrap() as u16;

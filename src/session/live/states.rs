@@ -10,8 +10,8 @@ use crate::tracer::Stop;
 /// Samples a passing state must last before it is reported: a busy run's nodes wait on each
 /// other for microseconds all the time, and that flicker is not news.
 const STEADY: u32 = 3;
-/// Samples without a single step, with a node frozen and every other one waiting, blocked or
-/// done, before the session says the run is stalled.
+/// Samples without a single step, with a node frozen (at a stop without a timeout) and every
+/// other one waiting, blocked or done, before the session says the run is stalled.
 const STALL: u32 = 5;
 
 impl Controller {
@@ -106,7 +106,9 @@ impl Controller {
                         | Activity::Blocked(Peer::Node(_))
                 )
         });
-        if steps != self.last_steps || !stuck || frozen.iter().all(Option::is_none) {
+        // A stop with a timeout lets its node go by itself: the run is held, not stalled.
+        let timing_out = frozen.iter().flatten().any(|s| s.timeout_ms.is_some());
+        if steps != self.last_steps || !stuck || timing_out || frozen.iter().all(Option::is_none) {
             self.last_steps = steps;
             self.still = 0;
             self.stalled = false;
