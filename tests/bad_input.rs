@@ -139,6 +139,28 @@ fn a_tariff_given_twice_is_refused_naming_its_line() {
 }
 
 #[test]
+fn a_quote_that_never_closes_in_a_reference_file_is_named_as_such() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = generated(&tmp, "in", 7);
+    std::fs::write(
+        input.join("tariffs.csv"),
+        "OFFER_TYPE,SERVICE,UNIT_RATE\nFLAT,VOICE,10\n\"FLAT,SMS,5\nFLAT,DATA,2\n",
+    )
+    .unwrap();
+    // Before: "line 3: 1 fields where the header has 3".
+    let stderr = run_refused(&input, &tmp.path().join("catar.db"));
+    assert!(
+        stderr.contains(
+            "tariffs.csv line 3: a quote opens a field and never closes: it took in the lines after it"
+        ),
+        "{stderr}"
+    );
+    std::fs::write(input.join("tariffs.csv"), "OFFER_TYPE,SERVICE,UNIT_RATE\nFLAT,VOICE\n").unwrap();
+    let stderr = run_refused(&input, &tmp.path().join("catar.db"));
+    assert!(stderr.contains("tariffs.csv line 2: 2 fields where the header has 3"), "{stderr}");
+}
+
+#[test]
 fn tiers_with_a_gap_are_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let input = generated(&tmp, "in", 7);

@@ -542,6 +542,30 @@ fn unknown_imsi_is_rejected_and_never_charged() {
 }
 
 #[test]
+fn a_quote_that_never_closes_rejects_its_own_line_only() {
+    let ok = |id: &str| c(id, FLAT, "VOICE", "MO", DOMESTIC, "60").to_string();
+    for end in ["\n", "\r\n"] {
+        // line 3 opens a quote in its first field, line 7 (after a blank line 6) in its last;
+        // neither closes. Before, each took every line after it into one rejected row.
+        let lines = [
+            CDR_HEADER.to_string(),
+            ok("A1"),
+            format!("\"U1,S1,D1,{FLAT},VOICE,MO,{T0},{T1},{DOMESTIC},60"),
+            ok("A2"),
+            ok("A3"),
+            String::new(),
+            format!("A4,S1,D1,{FLAT},VOICE,MO,{T0},{T1},{DOMESTIC},\"60"),
+            ok("A5"),
+        ];
+        let input = Input::new(lines.join(end) + end);
+        for db in input.rate() {
+            assert_eq!(rejected(&db), ["3|NULL|parse", "7|NULL|parse"], "{end:?}");
+            assert_eq!(charged(&db), ["A1|1|10", "A2|1|10", "A3|1|10", "A5|1|10"], "{end:?}");
+        }
+    }
+}
+
+#[test]
 fn wrong_field_count_or_bad_bytes_is_parse_with_null_event_id() {
     let ok = c("X4", FLAT, "VOICE", "MO", DOMESTIC, "60");
     let mut text = format!("{CDR_HEADER}\n").into_bytes();

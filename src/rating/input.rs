@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 use std::fs::File;
-use std::io::{self, Read};
+use std::io::{self, BufRead, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -115,7 +115,12 @@ pub(crate) struct LineReader<R> {
 
 impl<R: Read> LineReader<R> {
     fn new(inner: R) -> Self {
-        LineReader { inner, read: 0, ahead: VecDeque::new(), passed: 0 }
+        LineReader::after(inner, 0)
+    }
+
+    /// A reader of what follows line `lines` (its first byte is line `lines + 1`'s).
+    fn after(inner: R, lines: u64) -> Self {
+        LineReader { inner, read: 0, ahead: VecDeque::new(), passed: lines }
     }
 
     /// The 1-based line of the first byte at or after `offset` that is not a line end: csv
@@ -155,6 +160,8 @@ pub(crate) struct Csv {
     pub reader: csv::Reader<LineReader<File>>,
     pub columns: Vec<usize>,
     pub width: usize,
+    // The file offset the reader started at (its positions count from there).
+    base: u64,
 }
 
 impl Csv {
@@ -174,7 +181,66 @@ impl Csv {
                     .ok_or_else(|| InputError::MissingColumn { path: path.clone(), column: c.to_string() })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Csv { path, reader, columns, width: header.len() })
+        Ok(Csv { path, reader, columns, width: header.len(), base: 0 })
+    }
+
+    /// True when `row` (just read) ran over line ends because a quote opened and never
+    /// closed, swallowing the lines after its own: it came out of the wrong width, or its
+    /// bytes hold an odd number of quotes (a closed quoted field holds an even number). A
+    /// quoted line end in a row of the right width whose quotes pair up is data.
+    fn swallowed(&self, row: &csv::ByteRecord) -> Result<bool, InputError> {
+        if memchr::memchr2(b'\n', b'\r', row.as_slice()).is_none() {
+            return Ok(false);
+        }
+        if row.len() != self.width {
+            return Ok(true);
+        }
+        let fail = |source| InputError::Read { path: self.path.clone(), source };
+        let start = self.base + row.position().map_or(0, |p| p.byte());
+        let mut file = File::open(&self.path).map_err(fail)?;
+        file.seek(SeekFrom::Start(start)).map_err(fail)?;
+        let mut span = io::BufReader::new(file.take(self.offset().saturating_sub(start)));
+        let mut quotes = 0;
+        loop {
+            let buf = span.fill_buf().map_err(fail)?;
+            if buf.is_empty() {
+                return Ok(quotes % 2 == 1);
+            }
+            quotes += memchr::memchr_iter(b'"', buf).count();
+            let n = buf.len();
+            span.consume(n);
+        }
+    }
+
+    /// Read on from the line after `line`, where `row` (read whole) started: the lines a
+    /// swallowing row took are rows of their own again.
+    fn resume_after(&mut self, row: &csv::ByteRecord, line: u64) -> Result<(), InputError> {
+        let fail = |source| InputError::Read { path: self.path.clone(), source };
+        let start = self.base + row.position().map_or(0, |p| p.byte());
+        let mut file = io::BufReader::new(File::open(&self.path).map_err(fail)?);
+        file.seek(SeekFrom::Start(start)).map_err(fail)?;
+        // The row's position may be at the line ends before it (see `LineReader::line_at`).
+        let mut skipped = 0u64;
+        while let [b'\n' | b'\r', ..] = file.fill_buf().map_err(fail)? {
+            file.consume(1);
+            skipped += 1;
+        }
+        let mut first = Vec::new();
+        let taken = file.read_until(b'\n', &mut first).map_err(fail)? as u64;
+        let next = start + skipped + taken;
+        let mut file = file.into_inner();
+        file.seek(SeekFrom::Start(next)).map_err(fail)?;
+        self.reader = csv::ReaderBuilder::new()
+            .flexible(true)
+            .has_headers(false)
+            .from_reader(LineReader::after(file, line));
+        self.base = next;
+        Ok(())
+    }
+
+    /// How far into the file the reader is, in bytes.
+    fn offset(&self) -> u64 {
+        self.base + self.reader.position().byte()
     }
 
     /// The physical line on which a row read from this file starts.
@@ -190,8 +256,17 @@ impl Csv {
         let mut row = csv::ByteRecord::new();
         while self.reader.read_byte_record(&mut row).map_err(|e| csv_error(&self.path, e))? {
             let line = self.line_of(&row);
+            if self.swallowed(&row)? {
+                let message = "a quote opens a field and never closes: it took in the lines after it".into();
+                return Err(InputError::Row { path: self.path, line, message });
+            }
             if row.len() != self.width {
-                let message = format!("{} fields where the header has {}", row.len(), self.width);
+                let message = format!(
+                    "{} field{} where the header has {}",
+                    row.len(),
+                    if row.len() == 1 { "" } else { "s" },
+                    self.width
+                );
                 return Err(InputError::Row { path: self.path, line, message });
             }
             let mut fields = Vec::with_capacity(self.columns.len());
@@ -328,10 +403,17 @@ impl Source for CdrSource {
                 break;
             }
             let line = self.csv.line_of(&self.row);
+            if self.csv.swallowed(&self.row)? {
+                // Rejected alone: the rows it took in are read again, each on its own, so
+                // that every line still ends in one table.
+                batch.push(unparsed(line, self.rating.ctx.reason));
+                self.csv.resume_after(&self.row, line)?;
+                continue;
+            }
             batch.push(self.record(line));
         }
         if let Some(p) = &self.progress {
-            p.set_position(self.csv.reader.position().byte());
+            p.set_position(self.csv.offset());
         }
         Ok((!batch.is_empty()).then_some(batch))
     }
