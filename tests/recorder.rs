@@ -643,6 +643,15 @@ fn a_replay_and_a_query_read_one_run_of_an_accumulated_trace() {
     assert!(stderr.contains("cannot append to trace file") && stderr.contains("acc.trace"), "{stderr}");
     assert_eq!(std::fs::read(&trace).unwrap(), before);
     assert!(!tmp.path().join("3.db").exists(), "refused before the database is made");
+    // So is a run recording other nodes: a run shows where the nodes the run before recorded
+    // start again, and one recording none of them would read as the same run (it was taken).
+    std::fs::write(&config, "[recorder]\norder = \"ACCUMULATE\"\nlevel = \"full\"\nnodes = \"DIS\"\n")
+        .unwrap();
+    let refused = append("4.db", "1");
+    assert_eq!(refused.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("it records all nodes, this run only DIS"), "{stderr}");
+    assert_eq!(std::fs::read(&trace).unwrap(), before);
 }
 
 #[test]

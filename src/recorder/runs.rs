@@ -49,8 +49,9 @@ pub fn open_run(path: &Path, run: Option<usize>) -> Result<(Trace, usize, usize)
 }
 
 /// Check that a run recorded with `header` may be appended to the trace at `path` (an
-/// existing, non-empty file): the same pipeline, level and events version, so that every
-/// chunk of the file means what its header says.
+/// existing, non-empty file): the same pipeline, level, recorded nodes and events version, so
+/// that every chunk of the file means what its header says (and [`runs`] finds where each run
+/// starts: a run shows in the nodes the run before it recorded).
 pub fn check_append(path: &Path, header: &TraceHeader) -> Result<(), TraceError> {
     match std::fs::metadata(path) {
         Ok(m) if m.len() > 0 => {}
@@ -70,6 +71,8 @@ pub fn check_append(path: &Path, header: &TraceHeader) -> Result<(), TraceError>
         format!("it records nodes {}, this run {}", nodes(found), nodes(this))
     } else if found.pipeline != this.pipeline {
         "it records another program on the same nodes".to_string()
+    } else if recorded(found) != recorded(this) {
+        format!("it records {}, this run {}", recorded(found), recorded(this))
     } else {
         return Ok(());
     };
@@ -77,4 +80,9 @@ pub fn check_append(path: &Path, header: &TraceHeader) -> Result<(), TraceError>
         path: path.into(),
         reason: format!("{reason}; record into another file or with TRUNCATE"),
     })
+}
+
+/// The nodes a header's recorder keeps (`nodes =`), as a person names them.
+fn recorded(h: &TraceHeader) -> String {
+    h.settings.nodes.as_ref().map_or("all nodes".into(), |n| format!("only {}", n.to_ascii_uppercase()))
 }
