@@ -66,15 +66,59 @@ fn say_run(path: &std::path::Path, run: usize, runs: usize) {
 }
 
 fn consolidated(path: &std::path::Path) -> Result<Consolidation, i32> {
-    recording(path).map(|r| r.0)
+    recording(path).map(|r| r.consolidation)
 }
 
-/// A trace's consolidation, with the nodes that ran and the level it was recorded at.
-fn recording(path: &std::path::Path) -> Result<(Consolidation, Vec<String>, Level), i32> {
+/// A trace's consolidation, with what its header says of the run.
+struct Recorded {
+    consolidation: Consolidation,
+    /// The nodes that ran.
+    nodes: Vec<String>,
+    level: Level,
+    /// What the run read, when the trace holds one run and says.
+    input: Option<String>,
+}
+
+fn recording(path: &std::path::Path) -> Result<Recorded, i32> {
     let mut trace = open_trace(path).map_err(|e| fail(&e, 2))?;
     warn_if_cut(&trace, path);
-    let (nodes, level) = (trace.header().pipeline.nodes.clone(), trace.header().settings.level);
-    Ok((consolidate(&mut trace).map_err(|e| fail(&e, 2))?, nodes, level))
+    let header = trace.header();
+    let (nodes, level) = (header.pipeline.nodes.clone(), header.settings.level);
+    // The header tells the first run's input only.
+    let input = header.input.clone().filter(|_| crate::recorder::runs(&trace).len() == 1);
+    let consolidation = consolidate(&mut trace).map_err(|e| fail(&e, 2))?;
+    Ok(Recorded { consolidation, nodes, level, input })
+}
+
+/// What tells two inputs apart, file by file, from their descriptions in trace headers
+/// (`name:bytes:crc32c …`); none when they are the same or either is unknown.
+fn input_note(a: Option<&str>, b: Option<&str>) -> Option<String> {
+    let (a, b) = (a?, b?);
+    if a == b {
+        return None;
+    }
+    let files = |s: &str| -> Vec<(String, String, String)> {
+        s.split(' ')
+            .filter_map(|f| {
+                let mut parts = f.rsplitn(3, ':');
+                let (crc, size, name) = (parts.next()?, parts.next()?, parts.next()?);
+                Some((name.to_string(), size.to_string(), crc.to_string()))
+            })
+            .collect()
+    };
+    let (fa, fb) = (files(a), files(b));
+    let mut differ: Vec<String> = fa
+        .iter()
+        .filter_map(|(name, size, crc)| match fb.iter().find(|f| f.0 == *name) {
+            Some((_, s, c)) if s == size && c == crc => None,
+            Some((_, s, _)) if s != size => Some(format!("{name} ({size} bytes in A, {s} in B)")),
+            Some(_) => Some(format!("{name} (same size, other content)")),
+            None => Some(format!("{name} (only A's input has it)")),
+        })
+        .collect();
+    differ
+        .extend(fb.iter().filter(|f| !fa.iter().any(|g| g.0 == f.0)).map(|f| format!("{} (only B's)", f.0)));
+    Some(format!("note: A and B read different inputs: {}", differ.join(", ")))
 }
 
 fn export(args: &ExportArgs) -> i32 {
@@ -123,17 +167,19 @@ fn recorded_off(path: &std::path::Path, to: &str) -> i32 {
 }
 
 fn diff(args: &DiffArgs) -> i32 {
-    let ((a, nodes_a, level_a), (b, nodes_b, level_b)) = match (recording(&args.a), recording(&args.b)) {
+    let (a, b) = match (recording(&args.a), recording(&args.b)) {
         (Ok(a), Ok(b)) => (a, b),
         (Err(code), _) | (_, Err(code)) => return code,
     };
     // Two empty recordings would read as the same.
-    for (path, level) in [(&args.a, level_a), (&args.b, level_b)] {
+    for (path, level) in [(&args.a, a.level), (&args.b, b.level)] {
         if level == Level::Off {
             return recorded_off(path, "compare");
         }
     }
-    let differences = crate::export::diff(&a, &b);
+    let (nodes_a, nodes_b) = (&a.nodes, &b.nodes);
+    let differences = crate::export::diff(&a.consolidation, &b.consolidation);
+    let inputs = input_note(a.input.as_deref(), b.input.as_deref());
     let mut out = std::io::stdout().lock();
     if differences.is_empty() {
         let _ = writeln!(
@@ -142,9 +188,16 @@ fn diff(args: &DiffArgs) -> i32 {
             args.a.display(),
             args.b.display()
         );
+        if let Some(note) = inputs {
+            let _ = writeln!(out, "{note}");
+        }
         return 0;
     }
     let _ = writeln!(out, "A = {}\nB = {}", args.a.display(), args.b.display());
+    // A regression or another input: which, before the differences.
+    if let Some(note) = inputs {
+        let _ = writeln!(out, "{note}");
+    }
     if nodes_a != nodes_b {
         // Each node's rows are its own: other segment counts differ everywhere.
         let _ = writeln!(
@@ -157,7 +210,7 @@ fn diff(args: &DiffArgs) -> i32 {
             nodes_b.join(", ")
         );
     }
-    for line in crate::export::report(&differences, &nodes_a) {
+    for line in crate::export::report(&differences, nodes_a) {
         let _ = writeln!(out, "{line}");
     }
     1

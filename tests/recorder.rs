@@ -154,6 +154,16 @@ fn two_runs_diff_equal_and_another_input_differs() {
         !String::from_utf8_lossy(&common::catar().arg("diff").arg(&a).arg(&b).output().unwrap().stdout)
             .contains("note:")
     );
+    // Another input: the difference says so first, naming the file that differs.
+    let other = tmp.path().join("other");
+    common::gen_input(&other, 3100, 120, 11, 0.05);
+    let e = record(&other, tmp.path(), "e", 3, "summary");
+    let out = common::catar().arg("diff").arg(&a).arg(&e).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let note = text.lines().nth(2).unwrap_or_default();
+    assert!(note.starts_with("note: A and B read different inputs: cdrs.csv ("), "{text}");
+    assert!(!note.contains("subscribers.csv"), "the same reference files: {text}");
     // An off-level trace holds nothing to compare: not "the same".
     let off = record(&input, tmp.path(), "off", 3, "off");
     let out = common::catar().arg("diff").arg(&off).arg(&off).output().unwrap();

@@ -233,7 +233,12 @@ mod tests {
             stages: vec![stage],
             nodes: vec!["S/0".into()],
         };
-        let header = TraceHeader { events_version: EVENTS_VERSION, pipeline, settings: Default::default() };
+        let header = TraceHeader {
+            events_version: EVENTS_VERSION,
+            pipeline,
+            settings: Default::default(),
+            input: None,
+        };
         let mut w = TraceWriter::<TraceHeader, Chunk>::create(&path, &header).unwrap();
         // Three statements recorded at the same microsecond: under one, under one, then two.
         let step = |i: u64, wall_us: u32| {

@@ -268,7 +268,8 @@ fn check_recording(
     }
     // Before the database is made: a run that cannot be appended changes nothing.
     if settings.order == crate::recorder::Order::Accumulate {
-        let header = crate::recorder::TraceHeader::of(pipeline, settings);
+        // Runs of other inputs may accumulate: the input is not compared.
+        let header = crate::recorder::TraceHeader::of(pipeline, settings, None);
         crate::recorder::check_append(path, &header).map_err(RatingError::TraceOpen)?;
     }
     Ok(())
@@ -356,7 +357,8 @@ fn prepare_checked(
     supervision.faults = opts.faults.clone();
     let recorder = match &opts.record {
         Some((path, settings)) => {
-            Some(Recorder::start(path, &pipeline, settings.clone()).map_err(RatingError::TraceOpen)?)
+            let input = Some(fingerprint.clone());
+            Some(Recorder::start(path, &pipeline, settings.clone(), input).map_err(RatingError::TraceOpen)?)
         }
         None => None,
     };

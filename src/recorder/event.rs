@@ -7,7 +7,7 @@ use crate::engine::Pipeline;
 use crate::model::{CabinetKind, Value, Weight};
 
 /// Version of the header and event types below; bumped whenever they change shape or meaning.
-pub const EVENTS_VERSION: u32 = 11;
+pub const EVENTS_VERSION: u32 = 12;
 
 /// The oldest events version this catar reads: version 4 lacks [`Event::Keys`]; version
 /// 5 keyed values another way, so its keys are not used (its chunks are all read); version 6
@@ -24,11 +24,15 @@ pub const COPIES_EVENTS_VERSION: u32 = 10;
 /// before it in the same list (`recorder/deltas.rs`).
 pub const DELTAS_EVENTS_VERSION: u32 = 11;
 
+/// The first events version whose header says what input the run read
+/// ([`TraceHeader::input`]).
+pub const INPUT_EVENTS_VERSION: u32 = 12;
+
 /// The first events version whose keys a search trusts.
 pub const KEYED_EVENTS_VERSION: u32 = 6;
 
 /// The trace file's header.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct TraceHeader {
     /// [`EVENTS_VERSION`] of the writer; first, so that it decodes before anything else.
     pub events_version: u32,
@@ -36,16 +40,64 @@ pub struct TraceHeader {
     pub pipeline: PipelineDesc,
     /// How it was recorded.
     pub settings: RecorderSettings,
+    /// What the (first) run read, as the pipeline describes its input (the rating pipeline:
+    /// each input file's name, size and CRC32C); none when unknown (or before
+    /// [`INPUT_EVENTS_VERSION`]).
+    pub input: Option<String>,
 }
 
 impl TraceHeader {
-    /// The header of a trace recording `pipeline` with `settings`.
-    pub fn of(pipeline: &Pipeline, settings: &RecorderSettings) -> TraceHeader {
+    /// The header of a trace recording `pipeline` with `settings`, reading `input`.
+    pub fn of(pipeline: &Pipeline, settings: &RecorderSettings, input: Option<String>) -> TraceHeader {
         TraceHeader {
             events_version: EVENTS_VERSION,
             pipeline: PipelineDesc::of(pipeline),
             settings: settings.clone(),
+            input,
         }
+    }
+}
+
+// The header's shape follows its events version, which comes first: `input` is there from
+// INPUT_EVENTS_VERSION on, so that older traces still open (and are written back as they were).
+impl Serialize for TraceHeader {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeTuple;
+        let with_input = self.events_version >= INPUT_EVENTS_VERSION;
+        let mut t = s.serialize_tuple(if with_input { 4 } else { 3 })?;
+        t.serialize_element(&self.events_version)?;
+        t.serialize_element(&self.pipeline)?;
+        t.serialize_element(&self.settings)?;
+        if with_input {
+            t.serialize_element(&self.input)?;
+        }
+        t.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for TraceHeader {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Fields;
+        impl<'de> serde::de::Visitor<'de> for Fields {
+            type Value = TraceHeader;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a trace header")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<TraceHeader, A::Error> {
+                let missing = |i| serde::de::Error::invalid_length(i, &self);
+                let events_version: u32 = seq.next_element()?.ok_or_else(|| missing(0))?;
+                let pipeline = seq.next_element()?.ok_or_else(|| missing(1))?;
+                let settings = seq.next_element()?.ok_or_else(|| missing(2))?;
+                let input = if events_version >= INPUT_EVENTS_VERSION {
+                    seq.next_element()?.ok_or_else(|| missing(3))?
+                } else {
+                    None
+                };
+                Ok(TraceHeader { events_version, pipeline, settings, input })
+            }
+        }
+        // Four at most: a header of an older version holds three.
+        d.deserialize_tuple(4, Fields)
     }
 }
 

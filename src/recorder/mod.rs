@@ -113,13 +113,15 @@ pub struct Recorder {
 
 impl Recorder {
     /// Open `path` (truncated or appended to, by `settings.order`) with the pipeline's
-    /// description as its header, and start the writer thread.
+    /// description and what it reads (`input`, see [`TraceHeader::input`]) as its header, and
+    /// start the writer thread.
     pub fn start(
         path: &Path,
         pipeline: &Pipeline,
         settings: RecorderSettings,
+        input: Option<String>,
     ) -> Result<Recorder, TraceError> {
-        let header = TraceHeader::of(pipeline, &settings);
+        let header = TraceHeader::of(pipeline, &settings, input);
         let mut writer = match settings.order {
             Order::Truncate => TraceWriter::<TraceHeader, Chunk>::create(path, &header)?,
             Order::Accumulate => {
