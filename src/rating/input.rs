@@ -195,10 +195,8 @@ impl Csv {
         if row.len() != self.width {
             return Ok(true);
         }
+        let (file, start) = self.at_row(row)?;
         let fail = |source| InputError::Read { path: self.path.clone(), source };
-        let start = self.base + row.position().map_or(0, |p| p.byte());
-        let mut file = File::open(&self.path).map_err(fail)?;
-        file.seek(SeekFrom::Start(start)).map_err(fail)?;
         let mut span = io::BufReader::new(file.take(self.offset().saturating_sub(start)));
         let mut quotes = 0;
         loop {
@@ -215,10 +213,9 @@ impl Csv {
     /// Read on from the line after `line`, where `row` (read whole) started: the lines a
     /// swallowing row took are rows of their own again.
     fn resume_after(&mut self, row: &csv::ByteRecord, line: u64) -> Result<(), InputError> {
+        let (file, start) = self.at_row(row)?;
         let fail = |source| InputError::Read { path: self.path.clone(), source };
-        let start = self.base + row.position().map_or(0, |p| p.byte());
-        let mut file = io::BufReader::new(File::open(&self.path).map_err(fail)?);
-        file.seek(SeekFrom::Start(start)).map_err(fail)?;
+        let mut file = io::BufReader::new(file);
         // The row's position may be at the line ends before it (see `LineReader::line_at`).
         let mut skipped = 0u64;
         while let [b'\n' | b'\r', ..] = file.fill_buf().map_err(fail)? {
@@ -236,6 +233,15 @@ impl Csv {
             .from_reader(LineReader::after(file, line));
         self.base = next;
         Ok(())
+    }
+
+    /// The file opened anew at where `row` (just read) starts, and that offset.
+    fn at_row(&self, row: &csv::ByteRecord) -> Result<(File, u64), InputError> {
+        let fail = |source| InputError::Read { path: self.path.clone(), source };
+        let start = self.base + row.position().map_or(0, |p| p.byte());
+        let mut file = File::open(&self.path).map_err(fail)?;
+        file.seek(SeekFrom::Start(start)).map_err(fail)?;
+        Ok((file, start))
     }
 
     /// How far into the file the reader is, in bytes.
