@@ -189,15 +189,24 @@ fn two_runs_diff_equal_and_another_input_differs() {
 }
 
 #[test]
-fn cabinets_first_times_are_pseudo_times_not_the_epoch() {
+fn cabinets_first_and_last_times_are_pseudo_times_not_the_epoch() {
     let tmp = tempfile::tempdir().unwrap();
-    let input = input(tmp.path());
-    let trace = record(&input, tmp.path(), "t", 1, "summary");
-    for what in ["node-cabinets", "program-cabinets"] {
-        let rows = export(&trace, what);
-        let first_time = rows[0].iter().position(|h| h == "first_time").unwrap();
-        for r in &rows[1..] {
-            assert!(!r[first_time].starts_with("1970"), "{what}: {r:?}");
+    // 3000 CDRs take several windows; 200 one, whose charge runs before any clock is set.
+    let small = tmp.path().join("small");
+    common::gen_input(&small, 200, 50, 11, 0.05);
+    for (input, name) in [(input(tmp.path()), "t"), (small, "s")] {
+        let trace = record(&input, tmp.path(), name, 1, "summary");
+        for what in ["node-cabinets", "program-cabinets"] {
+            let rows = export(&trace, what);
+            let col = |name: &str| rows[0].iter().position(|h| h == name).unwrap();
+            let (first, last) = (col("first_time"), col("last_time"));
+            for r in &rows[1..] {
+                assert!(
+                    !r[first].starts_with("1970") && !r[last].starts_with("1970"),
+                    "{name} {what}: {r:?}"
+                );
+                assert!(r[first] <= r[last], "{name} {what}: last before first: {r:?}");
+            }
         }
     }
 }

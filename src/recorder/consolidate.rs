@@ -155,10 +155,14 @@ impl Consolidator {
             let c = self.cabinets.entry((s.node, cabinet)).or_default();
             c.mass += delta;
             c.max = c.max.max(c.mass);
-            // A node's first steps run before its clock has seen an event (time 0): the
-            // first pseudo-time is then the first one known while the cabinet holds records.
+            // A node's first steps run before its clock has seen an event (time 0): an
+            // appearance then takes the first pseudo-time known while the cabinet holds
+            // records (its last one too, when that was the same step: one window).
             if c.seen && c.first.1 == 0 {
                 c.first.1 = s.time;
+            }
+            if c.seen && c.last.1 == 0 {
+                c.last.1 = s.time;
             }
         }
         for &cabinet in &s.appeared {
