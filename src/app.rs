@@ -131,12 +131,9 @@ fn export(args: &ExportArgs) -> i32 {
     if trace.header().settings.level == Level::Off {
         return recorded_off(&args.trace, "export");
     }
-    let mut sink: Box<dyn Write> = match &args.out {
-        Some(path) => match std::fs::File::create(path) {
-            Ok(f) => Box::new(std::io::BufWriter::new(f)),
-            Err(e) => return fail(&format!("cannot write {}: {e}", path.display()), 2),
-        },
-        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    let mut sink = match output(args.out.as_deref(), &args.trace) {
+        Ok(sink) => sink,
+        Err(e) => return fail(&e, 2),
     };
     let result = if args.format == Format::Perfetto {
         crate::export::perfetto(&mut trace, &mut sink)
@@ -240,12 +237,9 @@ fn query(args: &QueryArgs) -> i32 {
     if !found && args.format == QueryFormat::Text {
         return not_found();
     }
-    let mut sink: Box<dyn Write> = match &args.out {
-        Some(path) => match std::fs::File::create(path) {
-            Ok(f) => Box::new(std::io::BufWriter::new(f)),
-            Err(e) => return fail(&format!("cannot write {}: {e}", path.display()), 2),
-        },
-        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    let mut sink = match output(args.out.as_deref(), &args.trace) {
+        Ok(sink) => sink,
+        Err(e) => return fail(&e, 2),
     };
     let written = match args.format {
         QueryFormat::Text => crate::replay::write_text(&history, &mut sink),
@@ -265,6 +259,22 @@ fn query(args: &QueryArgs) -> i32 {
         return not_found();
     }
     0
+}
+
+/// Where `--out` sends an output read from `trace`: that file, or standard output. The trace
+/// itself is refused, however spelled: creating the output would empty it before it is read.
+fn output(out: Option<&std::path::Path>, trace: &std::path::Path) -> Result<Box<dyn Write>, String> {
+    let Some(path) = out else { return Ok(Box::new(std::io::BufWriter::new(std::io::stdout().lock()))) };
+    if crate::paths::same_file(path, trace) {
+        return Err(format!(
+            "cannot write {}: it is the trace being read (name another file)",
+            path.display()
+        ));
+    }
+    match std::fs::File::create(path) {
+        Ok(f) => Ok(Box::new(std::io::BufWriter::new(f))),
+        Err(e) => Err(format!("cannot write {}: {e}", path.display())),
+    }
 }
 
 /// The file an output goes to, for errors.

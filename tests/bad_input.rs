@@ -329,7 +329,10 @@ fn a_trace_never_overwrites_the_input_the_database_or_a_file_that_is_not_a_trace
         // A database not yet created is refused too.
         (fresh_db.clone(), fresh_db.clone(), "it is the database (--db)"),
         (notes.clone(), tmp.path().join("b.db"), "it exists and is not a catar trace"),
+        // A link to where the database will be: writing through it would make the database.
+        (tmp.path().join("link"), tmp.path().join("linked.db"), "it is the database (--db)"),
     ];
+    std::os::unix::fs::symlink("linked.db", tmp.path().join("link")).unwrap();
     for (trace, db_arg, says) in cases {
         let out = common::catar()
             .args(["run", "--headless", "--input"])
@@ -348,12 +351,13 @@ fn a_trace_never_overwrites_the_input_the_database_or_a_file_that_is_not_a_trace
         assert!(kept(&path) == bytes, "{} changed", path.display());
     }
     assert!(!fresh_db.exists(), "a refused run creates nothing");
+    assert!(!tmp.path().join("linked.db").exists());
     // A trace is replaced as TRUNCATE says, and an empty file taken.
     let trace = tmp.path().join("run.trace");
     std::fs::write(&trace, "").unwrap();
     for db in ["c.db", "d.db"] {
         common::catar()
-            .args(["run", "--headless", "--input"])
+            .args(["run", "--headless", "--level", "full", "--input"])
             .arg(&input)
             .arg("--db")
             .arg(tmp.path().join(db))
@@ -361,5 +365,19 @@ fn a_trace_never_overwrites_the_input_the_database_or_a_file_that_is_not_a_trace
             .arg(&trace)
             .assert()
             .success();
+    }
+    // What reads a trace never writes its output over it (creating the output emptied it).
+    let recorded = kept(&trace);
+    let same = tmp.path().join("in/../run.trace");
+    for args in [
+        vec!["export", "--what", "program-cabinets"],
+        vec!["export", "--format", "perfetto"],
+        vec!["query", "--id", "EVENT_ID=EV000000001"],
+    ] {
+        let out = common::catar().args(&args).arg(&trace).arg("--out").arg(&same).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_names(&stderr, &[&same.display().to_string(), "it is the trace being read"]);
+        assert!(kept(&trace) == recorded, "{args:?}: the trace changed");
     }
 }

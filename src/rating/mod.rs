@@ -248,12 +248,12 @@ fn check_recording(
         )));
     }
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
-    let input = input::FILES.iter().find(|f| same_file(path, &opts.input.join(f)));
+    let input = input::FILES.iter().find(|f| crate::paths::same_file(path, &opts.input.join(f)));
     let problem = if path.is_dir() {
         Some("it is a directory".to_string())
     } else if !dir.is_dir() {
         Some("its directory does not exist".to_string())
-    } else if same_file(path, &opts.db) {
+    } else if crate::paths::same_file(path, &opts.db) {
         Some("it is the database (--db)".to_string())
     } else if let Some(f) = input {
         Some(format!("it is the input's {f}"))
@@ -273,19 +273,6 @@ fn check_recording(
         crate::recorder::check_append(path, &header).map_err(RatingError::TraceOpen)?;
     }
     Ok(())
-}
-
-/// True when `a` and `b` name one file, whether or not it exists yet.
-fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
-    // The directory resolved (links, `..`), the name compared: a file not yet created counts.
-    let resolve = |p: &std::path::Path| {
-        let dir = p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
-        Some(std::fs::canonicalize(dir).ok()?.join(p.file_name()?))
-    };
-    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => resolve(a).is_some_and(|a| resolve(b) == Some(a)),
-    }
 }
 
 /// True when nothing but a trace would be lost by truncating `path`: it is missing, empty, not
