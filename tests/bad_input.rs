@@ -249,6 +249,19 @@ fn rerun_on_the_same_input_and_database_changes_nothing() {
     // And with another number of segments.
     common::run(&input, &db, 1);
     assert_eq!(common::dump_db(&db), first);
+    // Not with another domestic prefix: it prices calls otherwise, and a database completed
+    // with it would hold two pricings (a halted run resumed so read "ok").
+    let out = common::catar()
+        .args(["run", "--headless", "--domestic-prefix", "+44", "--input"])
+        .arg(&input)
+        .arg("--db")
+        .arg(&db)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_names(&stderr, &[&db.display().to_string(), "--domestic-prefix +972", "--domestic-prefix +44"]);
+    assert_eq!(common::dump_db(&db), first);
 }
 
 #[test]

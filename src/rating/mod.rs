@@ -160,7 +160,9 @@ impl RatingError {
             | RatingError::Setting(_)
             | RatingError::Check(_)
             | RatingError::TraceOpen(_)
-            | RatingError::Store(StoreError::Open { .. } | StoreError::Foreign { .. }) => 2,
+            | RatingError::Store(
+                StoreError::Open { .. } | StoreError::Foreign { .. } | StoreError::Settings { .. },
+            ) => 2,
             RatingError::Store(StoreError::Write { source, .. }) if locked(source) => 2,
             _ => 1,
         }
@@ -336,8 +338,16 @@ fn prepare_checked(
     // an input that never ran would refuse the corrected one.
     let progress = opts.progress.then(|| progress_bar(&opts.input.join(input::CDRS)));
     let source = input::CdrSource::open(&opts.input, rating.clone(), progress.clone())?;
-    let sink =
-        output::RatingSink::open(&opts.db, &fingerprint, rating.clone(), &refs.balances, opts.commit_every)?;
+    // The one setting that changes prices (the input's fingerprint covers the rest).
+    let settings = format!("--domestic-prefix {}", opts.domestic_prefix);
+    let sink = output::RatingSink::open(
+        &opts.db,
+        &fingerprint,
+        &settings,
+        rating.clone(),
+        &refs.balances,
+        opts.commit_every,
+    )?;
     pipeline.window(opts.window);
     let supervision = pipeline.supervision_mut();
     supervision.max_failures = opts.max_failures;

@@ -182,11 +182,13 @@ impl RatingSink {
     pub fn open(
         path: &Path,
         fingerprint: &str,
+        settings: &str,
         rating: std::sync::Arc<Rating>,
         balances: &[(String, i64)],
         commit_every: usize,
     ) -> Result<Self, StoreError> {
         let mut store = Store::open(path, SCHEMA, fingerprint)?;
+        store.settle(settings)?;
         store.write(|c| {
             let mut st =
                 c.prepare_cached("INSERT OR IGNORE INTO balances (subscriber, balance) VALUES (?1, ?2)")?;
@@ -327,7 +329,8 @@ mod tests {
     fn write(dir: &Path, name: &str, batches: &[&[u64]]) -> (u64, Vec<(String, i64)>) {
         let rating = std::sync::Arc::new(Rating::new());
         let opening: Vec<(String, i64)> = (0..3).map(|s| (format!("S{s}"), 10_000)).collect();
-        let mut sink = RatingSink::open(&dir.join(name), "input", rating.clone(), &opening, 1_000).unwrap();
+        let mut sink =
+            RatingSink::open(&dir.join(name), "input", "", rating.clone(), &opening, 1_000).unwrap();
         for ids in batches {
             sink.write(persistent(&rating, ids.iter().copied())).unwrap();
         }

@@ -27,6 +27,16 @@ pub enum StoreError {
         /// What it says it holds.
         found: String,
     },
+    /// The database holds results of the same input under settings that price it otherwise.
+    #[error("database {} was rated with {stored}, this run with {given}: use a new --db file or the same settings", path.display())]
+    Settings {
+        /// The database file.
+        path: PathBuf,
+        /// The settings it was written with.
+        stored: String,
+        /// This run's.
+        given: String,
+    },
     /// A write failed (disk full, locked, read-only …).
     #[error("database {}: {source}", path.display())]
     Write {
@@ -81,6 +91,29 @@ impl Store {
             }
         }
         Ok(Store { conn, path: path.into(), in_transaction: false })
+    }
+
+    /// Stamp the database with the settings that shape its results (`--domestic-prefix +972`),
+    /// or check that it holds results of these: a rerun completing a database with other
+    /// settings would mix two pricings in one table.
+    pub fn settle(&self, settings: &str) -> Result<(), StoreError> {
+        let fail = |source| StoreError::Open { path: self.path.clone(), source };
+        let found: Option<String> = self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = 'settings'", [], |r| r.get(0))
+            .optional()
+            .map_err(fail)?;
+        match found {
+            Some(stored) if stored != settings => {
+                Err(StoreError::Settings { path: self.path.clone(), stored, given: settings.into() })
+            }
+            Some(_) => Ok(()),
+            None => self
+                .conn
+                .execute("INSERT INTO meta (key, value) VALUES ('settings', ?1)", params![settings])
+                .map(drop)
+                .map_err(fail),
+        }
     }
 
     /// The database file.
@@ -140,6 +173,10 @@ mod tests {
         s.commit().unwrap();
         drop(s);
         assert!(matches!(Store::open(&path, SCHEMA, "b"), Err(StoreError::Foreign { .. })));
+        Store::open(&path, SCHEMA, "a").unwrap().settle("--x 1").unwrap();
+        Store::open(&path, SCHEMA, "a").unwrap().settle("--x 1").unwrap();
+        let e = Store::open(&path, SCHEMA, "a").unwrap().settle("--x 2").unwrap_err().to_string();
+        assert!(e.contains("was rated with --x 1, this run with --x 2"), "{e}");
         let s = Store::open(&path, SCHEMA, "a").unwrap();
         let n: i64 = s.conn().query_row("SELECT count(*) FROM t", [], |r| r.get(0)).unwrap();
         assert_eq!(n, 1);
