@@ -159,6 +159,22 @@ fn condition_on(rest: &str) -> (&str, Option<String>) {
     (rest, None)
 }
 
+/// `line` without its comment: from a `#` that starts a word outside a quoted text (`'a#b'`
+/// and `file#2.toml` keep theirs).
+fn uncommented(line: &str) -> &str {
+    let mut quoted = false;
+    let mut after_space = true;
+    for (i, c) in line.char_indices() {
+        match c {
+            '\'' => quoted = !quoted,
+            '#' if !quoted && after_space => return &line[..i],
+            _ => {}
+        }
+        after_space = c.is_whitespace();
+    }
+    line
+}
+
 /// The text before the last word (trimmed), and the last word.
 fn last_word(text: &str) -> (&str, &str) {
     let cut = text.char_indices().rfind(|(_, c)| c.is_whitespace()).map_or(0, |(i, c)| i + c.len_utf8());
@@ -167,8 +183,9 @@ fn last_word(text: &str) -> (&str, &str) {
 
 /// Parse one line; `None` for a blank line or a comment.
 pub fn parse_line(line: &str) -> Result<Option<Word>, WordError> {
-    let line = line.trim();
-    if line.is_empty() || line.starts_with('#') {
+    // A file saved with a byte order mark starts with one.
+    let line = uncommented(line.trim_start_matches('\u{feff}')).trim();
+    if line.is_empty() {
         return Ok(None);
     }
     let (head, rest) = split_word(line);
@@ -352,26 +369,36 @@ fn inquire(rest: &str) -> Result<Word, WordError> {
     if node.is_empty() {
         return Err(usage());
     }
-    // Paging words come last: peel them off the end so the condition keeps its own text.
-    let mut tail: Vec<&str> = rest.split_whitespace().collect();
+    // Paging words come last: peel them off the end so the condition keeps its own text (a
+    // `limit` inside a quoted text is the condition's).
+    let mut text = rest;
     let (mut limit, mut offset) = (None, 0);
-    while tail.len() >= 2 {
-        let (k, v) = (tail[tail.len() - 2], tail[tail.len() - 1]);
+    loop {
+        let (before, v) = last_word(text);
+        let (head, k) = last_word(before);
+        if v.contains('\'') || head.matches('\'').count() % 2 != 0 {
+            break;
+        }
         match k.to_ascii_lowercase().as_str() {
             "limit" if limit.is_none() => limit = Some(number(v, "limit")?),
             "offset" => offset = number(v, "offset")?,
             _ => break,
         }
-        tail.truncate(tail.len() - 2);
+        text = head;
     }
-    let (reactor, filter) = match tail.split_first() {
-        None => (None, None),
-        Some((w, _)) if w.eq_ignore_ascii_case("where") => (None, Some(tail[1..].join(" "))),
-        Some((r, more)) => match more.split_first() {
-            None => (Some(r.to_string()), None),
-            Some((w, cond)) if w.eq_ignore_ascii_case("where") => (Some(r.to_string()), Some(cond.join(" "))),
+    let (first, more) = split_word(text);
+    let (reactor, filter) = if first.is_empty() {
+        (None, None)
+    } else if first.eq_ignore_ascii_case("where") {
+        (None, Some(more.to_string()))
+    } else {
+        match split_word(more) {
+            ("", _) => (Some(first.to_string()), None),
+            (w, condition) if w.eq_ignore_ascii_case("where") => {
+                (Some(first.to_string()), Some(condition.to_string()))
+            }
             _ => return Err(usage()),
-        },
+        }
     };
     if filter.as_deref() == Some("") {
         return Err(WordError("`where` needs a condition".into()));
@@ -443,6 +470,29 @@ mod tests {
             }
         );
         assert_eq!(parse_line("  # a comment").unwrap(), None);
+        // Paging words inside a quoted text are the condition's, its spacing kept.
+        assert_eq!(
+            word("inquire RATE where WIFE_NAME = 'a  limit 2' offset 4 # the second page"),
+            Word::Inquire {
+                node: "RATE".into(),
+                reactor: None,
+                filter: Some("WIFE_NAME = 'a  limit 2'".into()),
+                limit: None,
+                offset: 4
+            }
+        );
+        assert_eq!(
+            word("inquire RATE where NOTE = 'x # y' limit 2"),
+            Word::Inquire {
+                node: "RATE".into(),
+                reactor: None,
+                filter: Some("NOTE = 'x # y'".into()),
+                limit: Some(2),
+                offset: 0
+            }
+        );
+        assert_eq!(word("\u{feff}step 2  # comment"), Word::Step { count: 2, node: None });
+        assert!(parse_line("halt#inside a word").is_err(), "a `#` inside a word is the word's");
         assert_eq!(word("halt"), Word::Halt);
         assert_eq!(
             word("catch failure on RATE"),
