@@ -352,6 +352,42 @@ fn keys_act_on_the_frozen_node() {
 }
 
 #[test]
+fn pasted_text_and_ctrl_c_never_act_as_keys_and_quitting_a_live_run_asks() {
+    let mut app = at_stop();
+    let area = Rect::new(0, 0, 80, 24);
+    // Pasted where nothing takes text: refused, not run key by key (`s` would step).
+    app.paste("nodes\nstep\n");
+    assert!(app.log.back().unwrap().text.contains("pasted text not taken"));
+    // Into the command line: one line, run only by enter.
+    assert!(app.key(key(':'), area).is_empty());
+    app.paste("inquire RATE/1\nlimit 5\n");
+    let line = app.prompt.as_ref().unwrap().input.lines().join("");
+    assert_eq!(line, "inquire RATE/1 limit 5");
+    // Ctrl-C leaves the line, and only the line.
+    let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+    assert!(app.key(ctrl_c, area).is_empty());
+    assert!(app.prompt.is_none() && !app.quitting);
+    // In the form editor it is esc: edits are asked about, not dropped.
+    assert!(app.key(key('f'), area).is_empty());
+    app.paste("once = true\n");
+    assert!(app.key(ctrl_c, area).is_empty());
+    assert!(app.editor.as_ref().unwrap().error.as_deref().unwrap().contains("unsaved edits"));
+    assert!(app.key(ctrl_c, area).is_empty());
+    assert!(app.editor.is_none() && !app.quitting);
+    // `q` over a live run asks; another key goes on; `q q` halts and quits (as Ctrl-C twice).
+    app.help = true;
+    assert!(app.key(key('j'), area).is_empty(), "j scrolls the help");
+    assert!(app.key(key('q'), area).is_empty());
+    assert!(!app.help, "the question is not hidden under an overlay");
+    assert!(screen(&app, 100, 30).contains("q again to quit: the run is halted first"));
+    assert!(app.key(key('j'), area).is_empty());
+    assert!(!app.quitting);
+    assert!(app.key(ctrl_c, area).is_empty());
+    assert_eq!(app.key(ctrl_c, area), vec![Command::Halt]);
+    assert!(app.quitting);
+}
+
+#[test]
 fn a_replay_moves_backwards_and_its_hint_bar_says_so() {
     let mut app = at_stop();
     let area = Rect::new(0, 0, 120, 30);
@@ -774,9 +810,9 @@ fn the_form_editor_checks_before_it_sends() {
     app.key(ctrl('d'), area);
     assert!(app.editor.is_none());
     app.key(key('f'), area);
-    // Ctrl-C quits from inside the editor too.
-    assert_eq!(app.key(ctrl('c'), area), vec![Command::Halt]);
-    assert!(app.quitting && app.editor.is_none());
+    // Ctrl-C leaves an unchanged editor as esc does, and only the editor.
+    assert!(app.key(ctrl('c'), area).is_empty());
+    assert!(!app.quitting && app.editor.is_none());
 }
 
 #[test]

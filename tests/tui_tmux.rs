@@ -86,6 +86,17 @@ impl Tmux {
         ));
     }
 
+    /// Quit: `q`, and `q` again when a live run asks first (it may have ended meanwhile).
+    fn quit(&self) {
+        self.keys(&["q"]);
+        let s = self.wait("the quit asked or done", |s| {
+            s.contains("q again to quit") || s.lines().any(|l| l.trim() == "END-2")
+        });
+        if s.contains("q again to quit") {
+            self.keys(&["q"]);
+        }
+    }
+
     fn ended(&self) -> String {
         // The marker as printed, not as typed: `END-2` on a line of its own.
         self.wait("the shell prompt back", |s| s.lines().any(|l| l.trim() == "END-2"))
@@ -125,7 +136,7 @@ fn the_demo_stops_at_the_first_wife_and_obeys_the_keys() {
     t.wait("the node resumed", |s| s.contains("resumed: runs untraced to the end"));
     t.keys(&["?"]);
     t.wait("the help overlay", |s| s.contains("this help"));
-    t.keys(&["q"]);
+    t.quit();
     let s = t.ended();
     assert!(s.contains("exit=0"), "{s}");
     assert!(s.contains("catar: run"), "the run's end is reported after the screen is restored:\n{s}");
@@ -149,6 +160,9 @@ fn ctrl_c_halts_the_run_and_restores_the_terminal() {
     let Some(t) = Tmux::start("ctrl-c") else { return };
     t.launch("");
     t.wait("RATE frozen on WIFE", frozen);
+    // Asked first, as `q` is; the same key again halts and quits.
+    t.keys(&["C-c"]);
+    t.wait("the quit asked", |s| s.contains("q again to quit"));
     t.keys(&["C-c"]);
     let s = t.ended();
     assert!(s.contains("exit=0"), "{s}");
@@ -220,7 +234,7 @@ fn a_replay_opens_the_same_screen_and_moves_backwards() {
         s.contains("S back") && s.contains("R reverse-continue"),
         "the hint bar shows a replay's moves:\n{s}"
     );
-    t.keys(&["q"]);
+    t.quit();
     let s = t.ended();
     assert!(s.contains("exit=0") && s.contains("catar: replay closed"), "{s}");
     t.settings_restored();
@@ -244,7 +258,7 @@ fn a_live_run_without_forms_starts_paused() {
     });
     t.keys(&["C"]);
     t.wait("the run to its end", |s| s.contains("finished: 3000 records"));
-    t.keys(&["q"]);
+    t.quit();
     let s = t.ended();
     assert!(s.contains("exit=0"), "{s}");
     t.settings_restored();

@@ -18,12 +18,15 @@ pub(super) const RESULT_PAGE: usize = 10 * INQUIRY_PAGE;
 impl App {
     /// A key press; the commands it sends.
     pub fn key(&mut self, key: KeyEvent, area: Rect) -> Vec<Command> {
-        // Ctrl-C quits from anywhere, the editor and the command line included (raw mode
-        // turns it into a key, not a signal).
+        // Ctrl-C (raw mode turns it into a key, not a signal) leaves a line or the editor as
+        // esc does (edits are asked about); anywhere else it is `q`.
         if key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL) {
-            self.editor = None;
-            self.prompt = None;
-            return self.act(Action::Quit, area);
+            if self.editor.is_some() {
+                return self.editor_key(KeyEvent::from(KeyCode::Esc));
+            }
+            if self.prompt.take().is_some() {
+                return Vec::new();
+            }
         }
         if self.editor.is_some() {
             return self.editor_key(key);
@@ -32,6 +35,19 @@ impl App {
             return self.prompt_key(key);
         }
         let action = action_for(key, Scope::Pane(self.focus));
+        // Quitting halts a live run for good: `q` asks, a second `q` does it (as gdb asks
+        // before it kills the program). Once halting, `q` leaves at once.
+        if std::mem::take(&mut self.confirm_quit) {
+            return match action {
+                Some(Action::Quit) => self.act(Action::Quit, area),
+                _ => Vec::new(),
+            };
+        } else if action == Some(Action::Quit) && !self.replay && !self.ended() && !self.quitting {
+            // The question is on the title line: no overlay may hide it.
+            (self.help, self.record, self.life) = (false, false, None);
+            self.confirm_quit = true;
+            return Vec::new();
+        }
         if self.life.is_some() || self.record || self.help {
             return self.overlay_key(action, area);
         }
@@ -142,6 +158,22 @@ impl App {
             self.record = false;
         }
         Vec::new()
+    }
+
+    /// Pasted text: typed into the command line, a filter or the form editor, whichever is
+    /// open (a line takes it as one line); anywhere else its characters would run as keys, so
+    /// it is refused.
+    pub fn paste(&mut self, text: &str) {
+        if let Some(editor) = &mut self.editor {
+            editor.text.insert_str(text);
+        } else if let Some(p) = &mut self.prompt {
+            let line: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+            p.input.insert_str(line.trim_end());
+            p.completions.clear();
+        } else {
+            let what = "pasted text not taken: open the command line (:) or the form editor (f) first";
+            self.log(LogKind::Error, what);
+        }
     }
 
     /// A signal asked the process to end: quit as `q` does, over any overlay or editor (the

@@ -129,7 +129,7 @@ impl Action {
             Action::PrevPage => "previous page of rows",
             Action::Zoom => "zoom: focused pane fills the screen, or back",
             Action::Help => "this help",
-            Action::Quit => "quit (halts a running pipeline first)",
+            Action::Quit => "quit (over a live run it asks: again halts the run, then quits)",
             Action::Close => "close",
             Action::Submit => "run it",
             Action::Complete => "complete the name (node, cabinet, context, statement)",

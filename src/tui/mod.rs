@@ -19,7 +19,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use ratatui::crossterm::event::{
-    self, DisableMouseCapture, EnableMouseCapture, Event as TermEvent, KeyEventKind,
+    self, DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture,
+    Event as TermEvent, KeyEventKind,
 };
 use ratatui::crossterm::execute;
 
@@ -55,8 +56,9 @@ pub fn run(target: Target, forms: Vec<(TraceForm, String)>, title: &str) -> i32 
         eprintln!("catar: warning: cannot catch signals ({e}): SIGTERM will kill the run");
     }
     let mut terminal = ratatui::init();
-    install_mouse_restore();
-    let _ = execute!(std::io::stdout(), EnableMouseCapture);
+    install_input_restore();
+    // Pasted text arrives as one event, not as keys that would run as commands.
+    let _ = execute!(std::io::stdout(), EnableMouseCapture, EnableBracketedPaste);
     let result = event_loop(&mut terminal, &session, &mut app, &signalled);
     restore();
     drop(terminal);
@@ -110,19 +112,20 @@ fn halt_and_wait(session: &Session, app: &mut App) {
 }
 
 fn restore() {
-    let _ = execute!(std::io::stdout(), DisableMouseCapture);
+    let _ = execute!(std::io::stdout(), DisableMouseCapture, DisableBracketedPaste);
     ratatui::restore();
 }
 
-/// `ratatui::init` restores the screen on a panic; mouse capture is ours to undo.
-fn install_mouse_restore() {
+/// `ratatui::init` restores the screen on a panic; mouse capture and bracketed paste are ours
+/// to undo.
+fn install_input_restore() {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         // A node's panic is the supervisor's to catch and report: the screen stays.
         if crate::engine::in_supervised_work() {
             return;
         }
-        let _ = execute!(std::io::stdout(), DisableMouseCapture);
+        let _ = execute!(std::io::stdout(), DisableMouseCapture, DisableBracketedPaste);
         previous(info);
     }));
 }
@@ -161,6 +164,7 @@ fn event_loop(
                         commands.extend(app.key(k, area));
                     }
                     TermEvent::Mouse(m) => commands.extend(app.mouse(m, area)),
+                    TermEvent::Paste(text) => app.paste(&text),
                     _ => {}
                 }
                 if !event::poll(Duration::ZERO)? {

@@ -350,6 +350,8 @@ pub struct App {
     pub signals: u32,
     /// `h` was pressed once: the next `h` halts.
     pub confirm_halt: bool,
+    /// `q` was pressed once over a live run: a second quits (halting it).
+    pub confirm_quit: bool,
     /// `r` was pressed once on this node: a second resumes it (it runs untraced for good).
     pub confirm_resume: Option<String>,
     /// A breakpoint toggle sent and not yet answered (its statement).
@@ -402,6 +404,7 @@ impl App {
             force_quit: false,
             signals: 0,
             confirm_halt: false,
+            confirm_quit: false,
             confirm_resume: None,
             pending_break: None,
             filter_undo: None,

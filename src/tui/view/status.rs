@@ -34,6 +34,11 @@ pub fn title(app: &App, area: Rect, buf: &mut Buffer) {
         ("end the replay? h again to end it, any other key to go on".to_string(), Color::Yellow)
     } else if app.confirm_halt {
         ("halt the whole run? h again to halt, any other key to go on".to_string(), Color::Yellow)
+    } else if app.confirm_quit {
+        (
+            "q again to quit: the run is halted first, every record read stored whole".to_string(),
+            Color::Yellow,
+        )
     } else if app.quitting {
         ("halting, then quitting… (q again: now)".to_string(), Color::Yellow)
     } else if let [one] = frozen.as_slice()
