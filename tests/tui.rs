@@ -109,6 +109,7 @@ fn rows(n: usize) -> Rows {
         filter: None,
         total: n * 3,
         offset: 0,
+        limit: n,
         rows,
     }
 }
@@ -611,7 +612,19 @@ fn results_sort_filter_and_page() {
     assert!(app.life.is_none());
     // The next page starts where this one ends; there is one since total > rows.
     let sent = app.key(key('n'), area);
-    let [Command::Inquire { offset: 40, .. }] = sent.as_slice() else { panic!("{sent:?}") };
+    let [Command::Inquire { offset: 40, limit: Some(40), .. }] = sent.as_slice() else { panic!("{sent:?}") };
+    // Pages keep the size the inquiry asked for (`inquire … limit 3 offset 2`), both ways.
+    let small = Rows { offset: 2, limit: 3, ..rows(3) };
+    app.apply(Event::Rows(small), Duration::from_secs(2));
+    let sent = app.key(key('n'), area);
+    let [Command::Inquire { offset: 5, limit: Some(3), .. }] = sent.as_slice() else { panic!("{sent:?}") };
+    let sent = app.key(key('p'), area);
+    let [Command::Inquire { offset: 0, limit: Some(3), .. }] = sent.as_slice() else { panic!("{sent:?}") };
+    // Past the last page: said, not silent.
+    let last = Rows { offset: 6, limit: 3, total: 9, ..rows(3) };
+    app.apply(Event::Rows(last), Duration::from_secs(2));
+    assert!(app.key(key('n'), area).is_empty());
+    assert!(app.log.back().unwrap().text.contains("this is the last page of rows"));
 }
 
 #[test]

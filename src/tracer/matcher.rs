@@ -270,6 +270,7 @@ pub(crate) fn inquire(
         filter: q.filter.as_ref().map(|f| f.text().to_string()),
         total,
         offset: q.offset,
+        limit: q.limit,
         rows,
     })
 }

@@ -244,6 +244,9 @@ pub struct Rows {
     pub total: usize,
     /// Rows skipped before this page.
     pub offset: usize,
+    /// Rows a page holds, as asked: the next page starts this many rows on.
+    #[serde(default)]
+    pub limit: usize,
     /// This page.
     pub rows: Vec<Row>,
 }

@@ -335,14 +335,23 @@ impl App {
 
     fn page(&mut self, next: bool) -> Vec<Command> {
         let Some(r) = &self.results else { return Vec::new() };
+        // Pages of the size the inquiry asked for (`inquire … limit 3` pages by 3).
+        let limit = if r.rows.limit == 0 { RESULT_PAGE } else { r.rows.limit };
         let end = r.rows.offset + r.rows.rows.len();
         let offset = match next {
             true if end < r.rows.total => end,
-            false if r.rows.offset > 0 => r.rows.offset.saturating_sub(RESULT_PAGE),
-            _ => return Vec::new(),
+            false if r.rows.offset > 0 => r.rows.offset.saturating_sub(limit),
+            true => return self.no_page("the last"),
+            false => return self.no_page("the first"),
         };
         let (node, reactor, filter) = (r.rows.node.clone(), r.rows.reactor.clone(), r.rows.filter.clone());
-        vec![Command::Inquire { node, reactor, filter, offset, limit: Some(RESULT_PAGE) }]
+        vec![Command::Inquire { node, reactor, filter, offset, limit: Some(limit) }]
+    }
+
+    /// `n` past the last page or `p` before the first: said, not silent.
+    fn no_page(&mut self, which: &str) -> Vec<Command> {
+        self.log(LogKind::Info, &format!("this is {which} page of rows"));
+        Vec::new()
     }
 
     fn sort(&mut self, action: Action) {
