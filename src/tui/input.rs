@@ -350,7 +350,7 @@ impl App {
 
     /// `n` past the last page or `p` before the first: said, not silent.
     fn no_page(&mut self, which: &str) -> Vec<Command> {
-        self.log(LogKind::Info, &format!("this is {which} page of rows"));
+        self.log(LogKind::Info, format!("this is {which} page of rows"));
         Vec::new()
     }
 
