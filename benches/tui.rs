@@ -103,6 +103,7 @@ fn big_app() -> App {
         filter: None,
         total: 10_000,
         offset: 0,
+        limit: 10_000,
         rows,
     };
     app.apply(Event::Rows(rows), Duration::from_secs(9));
