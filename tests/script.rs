@@ -96,6 +96,33 @@ fn a_one_shot_form_says_so_and_once_spent_says_that() {
 }
 
 #[test]
+fn continue_naming_a_node_still_running_waits_for_its_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    common::gen_input(dir.path(), 3000, 120, 7, 0.02);
+    // Before any stop RATE/1 is running: `continue RATE/1` is its way to its next stop (it
+    // was "RATE/1 is not frozen", or not, as the two segments' threads went).
+    let file = dir.path().join("s.cat");
+    std::fs::write(&file, "break amount on RATE/1\ncontinue RATE/1\nwhen\ncontinue RATE/1\nwhen\n").unwrap();
+    let out = common::catar()
+        .args(["run", "--headless", "--segments", "2", "--json", "--input"])
+        .arg(dir.path())
+        .arg("--db")
+        .arg(dir.path().join("out.db"))
+        .arg("--script")
+        .arg(&file)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    let whens: Vec<Value> = events(&stdout).into_iter().filter(|e| e["event"] == "when").collect();
+    assert_eq!(whens.len(), 2, "{stdout}");
+    for w in &whens {
+        assert_eq!((w["node"].as_str(), w["statement"].as_str()), (Some("RATE/1"), Some("amount")), "{w}");
+    }
+    assert!(whens[0]["step"].as_u64() < whens[1]["step"].as_u64(), "{stdout}");
+}
+
+#[test]
 fn readable_text_without_json() {
     let dir = tempfile::tempdir().unwrap();
     common::gen_input(dir.path(), 3000, 200, 7, 0.02);

@@ -343,6 +343,22 @@ impl<'a> Runner<'a> {
                 }
                 return self.wait_stop();
             }
+            // A named node still running is on its way to its next stop already: wait for
+            // it (with two segments, which one stops first is up to the threads).
+            if let (Some(name), false, false) = (node, all, self.replay)
+                && self.end.is_none()
+                && let Some(desc) = &self.program
+            {
+                let named =
+                    |n: &str| n.eq_ignore_ascii_case(name) || stage_name(n).eq_ignore_ascii_case(name);
+                let ours: Vec<&String> = desc.nodes.iter().filter(|n| named(n)).collect();
+                if !ours.is_empty() && !ours.iter().any(|n| self.frozen.contains_key(*n)) {
+                    return self.wait(|e| match e {
+                        Event::Stopped(s) => named(&s.node),
+                        e => matches!(e, Event::Stalled { .. }),
+                    });
+                }
+            }
         }
         // Live, the script knows where its nodes stand: the session keeps no cursor to ask.
         if let (Word::When, false) = (word, self.replay) {
