@@ -207,6 +207,21 @@ fn diff(args: &DiffArgs) -> i32 {
             nodes_b.join(", ")
         );
     }
+    let restarts = |c: &Consolidation| -> String {
+        let each: Vec<String> = c.restarts.iter().map(|(n, k)| format!("{n} {k}")).collect();
+        if each.is_empty() { "none".into() } else { each.join(", ") }
+    };
+    if a.consolidation.restarts != b.consolidation.restarts {
+        // Failed attempts are undone but their steps count: a flaky restart is not a
+        // regression of what the records went through.
+        let _ = writeln!(
+            out,
+            "note: the runs restarted differently (A: {}; B: {}): undone attempts take steps, so step \
+             numbers and masses on the way differ; the final masses say whether the results do",
+            restarts(&a.consolidation),
+            restarts(&b.consolidation)
+        );
+    }
     for line in crate::export::report(&differences, nodes_a) {
         let _ = writeln!(out, "{line}");
     }

@@ -212,6 +212,31 @@ fn cabinets_first_and_last_times_are_pseudo_times_not_the_epoch() {
 }
 
 #[test]
+fn a_diff_says_when_the_runs_restarted_differently() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = input(tmp.path());
+    let clean = record(&input, tmp.path(), "clean", 1, "summary");
+    let faulted = tmp.path().join("faulted.trace");
+    run_traced(&input, &tmp.path().join("faulted.db"), &faulted)
+        .args(["--segments", "1", "--level", "summary", "--inject-fault", "RATE/0:step=30:times=2"])
+        .assert()
+        .success();
+    // The same database either way; the steps of the undone attempts differ.
+    assert_eq!(
+        common::dump_db(&tmp.path().join("clean.db")),
+        common::dump_db(&tmp.path().join("faulted.db"))
+    );
+    let out = common::catar().arg("diff").arg(&clean).arg(&faulted).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("note: the runs restarted differently (A: none; B: RATE/0 2)"), "{text}");
+    // Runs that restarted alike say nothing of it.
+    let out = common::catar().arg("diff").arg(&faulted).arg(&faulted).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("restarted"));
+}
+
+#[test]
 fn quarantined_records_end_in_the_quarantine_cabinet() {
     let tmp = tempfile::tempdir().unwrap();
     let input = tmp.path().join("poison");

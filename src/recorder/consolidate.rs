@@ -61,6 +61,10 @@ pub struct Consolidation {
     pub program_cabinets: Vec<NodeCabinet>,
     /// Program context matrix.
     pub program_contexts: Vec<ContextCell>,
+    /// Restarts per node that had any (failed attempts, undone): their steps count, so the
+    /// steps of a run with restarts differ from a clean run's.
+    #[serde(skip)]
+    pub restarts: BTreeMap<String, u64>,
 }
 
 #[derive(Default)]
@@ -96,6 +100,8 @@ pub struct Consolidator {
     steps: BTreeMap<u16, (u64, u64)>,
     /// What the run being added adds to its global steps.
     global: u64,
+    /// Failed attempts per node.
+    restarts: BTreeMap<u16, u64>,
 }
 
 impl Consolidator {
@@ -116,6 +122,7 @@ impl Consolidator {
         match event {
             Event::Step(s) => self.add_step(s),
             Event::Failure(f) => {
+                *self.restarts.entry(f.undo.node).or_default() += 1;
                 self.add_step(&f.undo);
                 // A record that failed too often leaves for QUARANTINE without a step: it
                 // ends there, as records a step discharges end in their sink's cabinet.
@@ -183,6 +190,7 @@ impl Consolidator {
         self.cabinets.extend(other.cabinets);
         self.contexts.extend(other.contexts);
         self.steps.extend(other.steps);
+        self.restarts.extend(other.restarts);
     }
 
     /// The consolidation of the events added so far.
@@ -241,6 +249,7 @@ impl Consolidator {
         let program_set: BTreeSet<(u16, u16)> =
             self.contexts.iter().map(|&(_, ctx, cab)| (ctx, cab)).collect();
         let program_contexts = program_set.into_iter().map(|(ctx, cab)| cell("*".into(), ctx, cab)).collect();
-        Consolidation { node_cabinets, node_contexts, program_cabinets, program_contexts }
+        let restarts = self.restarts.iter().map(|(&n, &k)| (node_name(n), k)).collect();
+        Consolidation { node_cabinets, node_contexts, program_cabinets, program_contexts, restarts }
     }
 }
