@@ -343,16 +343,21 @@ impl<'a> Runner<'a> {
                 }
                 return self.wait_stop();
             }
-            // A named node still running is on its way to its next stop already: wait for
-            // it (with two segments, which one stops first is up to the threads).
+            // A named node still running under a form is on its way to its next stop
+            // already: wait for it (with two segments, which one stops first is up to the
+            // threads). One no form watches never stops: that stays an error.
             if let (Some(name), false, false) = (node, all, self.replay)
                 && self.end.is_none()
                 && let Some(desc) = &self.program
             {
                 let named =
                     |n: &str| n.eq_ignore_ascii_case(name) || stage_name(n).eq_ignore_ascii_case(name);
+                let watched = |n: &str| {
+                    let on = |s: &str| s.eq_ignore_ascii_case(n) || s.eq_ignore_ascii_case(stage_name(n));
+                    self.forms.iter().any(|f| f.form.nodes.as_deref().is_none_or(on))
+                };
                 let ours: Vec<&String> = desc.nodes.iter().filter(|n| named(n)).collect();
-                if !ours.is_empty() && !ours.iter().any(|n| self.frozen.contains_key(*n)) {
+                if ours.iter().any(|n| watched(n)) && !ours.iter().any(|n| self.frozen.contains_key(*n)) {
                     return self.wait(|e| match e {
                         Event::Stopped(s) => named(&s.node),
                         e => matches!(e, Event::Stalled { .. }),
