@@ -10,18 +10,23 @@ use serde_json::Value;
 fn script_run(dir: &Path, script: &str, extra: &[&str]) -> (i32, String, String) {
     let file = dir.join("session.cat");
     std::fs::write(&file, script).unwrap();
-    let out = common::catar()
-        .args(["run", "--headless", "--segments", "1", "--input"])
-        .arg(dir)
-        .arg("--db")
-        .arg(dir.join("out.db"))
-        .arg("--script")
-        .arg(&file)
-        .args(extra)
-        .output()
-        .unwrap();
+    let out = run_script(dir, "out.db", &file, 1, extra);
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
     (out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr))
+}
+
+/// `catar run --script file` on the input in `dir`, into `dir/db`.
+fn run_script(dir: &Path, db: &str, file: &Path, segments: usize, extra: &[&str]) -> std::process::Output {
+    common::catar()
+        .args(["run", "--headless", "--segments", &segments.to_string(), "--input"])
+        .arg(dir)
+        .arg("--db")
+        .arg(dir.join(db))
+        .arg("--script")
+        .arg(file)
+        .args(extra)
+        .output()
+        .unwrap()
 }
 
 fn events(stdout: &str) -> Vec<Value> {
@@ -103,15 +108,7 @@ fn continue_naming_a_node_still_running_waits_for_its_stop() {
     // was "RATE/1 is not frozen", or not, as the two segments' threads went).
     let file = dir.path().join("s.cat");
     std::fs::write(&file, "break amount on RATE/1\ncontinue RATE/1\nwhen\ncontinue RATE/1\nwhen\n").unwrap();
-    let out = common::catar()
-        .args(["run", "--headless", "--segments", "2", "--json", "--input"])
-        .arg(dir.path())
-        .arg("--db")
-        .arg(dir.path().join("out.db"))
-        .arg("--script")
-        .arg(&file)
-        .output()
-        .unwrap();
+    let out = run_script(dir.path(), "out.db", &file, 2, &["--json"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
     let whens: Vec<Value> = events(&stdout).into_iter().filter(|e| e["event"] == "when").collect();
@@ -322,15 +319,7 @@ ignore 1 2
         std::fs::write(&file, format!("watch cabinet WIFE on RATE\ncontinue\ncontinue DIS/0\n{last}"))
             .unwrap();
         for _ in 0..4 {
-            let out = common::catar()
-                .args(["run", "--headless", "--segments", "2", "--json", "--input"])
-                .arg(dir.path())
-                .arg("--db")
-                .arg(dir.path().join("race.db"))
-                .arg("--script")
-                .arg(&file)
-                .output()
-                .unwrap();
+            let out = run_script(dir.path(), "race.db", &file, 2, &["--json"]);
             let stdout = String::from_utf8_lossy(&out.stdout);
             assert_eq!(out.status.code(), Some(2), "{stdout}");
             let events = events(&stdout);
