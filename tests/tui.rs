@@ -203,11 +203,17 @@ fn a_stop_with_a_timeout_counts_down_in_the_title() {
     let title = |app: &App| screen(app, 160, 30).lines().next().unwrap().to_string();
     assert!(!title(&app).contains("goes on in"), "no timeout, no countdown: {}", title(&app));
     let stop = Stop { id: 2, timeout_ms: Some(30_000), ..stop(&program) };
-    app.apply(Event::Stopped(stop), Duration::from_secs(10));
+    app.apply(Event::Stopped(stop.clone()), Duration::from_secs(10));
     app.now = Duration::from_millis(22_300);
     assert!(title(&app).contains("RATE/1 frozen at family, goes on in 18s: WIFE arrived"), "{}", title(&app));
     app.now = Duration::from_secs(45);
     assert!(title(&app).contains("goes on in 0s"), "{}", title(&app));
+    // Two frozen: each with a timeout counts down beside its name.
+    let other = Stop { id: 3, node: "RATE/0".into(), timeout_ms: Some(6_000), ..stop.clone() };
+    app.apply(Event::Stopped(other), Duration::from_secs(50));
+    app.now = Duration::from_millis(52_500);
+    let t = title(&app);
+    assert!(t.contains("frozen: RATE/0 (goes on in 4s), RATE/1 (goes on in 0s)"), "{t}");
 }
 
 #[test]

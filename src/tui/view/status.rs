@@ -11,7 +11,7 @@ use ratatui::widgets::{Paragraph, Widget};
 use super::Theme;
 use crate::session::Finished;
 use crate::tui::keys::{Scope, hints};
-use crate::tui::state::{App, PromptKind};
+use crate::tui::state::{App, NodeRow, PromptKind};
 
 /// The title line.
 pub fn title(app: &App, area: Rect, buf: &mut Buffer) {
@@ -46,16 +46,24 @@ pub fn title(app: &App, area: Rect, buf: &mut Buffer) {
         && let Some(stop) = &row.stop
     {
         // A stop timeout counts down where it is seen first, before the long reason.
-        let left = stop.timeout_ms.map(|t| {
-            let left = Duration::from_millis(t).saturating_sub(app.now.saturating_sub(row.stopped_at));
-            format!(", goes on in {}s", left.as_secs_f64().ceil() as u64)
-        });
+        let left = stop.timeout_ms.map(|t| format!(", goes on in {}s", seconds_left(app, row, t)));
         (
             format!("{one} frozen at {}{}: {}", stop.statement, left.unwrap_or_default(), stop.reason),
             Color::Red,
         )
     } else if !frozen.is_empty() {
-        (format!("frozen: {}", frozen.join(", ")), Color::Red)
+        // Each frozen node with a timeout counts down beside its name.
+        let named: Vec<String> = frozen
+            .iter()
+            .map(|name| {
+                let row = app.nodes.iter().find(|n| n.name == *name);
+                match row.and_then(|r| Some((r, r.stop.as_ref()?.timeout_ms?))) {
+                    Some((r, t)) => format!("{name} (goes on in {}s)", seconds_left(app, r, t)),
+                    None => name.to_string(),
+                }
+            })
+            .collect();
+        (format!("frozen: {}", named.join(", ")), Color::Red)
     } else {
         ("running".to_string(), Color::Green)
     };
@@ -158,4 +166,10 @@ pub(crate) fn took(f: &Finished, decimals: usize) -> String {
     } else {
         format!("in {:.*} s", decimals, f.seconds)
     }
+}
+
+/// Whole seconds (rounded up) before a stop with a `timeout_ms` timeout lets `row` go.
+fn seconds_left(app: &App, row: &NodeRow, timeout_ms: u64) -> u64 {
+    let left = Duration::from_millis(timeout_ms).saturating_sub(app.now.saturating_sub(row.stopped_at));
+    left.as_secs_f64().ceil() as u64
 }
