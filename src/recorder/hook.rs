@@ -177,6 +177,15 @@ impl NodeRecorder {
         }
     }
 
+    /// Hand the buffered chunk to the writer and wait until all it was given is on disk.
+    fn sync(&mut self) {
+        self.flush();
+        let (done, written) = crossbeam_channel::bounded(1);
+        if !self.stopped && self.tx.send(Flush::Sync(done)).is_ok() {
+            let _ = written.recv();
+        }
+    }
+
     fn flush(&mut self) {
         if let Some(meta) = self.meta.take() {
             // A closed channel means the writer failed; it reports why when the run finishes.
@@ -377,16 +386,14 @@ impl StepHook for NodeRecorder {
             // Not the buffered chunk's last step: a park may just have sent it.
             self.push(done, self.last_step, self.time);
         }
-        self.flush();
+        // On disk before the node says it is done: a history asked at a stop reads a done
+        // node's steps from the file (it found nothing when the writer had not got to them).
+        self.sync();
     }
 
     fn park(&mut self) {
-        self.flush();
         // The node waits anyway: it waits for the disk too, so that a reader opening the
         // trace now (a history asked at its stop) finds its steps.
-        let (done, written) = crossbeam_channel::bounded(1);
-        if !self.stopped && self.tx.send(Flush::Sync(done)).is_ok() {
-            let _ = written.recv();
-        }
+        self.sync();
     }
 }
