@@ -413,21 +413,25 @@ fn a_replay_moves_backwards_and_its_hint_bar_says_so() {
     assert!(live.contains("records/s") && !replay.contains("records/s"), "a replay has no rates:\n{replay}");
     assert_eq!(app.key(key('R'), area), vec![Command::ReverseContinue]);
     assert_eq!(app.key(key('S'), area), vec![Command::Back { node: Some("RATE/1".into()), count: 1 }]);
-    // Ending a replay says so, in a replay's words, and leaves no node frozen at the cursor.
-    app.key(key('h'), area);
-    assert!(screen(&app, 120, 30).contains("end the replay?"));
-    assert_eq!(app.key(key('h'), area), vec![Command::Halt]);
+    // A replay has no run to halt: `h` says so (it once ended the replay, its nodes then shown
+    // in states the trace never had) and the hint bar does not offer it.
+    assert!(!replay.contains(" halt "), "{replay}");
+    assert!(app.key(key('h'), area).is_empty() && app.key(key('h'), area).is_empty());
+    assert!(app.log_lines().last().unwrap().text.contains("a replay has nothing to halt"));
+    // A replay ended otherwise (a script's `halt`, a cut file) leaves no node frozen at the
+    // cursor, and what it says of the trace is logged.
     let ended = catar::session::Finished {
         records: 0,
         halted: true,
         seconds: 0.0,
-        summary: vec![],
+        summary: vec!["cut.trace holds no recorded step (the file was cut before its first step)".into()],
         trace: None,
         ..Default::default()
     };
     app.apply(Event::Finished(ended), Duration::from_secs(9));
     let s = screen(&app, 120, 30);
     assert!(s.contains("the replay has ended") && !s.contains("0 records") && !s.contains("frozen"), "{s}");
+    assert!(s.contains("the file was cut before its first step"), "{s}");
 }
 
 #[test]
@@ -516,6 +520,23 @@ fn the_command_line_takes_script_words_with_history_and_completion() {
     app.key(code(KeyCode::Tab), area);
     typed(&mut app, "12", area);
     assert_eq!(app.key(code(KeyCode::Enter), area), vec![Command::Goto { step: 12 }]);
+    // `:q` and `:help` do what `q` and `?` do; over a live run quitting asks first.
+    app.replay = false;
+    app.key(key(':'), area);
+    typed(&mut app, "help", area);
+    assert!(app.key(code(KeyCode::Enter), area).is_empty() && app.help && app.prompt.is_none());
+    app.key(code(KeyCode::Esc), area);
+    app.key(key(':'), area);
+    typed(&mut app, "q", area);
+    assert!(app.key(code(KeyCode::Enter), area).is_empty());
+    assert!(screen(&app, 80, 24).contains("q again to quit"));
+    assert_eq!(app.key(key('q'), area), vec![Command::Halt]);
+    // Ctrl-U deletes the line before the cursor, as in readline (it was the text area's undo).
+    app.key(key(':'), area);
+    typed(&mut app, "stpe 3", area);
+    app.key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL), area);
+    typed(&mut app, "when", area);
+    assert_eq!(app.prompt.as_ref().unwrap().input.lines().join(""), "when");
 }
 
 #[test]
@@ -790,7 +811,11 @@ fn the_form_editor_checks_before_it_sends() {
         error.starts_with("trace form in the editor: line 2, column 1: unknown field `colour`"),
         "{error}"
     );
-    assert!(screen(&app, 80, 24).contains("colour"));
+    // Whole on screen however long (the note grows; it was cut at two lines), and logged.
+    let shown = screen(&app, 80, 24);
+    let last = error.split_whitespace().last().unwrap();
+    assert!(error.len() > 2 * 70 && shown.contains("colour") && shown.contains(last), "{shown}");
+    assert!(app.log_lines().iter().any(|l| l.text.contains("unknown field `colour`")));
     // Unsaved edits are not dropped by moving to another form.
     assert!(app.key(ctrl('n'), area).is_empty());
     assert!(app.editor.as_ref().unwrap().error.as_ref().unwrap().contains("unsaved"));

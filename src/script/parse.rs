@@ -278,8 +278,11 @@ pub fn parse_line(line: &str) -> Result<Option<Word>, WordError> {
                     ))
                 })?,
             },
+            // The ends by name: the first step, or past the last (the replay lands at its end).
+            [n] if n.eq_ignore_ascii_case("start") => Word::Goto { step: 0 },
+            [n] if n.eq_ignore_ascii_case("end") => Word::Goto { step: u64::MAX },
             [n] => Word::Goto { step: number(n, "step")? },
-            _ => return err("usage: goto STEP | goto time RFC3339".into()),
+            _ => return err("usage: goto STEP | goto start | goto end | goto time RFC3339".into()),
         },
         "halt" | "nodes" | "info" | "forms" | "reverse-continue" | "rc" | "when" if !words.is_empty() => {
             return err(format!("usage: {head} (it takes no arguments)"));
@@ -512,6 +515,8 @@ mod tests {
         assert!(err("back x y").contains("not a count"));
         assert!(err("goto time yesterday").contains("not an RFC 3339 time"));
         assert!(err("goto").starts_with("usage: goto"));
+        assert_eq!(parse_line("goto start").unwrap(), Some(Word::Goto { step: 0 }));
+        assert_eq!(parse_line("goto END").unwrap(), Some(Word::Goto { step: u64::MAX }));
         assert!(err("when now").starts_with("usage: when"));
         assert!(err("step x y").contains("not a count"));
         assert!(err("step 0").contains("a count of 0"));

@@ -164,8 +164,12 @@ impl App {
                     }
                 }
                 if self.replay {
-                    // A replay stores no records: the run's summary does not apply.
+                    // A replay stores no records: the run's summary does not apply, but what it
+                    // says of the trace does (a file cut before its first step ends it at once).
                     self.log(LogKind::Info, "the replay has ended");
+                    for line in &f.summary {
+                        self.log(LogKind::Info, line.clone());
+                    }
                     return;
                 }
             }

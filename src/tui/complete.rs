@@ -17,17 +17,21 @@ const WORDS: &[&str] = &[
     "continue",
     "step",
     "inquire",
-    "resume",
     "halt",
     "nodes",
     "forms",
     "history",
-    // A replay's own.
-    "back",
-    "goto",
-    "reverse-continue",
     "when",
+    // The command line's own: the keys' `q` and `?`.
+    "quit",
+    "help",
 ];
+
+/// The words only a replay takes.
+const REPLAY_WORDS: &[&str] = &["back", "goto", "reverse-continue"];
+
+/// The words only a live run takes.
+const LIVE_WORDS: &[&str] = &["resume"];
 
 /// Words that go between names.
 const LINKS: &[&str] = &[
@@ -81,6 +85,11 @@ fn pool(before: &[&str], app: &App) -> Vec<String> {
             p.stages.iter().flat_map(|s| s.statements.iter().map(|st| st.name.clone())).collect()
         }
         ("step" | "continue" | "resume" | "back" | "inquire", 1, _) => nodes(),
+        // `step N NODE`, `back N NODE`.
+        ("step" | "back", 2, n) if n.parse::<u64>().is_ok() => nodes(),
+        // Nothing more follows a motion's node.
+        ("step" | "continue" | "resume" | "back", _, _) => Vec::new(),
+        ("goto", 1, _) => words(&["start", "end", "time"]),
         ("inquire", 2, _) => {
             let tables = p.stages.iter().flat_map(|s| s.tables.iter().map(|(t, _)| t.clone()));
             tables.chain(cabinets()).chain(words(&["where"])).collect()
@@ -100,8 +109,11 @@ pub fn complete(line: &str, app: &App) -> (String, Vec<String>) {
     let start = line.rfind(' ').map_or(0, |i| i + 1);
     let (head, word) = line.split_at(start);
     let before: Vec<&str> = head.split_whitespace().collect();
-    let mut pool: Vec<String> =
-        if start == 0 { WORDS.iter().map(|w| w.to_string()).collect() } else { pool(&before, app) };
+    let own = if app.replay { REPLAY_WORDS } else { LIVE_WORDS };
+    let mut pool: Vec<String> = match start {
+        0 => WORDS.iter().chain(own).map(|w| w.to_string()).collect(),
+        _ => pool(&before, app),
+    };
     let mut seen = std::collections::HashSet::new();
     pool.retain(|n| seen.insert(n.clone()));
     let lower = word.to_lowercase();
@@ -175,5 +187,16 @@ mod tests {
         assert_eq!(options, vec!["RATE/0".to_string(), "RATE/1".to_string()]);
         assert_eq!(complete("break rate-f", &app).0, "break rate-family ");
         assert_eq!(complete("nothing-like-it", &app), ("nothing-like-it".to_string(), vec![]));
+        // A count then a node; after the node nothing (it offered every name there).
+        assert_eq!(complete("step 3 RATE/", &app).1, vec!["RATE/0".to_string(), "RATE/1".to_string()]);
+        assert_eq!(complete("step 3 RATE/0 W", &app), ("step 3 RATE/0 W".to_string(), vec![]));
+        // A replay's words in a replay, a live run's in a live run.
+        assert_eq!(complete("go", &app).0, "go");
+        assert_eq!(complete("res", &app).0, "resume ");
+        let mut replay = app;
+        replay.replay = true;
+        assert_eq!(complete("go", &replay).0, "goto ");
+        assert_eq!(complete("goto s", &replay).0, "goto start ");
+        assert_eq!(complete("res", &replay).0, "res");
     }
 }

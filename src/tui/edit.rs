@@ -59,7 +59,11 @@ impl App {
             Some(Action::Save) => {
                 let text = editor.text.lines().join("\n");
                 match TraceForm::parse(&text, "in the editor") {
-                    Err(e) => editor.error = Some(e.to_string()),
+                    Err(e) => {
+                        // Logged too: it stays to be read once the editor is closed.
+                        editor.error = Some(e.to_string());
+                        self.log(LogKind::Error, format!("error: {e}"));
+                    }
                     Ok(form) if !ended => {
                         editor.error = None;
                         editor.pending = true;
@@ -137,6 +141,10 @@ impl App {
                 let text = at.map(|i| self.history[i].clone()).unwrap_or_default();
                 self.prompt.as_mut().expect("prompt up").input = line_area(&text);
             }
+            Some(Action::KillLine) => {
+                p.input.delete_line_by_head();
+                p.completions.clear();
+            }
             Some(Action::Submit) => {
                 let text = p.input.lines().join("");
                 return match p.kind {
@@ -212,6 +220,20 @@ impl App {
         }
         if self.history.last().is_none_or(|l| l != line) {
             self.history.push(line.to_string());
+        }
+        // A debugger's and an editor's habits (`quit`, vim's `:q`, `help`): the keys' own
+        // actions, asked as the keys ask.
+        match line {
+            "q" | "quit" => {
+                self.prompt = None;
+                return self.key(KeyEvent::from(KeyCode::Char('q')), ratatui::layout::Rect::default());
+            }
+            "help" => {
+                self.prompt = None;
+                self.help = true;
+                return Vec::new();
+            }
+            _ => {}
         }
         let word = match parse_line(line) {
             Ok(Some(w)) => w,

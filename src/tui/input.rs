@@ -68,7 +68,7 @@ impl App {
             if action != Some(Action::Halt) {
                 return Vec::new();
             }
-        } else if action == Some(Action::Halt) && !self.ended() {
+        } else if action == Some(Action::Halt) && !self.ended() && !self.replay {
             self.confirm_halt = true;
             return Vec::new();
         }
@@ -220,17 +220,19 @@ impl App {
                 self.inquire(filter, 0)
             }
             Action::Resume => self.target().map(|node| Command::Resume { node }).into_iter().collect(),
+            // A replay has no run to halt: ending it would only leave its nodes in states
+            // the trace never had.
+            Action::Halt if self.replay => {
+                self.log(
+                    LogKind::Info,
+                    "a replay has nothing to halt: goto, back and continue move it, q leaves it",
+                );
+                Vec::new()
+            }
+            Action::Halt if self.ended() => Vec::new(),
             Action::Halt => {
-                if self.ended() {
-                    Vec::new()
-                } else {
-                    let how = match self.replay {
-                        true => "ending the replay",
-                        false => "halting: no more input is read; what is in flight completes",
-                    };
-                    self.log(LogKind::Info, how);
-                    vec![Command::Halt]
-                }
+                self.log(LogKind::Info, "halting: no more input is read; what is in flight completes");
+                vec![Command::Halt]
             }
             Action::Breakpoint => self.toggle_breakpoint(),
             Action::Forms => {

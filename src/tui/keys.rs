@@ -82,6 +82,8 @@ pub enum Action {
     HistoryPrev,
     /// The next command in the history.
     HistoryNext,
+    /// Delete the line before the cursor (readline's ctrl-u).
+    KillLine,
     /// Apply the form being edited.
     Save,
     /// Start a new form.
@@ -135,6 +137,7 @@ impl Action {
             Action::Complete => "complete the name (node, cabinet, context, statement)",
             Action::HistoryPrev => "previous command",
             Action::HistoryNext => "next command",
+            Action::KillLine => "delete to the start of the line",
             Action::Save => "apply the form (add or replace)",
             Action::NewForm => "a new form",
             Action::DeleteForm => "delete the form",
@@ -254,6 +257,8 @@ pub const KEYS: &[Binding] = &[
     key(KeyCode::Up, LINE, Action::HistoryPrev, true),
     key(KeyCode::Down, LINE, Action::HistoryNext, false),
     key(KeyCode::Esc, LINE, Action::Close, true),
+    // The text area's own ctrl-u is undo; on a line readline's habit wins.
+    ctrl('u', LINE, Action::KillLine, false),
     key(KeyCode::Char('b'), PROGRAM, Action::Breakpoint, true),
     key(KeyCode::Char(']'), RESULTS, Action::SortNext, true),
     key(KeyCode::Char('['), RESULTS, Action::SortPrev, false),
@@ -333,9 +338,9 @@ impl Action {
         matches!(self, Action::Back | Action::ReverseContinue)
     }
 
-    /// True for what only a live run does (there is nothing to resume in a recording).
+    /// True for what only a live run does (there is nothing to resume or halt in a recording).
     pub fn live_only(self) -> bool {
-        matches!(self, Action::Resume | Action::ContinueAll)
+        matches!(self, Action::Resume | Action::ContinueAll | Action::Halt)
     }
 }
 

@@ -10,6 +10,9 @@ use super::{Theme, centered, overlay};
 use crate::tui::keys::{Scope, hints};
 use crate::tui::state::{App, FormEditor};
 
+/// What the note under the text says when there is nothing else to say.
+const FIELDS: &str = "Fields: name, nodes, cabinets, contexts, stop (arrival|departure|mass|every-step|statement|when|failure), statement, when, ignore, once, timeout";
+
 /// Render the editor over `area`.
 pub fn render(app: &App, editor: &FormEditor, area: Rect, buf: &mut Buffer) {
     let theme = Theme::of(app);
@@ -32,18 +35,21 @@ pub fn render(app: &App, editor: &FormEditor, area: Rect, buf: &mut Buffer) {
     let frame = overlay(app, title, "");
     let inner = frame.inner(popup);
     frame.render(popup, buf);
-    let [text, message, keys] =
-        Layout::vertical([Constraint::Fill(1), Constraint::Length(2), Constraint::Length(1)]).areas(inner);
-    editor.text.render(text, buf);
-    let note = match (&editor.error, editor.pending) {
-        (Some(e), _) => Line::from(Span::styled(e.clone(), theme.bold(Color::Red))),
-        (None, true) => Line::from(Span::styled("applying…", theme.fg(Color::Yellow))),
-        (None, false) => Line::from(Span::styled(
-            "Fields: name, nodes, cabinets, contexts, stop (arrival|departure|mass|every-step|statement|when|failure), statement, when, ignore, once, timeout",
-            theme.dim(),
-        )),
+    let (note, style) = match (&editor.error, editor.pending) {
+        (Some(e), _) => (e.as_str(), theme.bold(Color::Red)),
+        (None, true) => ("applying…", theme.fg(Color::Yellow)),
+        (None, false) => (FIELDS, theme.dim()),
     };
-    Paragraph::new(note).wrap(Wrap { trim: true }).render(message, buf);
+    let note = Paragraph::new(note.lines().map(|l| Line::from(Span::styled(l, style))).collect::<Vec<_>>())
+        .wrap(Wrap { trim: true });
+    // As many rows as the note wraps to (a form error can be long), at least 2 and at most
+    // half the editor, so the text being fixed stays in sight.
+    let rows = u16::try_from(note.line_count(inner.width)).unwrap_or(u16::MAX);
+    let rows = rows.clamp(2, (inner.height / 2).max(2));
+    let [text, message, keys] =
+        Layout::vertical([Constraint::Fill(1), Constraint::Length(rows), Constraint::Length(1)]).areas(inner);
+    editor.text.render(text, buf);
+    note.render(message, buf);
     let spans: Vec<Span> = hints(Scope::Editor, false)
         .into_iter()
         .flat_map(|(k, w)| {

@@ -30,8 +30,6 @@ pub fn title(app: &App, area: Rect, buf: &mut Buffer) {
             format!("resume {node}? it runs untraced to the end: r again to resume, any other key to go on"),
             Color::Yellow,
         )
-    } else if app.confirm_halt && app.replay {
-        ("end the replay? h again to end it, any other key to go on".to_string(), Color::Yellow)
     } else if app.confirm_halt {
         ("halt the whole run? h again to halt, any other key to go on".to_string(), Color::Yellow)
     } else if app.confirm_quit {
