@@ -81,6 +81,27 @@ fn missing_column_in_cdrs() {
 }
 
 #[test]
+fn an_empty_file_or_a_column_named_twice_is_said_as_such() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = generated(&tmp, "in", 7);
+    // An empty file has no header at all (it was refused as missing its first column).
+    std::fs::write(input.join("cdrs.csv"), "").unwrap();
+    let stderr = run_refused(&input, &tmp.path().join("a.db"));
+    assert_names(&stderr, &["cdrs.csv", "empty", "no header line"]);
+    assert!(!stderr.contains("missing column"), "{stderr}");
+    // A column the run reads, named twice: either could be meant (the first was read, the
+    // second silently ignored).
+    let input = generated(&tmp, "in2", 7);
+    let path = input.join("subscribers.csv");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let (header, rows) = text.split_once('\n').unwrap();
+    let rows: String = rows.lines().map(|l| format!("{l},x\n")).collect();
+    std::fs::write(&path, format!("{header},VPN_NAME\n{rows}")).unwrap();
+    let stderr = run_refused(&input, &tmp.path().join("b.db"));
+    assert_names(&stderr, &["subscribers.csv", "VPN_NAME", "twice"]);
+}
+
+#[test]
 fn missing_column_in_subscribers() {
     let tmp = tempfile::tempdir().unwrap();
     let input = generated(&tmp, "in", 7);
@@ -209,6 +230,14 @@ fn database_of_another_input_is_refused_and_kept_intact() {
     // Input A is still welcome on its own database.
     common::run(&a, &db, 3);
     assert_eq!(common::dump_db(&db), after_a);
+
+    // Another program's database gets no table of ours (they were added beside its own).
+    let app = tmp.path().join("app.db");
+    rusqlite::Connection::open(&app).unwrap().execute_batch("CREATE TABLE users (id INTEGER)").unwrap();
+    let before = std::fs::read(&app).unwrap();
+    let stderr = run_refused(&a, &app);
+    assert_names(&stderr, &["app.db", "did not write", "users"]);
+    assert_eq!(std::fs::read(&app).unwrap(), before);
 }
 
 /// A rerun halted on a complete database stores nothing new: conservation holds (the rows

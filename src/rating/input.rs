@@ -172,13 +172,27 @@ impl Csv {
         let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(LineReader::new(file));
         let header = reader.byte_headers().map_err(|e| csv_error(&path, e))?.clone();
         let names: Vec<&[u8]> = header.iter().map(|h| h.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(h)).collect();
+        let content = |message: String| InputError::Content { path: path.clone(), message };
+        if names.iter().all(|h| h.is_empty()) && reader.is_done() {
+            return Err(content(format!(
+                "the file is empty: no header line (columns {})",
+                columns.join(", ")
+            )));
+        }
         let columns = columns
             .iter()
             .map(|c| {
-                names
-                    .iter()
-                    .position(|h| *h == c.as_bytes())
-                    .ok_or_else(|| InputError::MissingColumn { path: path.clone(), column: c.to_string() })
+                let mut at = names.iter().enumerate().filter(|(_, h)| **h == c.as_bytes()).map(|(i, _)| i);
+                match (at.next(), at.next()) {
+                    (Some(i), None) => Ok(i),
+                    // Either could be meant: reading one would silently ignore the other.
+                    (Some(i), Some(j)) => Err(content(format!(
+                        "column {c} is in the header twice (fields {} and {})",
+                        i + 1,
+                        j + 1
+                    ))),
+                    (None, _) => Err(InputError::MissingColumn { path: path.clone(), column: c.to_string() }),
+                }
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Csv { path, reader, columns, width: header.len(), base: 0 })

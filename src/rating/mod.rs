@@ -161,7 +161,10 @@ impl RatingError {
             | RatingError::Check(_)
             | RatingError::TraceOpen(_)
             | RatingError::Store(
-                StoreError::Open { .. } | StoreError::Foreign { .. } | StoreError::Settings { .. },
+                StoreError::Open { .. }
+                | StoreError::Foreign { .. }
+                | StoreError::Unrelated { .. }
+                | StoreError::Settings { .. },
             ) => 2,
             RatingError::Store(StoreError::Write { source, .. }) if locked(source) => 2,
             _ => 1,

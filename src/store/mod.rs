@@ -27,6 +27,14 @@ pub enum StoreError {
         /// What it says it holds.
         found: String,
     },
+    /// The file is an SQLite database catar did not write: its tables are someone else's.
+    #[error("database {} holds tables catar did not write ({tables}); use a new --db file", path.display())]
+    Unrelated {
+        /// The database file.
+        path: PathBuf,
+        /// Its tables and views, by name.
+        tables: String,
+    },
     /// The database holds results of the same input under settings that price it otherwise.
     #[error("database {} was rated with {stored}, this run with {given}: use a new --db file or the same settings", path.display())]
     Settings {
@@ -60,6 +68,16 @@ impl Store {
     pub fn open(path: &Path, schema: &str, fingerprint: &str) -> Result<Store, StoreError> {
         let fail = |source| StoreError::Open { path: path.into(), source };
         let conn = Connection::open(path).map_err(fail)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(fail)?;
+        // Another program's database is left as it is: no table added, not even its journal
+        // mode changed (the pragmas below write to the file).
+        let tables: Vec<String> = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type IN ('table', 'view') ORDER BY name")
+            .and_then(|mut st| st.query_map([], |r| r.get(0))?.collect())
+            .map_err(fail)?;
+        if !tables.is_empty() && !tables.iter().any(|t| t == "meta") {
+            return Err(StoreError::Unrelated { path: path.into(), tables: tables.join(", ") });
+        }
         // WAL + NORMAL: a commit costs no fsync, a crash loses at most the last commits, and
         // every write is idempotent so a rerun restores them.
         // Bigger pages: fewer splits and rebalances while the tables grow (only applies to a
@@ -71,7 +89,6 @@ impl Store {
         // first, so that its failure undoes it alone: in memory, not a file write per page
         // (about 35,000 writes of 16 KB per 200k CDRs). Crash recovery never reads them.
         conn.pragma_update(None, "temp_store", "MEMORY").map_err(fail)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(fail)?;
         conn.execute_batch("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);")
             .map_err(fail)?;
         conn.execute_batch(schema).map_err(fail)?;
@@ -180,6 +197,24 @@ mod tests {
         let s = Store::open(&path, SCHEMA, "a").unwrap();
         let n: i64 = s.conn().query_row("SELECT count(*) FROM t", [], |r| r.get(0)).unwrap();
         assert_eq!(n, 1);
+    }
+
+    #[test]
+    fn another_programs_database_is_refused_and_left_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.db");
+        let other = Connection::open(&path).unwrap();
+        other.execute_batch("CREATE TABLE users (id INTEGER); INSERT INTO users VALUES (1);").unwrap();
+        drop(other);
+        let before = std::fs::read(&path).unwrap();
+        let e = Store::open(&path, SCHEMA, "a").err().unwrap();
+        assert!(matches!(&e, StoreError::Unrelated { tables, .. } if tables == "users"), "{e}");
+        assert!(e.to_string().contains("app.db holds tables catar did not write (users)"), "{e}");
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+        // An empty database file (created by hand beforehand) is a new database.
+        let empty = dir.path().join("empty.db");
+        drop(Connection::open(&empty).unwrap());
+        Store::open(&empty, SCHEMA, "a").unwrap();
     }
 
     #[test]
