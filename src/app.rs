@@ -77,6 +77,8 @@ struct Recorded {
     level: Level,
     /// What the run read, when the trace holds one run and says.
     input: Option<String>,
+    /// The file has its footer (it was not cut short).
+    complete: bool,
 }
 
 fn recording(path: &std::path::Path) -> Result<Recorded, i32> {
@@ -86,8 +88,9 @@ fn recording(path: &std::path::Path) -> Result<Recorded, i32> {
     let (nodes, level) = (header.pipeline.nodes.clone(), header.settings.level);
     // The header tells the first run's input only.
     let input = header.input.clone().filter(|_| crate::recorder::runs(&trace).len() == 1);
+    let complete = trace.complete();
     let consolidation = consolidate(&mut trace).map_err(|e| fail(&e, 2))?;
-    Ok(Recorded { consolidation, nodes, level, input })
+    Ok(Recorded { consolidation, nodes, level, input, complete })
 }
 
 /// What tells two inputs apart, file by file, from their descriptions in trace headers
@@ -178,6 +181,16 @@ fn diff(args: &DiffArgs) -> i32 {
     let differences = crate::export::diff(&a.consolidation, &b.consolidation);
     let inputs = input_note(a.input.as_deref(), b.input.as_deref());
     let mut out = std::io::stdout().lock();
+    // On stdout too, with the verdict it qualifies: CI logs often keep stdout alone.
+    for (name, path, r) in [("A", &args.a, &a), ("B", &args.b, &b)] {
+        if !r.complete {
+            let _ = writeln!(
+                out,
+                "note: {name} ({}) has no footer: the file was cut short and holds only part of its run",
+                path.display()
+            );
+        }
+    }
     if differences.is_empty() {
         let _ = writeln!(
             out,

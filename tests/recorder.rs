@@ -164,6 +164,13 @@ fn two_runs_diff_equal_and_another_input_differs() {
     let note = text.lines().nth(2).unwrap_or_default();
     assert!(note.starts_with("note: A and B read different inputs: cdrs.csv ("), "{text}");
     assert!(!note.contains("subscribers.csv"), "the same reference files: {text}");
+    // A trace cut short says so on stdout, first (CI logs often keep stdout alone).
+    let bytes = std::fs::read(&b).unwrap();
+    let cut = tmp.path().join("cut.trace");
+    std::fs::write(&cut, &bytes[..bytes.len() * 3 / 4]).unwrap();
+    let out = common::catar().arg("diff").arg(&a).arg(&cut).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("note: B (") && text.lines().next().unwrap().contains("cut short"), "{text}");
     // An off-level trace holds nothing to compare: not "the same".
     let off = record(&input, tmp.path(), "off", 3, "off");
     let out = common::catar().arg("diff").arg(&off).arg(&off).output().unwrap();

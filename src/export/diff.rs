@@ -113,14 +113,39 @@ impl Difference {
             | Difference::Context { node, cabinet, .. } => (node, cabinet),
         }
     }
+}
 
-    /// What differs, within its row.
-    fn what(&self) -> String {
-        match self {
-            Difference::Cabinet { only_in, .. } => format!("only in {only_in}"),
-            Difference::Figures { field, a, b, .. } => format!("{field} {a} → {b}"),
-            Difference::Context { only_in, context, .. } => format!("context {context} only in {only_in}"),
+/// One node and cabinet row of the report.
+#[derive(Default)]
+struct Row<'a> {
+    /// The cabinet is in this run alone.
+    alone: Option<char>,
+    /// Its figures that differ (`field a → b`).
+    figures: Vec<String>,
+    /// The contexts in A alone, and in B alone.
+    contexts: [Vec<&'a str>; 2],
+}
+
+impl Row<'_> {
+    fn text(&self) -> String {
+        let side = |c: char| usize::from(c == 'B');
+        let mut parts = Vec::new();
+        // A cabinet in one run alone has its contexts there alone: counted, not listed.
+        if let Some(x) = self.alone {
+            parts.push(match self.contexts[side(x)].len() {
+                0 => format!("only in {x}"),
+                n => format!("only in {x}, with its {n} context(s)"),
+            });
         }
+        parts.extend(self.figures.iter().cloned());
+        for x in ['A', 'B'].into_iter().filter(|&x| self.alone != Some(x)) {
+            match self.contexts[side(x)].as_slice() {
+                [] => {}
+                [one] => parts.push(format!("context {one} only in {x}")),
+                many => parts.push(format!("contexts {} only in {x}", many.join(", "))),
+            }
+        }
+        parts.join(", ")
     }
 }
 
@@ -129,17 +154,24 @@ impl Difference {
 pub fn report(differences: &[Difference], nodes: &[String]) -> Vec<String> {
     let rank =
         |node: &str| nodes.iter().position(|n| n == node).unwrap_or(nodes.len() + usize::from(node == "*"));
-    let mut rows: BTreeMap<(usize, &str, &str), Vec<String>> = BTreeMap::new();
+    let mut rows: BTreeMap<(usize, &str, &str), Row> = BTreeMap::new();
     for d in differences {
         let (node, cabinet) = d.row();
-        rows.entry((rank(node), node, cabinet)).or_default().push(d.what());
+        let row = rows.entry((rank(node), node, cabinet)).or_default();
+        match d {
+            Difference::Cabinet { only_in, .. } => row.alone = Some(*only_in),
+            Difference::Figures { field, a, b, .. } => row.figures.push(format!("{field} {a} → {b}")),
+            Difference::Context { only_in, context, .. } => {
+                row.contexts[usize::from(*only_in == 'B')].push(context)
+            }
+        }
     }
     let width =
         |f: fn(&(usize, &str, &str)) -> usize, min: usize| rows.keys().map(f).max().unwrap_or(0).max(min);
     let (wn, wc) = (width(|k| k.1.chars().count(), 4), width(|k| k.2.chars().count(), 7));
     let mut out = vec![format!("  {:<wn$}  {:<wc$}  what differs (A → B)", "node", "cabinet")];
-    for ((_, node, cabinet), what) in &rows {
-        out.push(format!("  {node:<wn$}  {cabinet:<wc$}  {}", what.join(", ")));
+    for ((_, node, cabinet), row) in &rows {
+        out.push(format!("  {node:<wn$}  {cabinet:<wc$}  {}", row.text()));
     }
     out.push(format!("{} difference(s) in {} node and cabinet row(s)", differences.len(), rows.len()));
     out
@@ -165,4 +197,51 @@ pub fn diff(a: &Consolidation, b: &Consolidation) -> Vec<Difference> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_row_names_its_cabinet_once_and_groups_its_contexts() {
+        let cabinet = |only_in, cabinet: &str| Difference::Cabinet {
+            only_in,
+            node: "R/0".into(),
+            cabinet: cabinet.into(),
+        };
+        let context = |only_in, cabinet: &str, context: &str| Difference::Context {
+            only_in,
+            node: "R/0".into(),
+            cabinet: cabinet.into(),
+            context: context.into(),
+        };
+        let figures = Difference::Figures {
+            node: "R/0".into(),
+            cabinet: "OK".into(),
+            field: "max_mass",
+            a: "1".into(),
+            b: "2".into(),
+        };
+        let d = vec![
+            cabinet('A', "WIFE"),
+            context('A', "WIFE", "X"),
+            context('A', "WIFE", "Y"),
+            cabinet('B', "NEW"),
+            figures,
+            context('A', "OK", "X"),
+            context('A', "OK", "Y"),
+            context('B', "OK", "Z"),
+        ];
+        let report = report(&d, &["R/0".to_string()]);
+        // What a cabinet's row says, after its padded name.
+        let what = |c: &str| {
+            let l = report.iter().find(|l| l.contains(&format!(" {c} "))).unwrap();
+            l.split_once(&format!(" {c} ")).unwrap().1.trim_start().to_string()
+        };
+        assert_eq!(what("WIFE"), "only in A, with its 2 context(s)");
+        assert_eq!(what("NEW"), "only in B");
+        assert_eq!(what("OK"), "max_mass 1 → 2, contexts X, Y only in A, context Z only in B");
+        assert_eq!(report.last().unwrap(), "8 difference(s) in 3 node and cabinet row(s)");
+    }
 }
