@@ -189,6 +189,34 @@ fn sigterm_halts_the_run_closes_its_trace_and_restores_the_terminal() {
     assert!(trace.complete(), "the trace has its footer");
 }
 
+/// Closing the terminal (its window, an ssh drop, a killed tmux) hangs it up: the run is
+/// halted whole and the process ends. It once stayed for good, a core busy: crossterm's reader
+/// spins on a dead terminal (crossterm-rs/crossterm#793) and held the loop that sees signals.
+#[test]
+fn closing_the_terminal_halts_the_run_and_the_process_ends() {
+    let Some(t) = Tmux::start("hangup") else { return };
+    let (bin, dir) = (env!("CARGO_BIN_EXE_catar"), t.dir.path().display());
+    // stderr is the terminal too: what is said there once it is gone must not panic.
+    t.line(&format!("cd {dir} && TMPDIR={dir} sh -c 'echo $$ > pid; exec {bin}'"));
+    t.wait("RATE frozen on WIFE", frozen);
+    let pid = std::fs::read_to_string(t.dir.path().join("pid")).unwrap().trim().to_string();
+    assert!(t.tmux(&["kill-server"]).status().unwrap().success());
+    let alive = || Path::new(&format!("/proc/{pid}")).exists() && !zombie(&pid);
+    let end = Instant::now() + DEADLINE;
+    while alive() {
+        assert!(Instant::now() < end, "catar {pid} still runs {DEADLINE:?} after its terminal closed");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let trace = catar::recorder::open_trace(&t.dir.path().join("catar-demo/demo.trace")).unwrap();
+    assert!(trace.complete(), "the run was halted whole: the trace has its footer");
+}
+
+/// True when the process has ended and waits for its parent to reap it.
+fn zombie(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .is_ok_and(|s| s.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('Z')))
+}
+
 #[test]
 fn a_replay_opens_the_same_screen_and_moves_backwards() {
     let Some(t) = Tmux::start("replay") else { return };

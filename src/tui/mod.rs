@@ -10,6 +10,7 @@ mod complete;
 mod edit;
 mod input;
 pub mod keys;
+mod reader;
 pub mod state;
 pub mod view;
 
@@ -28,6 +29,7 @@ pub use state::App;
 
 use crate::session::{Command, Session, Target};
 use crate::tracer::TraceForm;
+use reader::Input;
 
 /// How long the loop waits for a key before looking at the session again.
 const POLL: Duration = Duration::from_millis(25);
@@ -59,18 +61,29 @@ pub fn run(target: Target, forms: Vec<(TraceForm, String)>, title: &str) -> i32 
     install_input_restore();
     // Pasted text arrives as one event, not as keys that would run as commands.
     let _ = execute!(std::io::stdout(), EnableMouseCapture, EnableBracketedPaste);
-    let result = event_loop(&mut terminal, &session, &mut app, &signalled);
+    let result = reader::Reader::start().and_then(|input| {
+        let result = event_loop(&mut terminal, &session, &mut app, &signalled, input.input());
+        input.stop();
+        result
+    });
+    if result.is_err() {
+        // The terminal is gone (a hang-up), not the run: halt it first, so that its records
+        // and its trace end whole whatever the terminal's restore does.
+        halt_and_wait(&session, &mut app);
+    }
     restore();
-    drop(terminal);
+    match result {
+        Ok(()) => drop(terminal),
+        // Its drop would report a cursor it cannot show on a stderr that may be gone, where
+        // `eprintln!` panics: nothing is left to restore there.
+        Err(_) => std::mem::forget(terminal),
+    }
     let code = match result {
         // Halted whole, but not run to the end: a caller must not read it as done.
         Ok(()) if app.signals > 0 => end_report(&app).max(130),
         Ok(()) => end_report(&app),
         Err(e) => {
-            eprintln!("catar: error: the terminal failed: {e}");
-            // The terminal is gone (a hang-up), not the run: halt it so that its records and
-            // its trace end whole.
-            halt_and_wait(&session, &mut app);
+            say(&format!("catar: error: the terminal failed: {e}"));
             1
         }
     };
@@ -113,7 +126,9 @@ fn halt_and_wait(session: &Session, app: &mut App) {
 
 fn restore() {
     let _ = execute!(std::io::stdout(), DisableMouseCapture, DisableBracketedPaste);
-    ratatui::restore();
+    // Not `ratatui::restore`, which reports a failure with `eprintln!`: on a hung-up terminal
+    // that panics.
+    let _ = ratatui::try_restore();
 }
 
 /// `ratatui::init` restores the screen on a panic; mouse capture and bracketed paste are ours
@@ -135,6 +150,7 @@ fn event_loop(
     session: &Session,
     app: &mut App,
     signalled: &AtomicBool,
+    input: &crossbeam_channel::Receiver<reader::Input>,
 ) -> std::io::Result<()> {
     let started = Instant::now();
     let mut last_snapshot = Instant::now();
@@ -151,25 +167,23 @@ fn event_loop(
             // As `q`: the first halts and quits once the run ended, a second leaves at once.
             commands.extend(app.signalled());
         }
-        if event::poll(POLL)? {
-            // Take every pending input before drawing again, so typing never lags.
-            loop {
-                match event::read()? {
-                    TermEvent::Key(k) if k.kind != KeyEventKind::Release => {
-                        // What a key logs is stamped now, not at the last session event.
-                        app.now = started.elapsed();
-                        if test_panic && k.code == event::KeyCode::Char('P') {
-                            panic!("the test panic ({PANIC_ENV})");
-                        }
-                        commands.extend(app.key(k, area));
+        // Every pending input before drawing again, so typing never lags.
+        let first = input.recv_timeout(POLL).ok();
+        for got in first.into_iter().chain(std::iter::from_fn(|| input.try_recv().ok())) {
+            match got {
+                Input::Event(TermEvent::Key(k)) if k.kind != KeyEventKind::Release => {
+                    // What a key logs is stamped now, not at the last session event.
+                    app.now = started.elapsed();
+                    if test_panic && k.code == event::KeyCode::Char('P') {
+                        panic!("the test panic ({PANIC_ENV})");
                     }
-                    TermEvent::Mouse(m) => commands.extend(app.mouse(m, area)),
-                    TermEvent::Paste(text) => app.paste(&text),
-                    _ => {}
+                    commands.extend(app.key(k, area));
                 }
-                if !event::poll(Duration::ZERO)? {
-                    break;
-                }
+                Input::Event(TermEvent::Mouse(m)) => commands.extend(app.mouse(m, area)),
+                Input::Event(TermEvent::Paste(text)) => app.paste(&text),
+                Input::Event(_) => {}
+                // The caller halts the run whole, as for a terminal that fails to draw.
+                Input::Gone(why) => return Err(std::io::Error::other(why)),
             }
         }
         for c in commands {
@@ -201,15 +215,20 @@ fn event_loop(
     }
 }
 
+/// A line on stderr, which may be a terminal that is gone: `eprintln!` would panic there.
+fn say(line: &str) {
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
 /// After the screen is restored: how the run ended, as the headless run would say it.
 fn end_report(app: &App) -> i32 {
     let mut out = std::io::stdout().lock();
     if let Some(message) = &app.failed {
-        eprintln!("catar: error: {message}");
+        say(&format!("catar: error: {message}"));
         return 1;
     }
     if !app.ended() {
-        eprintln!("catar: quit before the halt completed: the trace may lack its footer (it still opens)");
+        say("catar: quit before the halt completed: the trace may lack its footer (it still opens)");
         return 1;
     }
     if let Some(f) = &app.finished {
