@@ -29,6 +29,7 @@ pub use state::App;
 
 use crate::session::{Command, Session, Target};
 use crate::tracer::TraceForm;
+use crossbeam_channel::{Receiver, RecvTimeoutError};
 use reader::Input;
 
 /// How long the loop waits for a key before looking at the session again.
@@ -150,7 +151,7 @@ fn event_loop(
     session: &Session,
     app: &mut App,
     signalled: &AtomicBool,
-    input: &crossbeam_channel::Receiver<reader::Input>,
+    input: &Receiver<Input>,
 ) -> std::io::Result<()> {
     let started = Instant::now();
     let mut last_snapshot = Instant::now();
@@ -168,7 +169,13 @@ fn event_loop(
             commands.extend(app.signalled());
         }
         // Every pending input before drawing again, so typing never lags.
-        let first = input.recv_timeout(POLL).ok();
+        let first = match input.recv_timeout(POLL) {
+            Ok(got) => Some(got),
+            Err(RecvTimeoutError::Timeout) => None,
+            // The reading thread is gone (it only leaves after saying why, or if it panicked):
+            // without it the loop would spin on an empty channel, and no key could reach it.
+            Err(RecvTimeoutError::Disconnected) => Some(Input::Gone("the terminal input stopped".into())),
+        };
         for got in first.into_iter().chain(std::iter::from_fn(|| input.try_recv().ok())) {
             match got {
                 Input::Event(TermEvent::Key(k)) if k.kind != KeyEventKind::Release => {
