@@ -142,6 +142,34 @@ fn readable_text_without_json() {
 }
 
 #[test]
+fn a_step_past_the_end_of_the_input_says_how_short_it_fell() {
+    let dir = tempfile::tempdir().unwrap();
+    common::gen_input(dir.path(), 2000, 100, 7, 0.02);
+    let (code, stdout, stderr) =
+        script_run(dir.path(), "break amount on RATE\ncontinue\ndelete 1\nstep 100000000\n", &["--json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let events = events(&stdout);
+    let stop = events.iter().find(|e| e["event"] == "stopped").expect("a stop");
+    let cut: Vec<&Value> = events.iter().filter(|e| e["event"] == "step-cut").collect();
+    assert_eq!(cut.len(), 1, "{stdout}");
+    assert_eq!(cut[0]["node"], "RATE/0");
+    // After the stop the node ran the rest of its ticks, whole: it fell short by the rest.
+    let ran = 100_000_000 - cut[0]["left"].as_u64().unwrap();
+    let per_tick = events[0]["program"]["stages"][1]["statements"].as_array().unwrap().len() as u64;
+    let stopped_at = stop["step"].as_u64().unwrap();
+    assert!(
+        ran > 0 && (stopped_at + ran).is_multiple_of(per_tick),
+        "{ran} steps after step {stopped_at}: {stdout}"
+    );
+    let done =
+        events.iter().position(|e| e["event"] == "state" && e["node"] == "RATE/0" && e["state"] == "done");
+    let at = events.iter().position(|e| e["event"] == "step-cut");
+    assert!(at < done, "the cut is said before the node's end: {stdout}");
+    assert_eq!(stop["node"], "RATE/0");
+    assert_eq!(events.last().unwrap()["event"], "finished", "{stdout}");
+}
+
+#[test]
 fn a_wrong_line_is_an_error_naming_it_and_the_run_halts_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     common::gen_input(dir.path(), 3000, 200, 7, 0.02);

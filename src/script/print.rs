@@ -46,6 +46,9 @@ pub fn text(e: &Event) -> Option<String> {
             }
         }
         Event::Untraced { node } => format!("{node} resumed: runs untraced to the end (it was not frozen)"),
+        Event::StepCut { node, left } => {
+            format!("{node} ran out of input {left} statement(s) short of its step: it ends here")
+        }
         Event::State { state: NodeState::Frozen { .. } | NodeState::Running, .. } => return None,
         Event::State { node, state } => format!("{node} {}", state_text(state)),
         Event::Rows(rows) => rows_text(rows),

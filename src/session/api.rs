@@ -299,6 +299,13 @@ pub enum Event {
         /// The node.
         node: String,
     },
+    /// A node's input ran out before a `step` given to it had run its statements.
+    StepCut {
+        /// The node.
+        node: String,
+        /// Statements the step had left to run.
+        left: u64,
+    },
     /// A node's state changed.
     State {
         /// The node.

@@ -242,6 +242,12 @@ impl StepHook for NodeTracer {
 
     fn finish(&mut self, _node: &crate::engine::NodeId) {
         self.publish();
+        // `step 1000000` past the end of the input: say the count was not reached, as the
+        // node's end alone would leave it unsaid (a halt ends a step too, and says so itself).
+        if self.stepping > 0 && self.active() {
+            let (node, left) = (self.name().to_string(), std::mem::take(&mut self.stepping));
+            self.shared.signal(Signal::StepCut { node, left });
+        }
     }
 
     fn holding(&self) -> bool {

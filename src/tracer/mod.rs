@@ -67,6 +67,13 @@ pub enum Signal {
         /// Why the tick failed.
         error: String,
     },
+    /// A node ran out of input in the middle of a `step`.
+    StepCut {
+        /// The node.
+        node: String,
+        /// Statements the step had left to run.
+        left: u64,
+    },
 }
 
 /// A query of a frozen node's tables.

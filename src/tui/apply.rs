@@ -174,7 +174,7 @@ impl App {
                 }
             }
             Event::Failed { ref message, .. } => self.failed = Some(message.clone()),
-            Event::Stalled { .. } | Event::Untraced { .. } => {}
+            Event::Stalled { .. } | Event::Untraced { .. } | Event::StepCut { .. } => {}
         }
         if let Some(t) = text {
             self.log(LogKind::Info, t);
