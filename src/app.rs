@@ -11,7 +11,7 @@ use crate::cli::{
 use crate::engine::NoHook;
 use crate::export::Format;
 use crate::rating::generate::{GenOptions, generate};
-use crate::rating::{RunOptions, RunSummary, run};
+use crate::rating::{RatingError, RunOptions, RunSummary, run};
 use crate::recorder::{
     Consolidation, Level, RecorderSettings, SettingsError, Trace, consolidate, open_run, open_trace,
 };
@@ -392,7 +392,12 @@ fn rate(args: &RunArgs) -> i32 {
             // Halted whole, but not run to the end: a script must not read it as done.
             if interrupted.load(Ordering::Relaxed) { 130 } else { 0 }
         }
-        Err(e) => fail(&e, e.exit_code()),
+        Err(e) => {
+            if let RatingError::TraceCut { summary, .. } = &e {
+                print_summary(summary, &opts);
+            }
+            fail(&e, e.exit_code())
+        }
     }
 }
 

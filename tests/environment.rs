@@ -84,3 +84,37 @@ fn a_full_disk_and_a_read_only_database_are_clear_errors_and_the_database_resume
     assert!(ok, "{stderr}");
     assert_eq!(dump_db(&db), dump_db(&clean), "resumed to the clean run's content");
 }
+
+#[test]
+fn a_trace_on_a_full_disk_fails_the_run_after_its_summary_and_loses_no_row() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in");
+    gen_input(&input, 20_000, 500, 2, 0.02);
+    let clean = tmp.path().join("clean.db");
+    assert!(rate(&input, &clean).0);
+    let Some(disk) = Tmpfs::mount(&tmp.path().join("disk"), "400k") else {
+        eprintln!("skipped: cannot mount a tmpfs here (needs root)");
+        return;
+    };
+    let (db, trace) = (tmp.path().join("rated.db"), disk.0.join("run.trace"));
+    let out = catar()
+        .args(["run", "--headless", "--segments", "2", "--level", "full", "--input"])
+        .arg(&input)
+        .arg("--db")
+        .arg(&db)
+        .arg("--trace")
+        .arg(&trace)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    // What was stored is said, then why the trace is not whole.
+    assert!(stdout.contains("conservation: 20000 rows = 20000 stored: ok"), "{stdout}");
+    assert!(stderr.contains(&trace.display().to_string()) && stderr.contains("No space left"), "{stderr}");
+    assert!(stderr.contains("database is whole"), "{stderr}");
+    assert_eq!(dump_db(&db), dump_db(&clean), "every row stored");
+    // What the trace holds reads as a trace cut short.
+    let export = catar().arg("export").arg(&trace).args(["--what", "program-contexts"]).output().unwrap();
+    assert!(export.status.success(), "{}", String::from_utf8_lossy(&export.stderr));
+    assert!(String::from_utf8_lossy(&export.stderr).contains("cut short"));
+}

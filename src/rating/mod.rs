@@ -116,6 +116,18 @@ pub enum RatingError {
     /// The trace could not be written.
     #[error(transparent)]
     Trace(#[from] TraceError),
+    /// The run completed, its database whole, but its trace could not be written to the end
+    /// (a full disk): the summary of what was stored goes with the error.
+    #[error(
+        "{source}: the trace stops where writing failed (it reads as a trace cut short); the run \
+         itself completed and its database is whole"
+    )]
+    TraceCut {
+        /// Why the trace could not be written.
+        source: TraceError,
+        /// The run's summary (without a trace).
+        summary: Box<RunSummary>,
+    },
     /// A fault to inject names no node of the pipeline.
     #[error("{0}")]
     Fault(String),
@@ -397,7 +409,10 @@ impl Prepared {
         // The trace is closed cleanly (with its footer) whether the run succeeded or not.
         let recording = self.recorder.map(Recorder::finish).transpose();
         let report = result?;
-        let recording = recording?;
+        let (recording, trace_failure) = match recording {
+            Ok(r) => (r, None),
+            Err(e) => (None, Some(e)),
+        };
         if let Some(p) = self.progress {
             p.finish_and_clear();
         }
@@ -415,7 +430,7 @@ impl Prepared {
         }
         let elapsed = self.started.elapsed();
         let held = self.opts.control.held().min(elapsed);
-        Ok(RunSummary {
+        let summary = RunSummary {
             cdrs: rows,
             elapsed,
             held,
@@ -424,7 +439,11 @@ impl Prepared {
             recording,
             stored_before: before,
             halted,
-        })
+        };
+        match trace_failure {
+            None => Ok(summary),
+            Some(source) => Err(RatingError::TraceCut { source, summary: Box::new(summary) }),
+        }
     }
 }
 
@@ -524,9 +543,14 @@ pub fn debuggee_checked(
     let trace = opts.record.as_ref().map(|(p, s)| (p.clone(), s.level));
     let opts = opts.clone();
     let run = move |hooks: &dyn HookFactory| {
-        let summary = prepared
-            .run(hooks)
-            .map_err(|e| crate::session::Failure { message: e.to_string(), code: e.exit_code() })?;
+        let summary = prepared.run(hooks).map_err(|e| {
+            let message = match &e {
+                // Why the trace is not whole, then what the database holds.
+                RatingError::TraceCut { summary, .. } => format!("{e}\n{}", summary.lines(&opts).join("\n")),
+                _ => e.to_string(),
+            };
+            crate::session::Failure { message, code: e.exit_code() }
+        })?;
         Ok(crate::session::Outcome {
             records: summary.cdrs,
             seconds: summary.elapsed.as_secs_f64(),
