@@ -10,6 +10,7 @@ use crate::cli::{
 };
 use crate::engine::NoHook;
 use crate::export::Format;
+use crate::outfile::OutFile;
 use crate::rating::generate::{GenOptions, generate};
 use crate::rating::{RatingError, RunOptions, RunSummary, run};
 use crate::recorder::{
@@ -134,7 +135,7 @@ fn export(args: &ExportArgs) -> i32 {
     if trace.header().settings.level == Level::Off {
         return recorded_off(&args.trace, "export");
     }
-    let mut sink = match output(args.out.as_deref(), &args.trace) {
+    let mut sink = match OutFile::create(args.out.as_deref(), &args.trace) {
         Ok(sink) => sink,
         Err(e) => return fail(&e, 2),
     };
@@ -149,7 +150,7 @@ fn export(args: &ExportArgs) -> i32 {
             Err(e) => return fail(&e, 2),
         }
     };
-    match result.and_then(|()| Ok(sink.flush()?)) {
+    match result.and_then(|()| Ok(sink.finish()?)) {
         Ok(()) => 0,
         // A reader that stopped early (`| head`) has what it wanted.
         Err(crate::export::ExportError::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => 0,
@@ -265,7 +266,7 @@ fn query(args: &QueryArgs) -> i32 {
     if !found && args.format == QueryFormat::Text {
         return not_found();
     }
-    let mut sink = match output(args.out.as_deref(), &args.trace) {
+    let mut sink = match OutFile::create(args.out.as_deref(), &args.trace) {
         Ok(sink) => sink,
         Err(e) => return fail(&e, 2),
     };
@@ -276,7 +277,7 @@ fn query(args: &QueryArgs) -> i32 {
             .and_then(|()| writeln!(sink)),
         QueryFormat::Csv => crate::replay::write_csv(&history, &mut sink),
     };
-    match written.and_then(|()| sink.flush()) {
+    match written.and_then(|()| sink.finish()) {
         // A reader that stopped early (`| head`) has what it wanted.
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return 0,
         // 1 says "not found": a write that failed is an error.
@@ -287,22 +288,6 @@ fn query(args: &QueryArgs) -> i32 {
         return not_found();
     }
     0
-}
-
-/// Where `--out` sends an output read from `trace`: that file, or standard output. The trace
-/// itself is refused, however spelled: creating the output would empty it before it is read.
-fn output(out: Option<&std::path::Path>, trace: &std::path::Path) -> Result<Box<dyn Write>, String> {
-    let Some(path) = out else { return Ok(Box::new(std::io::BufWriter::new(std::io::stdout().lock()))) };
-    if crate::paths::same_file(path, trace) {
-        return Err(format!(
-            "cannot write {}: it is the trace being read (name another file)",
-            path.display()
-        ));
-    }
-    match std::fs::File::create(path) {
-        Ok(f) => Ok(Box::new(std::io::BufWriter::new(f))),
-        Err(e) => Err(format!("cannot write {}: {e}", path.display())),
-    }
 }
 
 /// The file an output goes to, for errors.

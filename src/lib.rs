@@ -9,6 +9,7 @@ pub mod engine;
 pub mod export;
 pub mod model;
 pub mod ops;
+pub mod outfile;
 pub mod paths;
 pub mod rating;
 pub mod recorder;

@@ -9,8 +9,25 @@ pub fn same_file(a: &Path, b: &Path) -> bool {
     matches!((resolve(a), resolve(b)), (Some(a), Some(b)) if a == b)
 }
 
+/// True when `path` names the SQLite database `db` or one of the files SQLite keeps beside it
+/// (`-wal`, `-shm`, `-journal`), next to the path as given or to the file it links to.
+pub fn database_file(path: &Path, db: &Path) -> bool {
+    if same_file(path, db) {
+        return true;
+    }
+    let beside = |p: &Path| {
+        ["-wal", "-shm", "-journal"].map(|s| {
+            let mut name = p.as_os_str().to_owned();
+            name.push(s);
+            PathBuf::from(name)
+        })
+    };
+    let spellings = [Some(db.to_path_buf()), resolve(db)];
+    spellings.iter().flatten().flat_map(|d| beside(d)).any(|f| same_file(path, &f))
+}
+
 /// The absolute path of the file `path` names or would create.
-fn resolve(path: &Path) -> Option<PathBuf> {
+pub fn resolve(path: &Path) -> Option<PathBuf> {
     let mut p = path.to_path_buf();
     // As many links as the kernel follows before giving up (ELOOP).
     for _ in 0..40 {
@@ -53,6 +70,10 @@ mod tests {
         ] {
             assert!(same_file(&d.join(a), &d.join(b)), "{a} = {b}");
         }
+        for side in ["there.db-wal", "sub/../there.db-shm", "there.db-journal", "link-wal"] {
+            assert!(database_file(&d.join(side), &d.join("link")), "{side} is the database's");
+        }
+        assert!(!database_file(&d.join("there.db-other"), &d.join("there.db")));
         for (a, b) in [("there.db", "later.db"), ("link", "dangling"), ("loop", "there.db"), ("loop", "loop")]
         {
             assert!(!same_file(&d.join(a), &d.join(b)), "{a} ≠ {b}");

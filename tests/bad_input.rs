@@ -374,6 +374,11 @@ fn a_trace_never_overwrites_the_input_the_database_or_a_file_that_is_not_a_trace
         (notes.clone(), tmp.path().join("b.db"), "it exists and is not a catar trace"),
         // A link to where the database will be: writing through it would make the database.
         (tmp.path().join("link"), tmp.path().join("linked.db"), "it is the database (--db)"),
+        // SQLite's files beside the database: writing a trace there corrupted it (-wal) or
+        // crashed the run with SIGBUS (-shm), and SQLite deleted the trace on closing.
+        (tmp.path().join("rated.db-wal"), db.clone(), "a file SQLite keeps beside it"),
+        (tmp.path().join("fresh.db-shm"), fresh_db.clone(), "a file SQLite keeps beside it"),
+        (tmp.path().join("link-journal"), tmp.path().join("link"), "a file SQLite keeps beside it"),
     ];
     std::os::unix::fs::symlink("linked.db", tmp.path().join("link")).unwrap();
     for (trace, db_arg, says) in cases {
@@ -422,5 +427,28 @@ fn a_trace_never_overwrites_the_input_the_database_or_a_file_that_is_not_a_trace
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
         assert_names(&stderr, &[&same.display().to_string(), "it is the trace being read"]);
         assert!(kept(&trace) == recorded, "{args:?}: the trace changed");
+    }
+    // Nor over a database or an input file (an `--out` typo replaced them), while an earlier
+    // output of the same kind is replaced.
+    let (db, cdrs) = (tmp.path().join("c.db"), input.join("cdrs.csv"));
+    for target in [&db, &cdrs] {
+        let before = kept(target);
+        let out = common::catar()
+            .args(["export", "--what", "program-cabinets"])
+            .arg(&trace)
+            .arg("--out")
+            .arg(target)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{}: {stderr}", target.display());
+        assert_names(&stderr, &[&target.display().to_string(), "not an earlier output"]);
+        assert!(kept(target) == before, "{} changed", target.display());
+    }
+    let csv = tmp.path().join("cabinets.csv");
+    for _ in 0..2 {
+        let mut export = common::catar();
+        export.args(["export", "--what", "program-cabinets"]).arg(&trace).arg("--out").arg(&csv);
+        export.assert().success();
     }
 }

@@ -176,6 +176,7 @@ impl RatingError {
                 StoreError::Open { .. }
                 | StoreError::Foreign { .. }
                 | StoreError::Unrelated { .. }
+                | StoreError::ReadOnly { .. }
                 | StoreError::Settings { .. },
             ) => 2,
             RatingError::Store(StoreError::Write { source, .. }) if locked(source) => 2,
@@ -270,8 +271,8 @@ fn check_recording(
         Some("it is a directory".to_string())
     } else if !dir.is_dir() {
         Some("its directory does not exist".to_string())
-    } else if crate::paths::same_file(path, &opts.db) {
-        Some("it is the database (--db)".to_string())
+    } else if crate::paths::database_file(path, &opts.db) {
+        Some("it is the database (--db) or a file SQLite keeps beside it".to_string())
     } else if let Some(f) = input {
         Some(format!("it is the input's {f}"))
     } else if settings.order == crate::recorder::Order::Truncate && !overwritable(path) {

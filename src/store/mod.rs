@@ -35,6 +35,12 @@ pub enum StoreError {
         /// Its tables and views, by name.
         tables: String,
     },
+    /// The file can only be read: its permissions or its filesystem forbid writing.
+    #[error("database {} is readonly: its file or its filesystem cannot be written; use another --db", path.display())]
+    ReadOnly {
+        /// The database file.
+        path: PathBuf,
+    },
     /// The database holds results of the same input under settings that price it otherwise.
     #[error("database {} was rated with {stored}, this run with {given}: use a new --db file or the same settings", path.display())]
     Settings {
@@ -75,8 +81,19 @@ impl Store {
             .prepare("SELECT name FROM sqlite_master WHERE type IN ('table', 'view') ORDER BY name")
             .and_then(|mut st| st.query_map([], |r| r.get(0))?.collect())
             .map_err(fail)?;
-        if !tables.is_empty() && !tables.iter().any(|t| t == "meta") {
+        // Catar's own has its stamp in `meta` (written with its tables, in one transaction):
+        // a `meta` table alone is no proof, other programs have one too.
+        let stamped = || {
+            conn.query_row("SELECT value FROM meta WHERE key = 'input'", [], |r| r.get::<_, String>(0))
+                .is_ok_and(|v| v.starts_with("catar-"))
+        };
+        if !tables.is_empty() && !stamped() {
             return Err(StoreError::Unrelated { path: path.into(), tables: tables.join(", ") });
+        }
+        // Refused before anything runs (SQLite opens such a file read-only, and the first
+        // write would fail mid-run).
+        if conn.is_readonly(rusqlite::MAIN_DB).map_err(fail)? {
+            return Err(StoreError::ReadOnly { path: path.into() });
         }
         // WAL + NORMAL: a commit costs no fsync, a crash loses at most the last commits, and
         // every write is idempotent so a rerun restores them.
@@ -89,6 +106,8 @@ impl Store {
         // first, so that its failure undoes it alone: in memory, not a file write per page
         // (about 35,000 writes of 16 KB per 200k CDRs). Crash recovery never reads them.
         conn.pragma_update(None, "temp_store", "MEMORY").map_err(fail)?;
+        // The tables and the stamp that says they are catar's commit together.
+        conn.execute_batch("BEGIN IMMEDIATE").map_err(fail)?;
         conn.execute_batch("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);")
             .map_err(fail)?;
         conn.execute_batch(schema).map_err(fail)?;
@@ -107,6 +126,7 @@ impl Store {
                     .map_err(fail)?;
             }
         }
+        conn.execute_batch("COMMIT").map_err(fail)?;
         Ok(Store { conn, path: path.into(), in_transaction: false })
     }
 
@@ -211,6 +231,19 @@ mod tests {
         assert!(matches!(&e, StoreError::Unrelated { tables, .. } if tables == "users"), "{e}");
         assert!(e.to_string().contains("app.db holds tables catar did not write (users)"), "{e}");
         assert_eq!(std::fs::read(&path).unwrap(), before);
+        // A `meta` table is no proof: catar's has its stamp.
+        let meta = dir.path().join("meta.db");
+        let other = Connection::open(&meta).unwrap();
+        other
+            .execute_batch(
+                "CREATE TABLE meta (key TEXT, value TEXT); INSERT INTO meta VALUES ('owner', 'me');",
+            )
+            .unwrap();
+        drop(other);
+        let before = std::fs::read(&meta).unwrap();
+        let e = Store::open(&meta, SCHEMA, "a").err().unwrap();
+        assert!(matches!(&e, StoreError::Unrelated { tables, .. } if tables == "meta"), "{e}");
+        assert_eq!(std::fs::read(&meta).unwrap(), before);
         // An empty database file (created by hand beforehand) is a new database.
         let empty = dir.path().join("empty.db");
         drop(Connection::open(&empty).unwrap());
