@@ -262,6 +262,21 @@ fn a_replay_opens_the_same_screen_and_moves_backwards() {
         s.contains("S back") && s.contains("R reverse-continue"),
         "the hint bar shows a replay's moves:\n{s}"
     );
+    // A key right after a resize is taken at once (it waited for the next key); the size is
+    // put back before the end, as the terminal settings are compared.
+    let resize = |x: usize, y: usize| {
+        let (w, h) = (x.to_string(), y.to_string());
+        assert!(t.tmux(&["resize-window", "-t", "0", "-x", &w, "-y", &h]).status().unwrap().success());
+        t.wait("the screen drawn at its new width", |s| {
+            s.lines().next().is_some_and(|l| l.trim_end().chars().count() == x)
+        });
+    };
+    resize(90, 28);
+    t.keys(&["?"]);
+    t.wait("the help overlay after a resize", |s| s.contains("this help"));
+    resize(100, 30);
+    t.keys(&["Escape"]);
+    t.wait("the help closed after a resize", |s| !s.contains("this help"));
     t.quit();
     let s = t.ended();
     assert!(s.contains("exit=0") && s.contains("catar: replay closed"), "{s}");

@@ -4,7 +4,9 @@
 //! there, or it never sees the hang-up and the process stays, a core busy. This thread asks
 //! crossterm only once the terminal has input, and says when the terminal is gone.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Read};
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
@@ -61,27 +63,64 @@ impl Reader {
     }
 }
 
+/// A wake-up on SIGWINCH, so that a resize is taken from crossterm at once, on its own.
+struct Resizes {
+    read: UnixStream,
+    // The handler's, which owns the writing end and closes it once unregistered.
+    id: signal_hook::SigId,
+}
+
+impl Resizes {
+    fn watch() -> Option<Resizes> {
+        let (read, write) = UnixStream::pair().ok()?;
+        read.set_nonblocking(true).ok()?;
+        let id = signal_hook::low_level::pipe::register(libc::SIGWINCH, write).ok()?;
+        Some(Resizes { read, id })
+    }
+
+    /// Empty the wake-ups already received.
+    fn drain(&self) {
+        let mut buf = [0u8; 64];
+        while matches!((&self.read).read(&mut buf), Ok(n) if n > 0) {}
+    }
+}
+
+impl Drop for Resizes {
+    fn drop(&mut self) {
+        signal_hook::low_level::unregister(self.id);
+    }
+}
+
 fn read(tx: &Sender<Input>, stop: &AtomicBool) {
     // crossterm reads stdin when it is the terminal, /dev/tty otherwise: only stdin is watched.
     let watched = std::io::stdin().is_terminal();
+    let resizes = Resizes::watch();
     while !stop.load(Ordering::Relaxed) {
-        let timeout = if watched {
-            match wait_for_stdin(WAIT) {
-                Ok(true) => Duration::ZERO,
-                Ok(false) => continue,
+        let (ready, timeout) = if watched {
+            let woken = resizes.as_ref().map(|r| r.read.as_raw_fd());
+            if let Some(r) = &resizes {
+                r.drain();
+            }
+            match wait_for_stdin(WAIT, woken) {
+                Ok(ready) => (ready, Duration::ZERO),
                 Err(why) => {
                     let _ = tx.send(Input::Gone(why));
                     return;
                 }
             }
         } else {
-            WAIT
+            (true, WAIT)
         };
+        // crossterm is asked even without input: a resize comes by a signal it catches, and
+        // must be taken on its own. Taken together with a key, crossterm returns the resize
+        // and drops the terminal's readiness, so the key would wait for the next one.
+        let mut any = false;
         // Everything crossterm holds now: one read of the terminal can bring several events.
         loop {
             let got = event::poll(timeout).and_then(|ready| ready.then(event::read).transpose());
             match got {
                 Ok(Some(e)) => {
+                    any = true;
                     if tx.send(Input::Event(e)).is_err() {
                         return;
                     }
@@ -93,22 +132,30 @@ fn read(tx: &Sender<Input>, stop: &AtomicBool) {
                 }
             }
         }
+        if watched && ready && !any {
+            // Input crossterm will not hand over until more comes (the race above, with a
+            // resize a moment before a key): not a reason to spin.
+            std::thread::sleep(WAIT);
+        }
     }
 }
 
-/// Wait up to `timeout` for stdin to have input: true when it has, an error when the terminal
-/// hung up (a hung-up terminal is readable for ever, and reads as end-of-file).
-fn wait_for_stdin(timeout: Duration) -> Result<bool, String> {
-    let mut fd = libc::pollfd { fd: libc::STDIN_FILENO, events: libc::POLLIN, revents: 0 };
+/// Wait up to `timeout` for stdin to have input (or for `woken` to be readable): true when
+/// stdin has input, an error when the terminal hung up (a hung-up terminal is readable for
+/// ever, and reads as end-of-file).
+fn wait_for_stdin(timeout: Duration, woken: Option<RawFd>) -> Result<bool, String> {
+    let watch = |fd| libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+    let mut fds = [watch(libc::STDIN_FILENO), watch(woken.unwrap_or(-1))];
     let ms = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
-    // SAFETY: one valid pollfd, for the duration of the call.
-    let n = unsafe { libc::poll(&mut fd, 1, ms) };
+    // SAFETY: two valid pollfds (a negative fd is ignored), for the duration of the call.
+    let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
     if n < 0 {
         let e = std::io::Error::last_os_error();
         return if e.kind() == std::io::ErrorKind::Interrupted { Ok(false) } else { Err(e.to_string()) };
     }
-    if fd.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 {
+    let stdin = fds[0].revents;
+    if stdin & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 {
         return Err("the terminal hung up".into());
     }
-    Ok(n > 0 && fd.revents & libc::POLLIN != 0)
+    Ok(stdin & libc::POLLIN != 0)
 }
