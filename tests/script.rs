@@ -120,6 +120,27 @@ fn continue_naming_a_node_still_running_waits_for_its_stop() {
 }
 
 #[test]
+fn continue_naming_a_node_waits_for_that_nodes_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    common::gen_input(dir.path(), 6000, 200, 7, 0.02);
+    // RATE/1's first stop comes whenever its thread gets there: taken as the answer to
+    // `continue RATE/0`, it left RATE/0 running and the `step` after it failed (1 run in 5).
+    let file = dir.path().join("s.cat");
+    std::fs::write(
+        &file,
+        "break amount on RATE\ncontinue RATE/0\ncontinue RATE/0\nstep 1 RATE/0\nwhen\nhalt\n",
+    )
+    .unwrap();
+    for run in 0..5 {
+        let out = run_script(dir.path(), &format!("{run}.db"), &file, 2, &["--json"]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "run {run}: {stdout}{}", String::from_utf8_lossy(&out.stderr));
+        let when = events(&stdout).into_iter().find(|e| e["event"] == "when").expect("a when");
+        assert_eq!((when["node"].as_str(), when["at"].as_str()), (Some("RATE/0"), Some("after")), "{when}");
+    }
+}
+
+#[test]
 fn readable_text_without_json() {
     let dir = tempfile::tempdir().unwrap();
     common::gen_input(dir.path(), 3000, 200, 7, 0.02);

@@ -410,6 +410,15 @@ impl<'a> Runner<'a> {
             | Word::Ignore { .. }
             | Word::Delete { .. }
             | Word::Forms => self.wait(|e| matches!(e, Event::Forms { .. })),
+            // A node named is waited for (other nodes' stops meanwhile are printed): the next
+            // word may be about it.
+            Word::Continue { node: Some(n) } if !self.replay && !n.eq_ignore_ascii_case("all") => {
+                let named = |s: &str| s.eq_ignore_ascii_case(n) || stage_name(s).eq_ignore_ascii_case(n);
+                self.wait(|e| match e {
+                    Event::Stopped(s) => named(&s.node),
+                    e => matches!(e, Event::Stalled { .. }),
+                })
+            }
             Word::Continue { .. }
             | Word::Step { .. }
             | Word::Back { .. }
