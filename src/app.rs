@@ -501,6 +501,10 @@ fn replay(args: &ReplayArgs) -> i32 {
         if !trace.complete() {
             title.push_str(" (cut short: no footer)");
         }
+        // As export and diff: nothing to move through, and a script's words would go unheard.
+        if trace.header().settings.level == Level::Off {
+            return recorded_off(&args.trace, "replay");
+        }
     }
     drive(&args.debug, &title, |_, _| Ok(Target::Replay(args.trace.clone(), args.run)))
 }

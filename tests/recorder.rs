@@ -193,6 +193,12 @@ fn two_runs_diff_equal_and_another_input_differs() {
         );
         assert!(!dest.exists(), "{format}: no file is made");
     }
+    // Nor to replay: a script's words went unheard, exit 0.
+    let script = tmp.path().join("r.cat");
+    std::fs::write(&script, "step 5\ninquire REG\n").unwrap();
+    let out = common::catar().arg("replay").arg(&off).arg("--script").arg(&script).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("recorded at off level"));
 }
 
 #[test]

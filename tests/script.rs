@@ -141,6 +141,17 @@ fn continue_naming_a_node_waits_for_that_nodes_stop() {
 }
 
 #[test]
+fn a_word_after_the_end_of_the_run_says_the_run_has_finished() {
+    let dir = tempfile::tempdir().unwrap();
+    common::gen_input(dir.path(), 1000, 50, 7, 0.02);
+    // It said "`step` needs a node: none has stopped yet".
+    let (code, stdout, stderr) = script_run(dir.path(), "continue\nstep\n", &[]);
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    assert!(stdout.contains("finished: 1000 records"), "{stdout}");
+    assert!(stderr.contains("line 2: the run has finished"), "{stderr}");
+}
+
+#[test]
 fn readable_text_without_json() {
     let dir = tempfile::tempdir().unwrap();
     common::gen_input(dir.path(), 3000, 200, 7, 0.02);

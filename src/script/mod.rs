@@ -372,7 +372,11 @@ impl<'a> Runner<'a> {
             self.print(&Event::When(stop));
             return Ok(());
         }
-        let mut command = word.command(self.current.as_deref(), &self.forms)?;
+        // After the end, what a word lacks (a stopped node) is the run itself.
+        let ended = self.end.is_some();
+        let mut command = word
+            .command(self.current.as_deref(), &self.forms)
+            .map_err(|e| if ended { "the run has finished".to_string() } else { e })?;
         // Resolved here: the session answers a resume with nothing to wait for, so an error
         // would come during a later word.
         if let Some(Command::Resume { node }) = &mut command

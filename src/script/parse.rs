@@ -281,7 +281,14 @@ pub fn parse_line(line: &str) -> Result<Option<Word>, WordError> {
             // The ends by name: the first step, or past the last (the replay lands at its end).
             [n] if n.eq_ignore_ascii_case("start") => Word::Goto { step: 0 },
             [n] if n.eq_ignore_ascii_case("end") => Word::Goto { step: u64::MAX },
-            [n] => Word::Goto { step: number(n, "step")? },
+            [n] => Word::Goto {
+                step: number(n, "step").map_err(|e| {
+                    WordError(format!(
+                        "{}: usage: goto STEP | goto start | goto end | goto time RFC3339",
+                        e.0
+                    ))
+                })?,
+            },
             _ => return err("usage: goto STEP | goto start | goto end | goto time RFC3339".into()),
         },
         "halt" | "nodes" | "info" | "forms" | "reverse-continue" | "rc" | "when" if !words.is_empty() => {
@@ -311,7 +318,7 @@ fn split_word(s: &str) -> (&str, &str) {
 }
 
 fn number<T: std::str::FromStr>(s: &str, what: &str) -> Result<T, WordError> {
-    s.parse().map_err(|_| WordError(format!("`{s}` is not a {what} (a whole number)")))
+    s.parse().map_err(|_| WordError(format!("`{s}` is not a whole number ({what})")))
 }
 
 /// How many steps: one at least (`step 0` would move anyway, as gdb's does not).
