@@ -59,8 +59,9 @@ fn integrity(db: &Path) -> String {
     conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap()
 }
 
-#[test]
-fn a_full_disk_and_a_read_only_database_are_clear_errors_and_the_database_resumes() {
+/// An input, a clean run's database of it, and a 400 kB disk to fill; `None` (said) where a
+/// tmpfs cannot be mounted.
+fn full_disk() -> Option<(tempfile::TempDir, PathBuf, PathBuf, Tmpfs)> {
     let tmp = tempfile::tempdir().unwrap();
     let input = tmp.path().join("in");
     gen_input(&input, 20_000, 500, 2, 0.02);
@@ -68,8 +69,14 @@ fn a_full_disk_and_a_read_only_database_are_clear_errors_and_the_database_resume
     assert!(rate(&input, &clean).0);
     let Some(disk) = Tmpfs::mount(&tmp.path().join("disk"), "400k") else {
         eprintln!("skipped: cannot mount a tmpfs here (needs root)");
-        return;
+        return None;
     };
+    Some((tmp, input, clean, disk))
+}
+
+#[test]
+fn a_full_disk_and_a_read_only_database_are_clear_errors_and_the_database_resumes() {
+    let Some((_tmp, input, clean, disk)) = full_disk() else { return };
     let db = disk.0.join("rated.db");
 
     let (ok, stderr) = rate(&input, &db);
@@ -93,15 +100,7 @@ fn a_full_disk_and_a_read_only_database_are_clear_errors_and_the_database_resume
 
 #[test]
 fn a_trace_on_a_full_disk_fails_the_run_after_its_summary_and_loses_no_row() {
-    let tmp = tempfile::tempdir().unwrap();
-    let input = tmp.path().join("in");
-    gen_input(&input, 20_000, 500, 2, 0.02);
-    let clean = tmp.path().join("clean.db");
-    assert!(rate(&input, &clean).0);
-    let Some(disk) = Tmpfs::mount(&tmp.path().join("disk"), "400k") else {
-        eprintln!("skipped: cannot mount a tmpfs here (needs root)");
-        return;
-    };
+    let Some((tmp, input, clean, disk)) = full_disk() else { return };
     let (db, trace) = (tmp.path().join("rated.db"), disk.0.join("run.trace"));
     let out = catar()
         .args(["run", "--headless", "--segments", "2", "--level", "full", "--input"])

@@ -1,8 +1,9 @@
 //! Terminal input on a thread of its own. A terminal that goes away (its window closed, an ssh
 //! drop, a killed tmux) reads as end-of-file for ever, and crossterm's reader loops on it
 //! without returning (crossterm-rs/crossterm#793): the event loop must not be the thread caught
-//! there, or it never sees the hang-up and the process stays, a core busy. This thread asks
-//! crossterm only once the terminal has input, and says when the terminal is gone.
+//! there, or it never sees the hang-up and the process stays, a core busy. This thread waits
+//! with poll(2) on the terminal (and on resizes), says when the terminal is gone, and asks
+//! crossterm only while it is not.
 
 use std::io::{IsTerminal, Read};
 use std::os::fd::{AsRawFd, RawFd};
