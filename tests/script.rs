@@ -202,6 +202,67 @@ fn a_step_past_the_end_of_the_input_says_how_short_it_fell() {
 }
 
 #[test]
+fn a_step_a_stop_cuts_short_says_how_short_live_and_in_a_replay() {
+    let dir = tempfile::tempdir().unwrap();
+    common::gen_input(dir.path(), 2000, 100, 7, 0.02);
+    let every = |stage: &str| {
+        let f = dir.path().join(format!("every-{stage}.toml"));
+        std::fs::write(&f, format!("nodes = \"{stage}\"\nstop = \"every-step\"\n")).unwrap();
+        f.display().to_string()
+    };
+    let cut_of = |events: &[Value]| -> Vec<(String, u64, Option<String>)> {
+        (events.iter().filter(|e| e["event"] == "step-cut"))
+            .map(|e| {
+                let by = e["by"].as_str().map(String::from);
+                (e["node"].as_str().unwrap().to_string(), e["left"].as_u64().unwrap(), by)
+            })
+            .collect()
+    };
+    // Live: the form stops RATE/0 after the first statement of `step 5`; 4 were left.
+    let script = format!("form {}\ncontinue\nstep 5\nhalt\n", every("RATE"));
+    let (code, stdout, stderr) = script_run(dir.path(), &script, &["--json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let live = events(&stdout);
+    assert_eq!(cut_of(&live), [("RATE/0".to_string(), 4, Some("RATE/0".to_string()))], "{stdout}");
+    let at = live.iter().position(|e| e["event"] == "step-cut").unwrap();
+    assert_eq!(live[at - 1]["event"], "stopped", "said after the stop that cut it: {stdout}");
+
+    // A replay has one cursor: DIS/0's next step stops it long before a million of RATE/0's.
+    let trace = dir.path().join("run.trc");
+    common::catar()
+        .args(["run", "--headless", "--level", "full", "--input"])
+        .arg(dir.path())
+        .arg("--db")
+        .arg(dir.path().join("whole.db"))
+        .arg("--trace")
+        .arg(&trace)
+        .assert()
+        .success();
+    let replay = |script: &str| {
+        let file = dir.path().join("replay.cat");
+        std::fs::write(&file, script).unwrap();
+        let out = common::catar().arg("replay").arg(&trace).arg("--script").arg(&file).arg("--json").output();
+        let out = out.unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        events(&String::from_utf8_lossy(&out.stdout))
+    };
+    let events = replay(&format!("form {}\ncontinue\nstep 1000000 RATE/0\n", every("DIS")));
+    let cut = cut_of(&events);
+    assert!(cut.len() == 1 && cut[0].0 == "RATE/0" && cut[0].2.as_deref() == Some("DIS/0"), "{cut:?}");
+    let at = events.iter().position(|e| e["event"] == "step-cut").unwrap();
+    assert_eq!(events[at - 1]["node"], "DIS/0", "{events:?}");
+    // Cut by the node's own form, a replay counts as live does.
+    let events = replay(&format!("form {}\ncontinue\nstep 5 RATE/0\n", every("RATE")));
+    assert_eq!(cut_of(&events), [("RATE/0".to_string(), 4, Some("RATE/0".to_string()))], "{events:?}");
+    // Without a form, the step runs to the end of the trace and says by how much it fell short.
+    let events = replay("step 1000000 RATE/0\n");
+    let cut = cut_of(&events);
+    assert!(cut.len() == 1 && cut[0].0 == "RATE/0" && cut[0].2.is_none(), "{cut:?}");
+    let stop = events.iter().find(|e| e["event"] == "stopped" && e["reason"]["policy"] == "end").unwrap();
+    assert_eq!(stop["node"], "DIS/0", "{events:?}");
+}
+
+#[test]
 fn a_wrong_line_is_an_error_naming_it_and_the_run_halts_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     common::gen_input(dir.path(), 3000, 200, 7, 0.02);

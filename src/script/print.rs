@@ -46,9 +46,16 @@ pub fn text(e: &Event) -> Option<String> {
             }
         }
         Event::Untraced { node } => format!("{node} resumed: runs untraced to the end (it was not frozen)"),
-        Event::StepCut { node, left } => {
+        Event::StepCut { node, left, by: None } => {
             format!("{node} ran out of input {left} statement(s) short of its step: it ends here")
         }
+        Event::StepCut { node, left, by: Some(by) } if by == node => {
+            format!("{node}'s step stopped {left} statement(s) short: the stop above came first")
+        }
+        Event::StepCut { node, left, by: Some(by) } => format!(
+            "{node}'s step stopped {left} statement(s) short: {by}'s stop above came first \
+             (a replay has one cursor: step again to go on)"
+        ),
         Event::State { state: NodeState::Frozen { .. } | NodeState::Running, .. } => return None,
         Event::State { node, state } => format!("{node} {}", state_text(state)),
         Event::Rows(rows) => rows_text(rows),

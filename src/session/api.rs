@@ -299,12 +299,17 @@ pub enum Event {
         /// The node.
         node: String,
     },
-    /// A node's input ran out before a `step` given to it had run its statements.
+    /// A `step` ended before it had run its statements: a stop came first (said after that
+    /// stop), or the node's input ran out.
     StepCut {
         /// The node.
         node: String,
         /// Statements the step had left to run.
         left: u64,
+        /// The node whose stop came first (in a replay, one cursor: maybe another node);
+        /// absent when the input ran out.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<String>,
     },
     /// A node's state changed.
     State {

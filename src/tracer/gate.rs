@@ -30,8 +30,9 @@ pub(crate) struct NodeTracer {
     pub started: Instant,
     /// When the presence was last published for snapshots.
     pub published: Instant,
-    /// The stop decided by the last call, held by `hold`.
-    pub pending: Option<(Stop, Option<Duration>)>,
+    /// The stop decided by the last call, held by `hold`, with the statements of a `step` it
+    /// cut short.
+    pub pending: Option<(Stop, Option<Duration>, u64)>,
 }
 
 /// How often a running node publishes its presence (a frozen or finished one does at once).
@@ -62,7 +63,9 @@ impl NodeTracer {
 
     /// Decide to freeze here: the node holds once its hooks are parked (see `hold`).
     fn freeze(&mut self, at: &StepPoint<'_>, position: Position, reason: Reason, timeout: Option<Duration>) {
-        self.stepping = 0;
+        // A stop after a statement that a `step` was still counting: that statement ran.
+        let left = std::mem::take(&mut self.stepping);
+        let cut = if position == Position::After { left.saturating_sub(1) } else { left };
         self.publish();
         let stop = Stop {
             id: self.shared.next_stop_id(),
@@ -81,18 +84,25 @@ impl NodeTracer {
             reason,
             timeout_ms: timeout.map(|t| t.as_millis() as u64),
         };
-        self.pending = Some((stop, timeout));
+        self.pending = Some((stop, timeout, cut));
     }
 
     /// Hold the node at the stop `freeze` decided, until a command (or the timeout) lets it go.
-    fn hold_stop(&mut self, ws: &Workspace, stop: Stop, timeout: Option<Duration>) {
+    fn hold_stop(&mut self, ws: &Workspace, stop: Stop, timeout: Option<Duration>, cut: u64) {
         let id = stop.id;
         let before = stop.at == Position::Before;
         let shared = &self.shared;
+        let node = self.name().to_string();
         if !shared.nodes[self.index].freeze(
             stop,
             || self.active(),
-            |stop| shared.signal(Signal::Stopped(stop)),
+            |stop| {
+                shared.signal(Signal::Stopped(stop));
+                // Said after the stop, as a replay says it: the stop is what came first.
+                if cut > 0 {
+                    shared.signal(Signal::StepCut { by: Some(node.clone()), node, left: cut });
+                }
+            },
         ) {
             return;
         }
@@ -246,7 +256,7 @@ impl StepHook for NodeTracer {
         // node's end alone would leave it unsaid (a halt ends a step too, and says so itself).
         if self.stepping > 0 && self.active() {
             let (node, left) = (self.name().to_string(), std::mem::take(&mut self.stepping));
-            self.shared.signal(Signal::StepCut { node, left });
+            self.shared.signal(Signal::StepCut { node, left, by: None });
         }
     }
 
@@ -255,8 +265,8 @@ impl StepHook for NodeTracer {
     }
 
     fn hold(&mut self, _at: &StepPoint<'_>, ws: &Workspace) {
-        if let Some((stop, timeout)) = self.pending.take() {
-            self.hold_stop(ws, stop, timeout);
+        if let Some((stop, timeout, cut)) = self.pending.take() {
+            self.hold_stop(ws, stop, timeout, cut);
         }
     }
 }

@@ -67,12 +67,14 @@ pub enum Signal {
         /// Why the tick failed.
         error: String,
     },
-    /// A node ran out of input in the middle of a `step`.
+    /// A `step` ended short of its count: a stop came first, or the node's input ran out.
     StepCut {
         /// The node.
         node: String,
         /// Statements the step had left to run.
         left: u64,
+        /// The node whose stop came first; `None` when the input ran out.
+        by: Option<String>,
     },
 }
 

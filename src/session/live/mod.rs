@@ -44,7 +44,7 @@ pub(super) fn start(debuggee: Debuggee, forms: Vec<(TraceForm, String)>) -> Resu
             Signal::Restarted { node, restarts, error } => {
                 Event::State { node, state: NodeState::Restarted { restarts, error } }
             }
-            Signal::StepCut { node, left } => Event::StepCut { node, left },
+            Signal::StepCut { node, left, by } => Event::StepCut { node, left, by },
         };
         // Nobody listening (the session is gone) changes nothing for the run.
         if let Some(client) = &*outbox.lock().expect("outbox lock") {

@@ -65,6 +65,7 @@ pub(super) fn start(
         stops: 0,
         started: Instant::now(),
         shown: vec![NodeState::Starting; desc_nodes],
+        cut: None,
     };
     let thread = thread::Builder::new()
         .name("replay".into())
@@ -109,6 +110,8 @@ struct Replayer {
     started: Instant,
     /// Each node's state as last told.
     shown: Vec<NodeState>,
+    /// A `step` the stop about to land cut short, said after it.
+    cut: Option<Event>,
 }
 
 impl Replayer {

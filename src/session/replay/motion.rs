@@ -65,6 +65,10 @@ impl Replayer {
         self.key = key;
         self.stop = Some(stop.clone());
         self.emit(Event::Stopped(stop));
+        // Said right after the stop that cut the step, as live.
+        if let Some(cut) = self.cut.take() {
+            self.emit(cut);
+        }
         if let Err(e) = self.show_states() {
             self.emit(Event::Error { message: e.to_string(), line: None });
         }
@@ -179,11 +183,14 @@ impl Replayer {
             // A tick that failed before the next step.
             let before = next.map_or(u64::MAX, |m| m.global_step);
             if let Some((f, at, reason)) = self.failure_stop(before, skip_at, stepping.map(|s| s.0)) {
+                // The failed statement was a statement of the step, when it was the node's.
+                self.step_cut(stepping, Some(f.node), at == Position::After);
                 self.land(Some(f), at, reason, Some(by));
                 return Ok(());
             }
             let Some(m) = next else {
                 let end = last.or(self.stop_mark());
+                self.step_cut(stepping, None, false);
                 self.land(end, Position::After, plain(Why::End), Some(by));
                 return Ok(());
             };
@@ -195,6 +202,7 @@ impl Replayer {
                     .find(|f| f.applies_to(m.node) && breaks_at(f, stage, m.statement) && f.hit());
                 if let Some(f) = hit {
                     let reason = reason(f, Why::Statement);
+                    self.step_cut(stepping, Some(m.node), false);
                     self.land(Some(m), Position::Before, reason, Some(by));
                     return Ok(());
                 }
@@ -225,9 +233,21 @@ impl Replayer {
                 }
             }
             if let Some(reason) = fired {
+                self.step_cut(stepping, Some(m.node), true);
                 self.land(Some(m), Position::After, reason, Some(by));
                 return Ok(());
             }
+        }
+    }
+
+    /// Note, for the stop about to land, that a `step` stopped before its count: at a stop of
+    /// `by` (after one of its statements when `ran`), or at the end of the trace.
+    fn step_cut(&mut self, stepping: Option<(usize, u64)>, by: Option<usize>, ran: bool) {
+        let Some((n, left)) = stepping else { return };
+        let left = if ran && by == Some(n) { left.saturating_sub(1) } else { left };
+        if left > 0 {
+            let by = by.map(|b| self.desc.nodes[b].clone());
+            self.cut = Some(Event::StepCut { node: self.desc.nodes[n].clone(), left, by });
         }
     }
 
