@@ -720,15 +720,32 @@ fn the_program_follows_the_shown_nodes_stops_and_old_rows_say_they_are_stale() {
     app.statement = 0;
     let t = Duration::from_secs(2);
     app.apply(Event::Released { node: "RATE/1".into(), stop: 1, by: Release::Step, mover: None }, t);
-    assert!(screen(&app, 160, 48).contains("(stale: it moved since; i refreshes)"));
+    // Running, it cannot be read: `i` says so rather than asking another node.
+    let s = screen(&app, 160, 48);
+    assert!(s.contains("(stale until its next stop)"), "{s}");
+    let area = Rect::new(0, 0, 160, 48);
+    app.focus = Pane::Results;
+    assert!(app.key(key('i'), area).is_empty());
+    assert!(app.log.back().unwrap().text.contains("inquire: RATE/1 is not frozen"), "{:?}", app.log.back());
     let next = Stop {
         id: 2,
         position: 2,
         statement: program.stages[1].statements[2].name.clone(),
         ..stop(&program)
     };
-    app.apply(Event::Stopped(next), t);
+    app.apply(Event::Stopped(next.clone()), t);
     assert_eq!(app.statement, 2, "the cursor is where the node stopped");
+    assert!(screen(&app, 160, 48).contains("(stale: it moved since; i refreshes)"));
+    // Another node frozen and selected: `i` in the results refreshes the results' node.
+    app.apply(Event::Stopped(Stop { id: 3, node: "REG/0".into(), ..next }), t);
+    app.select_node(0);
+    assert_eq!(app.selected().unwrap().name, "REG/0");
+    app.focus = Pane::Results;
+    let sent = app.key(key('i'), area);
+    let [Command::Inquire { node, reactor: None, offset: 0, .. }] = sent.as_slice() else {
+        panic!("{sent:?}")
+    };
+    assert_eq!(node, "RATE/1");
     // A fresh answer is not stale.
     app.apply(Event::Rows(rows(40)), t);
     assert!(!screen(&app, 160, 48).contains("stale"));

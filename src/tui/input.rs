@@ -321,14 +321,23 @@ impl App {
     }
 
     fn inquire(&mut self, filter: Option<String>, offset: usize) -> Vec<Command> {
+        // From the results, the same rows again (refreshed, or filtered anew) of the node they
+        // are of, whichever is selected; from the cabinets, the records of the one selected;
+        // elsewhere, every reactor.
+        if self.focus == Pane::Results
+            && let Some(r) = &self.results
+        {
+            let (node, reactor) = (r.rows.node.clone(), r.rows.reactor.clone());
+            if !self.nodes.iter().any(|n| n.name == node && n.frozen()) {
+                let why = if self.ended() { "the run has ended" } else { "read again at its next stop" };
+                self.log(LogKind::Error, format!("inquire: {node} is not frozen ({why}): these rows stay"));
+                return Vec::new();
+            }
+            return vec![Command::Inquire { node, reactor, filter, offset, limit: Some(RESULT_PAGE) }];
+        }
         let Some(node) = self.frozen_target("inquire") else { return Vec::new() };
-        // From the cabinets, the records of the one selected; from the results, the same rows
-        // again (refreshed, or filtered anew); elsewhere, every reactor.
         let reactor = match self.focus {
             Pane::Cabinets => self.selected_cabinet().map(|c| c.name.clone()),
-            Pane::Results => {
-                self.results.as_ref().filter(|r| r.rows.node == node).and_then(|r| r.rows.reactor.clone())
-            }
             _ => None,
         };
         self.focus = Pane::Results;

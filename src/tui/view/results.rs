@@ -75,11 +75,19 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         Some(_) if loaded < r.rows.total => format!(" · sorted within these {loaded}"),
         _ => String::new(),
     };
+    // `i` refreshes them only from the node's next stop.
+    let stale = match r.stale {
+        false => "",
+        true if app.nodes.iter().any(|n| n.name == r.rows.node && n.frozen()) => {
+            " (stale: it moved since; i refreshes)"
+        }
+        true if app.ended() => " (stale: the run has ended)",
+        true => " (stale until its next stop)",
+    };
     let page = format!(
-        "Results of {}{}{} · rows {}–{} of {}{}",
+        "Results of {}{}{stale} · rows {}–{} of {}{}",
         r.rows.node,
         r.rows.reactor.as_ref().map(|x| format!(" {x}")).unwrap_or_default(),
-        if r.stale { " (stale: it moved since; i refreshes)" } else { "" },
         r.rows.offset + first + 1,
         r.rows.offset + first + shown.len(),
         r.rows.total,
