@@ -119,6 +119,16 @@ pub fn first_row(app: &App, pane: Pane, area: Rect) -> usize {
     offset(selected, visible)
 }
 
+/// `text` cut to `width` columns, its last one an ellipsis when it did not fit (a table cell
+/// cut bare reads as running on into the next column).
+pub fn fit(text: &str, width: usize) -> String {
+    use unicode_truncate::UnicodeTruncateStr;
+    match text.unicode_truncate(width) {
+        (whole, _) if whole.len() == text.len() => text.to_string(),
+        _ => format!("{}…", text.unicode_truncate(width.saturating_sub(1)).0),
+    }
+}
+
 /// The first visible row that keeps `selected` in a window of `visible` rows.
 fn offset(selected: usize, visible: usize) -> usize {
     (selected + 1).saturating_sub(visible)

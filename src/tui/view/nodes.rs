@@ -7,7 +7,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Row, StatefulWidget, Table, TableState};
 
-use super::{Theme, block, first_row, short};
+use super::{Theme, block, first_row, fit, short};
 use crate::session::NodeState;
 use crate::tui::state::{App, NodeRow, Pane};
 
@@ -60,12 +60,26 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     // Under 60 columns the state needs the sparkline's room.
     let spark = area.width >= 60;
     let listed = app.listed_nodes();
+    let mut header = vec!["node", "state", "steps"];
+    let mut widths =
+        vec![Constraint::Length(7), Constraint::Fill(1), Constraint::Length(if wide { 8 } else { 6 })];
+    if wide {
+        header.push("pseudo-time");
+        widths.push(Constraint::Length(14));
+    }
+    if !app.replay {
+        header.push(if spark { "records/s" } else { "rec/s" });
+        widths.push(Constraint::Length(if spark { SPARK as u16 + 7 } else { 6 }));
+    }
+    // What the state column gets: the inner width less the fixed columns and the gaps.
+    let fixed: u16 = widths.iter().map(|w| if let Constraint::Length(n) = w { *n } else { 0 }).sum();
+    let room = area.width.saturating_sub(2 + fixed + widths.len() as u16 - 1) as usize;
     let rows = listed.iter().map(|&i| {
         let n = &app.nodes[i];
         let (text, color) = state(n, wide);
         let mut cells = vec![
             Cell::from(n.name.clone()).style(Style::default().add_modifier(Modifier::BOLD)),
-            Cell::from(Span::styled(text, theme.fg(color))),
+            Cell::from(Span::styled(fit(&text, room), theme.fg(color))),
             Cell::from(n.steps.to_string()),
         ];
         if wide {
@@ -84,17 +98,6 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         }
         Row::new(cells)
     });
-    let mut header = vec!["node", "state", "steps"];
-    let mut widths =
-        vec![Constraint::Length(7), Constraint::Fill(1), Constraint::Length(if wide { 8 } else { 6 })];
-    if wide {
-        header.push("pseudo-time");
-        widths.push(Constraint::Length(14));
-    }
-    if !app.replay {
-        header.push(if spark { "records/s" } else { "rec/s" });
-        widths.push(Constraint::Length(if spark { SPARK as u16 + 7 } else { 6 }));
-    }
     let table = Table::new(rows, widths)
         .header(Row::new(header).style(theme.dim().add_modifier(Modifier::BOLD)))
         .block(block(app, Pane::Nodes, format!("Nodes ({})", app.nodes.len())))
