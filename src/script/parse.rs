@@ -273,8 +273,14 @@ pub fn parse_line(line: &str) -> Result<Option<Word>, WordError> {
         "goto" => match words.as_slice() {
             [t, time] if t.eq_ignore_ascii_case("time") => Word::GotoTime {
                 time: time.parse().map_err(|e| {
+                    // The parser's reason helps with a date it read (`2026-02-30`), not with a word.
+                    let why = if time.starts_with(|c: char| c.is_ascii_digit()) {
+                        format!(": {e}")
+                    } else {
+                        String::new()
+                    };
                     WordError(format!(
-                        "goto time: `{time}` is not an RFC 3339 time like 2026-03-01T12:00:00Z: {e}"
+                        "goto time: `{time}` is not an RFC 3339 time like 2026-03-01T12:00:00Z{why}"
                     ))
                 })?,
             },
@@ -520,7 +526,8 @@ mod tests {
         assert!(err("watch").starts_with("usage: watch"));
         assert!(err("frobnicate").contains("unknown command `frobnicate`"));
         assert!(err("back x y").contains("not a count"));
-        assert!(err("goto time yesterday").contains("not an RFC 3339 time"));
+        assert!(err("goto time yesterday").ends_with("is not an RFC 3339 time like 2026-03-01T12:00:00Z"));
+        assert!(err("goto time 2026-02-30T00:00:00Z").contains("like 2026-03-01T12:00:00Z: "));
         assert!(err("goto").starts_with("usage: goto"));
         assert_eq!(parse_line("goto start").unwrap(), Some(Word::Goto { step: 0 }));
         assert_eq!(parse_line("goto END").unwrap(), Some(Word::Goto { step: u64::MAX }));
