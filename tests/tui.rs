@@ -513,6 +513,33 @@ fn the_command_line_takes_script_words_with_history_and_completion() {
     assert_eq!(app.key(code(KeyCode::Enter), area), vec![Command::Snapshot]);
     assert_eq!(app.focus, Pane::Nodes);
     assert!(screen(&app, 80, 24).contains("the nodes pane shows them"));
+    // Several candidates: a line of their own above the prompt (over the log's border, not
+    // laid on it), cut whole with how many more there are.
+    app.key(key(':'), area);
+    typed(&mut app, "inquire ", area);
+    app.key(code(KeyCode::Tab), area);
+    let all = app.prompt.as_ref().unwrap().completions.clone();
+    assert!(all.len() > 3, "{all:?}");
+    let s = screen(&app, 80, 24);
+    let above = s.lines().rev().nth(1).unwrap();
+    assert!(above.starts_with(&format!("  {}  {}", all[0], all[1])) && !above.contains('─'), "{above}");
+    let narrow = screen(&app, 30, 24);
+    let above = narrow.lines().rev().nth(1).unwrap().trim_end();
+    assert!(above.ends_with(" more") && !above.contains('─'), "{above}");
+    let shown = above.split("  ").filter(|w| !w.is_empty() && !w.starts_with('…')).count();
+    assert!(above.ends_with(&format!("… {} more", all.len() - shown)), "{above}: {all:?}");
+    app.key(code(KeyCode::Esc), area);
+    // What is typed before ↑ picks the lines walked; ↓ past the newest gives it back.
+    app.key(key(':'), area);
+    typed(&mut app, "inq", area);
+    let line = |app: &App| app.prompt.as_ref().unwrap().input.lines().join("");
+    app.key(code(KeyCode::Up), area);
+    assert_eq!(line(&app), "inquire RATE/1 where SERVICE = 'VOICE'");
+    app.key(code(KeyCode::Up), area);
+    assert_eq!(line(&app), "inquire RATE/1 where SERVICE = 'VOICE'", "the only line starting so");
+    app.key(code(KeyCode::Down), area);
+    assert_eq!(line(&app), "inq");
+    app.key(code(KeyCode::Esc), area);
     // Every word completes, a replay's too.
     app.replay = true;
     app.key(key(':'), area);

@@ -81,6 +81,14 @@ fn pool(before: &[&str], app: &App) -> Vec<String> {
         (_, _, "in") | ("watch", 2, "cabinet") => cabinets(),
         ("watch", 2, "context") => contexts(),
         ("watch", 1, _) => words(&["cabinet", "context"]),
+        // After the name, the watch's options: a context's `in`, a cabinet's `mass`.
+        ("watch", _, _) if before[1].eq_ignore_ascii_case("context") => {
+            words(&["in", "on", "arrival", "departure"])
+        }
+        ("watch", _, _) => words(&["on", "arrival", "departure", "mass"]),
+        ("break" | "tbreak", 2, _) => words(&["on"]),
+        ("catch", 1, _) => words(&["failure"]),
+        ("catch", 2, _) => words(&["on"]),
         ("break" | "tbreak", 1, _) => {
             p.stages.iter().flat_map(|s| s.statements.iter().map(|st| st.name.clone())).collect()
         }
@@ -198,5 +206,16 @@ mod tests {
         assert_eq!(complete("go", &replay).0, "goto ");
         assert_eq!(complete("goto s", &replay).0, "goto start ");
         assert_eq!(complete("res", &replay).0, "res");
+        // After a watch's name, its options: a context's `in` then a cabinet, then `on`.
+        let context = complete("watch context WIFE_NAME ", &replay).1;
+        assert_eq!(context, ["arrival", "departure", "in", "on"].map(String::from));
+        assert_eq!(complete("watch context WIFE_NAME in W", &replay).0, "watch context WIFE_NAME in WIFE ");
+        assert_eq!(
+            complete("watch context WIFE_NAME in WIFE o", &replay).0,
+            "watch context WIFE_NAME in WIFE on "
+        );
+        assert_eq!(complete("watch cabinet WIFE m", &replay).0, "watch cabinet WIFE mass ");
+        assert_eq!(complete("break rate-family o", &replay).0, "break rate-family on ");
+        assert_eq!(complete("catch f", &replay).0, "catch failure ");
     }
 }

@@ -130,15 +130,22 @@ impl App {
             }
             Some(Action::HistoryPrev | Action::HistoryNext) => {
                 let back = matches!(action_for(key, Scope::Line), Some(Action::HistoryPrev));
+                // What was typed before walking picks the lines walked (as a shell's
+                // history-search): `inq` then ↑ goes through the inquiries only.
+                if self.history_at.is_none() {
+                    self.history_prefix = p.input.lines().join("");
+                }
+                let prefix = &self.history_prefix;
+                let fits = |i: &usize| self.history[*i].starts_with(prefix.as_str());
                 let n = self.history.len();
                 let at = match (self.history_at, back) {
-                    (None, true) if n > 0 => Some(n - 1),
-                    (Some(i), true) => Some(i.saturating_sub(1)),
-                    (Some(i), false) if i + 1 < n => Some(i + 1),
-                    _ => None,
+                    (None, true) => (0..n).rev().find(fits),
+                    (Some(i), true) => (0..i).rev().find(fits).or(Some(i)),
+                    (Some(i), false) => (i + 1..n).find(fits),
+                    (None, false) => None,
                 };
                 self.history_at = at;
-                let text = at.map(|i| self.history[i].clone()).unwrap_or_default();
+                let text = at.map_or_else(|| self.history_prefix.clone(), |i| self.history[i].clone());
                 self.prompt.as_mut().expect("prompt up").input = line_area(&text);
             }
             Some(Action::KillLine) => {
@@ -161,6 +168,8 @@ impl App {
             _ => {
                 p.input.input(key);
                 p.completions.clear();
+                // An edited line starts a new walk, from what it now reads.
+                self.history_at = None;
             }
         }
         Vec::new()

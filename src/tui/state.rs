@@ -338,6 +338,8 @@ pub struct App {
     pub history: Vec<String>,
     /// Position while walking the history.
     pub history_at: Option<usize>,
+    /// The line as typed when the walk started: only lines starting with it are walked.
+    pub history_prefix: String,
     /// How the run ended.
     pub finished: Option<Finished>,
     /// Why the run failed.
@@ -398,6 +400,7 @@ impl App {
             prompt: None,
             history: Vec::new(),
             history_at: None,
+            history_prefix: String::new(),
             finished: None,
             failed: None,
             quitting: false,

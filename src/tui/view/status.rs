@@ -6,7 +6,7 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Widget};
+use ratatui::widgets::{Clear, Paragraph, Widget};
 
 use super::Theme;
 use crate::session::Finished;
@@ -102,8 +102,12 @@ pub fn bottom(app: &App, area: Rect, buf: &mut Buffer) {
         Paragraph::new(Span::styled(lead, theme.bold(Color::Yellow))).render(area, buf);
         let input = Rect { x: area.x + w, width: area.width.saturating_sub(w), ..area };
         p.input.render(input, buf);
-        // Completions or the error go on the line above.
+        // Completions or the error go on the line above, a line of their own over the pane's
+        // border (text laid over it read as a torn border).
         let above = Rect { y: area.y.saturating_sub(1), height: 1, ..area };
+        if p.error.is_some() || !p.completions.is_empty() {
+            Clear.render(above, buf);
+        }
         if let Some(e) = &p.error {
             // Cut at the screen's edge, it points to the log, which wraps it whole.
             let room = above.width.saturating_sub(1) as usize;
@@ -115,8 +119,11 @@ pub fn bottom(app: &App, area: Rect, buf: &mut Buffer) {
             };
             Paragraph::new(Span::styled(text, theme.bold(Color::Red))).render(above, buf);
         } else if !p.completions.is_empty() {
-            Paragraph::new(Span::styled(format!(" {}", p.completions.join("  ")), theme.fg(Color::Yellow)))
-                .render(above, buf);
+            Paragraph::new(Span::styled(
+                candidates(&p.completions, above.width as usize),
+                theme.fg(Color::Yellow),
+            ))
+            .render(above, buf);
         }
         return;
     }
@@ -135,6 +142,25 @@ pub fn bottom(app: &App, area: Rect, buf: &mut Buffer) {
         spans.push(Span::styled(format!(" {word} "), Style::default()));
     }
     Paragraph::new(Line::from(spans)).render(area, buf);
+}
+
+/// As many candidates as fit in `width` columns, whole, and how many more there are.
+fn candidates(all: &[String], width: usize) -> String {
+    let mut line = String::new();
+    for (i, c) in all.iter().enumerate() {
+        let more = format!("  … {} more", all.len() - i);
+        // Room kept for saying what is left, unless this is the last.
+        let need = line.chars().count()
+            + 2
+            + c.chars().count()
+            + if i + 1 < all.len() { more.chars().count() } else { 0 };
+        if need > width {
+            return line + &more;
+        }
+        line.push_str("  ");
+        line.push_str(c);
+    }
+    line
 }
 
 /// The hints that fit in `width` columns, in order; the way out (`? help`, `q quit`) always:
