@@ -25,18 +25,11 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             LogKind::Stop => theme.bold(Color::Red),
             LogKind::Error => theme.bold(Color::LightRed),
         };
-        let chars: Vec<char> = l.text.chars().collect();
         let stamp = format!("{:>7.2}s ", l.at.as_secs_f64());
-        if chars.is_empty() {
-            return vec![Line::from(Span::styled(stamp, theme.dim()))];
-        }
-        (chars.chunks(width).enumerate())
+        (wrap_words(&l.text, width).into_iter().enumerate())
             .map(|(i, piece)| {
                 let lead = if i == 0 { stamp.clone() } else { " ".repeat(STAMP) };
-                Line::from(vec![
-                    Span::styled(lead, theme.dim()),
-                    Span::styled(piece.iter().collect::<String>(), style),
-                ])
+                Line::from(vec![Span::styled(lead, theme.dim()), Span::styled(piece, style)])
             })
             .collect()
     };
@@ -67,4 +60,61 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     };
     let back = if newer > 0 { format!(" · {newer} newer below") } else { String::new() };
     Paragraph::new(shown).block(block(app, Pane::Log, format!("Log{back}"))).render(area, buf);
+}
+
+/// `text` in lines of at most `width` characters, broken between words (the spaces inside a
+/// line kept: aligned columns stay aligned); a word longer than a line (a path) starts where it
+/// stands and is cut where each line ends. Never no line.
+fn wrap_words(text: &str, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    let mut len = 0;
+    for piece in text.split_inclusive(' ') {
+        let word: Vec<char> = piece.trim_end_matches(' ').chars().collect();
+        let spaces = piece.len() - piece.trim_end_matches(' ').len();
+        if len > 0 && len + word.len() > width && (word.len() <= width || len >= width) {
+            lines.push(std::mem::take(&mut line).trim_end().to_string());
+            len = 0;
+        }
+        let mut word = word.as_slice();
+        while len + word.len() > width {
+            let (head, tail) = word.split_at(width - len);
+            line.extend(head);
+            lines.push(std::mem::take(&mut line));
+            (len, word) = (0, tail);
+        }
+        line.extend(word);
+        len += word.len();
+        // Spaces go between words on a line and indent the text, never start a wrapped line.
+        if len > 0 || lines.is_empty() {
+            let n = spaces.min(width - len);
+            line.extend(std::iter::repeat_n(' ', n));
+            len += n;
+        }
+    }
+    lines.push(line.trim_end().to_string());
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wrap_words;
+
+    #[test]
+    fn lines_break_between_words_and_only_a_long_word_is_cut() {
+        assert_eq!(
+            wrap_words("RATE/0 continues to the next stop", 12),
+            ["RATE/0", "continues to", "the next", "stop"]
+        );
+        assert_eq!(
+            wrap_words("in /tmp/a-very-long-path/x.trc now", 10),
+            ["in /tmp/a-", "very-long-", "path/x.trc", "now"]
+        );
+        assert_eq!(wrap_words("", 10), [""]);
+        assert_eq!(wrap_words("exactly10!", 10), ["exactly10!"]);
+        assert_eq!(wrap_words("a  b", 10), ["a  b"]);
+        assert_eq!(wrap_words("  form 1: x", 8), ["  form", "1: x"]);
+        assert_eq!(wrap_words("abcdefghij klm", 10), ["abcdefghij", "klm"]);
+        assert_eq!(wrap_words("abcdefghijklm", 5), ["abcde", "fghij", "klm"]);
+    }
 }
