@@ -466,7 +466,7 @@ fn drive(
         {
             forms.extend(TraceForm::at_start(&desc).into_iter().map(|f| (f, "start".into())));
         }
-        return crate::tui::run(target, forms, title);
+        return crate::tui::run(target, forms, title, Vec::new());
     }
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
@@ -512,7 +512,7 @@ fn replay(args: &ReplayArgs) -> i32 {
 /// Where the demo works: `$TMPDIR/catar-demo`, held by a lock for as long as the demo runs; a
 /// demo started while another holds it works in a directory of its own (and says so) rather
 /// than truncate the other's trace and database under it.
-fn demo_dir() -> Option<(std::path::PathBuf, std::fs::File)> {
+fn demo_dir() -> Option<(std::path::PathBuf, std::fs::File, Option<String>)> {
     let tmp = std::env::temp_dir();
     let lock = std::fs::File::options()
         .create(true)
@@ -521,18 +521,18 @@ fn demo_dir() -> Option<(std::path::PathBuf, std::fs::File)> {
         .open(tmp.join("catar-demo.lock"))
         .ok()?;
     match lock.try_lock() {
-        Ok(()) => Some((tmp.join("catar-demo"), lock)),
+        Ok(()) => Some((tmp.join("catar-demo"), lock, None)),
         Err(std::fs::TryLockError::WouldBlock) => {
             let own = tmp.join(format!("catar-demo-{}", std::process::id()));
-            eprintln!(
-                "catar: another demo is running in {}: this one works in {}",
+            let note = format!(
+                "another demo is running in {}: this one works in {}",
                 tmp.join("catar-demo").display(),
                 own.display()
             );
-            Some((own, lock))
+            Some((own, lock, Some(note)))
         }
         // A file system without locks: as before locks, one demo at a time is up to the user.
-        Err(std::fs::TryLockError::Error(_)) => Some((tmp.join("catar-demo"), lock)),
+        Err(std::fs::TryLockError::Error(_)) => Some((tmp.join("catar-demo"), lock, None)),
     }
 }
 
@@ -542,7 +542,7 @@ const DEMO_FORM: &str = include_str!("../assets/forms/first-wife.toml");
 /// The built-in demo: under the TUI at a terminal, headless otherwise.
 fn demo() -> i32 {
     // Kept (and replaced on the next demo) so that its trace and database can be explored.
-    let Some((dir, _lock)) = demo_dir() else {
+    let Some((dir, _lock, note)) = demo_dir() else {
         return fail(&format!("cannot write the demo into {}", std::env::temp_dir().display()), 1);
     };
     let _ = std::fs::remove_dir_all(&dir);
@@ -558,7 +558,15 @@ fn demo() -> i32 {
         return fail(&e, 1);
     }
     if interactive() {
-        return demo_tui(&dir);
+        // Said in the TUI's log: on stderr it would show only once the TUI has closed.
+        let notes = note.into_iter().chain([format!(
+            "the demo works in {}: its trace (demo.trace) and database (demo.db) stay there after you quit",
+            dir.display()
+        )]);
+        return demo_tui(&dir, notes.collect());
+    }
+    if let Some(note) = note {
+        eprintln!("catar: {note}");
     }
     println!(
         "catar demo: 20000 generated CDRs rated by REG -> RATE -> DIS and recorded (headless: not a terminal)"
@@ -593,7 +601,7 @@ fn demo() -> i32 {
     0
 }
 
-fn demo_tui(dir: &std::path::Path) -> i32 {
+fn demo_tui(dir: &std::path::Path, notes: Vec<String>) -> i32 {
     let form = match TraceForm::parse(DEMO_FORM, "first-wife.toml") {
         Ok(f) => f,
         Err(e) => return fail(&e, 1),
@@ -604,7 +612,8 @@ fn demo_tui(dir: &std::path::Path) -> i32 {
     opts.record = Some((dir.join("demo.trace"), settings));
     match crate::rating::debuggee(&opts) {
         Ok(d) => {
-            crate::tui::run(Target::Live(d), vec![(form, "assets/forms/first-wife.toml".into())], "demo")
+            let forms = vec![(form, "assets/forms/first-wife.toml".into())];
+            crate::tui::run(Target::Live(d), forms, "demo", notes)
         }
         Err(e) => fail(&e, e.exit_code()),
     }

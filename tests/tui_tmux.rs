@@ -124,6 +124,8 @@ fn the_demo_stops_at_the_first_wife_and_obeys_the_keys() {
     t.launch("");
     let s = t.wait("RATE frozen on WIFE", frozen);
     assert!(s.contains("REG → RATE → DIS"), "{s}");
+    // Where its files are is said on the screen, not only once the TUI has closed.
+    assert!(s.contains("the demo works in"), "{s}");
     // The nodes pane may show a snapshot taken just before the stop for one more frame.
     t.wait("the node shown frozen", |s| s.lines().any(|l| l.contains("RATE/") && l.contains("■ family")));
     t.keys(&["s"]);

@@ -41,8 +41,8 @@ const EVENTS_PER_FRAME: usize = 500;
 /// With this set, `P` panics (the end-to-end tests check the terminal comes back).
 const PANIC_ENV: &str = "CATAR_TUI_TEST_PANIC";
 
-/// Run a debuggee under the TUI until the user quits; the exit code.
-pub fn run(target: Target, forms: Vec<(TraceForm, String)>, title: &str) -> i32 {
+/// Run a debuggee under the TUI until the user quits; the exit code. `notes` open the log.
+pub fn run(target: Target, forms: Vec<(TraceForm, String)>, title: &str, notes: Vec<String>) -> i32 {
     let replay = target.is_replay();
     let session = match target.start(forms) {
         Ok(s) => s,
@@ -54,6 +54,10 @@ pub fn run(target: Target, forms: Vec<(TraceForm, String)>, title: &str) -> i32 
     let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let mut app = App::new(title, color);
     app.replay = replay;
+    for note in &notes {
+        app.log(crate::tui::state::LogKind::Info, note.clone());
+    }
+    app.notes = notes;
     let signalled = Arc::new(AtomicBool::new(false));
     if let Err(e) = catch_signals(&signalled) {
         eprintln!("catar: warning: cannot catch signals ({e}): SIGTERM will kill the run");

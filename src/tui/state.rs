@@ -336,6 +336,9 @@ pub struct App {
     pub prompt: Option<Prompt>,
     /// Commands typed, oldest first.
     pub history: Vec<String>,
+    /// What the session said before it started (where the demo keeps its files), shown
+    /// until the first rows.
+    pub notes: Vec<String>,
     /// Position while walking the history.
     pub history_at: Option<usize>,
     /// The line as typed when the walk started: only lines starting with it are walked.
@@ -400,6 +403,7 @@ impl App {
             prompt: None,
             history: Vec::new(),
             history_at: None,
+            notes: Vec::new(),
             history_prefix: String::new(),
             finished: None,
             failed: None,

@@ -17,7 +17,9 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let theme = Theme::of(app);
     let Some(r) = &app.results else {
         let text = "No rows yet: press i on a frozen node to inquire its reactors.";
-        Paragraph::new(Line::styled(text, theme.dim()))
+        // The session's notes (where the demo keeps its files) wait here until rows come.
+        let notes = app.notes.iter().flat_map(|n| [Line::default(), Line::raw(n.clone())]);
+        Paragraph::new([Line::styled(text, theme.dim())].into_iter().chain(notes).collect::<Vec<_>>())
             .block(block(app, Pane::Results, "Results".into()))
             .wrap(ratatui::widgets::Wrap { trim: true })
             .render(area, buf);
