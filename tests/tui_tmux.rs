@@ -246,10 +246,17 @@ fn a_replay_opens_the_same_screen_and_moves_backwards() {
     std::fs::write(dir.join("wife.toml"), "nodes = \"RATE\"\ncabinets = [\"WIFE\"]\n").unwrap();
     t.launch_args("", "replay full.trace --form wife.toml");
     t.wait("the replay at its start", |s| s.contains("start of the trace"));
-    // The log's last stop line: where the replay stands.
+    // The log's last stop line, with the lines it wrapped onto: where the replay stands.
     let last_stop = |s: &str| {
-        let line = s.lines().rfind(|l| l.contains("stop: ")).unwrap_or("");
-        line.split("stop: ").nth(1).unwrap_or("").to_string()
+        let lines: Vec<&str> = s.lines().collect();
+        let Some(at) = lines.iter().rposition(|l| l.contains("stop: ")) else { return String::new() };
+        let mut text =
+            lines[at].split("stop: ").nth(1).unwrap_or("").trim_end_matches([' ', '│']).to_string();
+        // A wrapped line is indented under the text, past the time stamps' column.
+        for l in lines[at + 1..].iter().take_while(|l| l.starts_with("│         ")) {
+            text = format!("{text} {}", l.trim_matches([' ', '│']));
+        }
+        text
     };
     t.keys(&["c"]);
     let first = t.wait("the first arrival", |s| last_stop(s).contains("WIFE arrive"));
