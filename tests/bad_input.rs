@@ -274,8 +274,20 @@ fn rerun_on_the_same_input_and_database_changes_nothing() {
     let db = tmp.path().join("catar.db");
     common::run(&input, &db, 2);
     let first = common::dump_db(&db);
-    common::run(&input, &db, 2);
+    let again =
+        common::catar().args(["run", "--headless", "--input"]).arg(&input).arg("--db").arg(&db).output();
+    let again = String::from_utf8_lossy(&again.unwrap().stdout).into_owned();
     assert_eq!(common::dump_db(&db), first);
+    // The summary tells this run's work (none) from the database's totals.
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let count =
+        |t: &str| conn.query_row(&format!("SELECT count(*) FROM {t}"), [], |r| r.get::<_, i64>(0)).unwrap();
+    let rows = count("persistent") + count("rejected") + count("quarantine");
+    assert!(
+        again.contains(&format!(": 0 rated now, the {rows} stored by an earlier run passed over"))
+            && again.contains("the database holds, this run's and the earlier's together:"),
+        "{again}"
+    );
     // And with another number of segments.
     common::run(&input, &db, 1);
     assert_eq!(common::dump_db(&db), first);

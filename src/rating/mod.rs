@@ -468,13 +468,29 @@ impl RunSummary {
         let reasons: Vec<String> = o.rejected.iter().map(|(r, n)| format!("{r} {n}")).collect();
         let reasons = if reasons.is_empty() { String::new() } else { format!("  ({})", reasons.join(", ")) };
         let stored = o.stored();
-        let mut lines = vec![
-            format!(
+        let before = self.stored_before;
+        // After an earlier run stored some rows, what this run did is told apart from what the
+        // database holds (the figures below are its totals).
+        let first = match before {
+            0 => format!(
                 "rated {} CDRs from {} {timing}, {} segment(s) per stage",
                 self.cdrs,
                 cdrs.display(),
                 opts.segments
             ),
+            _ => format!(
+                "read {} CDRs from {} {timing}, {} segment(s) per stage: {} rated now, the {before} stored by an earlier run passed over",
+                self.cdrs,
+                cdrs.display(),
+                opts.segments,
+                stored.saturating_sub(before)
+            ),
+        };
+        let mut lines = vec![first];
+        if before > 0 {
+            lines.push("the database holds, this run's and the earlier's together:".into());
+        }
+        lines.extend([
             format!("  {:<11} {:>9}", "PERSISTENT", o.persistent),
             format!("  {:<11} {:>9}{reasons}", "REJECTED", o.rejected_total()),
             format!("  {:<11} {:>9}", "QUARANTINE", o.quarantine),
@@ -491,7 +507,7 @@ impl RunSummary {
                 ),
             },
             format!("database: {} ({} balances)", opts.db.display(), o.balances),
-        ];
+        ]);
         let restarted: Vec<String> = (self.report.nodes.iter())
             .filter(|n| n.restarts > 0)
             .map(|n| format!("{} {}", n.node, n.restarts))
