@@ -338,6 +338,7 @@ fn rate(args: &RunArgs) -> i32 {
         Ok(r) => r,
         Err(e) => return fail(&e, 2),
     };
+    opts.record_config = args.record_config.clone();
     let d = &args.debug;
     // A plain headless run has no session whose events --json could print.
     if d.json && d.script.is_none() && d.form.is_empty() {

@@ -161,8 +161,8 @@ pub struct RunArgs {
     /// SQLite database to write; a rerun on the same input completes it.
     #[arg(long, default_value = "catar.db")]
     pub db: PathBuf,
-    /// Segments (nodes, threads) per stage [default: half the machine's cores, at least 1:
-    /// three stages, the reader and the writer already share them].
+    /// Segments (nodes, threads) per stage, 1 to 64 [default: half the machine's cores, at
+    /// least 1: three stages, the reader and the writer already share them].
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=64), allow_negative_numbers = true)]
     pub segments: Option<u16>,
     /// How the run is driven under a debugger.
@@ -171,7 +171,8 @@ pub struct RunArgs {
     /// Record the run into this trace file.
     #[arg(long)]
     pub trace: Option<PathBuf>,
-    /// What the trace records (overrides the record config).
+    /// What the trace records (overrides the record config) [default: the record config's
+    /// level, else summary].
     #[arg(long, value_enum, requires = "trace")]
     pub level: Option<LevelArg>,
     /// A TOML file with a [recorder] table: level, nodes, order (TRUNCATE | ACCUMULATE), duration.
@@ -182,7 +183,7 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 50_000, value_parser = clap::value_parser!(u32).range(1..), allow_negative_numbers = true)]
     pub commit_every: u32,
     /// Party numbers not starting with this prefix are international.
-    #[arg(long, default_value = crate::rating::DEFAULT_DOMESTIC_PREFIX)]
+    #[arg(long, default_value = crate::rating::DEFAULT_DOMESTIC_PREFIX, value_parser = prefix)]
     pub domestic_prefix: String,
     /// Make a node fail at one of its steps, K times in a row (the supervisor restarts it
     /// and the database comes out as without the fault); repeatable. NODE:step=N[:times=K]
@@ -202,6 +203,17 @@ pub enum LevelArg {
     Summary,
     /// Also every transition and context value.
     Full,
+}
+
+/// `--domestic-prefix`: an empty one would call every number domestic.
+fn prefix(s: &str) -> Result<String, String> {
+    match s {
+        "" => Err("an empty prefix would make every number domestic (like +972)".into()),
+        s if s.contains(char::is_whitespace) => {
+            Err(format!("{s:?} holds a space: a prefix is the start of a number, like +972"))
+        }
+        s => Ok(s.to_string()),
+    }
 }
 
 fn rate(s: &str) -> Result<f64, String> {

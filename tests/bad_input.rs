@@ -330,6 +330,8 @@ fn a_negative_number_is_named_by_its_option() {
         (&["gen", "--out", "x", "--cdrs", "-1"][..], "--cdrs"),
         (&["gen", "--out", "x", "--bad-rate", "-0.1"][..], "--bad-rate"),
         (&["run", "--input", "x", "--max-failures", "-1"][..], "--max-failures"),
+        (&["run", "--input", "x", "--domestic-prefix", ""][..], "--domestic-prefix"),
+        (&["run", "--input", "x", "--domestic-prefix", "+9 72"][..], "--domestic-prefix"),
     ] {
         let out = common::catar().args(args).assert().code(2);
         let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();

@@ -462,10 +462,13 @@ fn a_record_config_selects_nodes_and_a_wrong_field_is_named() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("rec.toml") && stderr.contains("levle"), "{stderr}");
-    // Nodes the pipeline does not have, and a negative duration, are named too.
-    for (setting, says) in
-        [("nodes = \"FOO\"", "nodes = \"FOO\": no such node"), ("duration = -5", "`duration`: -5")]
-    {
+    // Nodes the pipeline does not have, and a duration that records nothing, are named too,
+    // with the file.
+    for (setting, says) in [
+        ("nodes = \"FOO\"", "rec.toml: [recorder] nodes = \"FOO\": no such node"),
+        ("duration = -5", "`duration`: -5"),
+        ("duration = 0", "`duration`: 0 is not positive"),
+    ] {
         std::fs::write(&config, format!("[recorder]\n{setting}\n")).unwrap();
         let out = run_traced(&input, &tmp.path().join("r3.db"), &tmp.path().join("y.trace"))
             .arg("--record-config")

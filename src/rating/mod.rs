@@ -48,6 +48,8 @@ pub struct RunOptions {
     pub domestic_prefix: String,
     /// Record the run into this trace file with these settings.
     pub record: Option<(PathBuf, RecorderSettings)>,
+    /// The file the recording's settings came from, named when they do not fit the pipeline.
+    pub record_config: Option<PathBuf>,
     /// Halts the run and shows its nodes' activity to whoever holds a clone.
     pub control: Arc<Control>,
     /// Failures of a record (alone in its tick) before it is quarantined.
@@ -69,6 +71,7 @@ impl RunOptions {
             progress: false,
             domestic_prefix: DEFAULT_DOMESTIC_PREFIX.into(),
             record: None,
+            record_config: None,
             control: Control::new(),
             max_failures: crate::engine::DEFAULT_MAX_FAILURES,
             faults: Vec::new(),
@@ -260,8 +263,9 @@ fn check_recording(
         && !nodes.iter().any(|x| settings.records(x))
     {
         let names: Vec<&str> = nodes.iter().map(|x| x.name.as_str()).collect();
+        let file = opts.record_config.as_ref().map(|f| format!("{}: ", f.display())).unwrap_or_default();
         return Err(RatingError::Setting(format!(
-            "[recorder] nodes = \"{n}\": no such node or stage (the nodes are {})",
+            "{file}[recorder] nodes = \"{n}\": no such node or stage (the nodes are {})",
             names.join(", ")
         )));
     }

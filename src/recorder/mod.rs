@@ -69,9 +69,9 @@ impl RecorderSettings {
             .map_err(|source| SettingsError::Read { path: path.into(), source })?;
         let file: SettingsFile = toml::from_str(&text)
             .map_err(|e| SettingsError::Invalid { path: path.into(), message: e.to_string() })?;
-        if let Some(d) = file.recorder.duration.filter(|&d| d < 0) {
+        if let Some(d) = file.recorder.duration.filter(|&d| d <= 0) {
             let message = format!(
-                "field `duration`: {d} is negative (pseudo-seconds to record, from each node's first event time)"
+                "field `duration`: {d} is not positive (pseudo-seconds to record, from each node's first event time)"
             );
             return Err(SettingsError::Invalid { path: path.into(), message });
         }
