@@ -80,6 +80,7 @@ fn write(path: &Path, steps: u64) {
         pipeline: desc(),
         settings: RecorderSettings { level: Level::Full, ..RecorderSettings::default() },
         input: None,
+        options: None,
     };
     let mut w = TraceWriter::<TraceHeader, Vec<Event>>::create(path, &header).expect("create");
     let mut buffers: Vec<(Vec<Event>, Option<ChunkMeta>)> = (0..NODES).map(|_| (Vec::new(), None)).collect();

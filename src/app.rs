@@ -75,9 +75,8 @@ struct Recorded {
     consolidation: Consolidation,
     /// The nodes that ran.
     nodes: Vec<String>,
-    level: Level,
-    /// What the run read, when the trace holds one run and says.
-    input: Option<String>,
+    /// How its runs were made and recorded.
+    provenance: crate::export::Provenance,
     /// The file has its footer (it was not cut short).
     complete: bool,
 }
@@ -85,44 +84,11 @@ struct Recorded {
 fn recording(path: &std::path::Path) -> Result<Recorded, i32> {
     let mut trace = open_trace(path).map_err(|e| fail(&e, 2))?;
     warn_if_cut(&trace, path);
-    let header = trace.header();
-    let (nodes, level) = (header.pipeline.nodes.clone(), header.settings.level);
-    // The header tells the first run's input only.
-    let input = header.input.clone().filter(|_| crate::recorder::runs(&trace).len() == 1);
+    let nodes = trace.header().pipeline.nodes.clone();
+    let provenance = crate::export::Provenance::of(&trace);
     let complete = trace.complete();
     let consolidation = consolidate(&mut trace).map_err(|e| fail(&e, 2))?;
-    Ok(Recorded { consolidation, nodes, level, input, complete })
-}
-
-/// What tells two inputs apart, file by file, from their descriptions in trace headers
-/// (`name:bytes:crc32c …`); none when they are the same or either is unknown.
-fn input_note(a: Option<&str>, b: Option<&str>) -> Option<String> {
-    let (a, b) = (a?, b?);
-    if a == b {
-        return None;
-    }
-    let files = |s: &str| -> Vec<(String, String, String)> {
-        s.split(' ')
-            .filter_map(|f| {
-                let mut parts = f.rsplitn(3, ':');
-                let (crc, size, name) = (parts.next()?, parts.next()?, parts.next()?);
-                Some((name.to_string(), size.to_string(), crc.to_string()))
-            })
-            .collect()
-    };
-    let (fa, fb) = (files(a), files(b));
-    let mut differ: Vec<String> = fa
-        .iter()
-        .filter_map(|(name, size, crc)| match fb.iter().find(|f| f.0 == *name) {
-            Some((_, s, c)) if s == size && c == crc => None,
-            Some((_, s, _)) if s != size => Some(format!("{name} ({size} bytes in A, {s} in B)")),
-            Some(_) => Some(format!("{name} (same size, other content)")),
-            None => Some(format!("{name} (only A's input has it)")),
-        })
-        .collect();
-    differ
-        .extend(fb.iter().filter(|f| !fa.iter().any(|g| g.0 == f.0)).map(|f| format!("{} (only B's)", f.0)));
-    Some(format!("note: A and B read different inputs: {}", differ.join(", ")))
+    Ok(Recorded { consolidation, nodes, provenance, complete })
 }
 
 fn export(args: &ExportArgs) -> i32 {
@@ -173,14 +139,15 @@ fn diff(args: &DiffArgs) -> i32 {
         (Err(code), _) | (_, Err(code)) => return code,
     };
     // Two empty recordings would read as the same.
-    for (path, level) in [(&args.a, a.level), (&args.b, b.level)] {
-        if level == Level::Off {
+    for (path, r) in [(&args.a, &a), (&args.b, &b)] {
+        if r.provenance.recorder.level == Level::Off {
             return recorded_off(path, "compare");
         }
     }
     let (nodes_a, nodes_b) = (&a.nodes, &b.nodes);
     let differences = crate::export::diff(&a.consolidation, &b.consolidation);
-    let inputs = input_note(a.input.as_deref(), b.input.as_deref());
+    // A regression, or runs not made or recorded alike: which, with the verdict.
+    let notes = crate::export::notes(&a.provenance, &b.provenance);
     let mut out = std::io::stdout().lock();
     // On stdout too, with the verdict it qualifies: CI logs often keep stdout alone.
     for (name, path, r) in [("A", &args.a, &a), ("B", &args.b, &b)] {
@@ -199,14 +166,13 @@ fn diff(args: &DiffArgs) -> i32 {
             args.a.display(),
             args.b.display()
         );
-        if let Some(note) = inputs {
+        for note in &notes {
             let _ = writeln!(out, "{note}");
         }
         return 0;
     }
     let _ = writeln!(out, "A = {}\nB = {}", args.a.display(), args.b.display());
-    // A regression or another input: which, before the differences.
-    if let Some(note) = inputs {
+    for note in &notes {
         let _ = writeln!(out, "{note}");
     }
     if nodes_a != nodes_b {

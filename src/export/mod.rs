@@ -2,6 +2,7 @@
 //! cabinet (cabinet lists) or per context × cabinet (context matrices), and the diff of two.
 
 mod diff;
+mod notes;
 mod perfetto;
 
 use std::io::Write;
@@ -9,6 +10,7 @@ use std::io::Write;
 use serde::Serialize;
 
 pub use diff::{Difference, diff, report};
+pub use notes::{Provenance, notes};
 pub use perfetto::perfetto;
 
 use crate::recorder::{Consolidation, ContextCell, NodeCabinet};

@@ -238,6 +238,7 @@ mod tests {
             pipeline,
             settings: Default::default(),
             input: None,
+            options: None,
         };
         let mut w = TraceWriter::<TraceHeader, Chunk>::create(&path, &header).unwrap();
         // Three statements recorded at the same microsecond: under one, under one, then two.

@@ -78,6 +78,18 @@ impl RunOptions {
             window: crate::engine::DEFAULT_WINDOW,
         }
     }
+
+    /// The options a trace's header keeps (see [`TraceHeader::options`]): those that change
+    /// the results without showing in the pipeline description, so that `catar diff` can say
+    /// when two runs differ in them.
+    ///
+    /// [`TraceHeader::options`]: crate::recorder::TraceHeader::options
+    pub fn recorded_options(&self) -> Vec<(String, String)> {
+        vec![
+            ("--domestic-prefix".into(), self.domestic_prefix.clone()),
+            ("--max-failures".into(), self.max_failures.to_string()),
+        ]
+    }
 }
 
 /// What a run did.
@@ -291,7 +303,7 @@ fn check_recording(
     // Before the database is made: a run that cannot be appended changes nothing.
     if settings.order == crate::recorder::Order::Accumulate {
         // Runs of other inputs may accumulate: the input is not compared.
-        let header = crate::recorder::TraceHeader::of(pipeline, settings, None);
+        let header = crate::recorder::TraceHeader::of(pipeline, settings, None, opts.recorded_options());
         crate::recorder::check_append(path, &header).map_err(RatingError::TraceOpen)?;
     }
     Ok(())
@@ -375,7 +387,11 @@ fn prepare_checked(
     let recorder = match &opts.record {
         Some((path, settings)) => {
             let input = Some(fingerprint.clone());
-            Some(Recorder::start(path, &pipeline, settings.clone(), input).map_err(RatingError::TraceOpen)?)
+            let options = opts.recorded_options();
+            Some(
+                Recorder::start(path, &pipeline, settings.clone(), input, options)
+                    .map_err(RatingError::TraceOpen)?,
+            )
         }
         None => None,
     };

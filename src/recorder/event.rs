@@ -7,7 +7,7 @@ use crate::engine::Pipeline;
 use crate::model::{CabinetKind, Value, Weight};
 
 /// Version of the header and event types below; bumped whenever they change shape or meaning.
-pub const EVENTS_VERSION: u32 = 12;
+pub const EVENTS_VERSION: u32 = 13;
 
 /// The oldest events version this catar reads: version 4 lacks [`Event::Keys`]; version
 /// 5 keyed values another way, so its keys are not used (its chunks are all read); version 6
@@ -28,6 +28,10 @@ pub const DELTAS_EVENTS_VERSION: u32 = 11;
 /// ([`TraceHeader::input`]).
 pub const INPUT_EVENTS_VERSION: u32 = 12;
 
+/// The first events version whose header says what options the run's results depend on
+/// ([`TraceHeader::options`]).
+pub const OPTIONS_EVENTS_VERSION: u32 = 13;
+
 /// The first events version whose keys a search trusts.
 pub const KEYED_EVENTS_VERSION: u32 = 6;
 
@@ -44,32 +48,49 @@ pub struct TraceHeader {
     /// each input file's name, size and CRC32C); none when unknown (or before
     /// [`INPUT_EVENTS_VERSION`]).
     pub input: Option<String>,
+    /// The options of the run that its results depend on but the pipeline description does
+    /// not show, as (flag, value) the way the command line spells them (the rating pipeline:
+    /// `--domestic-prefix`, `--max-failures`); the same for every run of the file (an append
+    /// with others is refused). None when unknown (before [`OPTIONS_EVENTS_VERSION`]).
+    pub options: Option<Vec<(String, String)>>,
 }
 
 impl TraceHeader {
-    /// The header of a trace recording `pipeline` with `settings`, reading `input`.
-    pub fn of(pipeline: &Pipeline, settings: &RecorderSettings, input: Option<String>) -> TraceHeader {
+    /// The header of a trace recording `pipeline` with `settings`, reading `input`, run with
+    /// `options`.
+    pub fn of(
+        pipeline: &Pipeline,
+        settings: &RecorderSettings,
+        input: Option<String>,
+        options: Vec<(String, String)>,
+    ) -> TraceHeader {
         TraceHeader {
             events_version: EVENTS_VERSION,
             pipeline: PipelineDesc::of(pipeline),
             settings: settings.clone(),
             input,
+            options: Some(options),
         }
     }
 }
 
 // The header's shape follows its events version, which comes first: `input` is there from
-// INPUT_EVENTS_VERSION on, so that older traces still open (and are written back as they were).
+// INPUT_EVENTS_VERSION on, `options` from OPTIONS_EVENTS_VERSION on, so that older traces
+// still open (and are written back as they were).
 impl Serialize for TraceHeader {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeTuple;
         let with_input = self.events_version >= INPUT_EVENTS_VERSION;
-        let mut t = s.serialize_tuple(if with_input { 4 } else { 3 })?;
+        let with_options = self.events_version >= OPTIONS_EVENTS_VERSION;
+        let mut t = s.serialize_tuple(3 + usize::from(with_input) + usize::from(with_options))?;
         t.serialize_element(&self.events_version)?;
         t.serialize_element(&self.pipeline)?;
         t.serialize_element(&self.settings)?;
         if with_input {
             t.serialize_element(&self.input)?;
+        }
+        if with_options {
+            t.serialize_element(&self.options)?;
         }
         t.end()
     }
@@ -93,11 +114,16 @@ impl<'de> Deserialize<'de> for TraceHeader {
                 } else {
                     None
                 };
-                Ok(TraceHeader { events_version, pipeline, settings, input })
+                let options = if events_version >= OPTIONS_EVENTS_VERSION {
+                    seq.next_element()?.ok_or_else(|| missing(4))?
+                } else {
+                    None
+                };
+                Ok(TraceHeader { events_version, pipeline, settings, input, options })
             }
         }
-        // Four at most: a header of an older version holds three.
-        d.deserialize_tuple(4, Fields)
+        // Five at most: a header of an older version holds fewer.
+        d.deserialize_tuple(5, Fields)
     }
 }
 

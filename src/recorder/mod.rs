@@ -113,15 +113,17 @@ pub struct Recorder {
 
 impl Recorder {
     /// Open `path` (truncated or appended to, by `settings.order`) with the pipeline's
-    /// description and what it reads (`input`, see [`TraceHeader::input`]) as its header, and
-    /// start the writer thread.
+    /// description, what it reads (`input`, see [`TraceHeader::input`]) and the options its
+    /// results depend on (see [`TraceHeader::options`]) as its header, and start the writer
+    /// thread.
     pub fn start(
         path: &Path,
         pipeline: &Pipeline,
         settings: RecorderSettings,
         input: Option<String>,
+        options: Vec<(String, String)>,
     ) -> Result<Recorder, TraceError> {
-        let header = TraceHeader::of(pipeline, &settings, input);
+        let header = TraceHeader::of(pipeline, &settings, input, options);
         let mut writer = match settings.order {
             Order::Truncate => TraceWriter::<TraceHeader, Chunk>::create(path, &header)?,
             Order::Accumulate => {

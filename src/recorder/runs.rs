@@ -49,8 +49,8 @@ pub fn open_run(path: &Path, run: Option<usize>) -> Result<(Trace, usize, usize)
 }
 
 /// Check that a run recorded with `header` may be appended to the trace at `path` (an
-/// existing, non-empty file): the same pipeline, level, recorded nodes and events version, so
-/// that every chunk of the file means what its header says (and [`runs`] finds where each run
+/// existing, non-empty file): the same pipeline, level, recorded nodes, options and events
+/// version, so that every chunk of the file means what its header says (and [`runs`] finds where each run
 /// starts: a run shows in the nodes the run before it recorded).
 pub fn check_append(path: &Path, header: &TraceHeader) -> Result<(), TraceError> {
     match std::fs::metadata(path) {
@@ -73,6 +73,10 @@ pub fn check_append(path: &Path, header: &TraceHeader) -> Result<(), TraceError>
         "it records another program on the same nodes".to_string()
     } else if recorded(found) != recorded(this) {
         format!("it records {}, this run {}", recorded(found), recorded(this))
+    } else if found.options != this.options {
+        // The header says them for every run of the file, as `catar diff` reads them.
+        let (was, is) = (options(found, this), options(this, found));
+        format!("its runs were made with {was}, this run with {is}")
     } else {
         return Ok(());
     };
@@ -85,4 +89,12 @@ pub fn check_append(path: &Path, header: &TraceHeader) -> Result<(), TraceError>
 /// The nodes a header's recorder keeps (`nodes =`), as a person names them.
 fn recorded(h: &TraceHeader) -> String {
     h.settings.nodes.as_ref().map_or("all nodes".into(), |n| format!("only {}", n.to_ascii_uppercase()))
+}
+
+/// The options of `h` that `other` does not have, as a command line spells them
+/// (`--domestic-prefix +972`).
+fn options(h: &TraceHeader, other: &TraceHeader) -> String {
+    let theirs = other.options.as_deref().unwrap_or_default();
+    let each = h.options.iter().flatten().filter(|o| !theirs.contains(o));
+    each.map(|(flag, value)| format!("{flag} {value}")).collect::<Vec<_>>().join(" ")
 }

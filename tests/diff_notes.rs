@@ -1,0 +1,66 @@
+//! `catar diff` through the real binary, on traces that do not compare like for like: runs
+//! made with other options. Each says so in a note with its verdict, and the exit code stays
+//! the verdict's (a note is not a difference).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+/// A generated input, small enough for a run a second.
+fn input(dir: &Path) -> PathBuf {
+    let input = dir.join("in");
+    common::gen_input(&input, 3000, 120, 11, 0.05);
+    input
+}
+
+/// `catar run` of `input` into `NAME.trace` (and `NAME.db`), 1 segment, with `more` arguments;
+/// its exit code.
+fn record(input: &Path, dir: &Path, name: &str, more: &[&str]) -> (PathBuf, i32) {
+    let trace = dir.join(format!("{name}.trace"));
+    let out = common::catar()
+        .args(["run", "--headless", "--segments", "1", "--level", "summary", "--input"])
+        .arg(input)
+        .arg("--db")
+        .arg(dir.join(format!("{name}.db")))
+        .arg("--trace")
+        .arg(&trace)
+        .args(more)
+        .output()
+        .unwrap();
+    (trace, out.status.code().unwrap_or(-1))
+}
+
+/// A `[recorder]` config file holding `body`.
+fn config(dir: &Path, name: &str, body: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, format!("[recorder]\n{body}\n")).unwrap();
+    path.display().to_string()
+}
+
+/// `catar diff A B`: exit code and stdout's lines.
+fn diff(a: &Path, b: &Path) -> (i32, Vec<String>) {
+    let out = common::catar().arg("diff").arg(a).arg(b).output().unwrap();
+    let lines = String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect();
+    (out.status.code().unwrap_or(-1), lines)
+}
+
+#[test]
+fn runs_made_with_other_options_compare_the_same_with_a_note() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = input(tmp.path());
+    let (a, _) = record(&input, tmp.path(), "a", &[]);
+    let (b, _) = record(&input, tmp.path(), "b", &["--domestic-prefix", "+44"]);
+    // Other prices, the same cabinets and contexts: "same", but not like for like.
+    let (code, lines) = diff(&a, &b);
+    assert_eq!(code, 0, "{lines:#?}");
+    assert_eq!(lines[1], "note: A and B ran with different options: --domestic-prefix +972 in A, +44 in B");
+    let (_, lines) = diff(&a, &a);
+    assert!(!lines.iter().any(|l| l.starts_with("note:")), "{lines:#?}");
+    // The header speaks for every run of a file: a run made otherwise is not appended.
+    let accumulate = config(tmp.path(), "acc.toml", "order = \"ACCUMULATE\"");
+    let before = std::fs::read(&a).unwrap();
+    let (_, code) =
+        record(&input, tmp.path(), "a", &["--record-config", &accumulate, "--domestic-prefix", "+1"]);
+    assert_eq!(code, 2);
+    assert_eq!(std::fs::read(&a).unwrap(), before, "the refused run left the trace as it was");
+}
