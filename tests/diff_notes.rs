@@ -1,6 +1,6 @@
 //! `catar diff` through the real binary, on traces that do not compare like for like: runs
-//! made with other options. Each says so in a note with its verdict, and the exit code stays
-//! the verdict's (a note is not a difference).
+//! made with other options or recorded in part. Each says so in a note with its verdict, and
+//! the exit code stays the verdict's (a note is not a difference).
 
 mod common;
 
@@ -63,4 +63,35 @@ fn runs_made_with_other_options_compare_the_same_with_a_note() {
         record(&input, tmp.path(), "a", &["--record-config", &accumulate, "--domestic-prefix", "+1"]);
     assert_eq!(code, 2);
     assert_eq!(std::fs::read(&a).unwrap(), before, "the refused run left the trace as it was");
+}
+
+#[test]
+fn traces_recording_other_parts_of_their_runs_say_so() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = input(tmp.path());
+    let (all, _) = record(&input, tmp.path(), "all", &[]);
+    let rate = config(tmp.path(), "rate.toml", "nodes = \"RATE\"");
+    let (only_rate, _) = record(&input, tmp.path(), "rate", &["--record-config", &rate]);
+    let (code, lines) = diff(&all, &only_rate);
+    assert_eq!(code, 1, "{lines:#?}");
+    assert_eq!(
+        lines[2],
+        "note: A recorded all nodes, B only RATE ([recorder] nodes): a node recorded in one alone has rows \
+         there alone"
+    );
+    // Both recorded the same part, named otherwise: like for like.
+    let rate0 = config(tmp.path(), "rate0.toml", "nodes = \"RATE/0\"");
+    let (rate_again, _) = record(&input, tmp.path(), "rate0", &["--record-config", &rate0]);
+    let (code, lines) = diff(&only_rate, &rate_again);
+    assert_eq!((code, lines.len()), (0, 1), "{lines:#?}");
+
+    let day = config(tmp.path(), "day.toml", "duration = 86400");
+    let (first_day, _) = record(&input, tmp.path(), "day", &["--record-config", &day]);
+    let (code, lines) = diff(&first_day, &all);
+    assert_eq!(code, 1, "{lines:#?}");
+    assert_eq!(
+        lines[2],
+        "note: A recorded the first 86400 s of each node's pseudo-time, B each node's whole pseudo-time \
+         ([recorder] duration): steps past the shorter span are in one alone"
+    );
 }

@@ -1,6 +1,6 @@
 //! What keeps two traces from comparing like for like, said by `catar diff` with its verdict:
-//! another input, other options. A note explains a difference (or qualifies a "same"); it is
-//! never one.
+//! another input, other options, another part of the run recorded. A note explains a
+//! difference (or qualifies a "same"); it is never one.
 
 use crate::recorder::{RecorderSettings, Trace, runs};
 
@@ -15,6 +15,8 @@ pub struct Provenance {
     pub options: Option<Vec<(String, String)>>,
     /// How it was recorded.
     pub recorder: RecorderSettings,
+    /// The nodes it recorded, of those that ran.
+    pub recorded: Vec<String>,
 }
 
 impl Provenance {
@@ -26,6 +28,13 @@ impl Provenance {
             input: header.input.clone().filter(|_| runs(trace).len() == 1),
             options: header.options.clone(),
             recorder: header.settings.clone(),
+            recorded: header
+                .pipeline
+                .nodes
+                .iter()
+                .filter(|n| header.settings.records_named(n))
+                .cloned()
+                .collect(),
         }
     }
 }
@@ -37,6 +46,29 @@ pub fn notes(a: &Provenance, b: &Provenance) -> Vec<String> {
     out.extend(input_note(a.input.as_deref(), b.input.as_deref()));
     if let (Some(oa), Some(ob)) = (&a.options, &b.options) {
         out.extend(options_note(oa, ob));
+    }
+    let (ra, rb) = (&a.recorder, &b.recorder);
+    // `RATE` and `RATE/0` name the same node when RATE has one segment.
+    if ra.nodes != rb.nodes && a.recorded != b.recorded {
+        let nodes =
+            |r: &RecorderSettings| r.nodes.as_ref().map_or("all nodes".into(), |n| format!("only {n}"));
+        out.push(format!(
+            "note: A recorded {}, B {} ([recorder] nodes): a node recorded in one alone has rows there alone",
+            nodes(ra),
+            nodes(rb)
+        ));
+    }
+    if ra.duration != rb.duration {
+        let span = |r: &RecorderSettings| {
+            r.duration.map_or("each node's whole pseudo-time".into(), |d| {
+                format!("the first {d} s of each node's pseudo-time")
+            })
+        };
+        out.push(format!(
+            "note: A recorded {}, B {} ([recorder] duration): steps past the shorter span are in one alone",
+            span(ra),
+            span(rb)
+        ));
     }
     out
 }

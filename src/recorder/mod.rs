@@ -80,9 +80,14 @@ impl RecorderSettings {
 
     /// True when `node` is recorded: every node, or the one or the stage `nodes` names.
     pub(crate) fn records(&self, node: &NodeId) -> bool {
+        self.records_named(&node.name)
+    }
+
+    /// [`records`](Self::records) by the node's name (`RATE/0`).
+    pub(crate) fn records_named(&self, node: &str) -> bool {
         match &self.nodes {
             None => true,
-            Some(n) => *n == node.name || node.name.split('/').next() == Some(n.as_str()),
+            Some(n) => n == node || node.split('/').next() == Some(n.as_str()),
         }
     }
 }
