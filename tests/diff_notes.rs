@@ -1,6 +1,6 @@
 //! `catar diff` through the real binary, on traces that do not compare like for like: runs
-//! made with other options or recorded in part. Each says so in a note with its verdict, and
-//! the exit code stays the verdict's (a note is not a difference).
+//! made with other options, recorded in part, or several runs in one file. Each says so in a
+//! note with its verdict, and the exit code stays the verdict's (a note is not a difference).
 
 mod common;
 
@@ -93,5 +93,32 @@ fn traces_recording_other_parts_of_their_runs_say_so() {
         lines[2],
         "note: A recorded the first 86400 s of each node's pseudo-time, B each node's whole pseudo-time \
          ([recorder] duration): steps past the shorter span are in one alone"
+    );
+}
+
+#[test]
+fn a_trace_of_several_runs_says_they_were_compared_as_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = input(tmp.path());
+    let (one, _) = record(&input, tmp.path(), "one", &[]);
+    let accumulate = config(tmp.path(), "acc.toml", "order = \"ACCUMULATE\"");
+    let (two, _) = record(&input, tmp.path(), "two", &[]);
+    let (_, code) = record(&input, tmp.path(), "two", &["--record-config", &accumulate]);
+    assert_eq!(code, 0);
+    // Twice the input: twice the masses, and the note says why.
+    let (code, lines) = diff(&two, &one);
+    assert_eq!(code, 1, "{lines:#?}");
+    assert_eq!(
+        lines[2],
+        "note: compared both runs of A with B's one run (appended with ACCUMULATE): a trace's runs are \
+         consolidated as one, their masses adding up"
+    );
+    let (code, lines) = diff(&two, &two);
+    assert_eq!(code, 0, "{lines:#?}");
+    assert_eq!(
+        lines[1..],
+        [
+            "note: compared both runs of A with both runs of B (appended with ACCUMULATE): a trace's runs are consolidated as one, their masses adding up"
+        ]
     );
 }

@@ -1,6 +1,6 @@
 //! What keeps two traces from comparing like for like, said by `catar diff` with its verdict:
-//! another input, other options, another part of the run recorded. A note explains a
-//! difference (or qualifies a "same"); it is never one.
+//! another input, other options, another part of the run recorded, several runs in a file. A
+//! note explains a difference (or qualifies a "same"); it is never one.
 
 use crate::recorder::{RecorderSettings, Trace, runs};
 
@@ -17,15 +17,18 @@ pub struct Provenance {
     pub recorder: RecorderSettings,
     /// The nodes it recorded, of those that ran.
     pub recorded: Vec<String>,
+    /// How many runs the file holds (appended with ACCUMULATE).
+    pub runs: usize,
 }
 
 impl Provenance {
     /// What `trace`'s header and index say.
     pub fn of(trace: &Trace) -> Provenance {
         let header = trace.header();
+        let runs = runs(trace).len();
         Provenance {
             // The header tells the first run's input only.
-            input: header.input.clone().filter(|_| runs(trace).len() == 1),
+            input: header.input.clone().filter(|_| runs == 1),
             options: header.options.clone(),
             recorder: header.settings.clone(),
             recorded: header
@@ -35,6 +38,7 @@ impl Provenance {
                 .filter(|n| header.settings.records_named(n))
                 .cloned()
                 .collect(),
+            runs,
         }
     }
 }
@@ -68,6 +72,19 @@ pub fn notes(a: &Provenance, b: &Provenance) -> Vec<String> {
             "note: A recorded {}, B {} ([recorder] duration): steps past the shorter span are in one alone",
             span(ra),
             span(rb)
+        ));
+    }
+    if a.runs > 1 || b.runs > 1 {
+        let runs = |n: usize, x: char| match n {
+            1 => format!("{x}'s one run"),
+            2 => format!("both runs of {x}"),
+            n => format!("all {n} runs of {x}"),
+        };
+        out.push(format!(
+            "note: compared {} with {} (appended with ACCUMULATE): a trace's runs are consolidated as \
+             one, their masses adding up",
+            runs(a.runs, 'A'),
+            runs(b.runs, 'B')
         ));
     }
     out
