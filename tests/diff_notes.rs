@@ -94,6 +94,13 @@ fn traces_recording_other_parts_of_their_runs_say_so() {
         "note: A recorded the first 86400 s of each node's pseudo-time, B each node's whole pseudo-time \
          ([recorder] duration): steps past the shorter span are in one alone"
     );
+    // The header speaks for every run of a file: a run recorded over another span is not
+    // appended.
+    let accumulate = config(tmp.path(), "acc.toml", "order = \"ACCUMULATE\"");
+    let before = std::fs::read(&first_day).unwrap();
+    let (_, code) = record(&input, tmp.path(), "day", &["--record-config", &accumulate]);
+    assert_eq!(code, 2);
+    assert_eq!(std::fs::read(&first_day).unwrap(), before, "the refused run left the trace as it was");
 }
 
 #[test]

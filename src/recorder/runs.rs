@@ -49,8 +49,8 @@ pub fn open_run(path: &Path, run: Option<usize>) -> Result<(Trace, usize, usize)
 }
 
 /// Check that a run recorded with `header` may be appended to the trace at `path` (an
-/// existing, non-empty file): the same pipeline, level, recorded nodes, options and events
-/// version, so that every chunk of the file means what its header says (and [`runs`] finds where each run
+/// existing, non-empty file): the same pipeline, level, recorded nodes and span, options and
+/// events version, so that every chunk of the file means what its header says (and [`runs`] finds where each run
 /// starts: a run shows in the nodes the run before it recorded).
 pub fn check_append(path: &Path, header: &TraceHeader) -> Result<(), TraceError> {
     match std::fs::metadata(path) {
@@ -73,6 +73,13 @@ pub fn check_append(path: &Path, header: &TraceHeader) -> Result<(), TraceError>
         "it records another program on the same nodes".to_string()
     } else if recorded(found) != recorded(this) {
         format!("it records {}, this run {}", recorded(found), recorded(this))
+    } else if found.settings.duration != this.settings.duration {
+        let span = |h: &TraceHeader| {
+            h.settings.duration.map_or("each node's whole pseudo-time".into(), |d| {
+                format!("the first {d} s of each node's pseudo-time")
+            })
+        };
+        format!("it records {}, this run {} ([recorder] duration)", span(found), span(this))
     } else if found.options != this.options {
         // The header says them for every run of the file, as `catar diff` reads them.
         let (was, is) = (options(found, this), options(this, found));
