@@ -2,6 +2,7 @@
 //! consolidation of the events into cabinet lists and context matrices (SPEC §4).
 
 mod consolidate;
+mod damage;
 mod deltas;
 mod event;
 mod hook;
@@ -309,8 +310,13 @@ fn fold(trace: &mut Trace, chunks: &[usize], starts: &[(usize, u64)]) -> Result<
     Ok(c)
 }
 
-/// Chunk `i` of a trace, as this catar's events whatever events version wrote them.
+/// Chunk `i` of a trace, as this catar's events whatever events version wrote them; a
+/// damaged chunk is named in the error (its node, steps, and what is apart from it).
 pub fn read_events(trace: &mut Trace, i: usize) -> Result<Chunk, TraceError> {
+    events(trace, i).map_err(|e| damage::chunk(trace, i, e))
+}
+
+fn events(trace: &mut Trace, i: usize) -> Result<Chunk, TraceError> {
     let version = trace.header().events_version;
     if version >= event::DELTAS_EVENTS_VERSION {
         return trace.read_chunk(i);
@@ -325,6 +331,10 @@ pub fn read_events(trace: &mut Trace, i: usize) -> Result<Chunk, TraceError> {
 
 /// [`read_events`] with the steps' changes read past (see [`SkippedChanges`]).
 pub fn read_events_skipped(trace: &mut Trace, i: usize) -> Result<Vec<Event<SkippedChanges>>, TraceError> {
+    events_skipped(trace, i).map_err(|e| damage::chunk(trace, i, e))
+}
+
+fn events_skipped(trace: &mut Trace, i: usize) -> Result<Vec<Event<SkippedChanges>>, TraceError> {
     if trace.header().events_version >= event::COPIES_EVENTS_VERSION {
         return trace.read_chunk_as(i);
     }
@@ -344,7 +354,7 @@ pub fn open_trace(path: &Path) -> Result<Trace, TraceError> {
         Err(TraceError::Codec { offset, message, .. }) if offset == header_frame => {
             return Err(incompatible(message));
         }
-        other => other?,
+        other => other.map_err(|e| damage::header(path, header_frame, e))?,
     };
     let found = trace.header().events_version;
     if !(event::OLDEST_EVENTS_VERSION..=EVENTS_VERSION).contains(&found) {

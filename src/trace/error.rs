@@ -46,6 +46,21 @@ pub enum TraceError {
         /// What is wrong.
         reason: String,
     },
+    /// A frame is damaged or does not decode, named by a reader that knows what the frames
+    /// hold (see [`TraceError::damage`]): which frame, and what of the file is apart from it.
+    #[error("trace file {}: {part} is damaged at byte {offset}: {reason}; {apart}", path.display())]
+    Damaged {
+        /// The trace file.
+        path: PathBuf,
+        /// The frame as a person names it: a chunk's kind, node and steps, or the header.
+        part: String,
+        /// Where the damage was found (usually the start of the frame).
+        offset: u64,
+        /// What is wrong.
+        reason: String,
+        /// What of the file is in other frames, and so may still read.
+        apart: String,
+    },
     /// A frame, or its payload once decompressed, is or claims to be longer than [`MAX_FRAME`].
     #[error(
         "trace file {}: the frame at byte {offset} needs {len} bytes, more than the limit of {MAX_FRAME}",
@@ -106,6 +121,21 @@ impl TraceError {
 
     pub(super) fn corrupt(path: &Path, offset: u64, reason: impl Into<String>) -> Self {
         TraceError::Corrupt { path: path.into(), offset, reason: reason.into() }
+    }
+
+    /// Where the bytes are damaged and what is wrong with them, when that is this error (not
+    /// an I/O error, say).
+    pub(crate) fn damage(&self) -> Option<(u64, String)> {
+        match self {
+            TraceError::Corrupt { offset, reason, .. } => Some((*offset, reason.clone())),
+            TraceError::Codec { offset, message, .. } => {
+                Some((*offset, format!("it does not decode: {message}")))
+            }
+            TraceError::TooLarge { offset, len, .. } => {
+                Some((*offset, format!("it needs {len} bytes, more than the limit of {MAX_FRAME}")))
+            }
+            _ => None,
+        }
     }
 }
 
