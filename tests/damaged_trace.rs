@@ -1,5 +1,6 @@
 //! A trace with one flipped byte, read by the real binary: every command names the damaged
-//! chunk (its node and steps) and what of the file is apart from it, once.
+//! chunk (its node and steps) and what of the file is apart from it, and a replay says it once
+//! and ends (exit 2) instead of waiting for a stop that cannot come.
 
 mod common;
 
@@ -72,6 +73,8 @@ fn a_damaged_chunk_is_named_once_by_every_command() {
         // A light context is looked for in every chunk.
         vec![os("query"), bad.clone().into(), os("--id"), os("SERVICE=VOICE")],
         vec![os("replay"), bad.clone().into(), os("--script"), script.clone().into()],
+        vec![os("replay"), bad.clone().into(), os("--headless")],
+        vec![os("replay"), bad.clone().into(), os("--headless"), os("--json")],
     ];
     for args in commands {
         let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();

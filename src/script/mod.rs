@@ -165,16 +165,25 @@ pub fn follow(
     };
     started(session.interrupt());
     let mut r = Runner::new(session, out, json, replay);
+    let mut stuck = false;
     while r.end.is_none() {
         match r.next() {
             Some(Event::Stopped(stop)) if stop.reason.why == Why::End => r.session.send(Command::Detach),
             Some(Event::Stopped(stop)) => r.session.send(Command::Continue { node: Some(stop.node) }),
+            // A replay's `continue` refused (a damaged chunk ahead) leaves its one cursor where
+            // it stands: no stop will come, so it ends here rather than wait for ever.
+            Some(e @ Event::Error { .. }) if replay => {
+                r.print(&e);
+                r.session.send(Command::Detach);
+                stuck = true;
+            }
             Some(e @ Event::Error { .. }) => r.print(&e),
             Some(_) => {}
             None => return 1,
         }
     }
-    r.until_end()
+    let code = r.until_end();
+    if stuck { 2 } else { code }
 }
 
 /// An error before the session starts: its message names the script and line already.
