@@ -25,7 +25,7 @@ pub(super) fn chunk(trace: &Trace, i: usize, e: TraceError) -> TraceError {
         ChunkKind::Checkpoint => {
             format!("{node}'s checkpoint {nth} of {of} (at global step {})", m.first_step)
         }
-        ChunkKind::Keys => format!("the keys of {node}'s events chunk {nth} of {of} ({steps})"),
+        ChunkKind::Keys => format!("{node}'s keys chunk {nth} of {of} (summing up its events of {steps})"),
     };
     let others = format!("the file's {} other chunk(s) are apart from it", trace.index().len() - 1);
     let apart = match entry.kind {

@@ -134,6 +134,7 @@ impl TraceError {
             TraceError::TooLarge { offset, len, .. } => {
                 Some((*offset, format!("it needs {len} bytes, more than the limit of {MAX_FRAME}")))
             }
+            TraceError::Damaged { offset, reason, .. } => Some((*offset, reason.clone())),
             _ => None,
         }
     }
