@@ -69,6 +69,7 @@ fn a_damaged_chunk_is_named_once_by_every_command() {
     let os = |s: &str| std::ffi::OsString::from(s);
     let commands: Vec<Vec<std::ffi::OsString>> = vec![
         vec![os("export"), bad.clone().into(), os("--what"), os("node-cabinets")],
+        vec![os("export"), bad.clone().into(), os("--format"), os("perfetto")],
         vec![os("diff"), trace.clone().into(), bad.clone().into()],
         // A light context is looked for in every chunk.
         vec![os("query"), bad.clone().into(), os("--id"), os("SERVICE=VOICE")],
@@ -82,6 +83,7 @@ fn a_damaged_chunk_is_named_once_by_every_command() {
         assert_eq!(code, Some(2), "{args:?}: {all}");
         assert_eq!(all.matches(&named).count(), 1, "{args:?}: said once: {all}");
         assert!(all.contains(&rest), "{args:?}: {all}");
+        assert!(!all.contains("cannot encode"), "{args:?}: a read, not an encoding, failed: {all}");
     }
 }
 

@@ -87,6 +87,9 @@ pub enum ExportError {
     /// Encoding failed.
     #[error("cannot encode the export: {0}")]
     Encode(String),
+    /// The trace could not be read (a damaged chunk, say): its own message names it.
+    #[error(transparent)]
+    Trace(#[from] crate::trace::TraceError),
 }
 
 impl From<csv::Error> for ExportError {

@@ -85,7 +85,7 @@ pub fn perfetto(trace: &mut Trace, out: &mut dyn Write) -> Result<(), ExportErro
     };
     for i in 0..trace.index().len() {
         // Steps' changes are read past: a timeline shows none of them.
-        let chunk = read_events_skipped(trace, i).map_err(|e| ExportError::Encode(e.to_string()))?;
+        let chunk = read_events_skipped(trace, i)?;
         for event in chunk {
             match event {
                 Event::Step(s) => {
