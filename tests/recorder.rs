@@ -294,6 +294,10 @@ fn json_export_is_an_array_of_objects() {
     let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let rows = rows.as_array().unwrap();
     assert!(rows.iter().any(|r| r["cabinet"] == "RATED" && r["node"] == "*"));
+    // A root has no base: null, not an empty text.
+    let raw = rows.iter().find(|r| r["cabinet"] == "RAW").unwrap();
+    assert!(raw["base"].is_null() && raw["spectrum"].is_null(), "{raw}");
+    assert!(rows.iter().any(|r| r["base"] == "RAW"), "{rows:?}");
 }
 
 #[test]

@@ -50,8 +50,10 @@ struct CabinetRow<'a> {
     last_time: String,
     max_mass: i64,
     final_mass: i64,
-    base: &'a str,
-    spectrum: &'a str,
+    /// None (JSON null, an empty CSV field) for a cabinet with none.
+    base: Option<&'a str>,
+    /// As `base`.
+    spectrum: Option<&'a str>,
     transient: bool,
 }
 
@@ -71,8 +73,8 @@ impl<'a> From<&'a NodeCabinet> for CabinetRow<'a> {
             last_time: instant(c.last_time),
             max_mass: c.max_mass,
             final_mass: c.final_mass,
-            base: &c.base,
-            spectrum: &c.spectrum,
+            base: Some(c.base.as_str()).filter(|b| !b.is_empty()),
+            spectrum: Some(c.spectrum.as_str()).filter(|s| !s.is_empty()),
             transient: c.transient,
         }
     }
