@@ -92,7 +92,6 @@ impl NodeTracer {
         let id = stop.id;
         let before = stop.at == Position::Before;
         let shared = &self.shared;
-        let node = self.name().to_string();
         if !shared.nodes[self.index].freeze(
             stop,
             || self.active(),
@@ -100,6 +99,7 @@ impl NodeTracer {
                 shared.signal(Signal::Stopped(stop));
                 // Said after the stop, as a replay says it: the stop is what came first.
                 if cut > 0 {
+                    let node = self.name().to_string();
                     shared.signal(Signal::StepCut { by: Some(node.clone()), node, left: cut });
                 }
             },
