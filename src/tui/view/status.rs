@@ -8,7 +8,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Paragraph, Widget};
 
-use super::Theme;
+use super::{Theme, fit};
 use crate::session::Finished;
 use crate::tui::keys::{Scope, hints};
 use crate::tui::state::{App, NodeRow, PromptKind};
@@ -111,11 +111,9 @@ pub fn bottom(app: &App, area: Rect, buf: &mut Buffer) {
         if let Some(e) = &p.error {
             // Cut at the screen's edge, it points to the log, which wraps it whole.
             let room = above.width.saturating_sub(1) as usize;
-            let text = if e.chars().count() > room {
-                let cut: String = e.chars().take(room.saturating_sub(13)).collect();
-                format!(" {cut}… (see log)")
-            } else {
-                format!(" {e}")
+            let text = match fit(e, room) {
+                whole if whole == *e => format!(" {e}"),
+                _ => format!(" {} (see log)", fit(e, room.saturating_sub(12))),
             };
             Paragraph::new(Span::styled(text, theme.bold(Color::Red))).render(above, buf);
         } else if !p.completions.is_empty() {
