@@ -173,7 +173,7 @@ fn forwards(c: &mut Client) -> Vec<(Key, Vec<Row>)> {
     loop {
         c.session.send(Command::Continue { node: None });
         let s = c.stop().expect("a stop");
-        if s.reason.why == Why::End {
+        if matches!(s.reason.why, Why::End { .. }) {
             return stops;
         }
         let rows = c.rows(&s.node);
@@ -183,6 +183,7 @@ fn forwards(c: &mut Client) -> Vec<(Key, Vec<Row>)> {
 
 const WIFE: &str = "nodes = \"RATE\"\ncabinets = [\"WIFE\"]\nstop = \"arrival\"";
 const REJECTED: &str = "nodes = \"REG\"\ncabinets = [\"REJECTED\"]\nstop = \"departure\"";
+const PERSISTENT: &str = "nodes = \"DIS\"\ncabinets = [\"PERSISTENT\"]\nstop = \"arrival\"";
 const VOICE: &str = "nodes = \"RATE\"\ncabinets = [\"RATED\"]\nwhen = \"AMOUNT > 500 AND SERVICE = 'VOICE'\"";
 const BREAK: &str = "nodes = \"DIS/1\"\nstatement = \"discharge\"";
 const MASS: &str = "nodes = \"RATE/0\"\ncabinets = [\"RATED\"]\nstop = \"mass\"";
@@ -311,7 +312,7 @@ fn a_replay_counts_each_nodes_restarts_where_it_stands() {
     targets.push(u64::MAX);
     for target in targets {
         let landed = c.ask(Command::Goto { step: target });
-        let at = if landed.reason.why == Why::End { u64::MAX } else { landed.global_step };
+        let at = if matches!(landed.reason.why, Why::End { .. }) { u64::MAX } else { landed.global_step };
         c.session.send(Command::Snapshot);
         let Event::Snapshot(snapshot) = c.next("a snapshot", |e| matches!(e, Event::Snapshot(_))) else {
             unreachable!()
@@ -349,7 +350,7 @@ fn same_stops_live_and_replayed(dir: &Path, sets: &[Vec<&str>], faults: &[&str])
             let got = c.ask(Command::Continue { node: None });
             match want {
                 Some(k) => assert_eq!(key(&got), k, "{texts:?}: continue from a goto to {target}"),
-                None => assert_eq!(got.reason.why, Why::End),
+                None => assert_eq!(got.reason.why, Why::End { beyond: None }),
             }
         }
         c.ask(Command::Goto { step: u64::MAX });
@@ -428,6 +429,31 @@ fn recorded(dir: &Path, level: Level) -> (PathBuf, Vec<(u64, String, u64, i64)>)
     (trace, steps)
 }
 
+/// One cursor: a `continue` naming a node runs it to that node's next stop, passing the other
+/// nodes' over (uncounted); a bare one stops at the next stop of any node.
+#[test]
+fn continue_naming_a_node_passes_over_the_other_nodes_stops() {
+    let dir = input(2000);
+    let texts = [WIFE, REJECTED, PERSISTENT];
+    let (trace, _) = live(dir.path(), &texts, &[]);
+    let mut c = replay(&trace, &texts);
+    let every: Vec<Key> = forwards(&mut c).into_iter().map(|(k, _)| k).collect();
+    let nodes = |node: &str| every.iter().filter(|k| k.0 == node).cloned().collect::<Vec<_>>();
+    let dis = nodes("DIS/0");
+    assert!(dis.len() >= 2 && dis.len() < every.len(), "DIS/0 stops among others: {every:?}");
+    assert_ne!(every.first(), dis.first(), "another node stops first");
+    let mut c = replay(&trace, &texts);
+    let mut got = Vec::new();
+    loop {
+        let s = c.ask(Command::Continue { node: Some("DIS/0".into()) });
+        if matches!(s.reason.why, Why::End { .. }) {
+            break;
+        }
+        got.push(key(&s));
+    }
+    assert_eq!(got, dis);
+}
+
 #[test]
 fn motions_land_where_asked() {
     let dir = input(3000);
@@ -478,11 +504,18 @@ fn motions_land_where_asked() {
     assert_eq!((s.global_step, s.node.clone(), s.at), (want.0, want.1.clone(), Position::After));
     assert!(s.pseudo_time.is_some_and(|p| p.as_second() >= t), "{s:?}");
     // Past the end: after the last step; back 1 from there: before it.
-    let end = c.ask(Command::Goto { step: u64::MAX });
     let last = steps.last().unwrap();
-    assert_eq!((end.global_step, end.at, end.reason.why), (last.0, Position::After, Why::End));
+    let past = c.ask(Command::Goto { step: last.0 + 1 });
+    assert!(past.reason.to_string().ends_with(&format!("goto {} is past its last step", last.0 + 1)));
+    let end = c.ask(Command::Goto { step: u64::MAX });
+    assert_eq!(end.reason.to_string(), "end of the trace", "`goto end` asked for the end");
+    assert_eq!((past.global_step, past.at), (last.0, Position::After));
+    assert_eq!(
+        (end.global_step, end.at, end.reason.why),
+        (last.0, Position::After, Why::End { beyond: None })
+    );
     let s = c.ask(Command::Continue { node: None });
-    assert_eq!(s.reason.why, Why::End, "continue at the end stays at the end");
+    assert_eq!(s.reason.why, Why::End { beyond: None }, "continue at the end stays at the end");
     // A node with no step left cannot step (it would run to the end of the trace).
     c.session.send(Command::Step { node: "REG/0".into(), count: 1 });
     let e = c.next("an error", |e| matches!(e, Event::Error { .. }));
@@ -591,7 +624,7 @@ fn a_cut_trace_replays_what_it_holds() {
     assert!(!held.complete());
     let mut c = replay(&cut, &[]);
     let end = c.ask(Command::Goto { step: u64::MAX });
-    assert_eq!(end.reason.why, Why::End);
+    assert!(matches!(end.reason.why, Why::End { .. }), "{end:?}");
     let b = c.ask(Command::Back { node: None, count: 1 });
     assert_eq!(b.global_step, end.global_step);
     // What the cut trace holds replays as the whole trace does: up to the first step a node

@@ -413,6 +413,8 @@ fn a_replay_moves_backwards_and_its_hint_bar_says_so() {
     assert!(live.contains("records/s") && !replay.contains("records/s"), "a replay has no rates:\n{replay}");
     assert_eq!(app.key(key('R'), area), vec![Command::ReverseContinue]);
     assert_eq!(app.key(key('S'), area), vec![Command::Back { node: Some("RATE/1".into()), count: 1 }]);
+    // One cursor: `c` goes to the next stop of any node (naming one would pass the others').
+    assert_eq!(app.key(key('c'), area), vec![Command::Continue { node: None }]);
     // A replay has no run to halt: `h` says so (it once ended the replay, its nodes then shown
     // in states the trace never had) and the hint bar does not offer it.
     assert!(!replay.contains(" halt "), "{replay}");

@@ -168,7 +168,10 @@ pub fn follow(
     let mut stuck = false;
     while r.end.is_none() {
         match r.next() {
-            Some(Event::Stopped(stop)) if stop.reason.why == Why::End => r.session.send(Command::Detach),
+            Some(Event::Stopped(stop)) if matches!(stop.reason.why, Why::End { .. }) => {
+                r.session.send(Command::Detach)
+            }
+            Some(Event::Stopped(_)) if replay => r.session.send(Command::Continue { node: None }),
             Some(Event::Stopped(stop)) => r.session.send(Command::Continue { node: Some(stop.node) }),
             // A replay's `continue` refused (a damaged chunk ahead) leaves its one cursor where
             // it stands: no stop will come, so it ends here rather than wait for ever.
@@ -384,7 +387,7 @@ impl<'a> Runner<'a> {
         // After the end, what a word lacks (a stopped node) is the run itself.
         let ended = self.end.is_some();
         let mut command = word
-            .command(self.current.as_deref(), &self.forms)
+            .command(self.current.as_deref(), &self.forms, self.replay)
             .map_err(|e| if ended { "the run has finished".to_string() } else { e })?;
         // Resolved here: the session answers a resume with nothing to wait for, so an error
         // would come during a later word.

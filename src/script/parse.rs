@@ -97,8 +97,14 @@ pub enum Word {
 
 impl Word {
     /// The session command the word asks for: `current` is the node meant when the word names
-    /// none; `None` for `forms`, which a client answers itself.
-    pub fn command(&self, current: Option<&str>, forms: &[FormInfo]) -> Result<Option<Command>, String> {
+    /// none (but a replay's `continue` without one goes to the next stop of any node); `None`
+    /// for `forms`, which a client answers itself.
+    pub fn command(
+        &self,
+        current: Option<&str>,
+        forms: &[FormInfo],
+        replay: bool,
+    ) -> Result<Option<Command>, String> {
         let node = |node: &Option<String>, word: &str| {
             node.clone()
                 .or_else(|| current.map(String::from))
@@ -117,6 +123,7 @@ impl Word {
             Word::Continue { node: Some(n) } if n.eq_ignore_ascii_case("all") => {
                 Command::Continue { node: None }
             }
+            Word::Continue { node: None } if replay => Command::Continue { node: None },
             Word::Continue { node: n } => {
                 Command::Continue { node: n.clone().or_else(|| current.map(String::from)) }
             }

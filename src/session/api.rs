@@ -70,7 +70,7 @@ pub enum Command {
     /// Replay only: where the replay is (answered by [`Event::When`]).
     When,
     /// Let a frozen node (or, without one, every frozen node) run to its next stop. A replay
-    /// has one cursor: it runs to the next stop of any node.
+    /// has one cursor: it runs to the next stop of the node, or of any node without one.
     Continue {
         /// The node; every frozen node when absent.
         #[serde(default)]

@@ -68,7 +68,11 @@ pub enum Why {
     /// A replay is at the start of its trace.
     Start,
     /// A replay reached the end of its trace.
-    End,
+    End {
+        /// The `goto` that asked for a step or time past the trace's last, which landed here.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        beyond: Option<String>,
+    },
     /// The statement failed; the supervisor undoes the tick when the node goes on.
     Failure {
         /// The error, or the panic's message.
@@ -106,7 +110,8 @@ impl fmt::Display for Reason {
             Why::Back => write!(f, "stepped back")?,
             Why::Goto => write!(f, "goto")?,
             Why::Start => write!(f, "start of the trace")?,
-            Why::End => write!(f, "end of the trace")?,
+            Why::End { beyond: None } => write!(f, "end of the trace")?,
+            Why::End { beyond: Some(asked) } => write!(f, "end of the trace: {asked} is past its last step")?,
             Why::Failure { error } => write!(f, "failed: {error}")?,
         }
         match (&self.form, &self.label) {

@@ -264,7 +264,7 @@ impl App {
         self.prompt = None;
         self.log(LogKind::Info, format!(": {line}"));
         let current = self.target();
-        match word.command(current.as_deref(), &self.forms) {
+        match word.command(current.as_deref(), &self.forms, self.replay) {
             Ok(Some(c)) => {
                 // The pane that shows the answer takes the focus.
                 match c {

@@ -203,6 +203,8 @@ impl App {
             Action::Step => {
                 self.frozen_target("step").map(|node| Command::Step { node, count: 1 }).into_iter().collect()
             }
+            // A replay's `c` runs its one cursor to the next stop of any node, as the word does.
+            Action::Continue if self.replay => vec![Command::Continue { node: None }],
             Action::Continue => self
                 .frozen_target("continue")
                 .map(|node| Command::Continue { node: Some(node) })

@@ -236,10 +236,13 @@ impl Replayer {
                 if self.cursor.next_step_of(n).map_err(trace)?.is_none() {
                     return Err(format!("{} has no step left in the trace", self.desc.nodes[n]));
                 }
-                self.forward(Some((n, count.max(1)))).map_err(trace)?;
+                self.forward(Some((n, count.max(1))), None).map_err(trace)?;
             }
-            // One cursor for the whole run: whichever node is named, the next stop of any.
-            Command::Continue { .. } => self.forward(None).map_err(trace)?,
+            // One cursor for the whole run: a node named runs it to that node's next stop.
+            Command::Continue { node } => {
+                let only = node.as_deref().map(|n| self.node(n)).transpose()?;
+                self.forward(None, only).map_err(trace)?
+            }
             Command::Back { node, count } => {
                 let n = node.as_deref().map(|n| self.node(n)).transpose()?;
                 // As gdb's "No more reverse-execution history": landing where it stands would
@@ -260,13 +263,15 @@ impl Replayer {
             }
             Command::Goto { step } => {
                 let m = self.cursor.step_from(step).map_err(trace)?;
-                self.goto(m, Position::Before, Why::Goto).map_err(trace)?;
+                // `goto end` asks for the end: no need to say it went past.
+                let asked = (step != u64::MAX).then(|| format!("goto {step}"));
+                self.goto(m, Position::Before, asked).map_err(trace)?;
             }
             Command::GotoTime { time } => {
                 // After the step that brings the clock to T: the stop reads T or later (before
                 // it, the clock still reads the time the step moved on from).
                 let m = self.cursor.step_at_time(time.as_second()).map_err(trace)?;
-                self.goto(m, Position::After, Why::Goto).map_err(trace)?;
+                self.goto(m, Position::After, Some(format!("goto time {time}"))).map_err(trace)?;
             }
             Command::ReverseContinue => {
                 if self.cursor.ran_before(self.cursor.at(), None).map_err(trace)?.is_none() {

@@ -139,13 +139,14 @@ impl Replayer {
         before: u64,
         skip_at: Option<u64>,
         stepping: Option<usize>,
+        only: Option<usize>,
     ) -> Option<(Mark, Position, Reason)> {
         let mut failures: Vec<(Mark, String)> = (self.cursor.failures_pending(self.cursor.at()))
             .filter(|(m, _)| m.global_step < before)
             .map(|(m, e)| (*m, e.to_string()))
             .collect();
         failures.sort_by_key(|(m, _)| m.global_step);
-        failures.into_iter().find_map(|(m, error)| {
+        failures.into_iter().filter(|(m, _)| only.is_none_or(|o| o == m.node)).find_map(|(m, error)| {
             let stage = self.stage_of(m.node);
             if skip_at != Some(m.global_step)
                 && let Some(f) = (self.forms.iter())
@@ -167,9 +168,15 @@ impl Replayer {
         self.desc.stages.iter().position(|s| s.name == name).unwrap_or(usize::MAX)
     }
 
-    /// Run forwards to the next stop of the forms, or until `stepping` (node, count) ran its
-    /// steps, or to the end of the trace.
-    pub(super) fn forward(&mut self, mut stepping: Option<(usize, u64)>) -> Result<(), TraceError> {
+    /// Run forwards to the next stop of the forms (of node `only`, when given: the others'
+    /// are passed over, uncounted), or until `stepping` (node, count) ran its steps, or to the
+    /// end of the trace.
+    pub(super) fn forward(
+        &mut self,
+        mut stepping: Option<(usize, u64)>,
+        only: Option<usize>,
+    ) -> Result<(), TraceError> {
+        let counts = |node: usize| only.is_none_or(|o| o == node);
         let by = match stepping {
             Some((node, _)) => (Release::Step, Some(node)),
             None => (Release::Continue, None),
@@ -182,7 +189,7 @@ impl Replayer {
             let next = self.cursor.next_step()?;
             // A tick that failed before the next step.
             let before = next.map_or(u64::MAX, |m| m.global_step);
-            if let Some((f, at, reason)) = self.failure_stop(before, skip_at, stepping.map(|s| s.0)) {
+            if let Some((f, at, reason)) = self.failure_stop(before, skip_at, stepping.map(|s| s.0), only) {
                 // The failed statement was a statement of the step, when it was the node's.
                 self.step_cut(stepping, Some(f.node), at == Position::After);
                 self.land(Some(f), at, reason, Some(by));
@@ -191,10 +198,10 @@ impl Replayer {
             let Some(m) = next else {
                 let end = last.or(self.stop_mark());
                 self.step_cut(stepping, None, false);
-                self.land(end, Position::After, plain(Why::End), Some(by));
+                self.land(end, Position::After, plain(Why::End { beyond: None }), Some(by));
                 return Ok(());
             };
-            if skip_at != Some(m.global_step) {
+            if skip_at != Some(m.global_step) && counts(m.node) {
                 let stage = self.stage_of(m.node);
                 let hit = self
                     .forms
@@ -218,6 +225,7 @@ impl Replayer {
                 // Every form is checked, so that each `stop-when` keeps its flip-flop.
                 if let Some(why) = tables.matcher.fires(desc, f, &touched, &tables.rows)
                     && fired.is_none()
+                    && counts(m.node)
                     && f.hit()
                 {
                     fired = Some(reason(f, why));
@@ -281,13 +289,21 @@ impl Replayer {
         self.seed()
     }
 
-    pub(super) fn goto(&mut self, m: Option<Mark>, at: Position, why: Why) -> Result<(), TraceError> {
+    /// Land at `m`, or at the end of the trace when there is none (`asked`, the goto that went
+    /// past it, says so in the stop).
+    pub(super) fn goto(
+        &mut self,
+        m: Option<Mark>,
+        at: Position,
+        asked: Option<String>,
+    ) -> Result<(), TraceError> {
         match m {
-            Some(m) => self.land(Some(m), at, plain(why), Some((Release::Goto, None))),
+            Some(m) => self.land(Some(m), at, plain(Why::Goto), Some((Release::Goto, None))),
             None => {
                 let end = self.cursor.end()?;
                 let last = self.cursor.step_before(end, None)?;
-                self.land(last, Position::After, plain(Why::End), Some((Release::Goto, None)));
+                let why = Why::End { beyond: asked };
+                self.land(last, Position::After, plain(why), Some((Release::Goto, None)));
             }
         }
         self.seed()
