@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::cli::{
-    Cli, Command, DebugArgs, DiffArgs, ExportArgs, GenArgs, LevelArg, QueryArgs, QueryFormat, ReplayArgs,
-    RunArgs,
+    Cli, Command, DebugArgs, DiffArgs, DiffFormat, ExportArgs, GenArgs, LevelArg, QueryArgs, QueryFormat,
+    ReplayArgs, RunArgs,
 };
 use crate::engine::NoHook;
 use crate::export::Format;
@@ -146,66 +146,84 @@ fn diff(args: &DiffArgs) -> i32 {
     }
     let (nodes_a, nodes_b) = (&a.nodes, &b.nodes);
     let differences = crate::export::diff(&a.consolidation, &b.consolidation);
-    // A regression, or runs not made or recorded alike: which, with the verdict.
-    let notes = crate::export::notes(&a.provenance, &b.provenance);
-    let mut out = std::io::stdout().lock();
-    // On stdout too, with the verdict it qualifies: CI logs often keep stdout alone.
+    let same = differences.is_empty();
+    // What qualifies the verdict: a file cut short (said first), runs not made or recorded
+    // alike.
+    let mut cut: Vec<String> = Vec::new();
     for (name, path, r) in [("A", &args.a, &a), ("B", &args.b, &b)] {
         if !r.complete {
-            let _ = writeln!(
-                out,
+            cut.push(format!(
                 "note: {name} ({}) has no footer: the file was cut short and holds only part of its run",
                 path.display()
-            );
+            ));
         }
     }
-    if differences.is_empty() {
-        let _ = writeln!(
-            out,
-            "same: {} and {} have the same cabinets and context matrices",
-            args.a.display(),
-            args.b.display()
-        );
-        for note in &notes {
-            let _ = writeln!(out, "{note}");
-        }
-        return 0;
-    }
-    let _ = writeln!(out, "A = {}\nB = {}", args.a.display(), args.b.display());
-    for note in &notes {
-        let _ = writeln!(out, "{note}");
-    }
-    if nodes_a != nodes_b {
+    let mut notes = crate::export::notes(&a.provenance, &b.provenance);
+    // These two explain differences; with none they have nothing to explain.
+    if !same && nodes_a != nodes_b {
         // Each node's rows are its own: other segment counts differ everywhere.
-        let _ = writeln!(
-            out,
+        notes.push(format!(
             "note: A ran {} nodes ({}), B ran {} ({}): node rows differ by nature; record both with \
              the same --segments",
             nodes_a.len(),
             nodes_a.join(", "),
             nodes_b.len(),
             nodes_b.join(", ")
-        );
+        ));
     }
     let restarts = |c: &Consolidation| -> String {
         let each: Vec<String> = c.restarts.iter().map(|(n, k)| format!("{n} {k}")).collect();
         if each.is_empty() { "none".into() } else { each.join(", ") }
     };
-    if a.consolidation.restarts != b.consolidation.restarts {
+    if !same && a.consolidation.restarts != b.consolidation.restarts {
         // Failed attempts are undone but their steps count: a flaky restart is not a
         // regression of what the records went through.
-        let _ = writeln!(
-            out,
+        notes.push(format!(
             "note: the runs restarted differently (A: {}; B: {}): undone attempts take steps, so step \
              numbers and masses on the way differ; the final masses say whether the results do",
             restarts(&a.consolidation),
             restarts(&b.consolidation)
-        );
+        ));
     }
-    for line in crate::export::report(&differences, nodes_a) {
-        let _ = writeln!(out, "{line}");
+    let lines = match args.format {
+        DiffFormat::Json => {
+            let notes = cut.iter().chain(&notes).map(|n| n.strip_prefix("note: ").unwrap_or(n));
+            let json = serde_json::json!({
+                "same": same,
+                "a": args.a.display().to_string(),
+                "b": args.b.display().to_string(),
+                "notes": notes.collect::<Vec<_>>(),
+                "differences": differences,
+            });
+            vec![json.to_string()]
+        }
+        DiffFormat::Text => {
+            let mut lines = cut;
+            if same {
+                lines.push(format!(
+                    "same: {} and {} have the same cabinets and context matrices",
+                    args.a.display(),
+                    args.b.display()
+                ));
+                lines.extend(notes);
+            } else {
+                lines.push(format!("A = {}\nB = {}", args.a.display(), args.b.display()));
+                lines.extend(notes);
+                lines.extend(crate::export::report(&differences, nodes_a));
+            }
+            lines
+        }
+    };
+    // On stdout, notes included: CI logs often keep stdout alone.
+    let mut out = std::io::stdout().lock();
+    let written = lines.iter().try_for_each(|l| writeln!(out, "{l}"));
+    match written {
+        // A reader that stopped early (`| head`) still gets the verdict's exit code.
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            fail(&format!("cannot write the diff: {e}"), 2)
+        }
+        _ => i32::from(!same),
     }
-    1
 }
 
 fn query(args: &QueryArgs) -> i32 {

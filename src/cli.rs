@@ -126,6 +126,18 @@ pub struct DiffArgs {
     pub a: PathBuf,
     /// The trace compared with it.
     pub b: PathBuf,
+    /// The format: a table a person reads, or one JSON object for a CI step to read.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: DiffFormat,
+}
+
+/// `diff --format`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum DiffFormat {
+    /// The notes, then one line per node and cabinet that differs, then the count.
+    Text,
+    /// One object: `same`, `a`, `b`, `notes` and `differences` (each with its `kind`).
+    Json,
 }
 
 /// `catar gen`.

@@ -129,3 +129,41 @@ fn a_trace_of_several_runs_says_they_were_compared_as_one() {
         ]
     );
 }
+
+/// `catar diff --format json A B`: exit code and the one object it prints.
+fn diff_json(a: &Path, b: &Path) -> (i32, serde_json::Value) {
+    let out = common::catar().args(["diff", "--format", "json"]).arg(a).arg(b).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.lines().count(), 1, "one line: {text}");
+    (out.status.code().unwrap_or(-1), serde_json::from_str(&text).unwrap())
+}
+
+#[test]
+fn the_json_diff_has_the_text_diffs_verdict_notes_and_differences() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = input(tmp.path());
+    let (a, _) = record(&input, tmp.path(), "a", &[]);
+    let (same, _) = record(&input, tmp.path(), "same", &["--domestic-prefix", "+44"]);
+    let other = tmp.path().join("other");
+    common::gen_input(&other, 3000, 120, 12, 0.05);
+    let (b, _) = record(&other, tmp.path(), "b", &[]);
+    for (x, code) in [(&same, 0), (&b, 1)] {
+        let (text_code, lines) = diff(&a, x);
+        let (json_code, json) = diff_json(&a, x);
+        assert_eq!((text_code, json_code), (code, code));
+        assert_eq!(json["same"], code == 0);
+        assert_eq!(json["a"], a.display().to_string());
+        let notes: Vec<String> =
+            lines.iter().filter_map(|l| l.strip_prefix("note: ")).map(str::to_string).collect();
+        assert!(!notes.is_empty(), "{lines:#?}");
+        assert_eq!(json["notes"], serde_json::json!(notes));
+        let differences = json["differences"].as_array().unwrap();
+        let count = lines.last().unwrap().split(' ').next().unwrap().parse().unwrap_or(0);
+        assert_eq!(differences.len(), count, "{lines:#?}");
+    }
+    // Each difference with its kind; masses as numbers.
+    let (_, json) = diff_json(&a, &b);
+    let mass = json["differences"].as_array().unwrap().iter().find(|d| d["field"] == "final_mass").unwrap();
+    assert_eq!(mass["kind"], "figures");
+    assert!(mass["a"].is_i64() && mass["b"].is_i64() && mass["a"] != mass["b"], "{mass}");
+}

@@ -8,7 +8,8 @@ use std::fmt;
 use crate::recorder::{Consolidation, NodeCabinet};
 
 /// One difference, readable as it is.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Difference {
     /// A cabinet appeared in a node (or `*`) in only one trace.
     Cabinet {
@@ -28,8 +29,10 @@ pub enum Difference {
         /// The field that differs, with both values.
         field: &'static str,
         /// In A.
+        #[serde(serialize_with = "number_or_text")]
         a: String,
         /// In B.
+        #[serde(serialize_with = "number_or_text")]
         b: String,
     },
     /// A context appeared in a cabinet in only one trace.
@@ -43,6 +46,14 @@ pub enum Difference {
         /// The cabinet.
         cabinet: String,
     },
+}
+
+/// A figure in JSON: a number when it is one (a mass, a step count), else its text (a time).
+fn number_or_text<S: serde::Serializer>(v: &str, s: S) -> Result<S::Ok, S::Error> {
+    match v.parse::<i64>() {
+        Ok(n) => s.serialize_i64(n),
+        Err(_) => s.serialize_str(v),
+    }
 }
 
 impl fmt::Display for Difference {
