@@ -303,6 +303,45 @@ fn a_wrong_line_is_an_error_naming_it_and_the_run_halts_cleanly() {
     assert!(summary.iter().any(|l| l.starts_with("conservation:") && l.ends_with("ok")), "{summary:?}");
 }
 
+/// A `stop-when` that meets a value it never compares with stops once to say so, live and in
+/// a replay (it silently never fired: "form 1 did not fire"), then tests nothing more.
+#[test]
+fn a_stop_when_that_cannot_be_tested_stops_once_to_say_so_live_and_replayed() {
+    let dir = tempfile::tempdir().unwrap();
+    common::gen_input(dir.path(), 3000, 200, 7, 0.02);
+    let trace = dir.path().join("t.trace");
+    let script = "stop-when AMOUNT > 'abc' on RATE\ncontinue\ncontinue\n";
+    let file = dir.path().join("w.cat");
+    std::fs::write(&file, script).unwrap();
+    let live = run_script(
+        dir.path(),
+        "w.db",
+        &file,
+        1,
+        &["--json", "--level", "full", "--trace", trace.to_str().unwrap()],
+    );
+    let replayed =
+        common::catar().arg("replay").arg(&trace).arg("--script").arg(&file).arg("--json").output().unwrap();
+    for out in [live, replayed] {
+        assert_eq!(out.status.code(), Some(0));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stops: Vec<Value> = events(&stdout).into_iter().filter(|e| e["event"] == "stopped").collect();
+        let untestable: Vec<&Value> =
+            stops.iter().filter(|s| s["reason"]["policy"] == "untestable").collect();
+        assert_eq!(untestable.len(), 1, "{stdout}");
+        let reason = &untestable[0]["reason"];
+        assert_eq!(
+            (&reason["form"], &reason["condition"]),
+            (&Value::from(1), &Value::from("AMOUNT > 'abc'"))
+        );
+        assert!(
+            reason["error"].as_str().unwrap().starts_with("AMOUNT holds integers and 'abc' is text"),
+            "{reason}"
+        );
+        assert_eq!(untestable[0]["node"], "RATE/0");
+    }
+}
+
 #[test]
 fn an_inquiry_comparing_a_context_with_a_value_of_another_type_is_an_error() {
     let dir = tempfile::tempdir().unwrap();

@@ -192,24 +192,36 @@ impl Condition {
         }
     }
 
-    /// Why `field`, holding `value`, never compares with `literal`, whatever the record; none
-    /// when it may. Text contexts are left out: whether `IMSI = 425010000000001` compares
-    /// depends on the text, and a comparison some value could satisfy is SQL's unknown.
+    /// Why `field`, holding `value`, never compares with `literal`; none when it may. A text
+    /// context compares with a number while its text reads as that number exactly (`IMSI =
+    /// 425010000000001`); text that does not (`SERVICE <> 5`, `PARTY = 972521234567` where
+    /// PARTY holds '+972521234567') is a mismatch, not SQL's silent unknown.
     fn mismatch(&self, field: &Operand, value: &Scalar<'_>, literal: &Operand) -> Option<String> {
         let name = match field {
             Operand::Context(id) => self.contexts.get(id.slot())?.as_str(),
             Operand::RegId => "REG_ID",
             _ => return None,
         };
+        let number = match literal {
+            Operand::Int(i) => Some(i.to_string()),
+            Operand::Float(f) => Some(f.to_string()),
+            _ => None,
+        };
         let (holds, like, literal) = match (value, literal) {
-            (Scalar::Int(_), Operand::Text(t)) if t.parse::<i64>().is_err() => {
-                ("integers", "a number, like 500", format!("'{t}' is text that does not read as one"))
-            }
+            (Scalar::Int(_), Operand::Text(t)) if read_int(t).is_none() => (
+                "integers".to_string(),
+                "a number, like 500".to_string(),
+                format!("'{t}' is text that does not read as one"),
+            ),
             (Scalar::Time(_), Operand::Text(t)) if parse_time(t).is_none() => {
-                ("times", TIME_EXAMPLE, format!("'{t}' is text that does not read as one"))
+                ("times".into(), TIME_EXAMPLE.into(), format!("'{t}' is text that does not read as one"))
             }
-            (Scalar::Time(_), Operand::Int(i)) => ("times", TIME_EXAMPLE, format!("{i} is a number")),
-            (Scalar::Time(_), Operand::Float(f)) => ("times", TIME_EXAMPLE, format!("{f} is a number")),
+            (Scalar::Time(_), _) if number.is_some() => {
+                ("times".into(), TIME_EXAMPLE.into(), format!("{} is a number", number?))
+            }
+            (Scalar::Text(v), _) if number.is_some() && read_int(v).is_none() => {
+                (format!("text ('{v}')"), format!("text, like '{v}'"), format!("{} is a number", number?))
+            }
             _ => return None,
         };
         Some(format!("{name} holds {holds} and {literal}: they never compare (write {like})"))
@@ -247,10 +259,15 @@ fn compare(a: &Scalar<'_>, b: &Scalar<'_>) -> Option<Ordering> {
         (Time(x), Time(y)) => Some(x.cmp(y)),
         (Time(x), Text(y)) => parse_time(y).map(|y| x.cmp(&y)),
         (Text(x), Time(y)) => parse_time(x).map(|x| x.cmp(y)),
-        (Int(x), Text(y)) => y.parse::<i64>().ok().map(|y| x.cmp(&y)),
-        (Text(x), Int(y)) => x.parse::<i64>().ok().map(|x| x.cmp(y)),
+        (Int(x), Text(y)) => read_int(y).map(|y| x.cmp(&y)),
+        (Text(x), Int(y)) => read_int(x).map(|x| x.cmp(y)),
         _ => None,
     }
+}
+
+/// The integer a text spells exactly (`425010000000001`; not `+9725…`, `007` or ` 5`).
+fn read_int(s: &str) -> Option<i64> {
+    s.parse::<i64>().ok().filter(|n| n.to_string() == s)
 }
 
 /// An RFC 3339 instant, or a civil date-time or date taken as UTC.
@@ -484,13 +501,26 @@ mod tests {
         // Wherever it stands: OR would have matched on SERVICE alone.
         assert!(err("AMOUNT > 'abc' OR SERVICE = 'DATA'").contains("AMOUNT holds integers"));
         let ok = |c: &str| Condition::parse(c, &desc()).unwrap().try_matches(&r);
-        // Comparisons SQL can decide stay valid: text that reads as the context's type, and
-        // text contexts, whose values decide (an IMSI may be digits).
+        // Comparisons SQL can decide stay valid: text that reads as the context's type.
         assert_eq!(ok("AMOUNT = '42'"), Ok(true));
         assert_eq!(ok("START_TIME < '2026-03-02'"), Ok(true));
         assert_eq!(ok("AMOUNT > 41.5"), Ok(true));
-        assert_eq!(ok("SERVICE = 5"), Ok(false));
         assert_eq!(ok("SERVICE LIKE 'D%'"), Ok(true));
+        // A text context with a number: its text decides (an IMSI is digits), read exactly.
+        assert_eq!(
+            err("SERVICE <> 5"),
+            "SERVICE holds text ('DATA') and 5 is a number: they never compare (write text, like 'DATA')"
+        );
+        let digits = |text: &str, c: &str| {
+            Condition::parse(c, &desc()).unwrap().try_matches(&record(Some(1), text)).map_err(|e| e.message)
+        };
+        assert_eq!(digits("425010000000001", "SERVICE = 425010000000001"), Ok(true));
+        assert_eq!(digits("425010000000001", "SERVICE > 5"), Ok(true));
+        for spelled in ["+972521234567", "0972521234567", " 972521234567"] {
+            let e = digits(spelled, "SERVICE = 972521234567").unwrap_err();
+            assert!(e.contains(&format!("write text, like '{spelled}'")), "{e}");
+        }
+        assert!(digits("7", "AMOUNT = '+1'").unwrap_err().contains("'+1' is text that does not read as one"));
         // An empty context is NULL: nothing to tell its type by.
         assert_eq!(
             Condition::parse("AMOUNT > 'abc'", &desc()).unwrap().try_matches(&record(None, "X")),

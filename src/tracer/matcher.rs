@@ -60,12 +60,15 @@ pub(crate) struct Matcher {
     /// What the last step changed in them.
     pub change: PresenceChange,
     when: Vec<(u32, Vec<FxHashSet<u64>>)>,
+    // `stop-when` forms whose condition met a value it never compares with: they stopped once
+    // to say so, and test nothing more.
+    untestable: Vec<u32>,
 }
 
 impl Matcher {
     /// A matcher over `presence` (already limited to the node's reactors).
     pub fn new(presence: Presence) -> Self {
-        Matcher { presence, change: PresenceChange::default(), when: Vec::new() }
+        Matcher { presence, change: PresenceChange::default(), when: Vec::new(), untestable: Vec::new() }
     }
 
     /// Take a step's report into the flip-flop.
@@ -149,7 +152,9 @@ impl Matcher {
     }
 
     /// The flip-flop per record: the first record of a touched reactor that satisfies the
-    /// condition now and did not at the previous check.
+    /// condition now and did not at the previous check. A condition that meets a value it
+    /// never compares with (`AMOUNT > 'abc'`) fires once with that error (as gdb stops at a
+    /// breakpoint whose condition fails to evaluate), not never.
     fn when_hit(
         &mut self,
         form: &CompiledForm,
@@ -157,6 +162,9 @@ impl Matcher {
         touched: &[TableId],
         tables: &dyn TableSet,
     ) -> Option<Why> {
+        if self.untestable.contains(&form.id) {
+            return None;
+        }
         let slot = match self.when.iter().position(|(id, _)| *id == form.id) {
             Some(i) => i,
             None => {
@@ -169,11 +177,19 @@ impl Matcher {
             if !tables.reactor(t) {
                 continue;
             }
-            let now: FxHashSet<u64> = tables
-                .rows(t)
-                .filter(|r| form.watches(r.header.cabinet) && cond.matches(r))
-                .map(|r| r.header.reg_id)
-                .collect();
+            let mut now = FxHashSet::default();
+            for r in tables.rows(t).filter(|r| form.watches(r.header.cabinet)) {
+                match cond.try_matches(r) {
+                    Ok(true) => {
+                        now.insert(r.header.reg_id);
+                    }
+                    Ok(false) => {}
+                    Err(e) => {
+                        self.untestable.push(form.id);
+                        return Some(Why::Untestable { condition: e.text, error: e.message });
+                    }
+                }
+            }
             let before = &mut self.when[slot].1[t];
             if hit.is_none()
                 && let Some(&reg_id) = now.iter().filter(|id| !before.contains(id)).min()

@@ -59,6 +59,14 @@ pub enum Why {
         /// The record.
         reg_id: u64,
     },
+    /// A `stop-when` condition met a value it never compares with (`AMOUNT > 'abc'` where
+    /// AMOUNT holds integers): it stops once to say so, then tests nothing more.
+    Untestable {
+        /// The condition.
+        condition: String,
+        /// Why it cannot be tested.
+        error: String,
+    },
     /// A `step N` command ran its N statements.
     Step,
     /// A replay stepped back (`back N`).
@@ -105,6 +113,9 @@ impl fmt::Display for Reason {
             Why::Statement => write!(f, "breakpoint")?,
             Why::When { condition, table, reg_id } => {
                 write!(f, "record {reg_id} of table {table} satisfies {condition}")?
+            }
+            Why::Untestable { condition, error } => {
+                write!(f, "condition `{condition}` cannot be tested, so it will not stop again: {error}")?
             }
             Why::Step => write!(f, "step done")?,
             Why::Back => write!(f, "stepped back")?,
