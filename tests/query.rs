@@ -54,8 +54,9 @@ fn a_rated_record_goes_reg_rate_dis_and_its_amount_is_the_stored_one() {
         touches.iter().map(|t| t["node"].as_str().unwrap().split('/').next().unwrap().to_string()).collect();
     stages.dedup();
     assert_eq!(stages, ["REG", "RATE", "DIS"]);
-    let priced: Vec<&str> = touches.iter().filter_map(|t| t["set"]["AMOUNT"].as_str()).collect();
-    assert_eq!(priced.first(), Some(&amount.as_str()), "the AMOUNT set is the one stored");
+    // Integers as JSON numbers, as an inquiry's rows give them (they were strings).
+    let priced: Vec<i64> = touches.iter().filter_map(|t| t["set"]["AMOUNT"].as_i64()).collect();
+    assert_eq!(priced.first().map(i64::to_string), Some(amount), "the AMOUNT set is the one stored");
     assert_eq!(touches.last().unwrap()["after"], "PERSISTENT");
     assert_eq!(h["metrics"]["records_per_cabinet"], serde_json::json!({"PERSISTENT": 1}));
     // The same history as CSV: a stable header, one row per touch.

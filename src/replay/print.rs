@@ -3,9 +3,17 @@
 use std::io::{self, Write};
 
 use super::History;
+use crate::tracer::Cell;
 
-fn pairs(m: &indexmap::IndexMap<String, String>) -> String {
-    m.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ")
+/// `NAME=VALUE` pairs, one space apart; a value holding white space, `=`, `"` or a backslash
+/// is quoted (JSON-style escapes), so that no value reads as more pairs (`WIFE_NAME="Noa A=1"`).
+fn pairs(m: &indexmap::IndexMap<String, Cell>) -> String {
+    let quoted = |t: &str| t.chars().any(|c| c.is_whitespace() || matches!(c, '=' | '"' | '\\'));
+    let value = |v: &Cell| match v {
+        Cell::Text(t) if quoted(t) => serde_json::to_string(t).unwrap_or_default(),
+        v => v.to_string(),
+    };
+    m.iter().map(|(k, v)| format!("{k}={}", value(v))).collect::<Vec<_>>().join(" ")
 }
 
 /// The history as text: the steps in order, each record's contexts at the end, the metrics.
@@ -134,4 +142,27 @@ pub fn write_csv(h: &History, out: &mut dyn Write) -> io::Result<()> {
         .map_err(io_error)?;
     }
     w.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_value_that_could_read_as_more_pairs_is_quoted() {
+        let m: indexmap::IndexMap<String, Cell> = [
+            ("WIFE_NAME", Cell::Text("Noa AMOUNT=999".into())),
+            ("AMOUNT", Cell::Int(0)),
+            ("NOTE", Cell::Text("say \"hi\"\\".into())),
+            ("TIER", Cell::Text(String::new())),
+            ("PARTY", Cell::Text("+972521234567".into())),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        assert_eq!(
+            pairs(&m),
+            r#"WIFE_NAME="Noa AMOUNT=999" AMOUNT=0 NOTE="say \"hi\"\\" TIER= PARTY=+972521234567"#
+        );
+    }
 }

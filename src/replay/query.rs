@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::recorder::{ChunkKeys, Event, Failure, Level, PipelineDesc, Step, Trace, TraceValue, read_events};
 use crate::trace::{ChunkKind, TraceError};
+use crate::tracer::Cell;
 
 /// The cabinet of a record whose slots were freed (the trace keeps the contexts, not the cabinet).
 const FREED: u16 = u16::MAX;
@@ -52,10 +53,11 @@ pub struct Touch {
     pub before: String,
     /// Its cabinet after the step (empty: it left the table).
     pub after: String,
-    /// The context values the step set.
-    pub set: IndexMap<String, String>,
+    /// The context values the step set (an empty text: it cleared the context); integers as
+    /// numbers, as inquiries give them.
+    pub set: IndexMap<String, Cell>,
     /// All its context values after the step.
-    pub contexts: IndexMap<String, String>,
+    pub contexts: IndexMap<String, Cell>,
     /// The step's tick failed and was undone (the node restarted): why.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub undone: Option<String>,
@@ -110,11 +112,19 @@ pub struct History {
 
 /// A value as text (times as RFC 3339).
 pub fn value_text(v: &TraceValue) -> String {
+    value_cell(v).to_string()
+}
+
+/// A value as a history gives it: integers as integers, text, times as RFC 3339 text; an
+/// empty text for no value.
+fn value_cell(v: &TraceValue) -> Cell {
     match v {
-        TraceValue::Empty => String::new(),
-        TraceValue::Int(i) => i.to_string(),
-        TraceValue::Text(s) => s.to_string(),
-        TraceValue::Time(s, n) => Timestamp::new(*s, *n).map_or_else(|_| format!("{s}s"), |t| t.to_string()),
+        TraceValue::Empty => Cell::Text(String::new()),
+        TraceValue::Int(i) => Cell::Int(*i),
+        TraceValue::Text(s) => Cell::Text(s.to_string()),
+        TraceValue::Time(s, n) => {
+            Cell::Text(Timestamp::new(*s, *n).map_or_else(|_| format!("{s}s"), |t| t.to_string()))
+        }
     }
 }
 
@@ -327,7 +337,7 @@ pub fn query(trace: &mut Trace, origin: &str, id: &str) -> Result<History, Query
 }
 
 /// What one step did to one record of one table: (cabinet before, after, values set).
-type StepTouch = (u16, u16, IndexMap<String, String>);
+type StepTouch = (u16, u16, IndexMap<String, Cell>);
 
 /// The second pass: the touches of the records found, their values and their cabinets.
 struct Follow<'a> {
@@ -338,7 +348,7 @@ struct Follow<'a> {
     // Per node, the global steps at which its attempts at a tick began (in order).
     attempts: FxHashMap<u16, Vec<u64>>,
     // Per (node, reg_id): its values now.
-    values: FxHashMap<(u16, u64), IndexMap<String, String>>,
+    values: FxHashMap<(u16, u64), IndexMap<String, Cell>>,
     last_cabinet: FxHashMap<u64, (u64, u16)>,
     failures: u64,
 }
@@ -378,7 +388,7 @@ impl<'a> Follow<'a> {
     }
 
     /// The values record `reg_id` holds in the stage before node `node`'s, in context order.
-    fn sent(&self, node: u16, reg_id: u64) -> Vec<(String, String)> {
+    fn sent(&self, node: u16, reg_id: u64) -> Vec<(String, Cell)> {
         let stage_of =
             |n: &String| self.desc.stages.iter().position(|s| s.name == crate::tracer::stage_name(n));
         let stage = self.desc.nodes.get(node as usize).and_then(stage_of).and_then(|s| s.checked_sub(1));
@@ -388,7 +398,7 @@ impl<'a> Follow<'a> {
             return Vec::new();
         };
         let order = |k: &String| self.desc.contexts.iter().position(|c| c.name == *k);
-        let mut sent: Vec<(String, String)> = held.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let mut sent: Vec<(String, Cell)> = held.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         sent.sort_by_key(|(k, _)| order(k));
         sent
     }
@@ -413,14 +423,14 @@ impl<'a> Follow<'a> {
         for (table, reg_id, cabinet, context, v) in values(s) {
             if ours(table, reg_id) {
                 let entry = touched.entry((table, reg_id)).or_insert((cabinet, cabinet, IndexMap::new()));
-                entry.2.insert(self.desc.context(context).to_string(), value_text(v));
+                entry.2.insert(self.desc.context(context).to_string(), value_cell(v));
             }
         }
         // A copy sets what its source holds in this node now (before its slots are freed).
         for &(table, reg_id, cabinet, _, from, mask) in &changes.copies {
             if ours(table, reg_id) {
                 let held = self.values.get(&(s.node, from));
-                let copied: Vec<(String, String)> = (0..128u16)
+                let copied: Vec<(String, Cell)> = (0..128u16)
                     .filter(|i| mask & (1u128 << i) != 0)
                     .map(|i| self.desc.context(i).to_string())
                     .filter_map(|name| Some((name.clone(), held?.get(&name)?.clone())))
@@ -437,7 +447,7 @@ impl<'a> Follow<'a> {
                     .map(|i| self.desc.context(i).to_string())
                     .collect();
                 let entry = touched.entry((table, reg_id)).or_insert((FREED, FREED, IndexMap::new()));
-                entry.2.insert("(freed)".into(), names.join(","));
+                entry.2.insert("(freed)".into(), Cell::Text(names.join(",")));
                 freed.push((reg_id, names));
             }
         }
@@ -453,7 +463,7 @@ impl<'a> Follow<'a> {
         for ((table, reg_id), (before, after, set)) in touched {
             let held = self.values.entry((s.node, reg_id)).or_default();
             for (k, v) in set.iter().filter(|(k, _)| k.as_str() != "(freed)") {
-                if v.is_empty() {
+                if *v == Cell::Text(String::new()) {
                     held.shift_remove(k);
                 } else {
                     held.insert(k.clone(), v.clone());
@@ -518,7 +528,7 @@ impl<'a> Follow<'a> {
         // A record quarantined leaves by the supervisor's hand, not by a step.
         if let Some((reg_id, cabinet)) = f.quarantined.filter(|q| self.records.contains(&q.0)) {
             let mut set = IndexMap::new();
-            set.insert("ERROR".to_string(), f.message.clone());
+            set.insert("ERROR".to_string(), Cell::Text(f.message.clone()));
             self.touches.push(Touch {
                 global_step: f.undo.global_step,
                 node: node.cloned().unwrap_or_default(),
