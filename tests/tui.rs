@@ -205,7 +205,11 @@ fn a_stop_with_a_timeout_counts_down_in_the_title() {
     let stop = Stop { id: 2, timeout_ms: Some(30_000), ..stop(&program) };
     app.apply(Event::Stopped(stop.clone()), Duration::from_secs(10));
     app.now = Duration::from_millis(22_300);
-    assert!(title(&app).contains("RATE/1 frozen at family, goes on in 18s: WIFE arrived"), "{}", title(&app));
+    assert!(
+        title(&app).contains("RATE/1 frozen after family, goes on in 18s: WIFE arrived"),
+        "{}",
+        title(&app)
+    );
     app.now = Duration::from_secs(45);
     assert!(title(&app).contains("goes on in 0s"), "{}", title(&app));
     // Two frozen: each with a timeout counts down beside its name.
@@ -221,7 +225,7 @@ fn whole_screen_at_a_stop() {
     let app = at_stop();
     for (w, h) in SIZES {
         let s = screen(&app, w, h);
-        assert!(s.contains("frozen at family"), "{s}");
+        assert!(s.contains("frozen after family"), "{s}");
         insta::assert_snapshot!(format!("screen_{w}x{h}"), s);
     }
 }
@@ -382,10 +386,13 @@ fn pasted_text_and_ctrl_c_never_act_as_keys_and_quitting_a_live_run_asks() {
     assert!(app.key(ctrl_c, area).is_empty());
     assert!(app.editor.is_none() && !app.quitting);
     // `q` over a live run asks; another key goes on; `q q` halts and quits (as Ctrl-C twice).
+    // Over an overlay `q` closes it, as its footer says any key does (a replay's `q` left at
+    // once, its place lost).
     app.help = true;
     assert!(app.key(key('j'), area).is_empty(), "j scrolls the help");
     assert!(app.key(key('q'), area).is_empty());
-    assert!(!app.help, "the question is not hidden under an overlay");
+    assert!(!app.help && !app.confirm_quit, "q closed the overlay");
+    assert!(app.key(key('q'), area).is_empty());
     assert!(screen(&app, 100, 30).contains("q again to quit: the run is halted first"));
     assert!(app.key(key('j'), area).is_empty());
     assert!(!app.quitting);
@@ -449,11 +456,26 @@ fn breakpoints_toggle_on_the_statement_under_the_cursor() {
     let mut infos = app.forms.clone();
     infos.push(FormInfo { id: 2, label: form.label(), hits: 0, form: form.clone() });
     app.apply(Event::Forms { forms: infos }, Duration::from_secs(2));
-    assert!(screen(&app, 80, 24).contains("▶●"), "the breakpoint shows on the current statement");
+    // Stopped after `family`: ✓ the statement that ran (▶ is the next, which a step runs).
+    assert!(screen(&app, 80, 24).contains("✓●"), "the breakpoint shows on the statement");
     assert_eq!(app.key(key('b'), area), vec![Command::DeleteForm { id: 2 }]);
-    // A one-shot breakpoint that fired stops nothing any more: no mark.
+    // Another node's breakpoint is not this node's: no mark, and `b` adds one, never deletes it.
     let mut infos = app.forms.clone();
     infos.retain(|f| f.id != 2);
+    infos.push(FormInfo {
+        id: 4,
+        label: "other".into(),
+        hits: 0,
+        form: TraceForm { nodes: Some("RATE/0".into()), ..form.clone() },
+    });
+    app.apply(Event::Forms { forms: infos }, Duration::from_secs(2));
+    app.pending_break = None;
+    assert!(!screen(&app, 80, 24).contains("✓●"), "RATE/0's breakpoint shows on RATE/1");
+    assert!(matches!(app.key(key('b'), area).as_slice(), [Command::AddForm { .. }]));
+    app.pending_break = None;
+    // A one-shot breakpoint that fired stops nothing any more: no mark.
+    let mut infos = app.forms.clone();
+    infos.retain(|f| f.id != 4);
     infos.push(FormInfo {
         id: 3,
         label: "tbreak".into(),
@@ -461,7 +483,7 @@ fn breakpoints_toggle_on_the_statement_under_the_cursor() {
         form: TraceForm { once: true, ..form.clone() },
     });
     app.apply(Event::Forms { forms: infos }, Duration::from_secs(3));
-    assert!(!screen(&app, 80, 24).contains("▶●"), "a spent one-shot breakpoint shows no mark");
+    assert!(!screen(&app, 80, 24).contains("✓●"), "a spent one-shot breakpoint shows no mark");
 }
 
 #[test]
@@ -752,6 +774,11 @@ fn the_program_follows_the_shown_nodes_stops_and_old_rows_say_they_are_stale() {
     // Running, it cannot be read: `i` says so rather than asking another node.
     let s = screen(&app, 160, 48);
     assert!(s.contains("(stale until its next stop)"), "{s}");
+    // Resumed, it stops no more: the rows stay stale.
+    let rate = app.nodes.iter().position(|n| n.name == "RATE/1").unwrap();
+    app.nodes[rate].traced = false;
+    assert!(screen(&app, 160, 48).contains("(stale: it runs untraced, it will not stop again)"));
+    app.nodes[rate].traced = true;
     let area = Rect::new(0, 0, 160, 48);
     app.focus = Pane::Results;
     assert!(app.key(key('i'), area).is_empty());

@@ -115,7 +115,7 @@ impl Drop for Tmux {
 }
 
 fn frozen(s: &str) -> bool {
-    s.contains("frozen at family") && s.contains("WIFE arrived")
+    s.contains("frozen after family") && s.contains("WIFE arrived")
 }
 
 #[test]
@@ -138,6 +138,9 @@ fn the_demo_stops_at_the_first_wife_and_obeys_the_keys() {
     t.wait("the node resumed", |s| s.contains("resumed: runs untraced to the end"));
     t.keys(&["?"]);
     t.wait("the help overlay", |s| s.contains("this help"));
+    // `q` closes the overlay, as its footer says any key does; then it quits.
+    t.keys(&["q"]);
+    t.wait("the help closed", |s| !s.contains("this help"));
     t.quit();
     let s = t.ended();
     assert!(s.contains("exit=0"), "{s}");

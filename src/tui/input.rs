@@ -42,14 +42,14 @@ impl App {
                 Some(Action::Quit) => self.act(Action::Quit, area),
                 _ => Vec::new(),
             };
-        } else if action == Some(Action::Quit) && !self.replay && !self.ended() && !self.quitting {
-            // The question is on the title line: no overlay may hide it.
-            (self.help, self.record, self.life) = (false, false, None);
-            self.confirm_quit = true;
-            return Vec::new();
         }
+        // An overlay's footer says any key closes it: `q` too (as a pager's), not the session.
         if self.life.is_some() || self.record || self.help {
             return self.overlay_key(action, area);
+        }
+        if action == Some(Action::Quit) && !self.replay && !self.ended() && !self.quitting {
+            self.confirm_quit = true;
+            return Vec::new();
         }
         // Resuming stops tracing the node for good: `r` asks, a second `r` does it (a stray `r`,
         // say in a pane that takes no typing, must not let the node go).
@@ -102,10 +102,6 @@ impl App {
     /// A key while an overlay (history, record, help) is up: arrows scroll it, q quits, any
     /// other key (bound or not) closes it.
     fn overlay_key(&mut self, action: Option<Action>, area: Rect) -> Vec<Command> {
-        if action == Some(Action::Quit) {
-            (self.life, self.record, self.help) = (None, false, false);
-            return self.act(Action::Quit, area);
-        }
         // Scrolled a line or a page at a time, or to either end; never past the last page.
         let scroll = |at: &mut usize, len: usize, visible: usize| {
             let last = len.saturating_sub(visible.max(1));
@@ -420,6 +416,7 @@ impl App {
         let Some(stage) = self.stage() else { return Vec::new() };
         let Some(statement) = stage.statements.get(self.statement) else { return Vec::new() };
         let (stage, name) = (stage.name.clone(), statement.name.clone());
+        let Some(node) = self.selected().map(|n| n.name.clone()) else { return Vec::new() };
         if self.pending_break.as_deref() == Some(name.as_str()) {
             // The last toggle is not answered yet: a second one would add or delete twice.
             return Vec::new();
@@ -427,10 +424,11 @@ impl App {
         let Ok(Some(Word::Form(form))) = parse_line(&format!("break {name} on {stage}")) else {
             return Vec::new();
         };
-        // Only a plain breakpoint (as `b` makes) is removed by `b`; a form with more to it
-        // (a condition, other cabinets) is left to the editor.
+        // Only a plain breakpoint on the shown node (as `b` makes, or on it alone) is removed
+        // by `b`; a form with more to it (a condition, other cabinets) is left to the editor,
+        // and another node's is not this node's to remove.
         let plain = self
-            .breakpoints(&stage, &name)
+            .breakpoints(&node, &name)
             .find(|f| {
                 TraceForm { nodes: None, name: None, ..f.form.clone() }
                     == TraceForm { nodes: None, name: None, ..form.clone() }

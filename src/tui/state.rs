@@ -531,17 +531,18 @@ impl App {
     /// one-shot ones that fired.
     pub fn breakpoints<'a>(
         &'a self,
-        stage: &'a str,
+        node: &'a str,
         statement: &'a str,
     ) -> impl Iterator<Item = &'a FormInfo> {
         self.forms.iter().filter(move |f| {
             let nodes = f.form.nodes.as_deref().unwrap_or("all");
             // A one-shot breakpoint that fired stops nothing any more.
             let spent = f.form.once && f.hits > f.form.ignore;
-            !spent
-                && f.form.statement.as_deref() == Some(statement)
-                && (nodes.eq_ignore_ascii_case("all")
-                    || crate::tracer::stage_name(nodes).eq_ignore_ascii_case(stage))
+            // As the tracer reads `nodes`: all, a node, or a stage (every node of it).
+            let on = nodes.eq_ignore_ascii_case("all")
+                || nodes.eq_ignore_ascii_case(node)
+                || crate::tracer::stage_name(node).eq_ignore_ascii_case(nodes);
+            !spent && f.form.statement.as_deref() == Some(statement) && on
         })
     }
 

@@ -22,7 +22,12 @@ fn state(row: &NodeRow, wide: bool) -> (String, Color) {
         NodeState::Starting => ("starting".to_string(), Color::DarkGray),
         NodeState::Running => ("▶ running".to_string(), Color::Green),
         NodeState::Frozen { statement, reason } if wide => {
-            (format!("■ frozen at {statement}: {reason}"), Color::Red)
+            let at = if row.stop.as_ref().is_some_and(|s| s.at == crate::tracer::Position::Before) {
+                "before"
+            } else {
+                "after"
+            };
+            (format!("■ frozen {at} {statement}: {reason}"), Color::Red)
         }
         NodeState::Frozen { statement, reason } => (format!("■ {statement}: {reason}"), Color::Red),
         NodeState::Waiting { on } if wide => (format!("⧗ waiting on {on}"), Color::Yellow),

@@ -24,15 +24,29 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         (Some(n), None) => format!("Program of {}", n.name),
         _ => "Program".to_string(),
     };
-    let stage = app.stage().map_or("", |s| s.name.as_str());
+    let name = node.map_or("", |n| n.name.as_str());
     let statements = app.stage().map_or(&[][..], |s| &s.statements[..]);
     // The names' column fits the stage's longest name, so the operators line up.
     let width = statements.iter().map(|s| s.name.chars().count()).max().unwrap_or(0);
+    // ▶ marks the statement a step runs next, as gdb's `=>`: after a stop that follows a
+    // statement, the one after it (the tick's first after its last), and ✓ the one that ran.
+    let ran = stop.filter(|s| s.at == Position::After).map(|s| s.position);
+    let next = stop.map(|s| match s.at {
+        Position::Before => s.position,
+        Position::After => (s.position + 1) % statements.len().max(1),
+    });
     let items = statements.iter().enumerate().map(|(i, st)| {
-        let here = stop.is_some_and(|s| s.position == i);
-        let bp = app.breakpoints(stage, &st.name).next().is_some();
+        let here = next == Some(i);
+        let bp = app.breakpoints(name, &st.name).next().is_some();
+        let mark = if here {
+            "▶"
+        } else if ran == Some(i) {
+            "✓"
+        } else {
+            " "
+        };
         let mut spans = vec![
-            Span::styled(if here { "▶" } else { " " }, theme.bold(Color::Red)),
+            Span::styled(mark, theme.bold(Color::Red)),
             Span::styled(if bp { "●" } else { " " }, theme.bold(Color::Red)),
             Span::styled(format!("{i:>3} "), theme.dim()),
             Span::styled(

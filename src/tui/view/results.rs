@@ -84,6 +84,10 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             " (stale: it moved since; i refreshes)"
         }
         true if app.ended() => " (stale: the run has ended)",
+        // Resumed: it runs untraced for good and stops no more.
+        true if app.nodes.iter().any(|n| n.name == r.rows.node && !n.traced) => {
+            " (stale: it runs untraced, it will not stop again)"
+        }
         true => " (stale until its next stop)",
     };
     let page = format!(

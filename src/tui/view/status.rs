@@ -46,7 +46,13 @@ pub fn title(app: &App, area: Rect, buf: &mut Buffer) {
         // A stop timeout counts down where it is seen first, before the long reason.
         let left = stop.timeout_ms.map(|t| format!(", goes on in {}s", seconds_left(app, row, t)));
         (
-            format!("{one} frozen at {}{}: {}", stop.statement, left.unwrap_or_default(), stop.reason),
+            format!(
+                "{one} frozen {} {}{}: {}",
+                if stop.at == crate::tracer::Position::Before { "before" } else { "after" },
+                stop.statement,
+                left.unwrap_or_default(),
+                stop.reason
+            ),
             Color::Red,
         )
     } else if !frozen.is_empty() {
