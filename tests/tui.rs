@@ -1035,6 +1035,39 @@ fn restarts_keep_one_log_line_per_node_while_they_are_the_news() {
     assert!(screen(&app, 120, 40).contains("RATE/0 restarted (51) after: panicked: poison 51"));
 }
 
+/// A replay's panes are where its cursor stands: going back to a step before a cabinet held
+/// records shows none (a live run keeps a cabinet that emptied at 0, marked departed).
+#[test]
+fn a_replays_cabinets_are_those_of_the_step_it_stands_at() {
+    let program = program();
+    let nodes = program.nodes.clone();
+    for replay in [false, true] {
+        let mut app = App::new("t", false);
+        app.replay = replay;
+        app.apply(
+            Event::Started {
+                nodes: nodes.clone(),
+                forms: vec![],
+                program: program.clone(),
+                unrecorded: None,
+            },
+            Duration::ZERO,
+        );
+        let at = |cabinets: Vec<CabinetView>| {
+            Event::Snapshot(Snapshot {
+                nodes: vec![view("RATE/0", NodeState::Running, 3, 0, cabinets)],
+                forms: vec![],
+                finished: false,
+            })
+        };
+        app.apply(at(vec![cabinet("CONFIRMED", 5, &[]), cabinet("WIFE", 2, &[])]), Duration::ZERO);
+        app.apply(at(vec![cabinet("CONFIRMED", 5, &[])]), Duration::from_secs(1));
+        let rate = app.nodes.iter().find(|n| n.name == "RATE/0").unwrap();
+        let names: Vec<&str> = rate.cabinets.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, if replay { vec!["CONFIRMED"] } else { vec!["CONFIRMED", "WIFE"] });
+    }
+}
+
 #[test]
 fn a_summary_replay_says_why_its_cabinets_pane_is_empty() {
     let program = program();

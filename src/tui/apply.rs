@@ -216,8 +216,21 @@ impl App {
             if row.state == NodeState::Starting {
                 row.state = view.state;
             }
-            merge_cabinets(&mut row.cabinets, view.cabinets);
+            if self.replay {
+                // A replay's cursor jumps: its panes show where it stands, whatever path led
+                // there (kept rows and marks would be of the step seen before, maybe later).
+                row.cabinets = view.cabinets.into_iter().map(CabinetRow::steady).collect();
+            } else {
+                merge_cabinets(&mut row.cabinets, view.cabinets);
+            }
         }
+    }
+}
+
+impl CabinetRow {
+    /// A cabinet as it stands, unmarked.
+    fn steady(c: crate::session::CabinetView) -> Self {
+        CabinetRow { name: c.cabinet, mass: c.mass, contexts: c.contexts, mark: Mark::Steady, mark_left: 0 }
     }
 }
 
