@@ -342,6 +342,24 @@ fn a_stop_when_that_cannot_be_tested_stops_once_to_say_so_live_and_replayed() {
     }
 }
 
+/// A stage name stands for its frozen node only while no other node of the stage may stop:
+/// with two RATE nodes traced, which one `inquire RATE` asked was up to the threads (each of
+/// RATE/0, RATE/1 and "say which" came, run to run).
+#[test]
+fn a_stage_name_with_two_traced_nodes_is_refused_whatever_the_timing() {
+    let dir = tempfile::tempdir().unwrap();
+    common::gen_input(dir.path(), 3000, 200, 7, 0.02);
+    let file = dir.path().join("s.cat");
+    std::fs::write(&file, "break family on RATE\ncontinue\ninquire RATE limit 1\n").unwrap();
+    for run in 0..4 {
+        let out = run_script(dir.path(), &format!("s{run}.db"), &file, 2, &[]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "run {run}: {stderr}");
+        assert!(stderr.contains("line 3: `RATE` has 2 nodes (RATE/0, RATE/1)"), "run {run}: {stderr}");
+        assert!(stderr.contains("say which"), "run {run}: {stderr}");
+    }
+}
+
 #[test]
 fn an_inquiry_comparing_a_context_with_a_value_of_another_type_is_an_error() {
     let dir = tempfile::tempdir().unwrap();

@@ -214,13 +214,29 @@ struct Runner<'a> {
     origin: Option<String>,
     /// Text: the node whose restarts are being folded, its first and its last count.
     restarting: Option<(String, u32, u32)>,
+    /// Nodes seen done, failed or untraced: they stop no more.
+    settled: std::collections::HashSet<String>,
 }
 
 impl<'a> Runner<'a> {
     fn new(session: Session, out: &'a mut dyn Write, json: bool, replay: bool) -> Self {
         let (current, frozen, forms) = (None, HashMap::new(), Vec::new());
         let (program, end, origin, restarting) = (None, None, None, None);
-        Runner { session, out, json, current, frozen, forms, program, end, replay, origin, restarting }
+        let settled = Default::default();
+        Runner {
+            session,
+            out,
+            json,
+            current,
+            frozen,
+            forms,
+            program,
+            end,
+            replay,
+            origin,
+            restarting,
+            settled,
+        }
     }
 
     fn emit(out: &mut dyn Write, json: bool, e: &Event) {
@@ -279,6 +295,9 @@ impl<'a> Runner<'a> {
             }
             Event::Released { node, .. } => {
                 self.frozen.remove(node);
+            }
+            Event::State { node, state: NodeState::Done | NodeState::Failed } | Event::Untraced { node } => {
+                self.settled.insert(node.clone());
             }
             Event::Started { forms, program, .. } => {
                 self.forms = forms.clone();
@@ -394,7 +413,10 @@ impl<'a> Runner<'a> {
         if let Some(Command::Resume { node }) = &mut command
             && let Some(desc) = &self.program
         {
-            let i = resolve_node(desc, node, |i| self.frozen.contains_key(&desc.nodes[i]))?;
+            let frozen = |i: usize| self.frozen.contains_key(&desc.nodes[i]);
+            // Live, a node not seen settled may stop any moment (one cursor in a replay).
+            let may_stop = |i: usize| !self.replay && !self.settled.contains(&desc.nodes[i]);
+            let i = resolve_node(desc, node, frozen, may_stop)?;
             *node = desc.nodes[i].clone();
         }
         let stepped = match &command {

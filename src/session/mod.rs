@@ -248,11 +248,12 @@ fn cabinet_views(desc: &PipelineDesc, present: crate::tracer::Present) -> Vec<Ca
 }
 
 /// A node by name: a node name, or a stage name when one of its nodes is meant (its only
-/// node, or its only frozen one).
+/// node, or its only frozen one while none of the others `may_stop`).
 pub fn resolve_node(
     desc: &PipelineDesc,
     name: &str,
     frozen: impl Fn(usize) -> bool,
+    may_stop: impl Fn(usize) -> bool,
 ) -> Result<usize, String> {
     if let Some(i) = desc.nodes.iter().position(|n| n.eq_ignore_ascii_case(name)) {
         return Ok(i);
@@ -261,15 +262,20 @@ pub fn resolve_node(
         .filter(|&i| crate::tracer::stage_name(&desc.nodes[i]).eq_ignore_ascii_case(name))
         .collect();
     let frozen_here: Vec<usize> = of_stage.iter().copied().filter(|&i| frozen(i)).collect();
+    // Another node of the stage that may stop any moment would make the answer a matter of
+    // thread timing: named alone, the frozen one must be the only one that can be.
+    let racing: Vec<&str> =
+        of_stage.iter().filter(|&&i| !frozen(i) && may_stop(i)).map(|&i| desc.nodes[i].as_str()).collect();
+    let nodes = of_stage.iter().map(|&i| desc.nodes[i].as_str()).collect::<Vec<_>>().join(", ");
     match (of_stage.len(), frozen_here.len()) {
         (0, _) => Err(format!("no node `{name}` (nodes: {})", desc.nodes.join(", "))),
         (1, _) => Ok(of_stage[0]),
-        (_, 1) => Ok(frozen_here[0]),
-        _ => Err(format!(
-            "`{name}` has {} nodes ({}): say which",
-            of_stage.len(),
-            of_stage.iter().map(|&i| desc.nodes[i].as_str()).collect::<Vec<_>>().join(", ")
+        (_, 1) if racing.is_empty() => Ok(frozen_here[0]),
+        (n, 1) => Err(format!(
+            "`{name}` has {n} nodes ({nodes}) and {} may stop any moment too: say which",
+            racing.join(", ")
         )),
+        (n, _) => Err(format!("`{name}` has {n} nodes ({nodes}): say which")),
     }
 }
 

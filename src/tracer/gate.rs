@@ -252,6 +252,7 @@ impl StepHook for NodeTracer {
 
     fn finish(&mut self, _node: &crate::engine::NodeId) {
         self.publish();
+        self.shared.nodes[self.index].finished.store(true, std::sync::atomic::Ordering::Relaxed);
         // `step 1000000` past the end of the input: say the count was not reached, as the
         // node's end alone would leave it unsaid (a halt ends a step too, and says so itself).
         if self.stepping > 0 && self.active() {

@@ -141,6 +141,8 @@ pub(crate) struct Slot {
     rx: Mutex<Option<Receiver<NodeCommand>>>,
     frozen: Mutex<Option<Stop>>,
     detached: AtomicBool,
+    // Its input ran out: it will stop no more.
+    finished: AtomicBool,
     present: Mutex<Present>,
     // Restarts the node announced itself (set under the frozen lock, as it announces).
     restarts: AtomicU32,
@@ -247,6 +249,7 @@ impl Tracer {
                     rx: Mutex::new(Some(rx)),
                     frozen: Mutex::new(None),
                     detached: AtomicBool::new(false),
+                    finished: AtomicBool::new(false),
                     present: Mutex::new(Vec::new()),
                     restarts: AtomicU32::new(0),
                 }
@@ -307,6 +310,13 @@ impl Tracer {
     /// True when the node was resumed (or the whole run detached or halted).
     pub fn untraced(&self, node: usize) -> bool {
         self.shared.halted() || self.shared.nodes.get(node).is_some_and(Slot::detached)
+    }
+
+    /// True when the node runs traced and may yet stop: not frozen now, not resumed, not at
+    /// the end of its input.
+    pub fn may_stop(&self, node: usize) -> bool {
+        let Some(slot) = self.shared.nodes.get(node) else { return false };
+        !self.untraced(node) && slot.frozen().is_none() && !slot.finished.load(Ordering::Relaxed)
     }
 
     fn slot(&self, node: usize) -> Result<&Slot, String> {

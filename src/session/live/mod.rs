@@ -85,7 +85,7 @@ pub(super) fn start(debuggee: Debuggee, forms: Vec<(TraceForm, String)>) -> Resu
 fn shortcut(tracer: Tracer, desc: Arc<PipelineDesc>, served: Arc<AtomicU64>) -> Shortcut {
     let node = move |tracer: &Tracer, name: &str| {
         let frozen = tracer.frozen();
-        resolve_node(&desc, name, |i| frozen[i].is_some()).ok()
+        resolve_node(&desc, name, |i| frozen[i].is_some(), |i| tracer.may_stop(i)).ok()
     };
     let act = move |c: &Command| match c {
         Command::Step { node: name, count } => {
@@ -281,7 +281,7 @@ impl Controller {
     /// node, or its only frozen one).
     fn node(&self, name: &str) -> Result<usize, String> {
         let frozen = self.tracer.frozen();
-        resolve_node(&self.desc, name, |i| frozen[i].is_some())
+        resolve_node(&self.desc, name, |i| frozen[i].is_some(), |i| self.tracer.may_stop(i))
     }
 
     fn command(&mut self, c: Command) {

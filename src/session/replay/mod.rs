@@ -192,7 +192,8 @@ impl Replayer {
 
     fn node(&self, name: &str) -> Result<usize, String> {
         let current = self.stop.as_ref().map(|s| s.node.as_str());
-        resolve_node(&self.desc, name, |i| Some(self.desc.nodes[i].as_str()) == current)
+        // One cursor: no other node stops meanwhile.
+        resolve_node(&self.desc, name, |i| Some(self.desc.nodes[i].as_str()) == current, |_| false)
     }
 
     fn command(&mut self, c: Command) -> Result<(), String> {
