@@ -625,7 +625,8 @@ fn results_sort_filter_and_page() {
     let [Command::Inquire { filter: Some(f), .. }] = sent.as_slice() else { panic!("{sent:?}") };
     assert_eq!(f, "DURATION > 100");
     // A condition the node refuses does not stay in force: the one answered before does.
-    app.apply(Event::Rows(rows(40)), Duration::from_secs(3));
+    let filtered = || Rows { filter: Some("DURATION > 100".into()), ..rows(40) };
+    app.apply(Event::Rows(filtered()), Duration::from_secs(3));
     app.key(key('/'), area);
     typed(&mut app, " >> 5", area);
     app.key(code(KeyCode::Enter), area);
@@ -634,11 +635,18 @@ fn results_sort_filter_and_page() {
     let [Command::Inquire { filter: Some(f), .. }] = sent.as_slice() else { panic!("{sent:?}") };
     assert_eq!(f, "DURATION > 100", "back to the filter in force before");
     // An error once the answer came leaves the filter alone.
-    app.apply(Event::Rows(rows(40)), Duration::from_secs(3));
+    app.apply(Event::Rows(filtered()), Duration::from_secs(3));
     app.apply(Event::Error { message: "something else".into(), line: None }, Duration::from_secs(3));
     let sent = app.key(key('i'), area);
     let [Command::Inquire { filter: Some(f), .. }] = sent.as_slice() else { panic!("{sent:?}") };
     assert_eq!(f, "DURATION > 100");
+    // Rows asked without it (`:inquire RATE/1` on the command line) drop it: the title said
+    // it was on over unfiltered rows, and the next `i` brought it back unasked.
+    app.apply(Event::Rows(rows(40)), Duration::from_secs(3));
+    assert!(!screen(&app, 160, 48).contains("DURATION > 100"));
+    let sent = app.key(key('i'), area);
+    assert!(matches!(sent.as_slice(), [Command::Inquire { filter: None, .. }]), "{sent:?}");
+    app.apply(Event::Rows(filtered()), Duration::from_secs(3));
     // Enter shows the row under the cursor whole; a key other than the arrows closes it.
     app.key(code(KeyCode::Enter), area);
     assert!(app.record);

@@ -104,6 +104,12 @@ impl App {
             }
             Event::Rows(rows) => {
                 self.filter_undo = None;
+                // The pane's filter is the condition these rows answer (a command-line inquiry
+                // brings its own, or none): the title and the next `i` then say what is shown.
+                match &rows.filter {
+                    Some(f) => self.filters.insert(Pane::Results, f.clone()),
+                    None => self.filters.shift_remove(&Pane::Results),
+                };
                 self.log(
                     LogKind::Info,
                     format!(
