@@ -360,6 +360,22 @@ fn a_stage_name_with_two_traced_nodes_is_refused_whatever_the_timing() {
     }
 }
 
+/// `inquire NODE CABINET` for a cabinet no reactor holds gives the rows of the tables that do
+/// (it answered "no row in CONFIRMED (cabinet USAGE)" while TIER_USAGE held hundreds).
+#[test]
+fn an_inquiry_of_a_cabinet_no_reactor_holds_reads_the_tables_that_do() {
+    let dir = tempfile::tempdir().unwrap();
+    common::gen_input(dir.path(), 3000, 200, 7, 0.02);
+    let (code, stdout, stderr) =
+        script_run(dir.path(), "break family on RATE\ncontinue\ninquire RATE USAGE limit 2\n", &["--json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let events = events(&stdout);
+    let rows = events.iter().find(|e| e["event"] == "rows").expect("rows");
+    assert_eq!(rows["tables"], serde_json::json!(["TIER_USAGE"]), "{rows}");
+    assert!(rows["total"].as_u64().unwrap() > 0, "{rows}");
+    assert!(rows["rows"].as_array().unwrap().iter().all(|r| r["cabinet"] == "USAGE"), "{rows}");
+}
+
 #[test]
 fn an_inquiry_comparing_a_context_with_a_value_of_another_type_is_an_error() {
     let dir = tempfile::tempdir().unwrap();

@@ -226,9 +226,23 @@ pub(crate) fn inquire(
     let (chosen, cabinet): (Vec<usize>, _) = match &q.reactor {
         Some(name) => match named(name, tables.count(), |t| tables.name(t)) {
             Some(t) => (vec![t], None),
-            // `inquire RATE/0 WIFE`: the records in a cabinet, whichever reactor holds them.
+            // `inquire RATE/0 WIFE`: the records in a cabinet, whichever reactor holds them;
+            // a cabinet no reactor holds (RATE's USAGE lives in TIER_USAGE), the tables that
+            // do rather than "no row".
             None => match named(name, desc.cabinets.len(), |c| desc.cabinets[c].name.as_str()) {
-                Some(c) => (reactors(), Some(CabinetId(c as u16))),
+                Some(c) => {
+                    let c = CabinetId(c as u16);
+                    let holds = |t: &usize| tables.rows(*t).any(|r| r.header.cabinet == c);
+                    let mut chosen: Vec<usize> = reactors();
+                    if !chosen.iter().any(holds) {
+                        let others: Vec<usize> =
+                            (0..tables.count()).filter(|t| !tables.reactor(*t)).filter(holds).collect();
+                        if !others.is_empty() {
+                            chosen = others;
+                        }
+                    }
+                    (chosen, Some(c))
+                }
                 None => {
                     let known: Vec<&str> = (0..tables.count()).map(|t| tables.name(t)).collect();
                     let cabinets: Vec<&str> = desc.cabinets.iter().map(|c| c.name.as_str()).collect();
