@@ -506,7 +506,7 @@ fn the_command_line_takes_script_words_with_history_and_completion() {
     assert!(s.contains("stpe"));
     // Too long for the line above the prompt: cut there, whole in the log (which wraps).
     assert!(error.chars().count() > 80 && s.contains("… (see log)"), "{s}");
-    assert_eq!(app.log.back().unwrap().text, format!(": stpe: {error}"));
+    assert_eq!(app.log.back().unwrap().text, format!("error: :stpe: {error}"));
     // Selected: a new line typed over it replaces it, and `:` (the habit of opening the
     // command line) starts an empty one rather than joining the failed text.
     typed(&mut app, "step", area);

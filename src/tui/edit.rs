@@ -253,7 +253,7 @@ impl App {
             // Kept to fix, selected: typing a new line replaces it, an arrow key edits it. The
             // log keeps the whole message, which the line above the prompt may cut.
             Err(e) => {
-                self.log(LogKind::Error, format!(": {line}: {e}"));
+                self.log(LogKind::Error, format!("error: :{line}: {e}"));
                 if let Some(p) = &mut self.prompt {
                     p.error = Some(e.to_string());
                     p.input.select_all();

@@ -307,7 +307,8 @@ impl Controller {
         match c {
             Command::AddForm { form } => {
                 let id = self.next_form;
-                let compiled = CompiledForm::compile(&form, id, &self.desc, &format!("#{id}"))
+                // Named as written: a form refused gets no number.
+                let compiled = CompiledForm::compile(&form, id, &self.desc, &format!("`{}`", form.label()))
                     .map_err(|e| e.to_string())?;
                 self.next_form += 1;
                 let mut forms = (*self.tracer.forms()).clone();

@@ -315,9 +315,10 @@ impl Replayer {
         Ok(())
     }
 
+    /// Form `id` compiled; named in errors by its number when it exists, else as written.
     fn compile(&self, form: &TraceForm, id: u32) -> Result<CompiledForm, String> {
-        let compiled =
-            CompiledForm::compile(form, id, &self.desc, &format!("#{id}")).map_err(|e| e.to_string())?;
+        let origin = if id < self.next_form { format!("#{id}") } else { format!("`{}`", form.label()) };
+        let compiled = CompiledForm::compile(form, id, &self.desc, &origin).map_err(|e| e.to_string())?;
         level_allows(&compiled, self.cursor.level(), &self.path)?;
         Ok(compiled)
     }
