@@ -874,6 +874,21 @@ fn the_log_wraps_long_lines_and_scrolls_back_by_pages() {
     assert!(log[1].contains(&first) && !log[2].trim_matches(['┃', ' ']).is_empty(), "{s}");
 }
 
+/// A new form's template keeps its comment and fields whole: what is typed first goes on a
+/// line of its own (it ran into the comment: `cabinets = ["WIFEE"]# A trace form: …`).
+#[test]
+fn a_new_forms_first_keys_go_under_its_template() {
+    let mut app = at_stop();
+    let area = Rect::new(0, 0, 80, 24);
+    app.key(key('f'), area);
+    app.key(KeyEvent::new(KeyCode::Char('n'), KeyModifiers::CONTROL), area);
+    assert_eq!(app.editor.as_ref().unwrap().form, None);
+    typed(&mut app, "once = true", area);
+    let sent = app.key(KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL), area);
+    let [Command::AddForm { form }] = sent.as_slice() else { panic!("{sent:?}") };
+    assert!(form.once && form.cabinets == ["WIFE"], "{form:?}");
+}
+
 #[test]
 fn the_form_editor_checks_before_it_sends() {
     let mut app = at_stop();

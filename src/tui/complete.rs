@@ -98,6 +98,9 @@ fn pool(before: &[&str], app: &App) -> Vec<String> {
         // Nothing more follows a motion's node.
         ("step" | "continue" | "resume" | "back", _, _) => Vec::new(),
         ("goto", 1, _) => words(&["start", "end", "time"]),
+        // `delete FORM`, `ignore FORM N`: the forms' numbers.
+        ("delete" | "ignore", 1, _) => app.forms.iter().map(|f| f.id.to_string()).collect(),
+        ("delete" | "ignore", _, _) => Vec::new(),
         ("inquire", 2, _) => {
             let tables = p.stages.iter().flat_map(|s| s.tables.iter().map(|(t, _)| t.clone()));
             tables.chain(cabinets()).chain(words(&["where"])).collect()
@@ -217,5 +220,16 @@ mod tests {
         assert_eq!(complete("watch cabinet WIFE m", &replay).0, "watch cabinet WIFE mass ");
         assert_eq!(complete("break rate-family o", &replay).0, "break rate-family on ");
         assert_eq!(complete("catch f", &replay).0, "catch failure ");
+        // `delete` and `ignore` take a form's number (every name was offered).
+        let form = |id: u32| crate::session::FormInfo {
+            id,
+            label: String::new(),
+            hits: 0,
+            form: crate::tracer::TraceForm::default(),
+        };
+        replay.forms = vec![form(1), form(12)];
+        assert_eq!(complete("delete ", &replay).1, ["1", "12"].map(String::from));
+        assert_eq!(complete("ignore 1", &replay).1, ["1", "12"].map(String::from));
+        assert_eq!(complete("ignore 12 ", &replay), ("ignore 12 ".to_string(), vec![]));
     }
 }

@@ -21,7 +21,16 @@ impl App {
             .and_then(|id| self.forms.iter().find(|f| f.id == id))
             .and_then(|f| toml::to_string(&f.form).ok())
             .unwrap_or_else(|| NEW_FORM.to_string());
-        let mut area = TextArea::new(text.lines().map(String::from).collect());
+        let mut lines: Vec<String> = text.lines().map(String::from).collect();
+        if form.is_none() {
+            // A new form's cursor waits on a line of its own under the template's fields:
+            // typing at its start ran into the comment line.
+            lines.push(String::new());
+        }
+        let mut area = TextArea::new(lines);
+        if form.is_none() {
+            area.move_cursor(ratatui_textarea::CursorMove::Bottom);
+        }
         area.set_line_number_style(
             ratatui::style::Style::default().add_modifier(ratatui::style::Modifier::DIM),
         );
