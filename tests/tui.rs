@@ -684,6 +684,36 @@ fn results_sort_filter_and_page() {
     // A replay's trace is written whole: no step of it waits in a buffer.
     app.replay = true;
     assert!(!screen(&app, 160, 48).contains("may not be here yet"));
+    // It holds the record's future too: a line says where the cursor (after global 266) is.
+    let touch = |global_step: u64| catar::replay::Touch {
+        global_step,
+        node: "RATE/1".into(),
+        step: global_step,
+        tick: 0,
+        statement: "family".into(),
+        pseudo_time: None,
+        table: "RATE_R".into(),
+        reg_id: 1000,
+        before: "CONFIRMED".into(),
+        after: "CONFIRMED".into(),
+        set: Default::default(),
+        contexts: Default::default(),
+        undone: None,
+    };
+    let touches = vec![touch(10), touch(266), touch(300)];
+    let history = catar::replay::History {
+        id: id.clone(),
+        records: vec![1000],
+        touches,
+        partial: false,
+        metrics: Default::default(),
+    };
+    app.apply(Event::History(history), Duration::from_secs(4));
+    let lines = &app.life.as_ref().unwrap().0;
+    let at = |text: &str| lines.iter().position(|l| l.trim_start().starts_with(text)).unwrap();
+    let here = at("──── the replay stands here: RATE/1 at global step 266");
+    assert!(at("266 ") < here && here < at("300 "), "{lines:#?}");
+    app.life = None;
     app.replay = false;
     // Its lines are wider than the screen: → scrolls across (it does not close it).
     app.life = Some((vec!["title".into(), format!("{}END", "x".repeat(300))], 0, 0));

@@ -136,7 +136,12 @@ impl App {
             }
             Event::History(h) => {
                 self.log(LogKind::Info, format!("history of {}: {} step(s)", h.id, h.touches.len()));
-                self.life = text.map(|t| (t.lines().map(String::from).collect(), 0, 0));
+                let mut lines: Vec<String> =
+                    text.map(|t| t.lines().map(String::from).collect()).unwrap_or_default();
+                if self.replay {
+                    self.mark_cursor(&mut lines);
+                }
+                self.life = (!lines.is_empty()).then_some((lines, 0, 0));
                 return;
             }
             Event::Error { ref message, .. } => {
@@ -229,6 +234,28 @@ impl App {
             } else {
                 merge_cabinets(&mut row.cabinets, view.cabinets);
             }
+        }
+    }
+}
+
+impl App {
+    /// A replay's history reads the whole trace, the record's future too: a line says where
+    /// the cursor stands among its steps (the lines that start with a global step number).
+    fn mark_cursor(&self, lines: &mut Vec<String>) {
+        let Some(stop) = self.nodes.iter().find_map(|n| n.stop.as_ref()) else { return };
+        // Stopped before a statement, its step is still to come.
+        let ran = |g: u64| {
+            g < stop.global_step || (g == stop.global_step && stop.at == crate::tracer::Position::After)
+        };
+        let step = |l: &str| l.split_whitespace().next().and_then(|w| w.parse::<u64>().ok());
+        let touches: Vec<usize> = (0..lines.len()).filter(|&i| step(&lines[i]).is_some()).collect();
+        let Some(&first) = touches.first() else { return };
+        let at = touches.iter().find(|&&i| step(&lines[i]).is_some_and(|g| !ran(g))).copied();
+        let here =
+            format!("──── the replay stands here: {} at global step {} ────", stop.node, stop.global_step);
+        match at {
+            Some(i) => lines.insert(i, here),
+            None => lines.insert(touches.last().map_or(first, |l| l + 1), here),
         }
     }
 }
