@@ -799,6 +799,9 @@ fn a_nodes_rate_keeps_its_unit() {
         let s = screen(&app, w, h);
         assert!(s.contains(" 240.0k"), "{w}x{h}:\n{s}");
     }
+    // Done, it reads nothing any more: its last sample does not stay shown as its rate.
+    app.apply(Event::State { node: "REG/0".into(), state: NodeState::Done }, Duration::from_millis(1300));
+    assert!(!screen(&app, 160, 48).contains(" 240.0k"));
 }
 
 #[test]

@@ -93,7 +93,9 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         }
         // A replay reads no records: its nodes have no rate to show.
         if !app.replay {
-            let rate = n.rates.back().copied().unwrap_or(0);
+            // A node that is done reads nothing now (its last sample was of its last window).
+            let done = matches!(n.state, NodeState::Done | NodeState::Failed);
+            let rate = if done { 0 } else { n.rates.back().copied().unwrap_or(0) };
             // Up to six characters: "210.3k".
             let mut spans = vec![Span::raw(format!("{:>6}", short(rate)))];
             if spark {
