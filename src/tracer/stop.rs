@@ -60,7 +60,7 @@ pub enum Why {
         reg_id: u64,
     },
     /// A `stop-when` condition met a value it never compares with (`AMOUNT > 'abc'` where
-    /// AMOUNT holds integers): it stops once to say so, then tests nothing more.
+    /// AMOUNT holds integers): it stops each node once to say so, then tests nothing more there.
     Untestable {
         /// The condition.
         condition: String,
