@@ -124,3 +124,38 @@ fn a_fault_naming_no_node_or_malformed_is_refused_before_the_run() {
     let out = rate(&input, &db, &["--inject-fault", "DIS/0:step=99999999:times=2"]);
     assert!(out.contains("fault DIS/0:step=99999999:times=2 never fired: DIS/0 ran "), "{out}");
 }
+
+/// An attempt undone after a failure ran its whole window at the window's latest time, its
+/// retries at earlier ones: a cabinet's or a node's time range still runs forwards (its last
+/// time came before its first).
+#[test]
+fn time_ranges_run_forwards_across_restarts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in");
+    generate(&input, "0.002");
+    let trace = tmp.path().join("t.trace");
+    let faults = ["--inject-fault", "REG/0:step=5", "--inject-fault", "DIS/1:step=20:times=2"];
+    let trace_args = ["--trace", trace.to_str().unwrap(), "--level", "full"];
+    rate(&input, &tmp.path().join("t.db"), &[&faults[..], &trace_args[..]].concat());
+    for what in ["node-cabinets", "program-cabinets"] {
+        let out = catar().args(["export", "--what", what]).arg(&trace).output().unwrap();
+        let mut csv = csv::Reader::from_reader(&out.stdout[..]);
+        let header = csv.headers().unwrap().clone();
+        let at = |name: &str| header.iter().position(|h| h == name).unwrap();
+        let (first, last) = (at("first_time"), at("last_time"));
+        for row in csv.records().map(Result::unwrap) {
+            assert!(row[first] <= row[last], "{what}: {row:?}");
+        }
+    }
+    let (poison, _) = poison_ids(&input);
+    let out = catar()
+        .args(["query", "--format", "json", "--id"])
+        .arg(format!("EVENT_ID={}", poison[0]))
+        .arg(&trace)
+        .output()
+        .unwrap();
+    let history: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for n in history["metrics"]["nodes"].as_array().unwrap() {
+        assert!(n["first"].as_str() <= n["last"].as_str(), "{n}");
+    }
+}

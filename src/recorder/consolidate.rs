@@ -19,11 +19,12 @@ pub struct NodeCabinet {
     /// program row (node steps of different nodes do not compare); over appended runs, each
     /// run's numbered on after the runs before it (see [`Consolidator::next_run`]).
     pub first_step: u64,
-    /// Pseudo-time of its first appearance (Unix seconds).
+    /// Pseudo-time of its first appearance (Unix seconds); the earliest of its appearances
+    /// when a failed attempt, undone, came first at a later time.
     pub first_time: i64,
     /// Step of its last appearance (as `first_step`).
     pub last_step: u64,
-    /// Pseudo-time of its last appearance.
+    /// Pseudo-time of its last appearance (the latest, as `first_time`).
     pub last_time: i64,
     /// Its largest mass.
     pub max_mass: i64,
@@ -75,6 +76,26 @@ struct Cab {
     last: (u64, i64, u64),
     mass: i64,
     max: i64,
+}
+
+impl Cab {
+    /// An appearance at `at`: the first and last by step, the times the earliest and latest
+    /// (an attempt undone after a failure ran the whole window at its latest time, its
+    /// retries at earlier ones: by step, a cabinet's last time could come before its first).
+    /// Time 0 is a clock that has seen no event yet, no time.
+    fn appear(&mut self, at: (u64, i64, u64)) {
+        let (first, last) = (self.first.1, self.last.1);
+        if !self.seen {
+            self.seen = true;
+            self.first = at;
+        } else if at.1 != 0 && (first == 0 || at.1 < first) {
+            self.first.1 = at.1;
+        }
+        self.last = at;
+        if self.last.1 < last {
+            self.last.1 = last;
+        }
+    }
 }
 
 /// The root cabinet a cabinet is based on, following bases up (none for a root itself).
@@ -130,11 +151,7 @@ impl Consolidator {
                     let s = &f.undo;
                     let at = self.place(s.node, s.node_step, s.time, s.global_step);
                     let c = self.cabinets.entry((s.node, cabinet)).or_default();
-                    if !c.seen {
-                        c.seen = true;
-                        c.first = at;
-                    }
-                    c.last = at;
+                    c.appear(at);
                     c.mass += 1;
                     c.max = c.max.max(c.mass);
                 }
@@ -173,12 +190,7 @@ impl Consolidator {
             }
         }
         for &cabinet in &s.appeared {
-            let c = self.cabinets.entry((s.node, cabinet)).or_default();
-            if !c.seen {
-                c.seen = true;
-                c.first = at;
-            }
-            c.last = at;
+            self.cabinets.entry((s.node, cabinet)).or_default().appear(at);
         }
         for &(cabinet, context) in &s.contexts_appeared {
             self.contexts.insert((s.node, context, cabinet));

@@ -72,7 +72,8 @@ pub struct NodeMetrics {
     pub steps: u64,
     /// The records it touched.
     pub records: u64,
-    /// Pseudo-time of the first and last such step.
+    /// Pseudo-time of the earliest and latest such step (an undone attempt ran at its
+    /// window's latest time, its retries at earlier ones).
     pub first: Option<Timestamp>,
     /// See `first`.
     pub last: Option<Timestamp>,
@@ -579,8 +580,10 @@ impl<'a> Follow<'a> {
             };
             let n = &mut metrics.nodes[i];
             n.steps += 1;
-            n.first = n.first.or(t.pseudo_time);
-            n.last = t.pseudo_time.or(n.last);
+            // The earliest and latest: an undone attempt's steps read its window's latest
+            // time, its retries earlier ones.
+            n.first = n.first.into_iter().chain(t.pseudo_time).min();
+            n.last = n.last.into_iter().chain(t.pseudo_time).max();
         }
         for n in &mut metrics.nodes {
             let ids: FxHashSet<u64> =
