@@ -481,10 +481,17 @@ fn motions_land_where_asked() {
 
     // back 1: before that same step.
     let b = c.ask(Command::Back { node: Some("RATE/0".into()), count: 1 });
-    assert_eq!((b.step, b.global_step, b.at, b.reason.why), (4, fifth.0, Position::Before, Why::Back));
+    assert_eq!(
+        (b.step, b.global_step, b.at, b.reason.why),
+        (4, fifth.0, Position::Before, Why::Back { short: None })
+    );
     assert_eq!(c.released(), Some(Release::Back), "the log says which way the cursor went");
     let b = c.ask(Command::Back { node: Some("RATE/0".into()), count: 3 });
     assert_eq!((b.node.as_str(), b.step), ("RATE/0", 1));
+    // Further back than the node ran: at its first step, saying how short it fell (as a
+    // step that runs out does; it said only "stepped back").
+    let b = c.ask(Command::Back { node: Some("RATE/0".into()), count: 5 });
+    assert_eq!((b.node.as_str(), b.step, b.reason.why), ("RATE/0", 0, Why::Back { short: Some(4) }));
 
     // goto STEP: before the first recorded step numbered STEP or more.
     for g in [0, 1, steps.len() as u64 / 3, steps[steps.len() / 2].0 + 1, steps.last().unwrap().0] {

@@ -70,7 +70,11 @@ pub enum Why {
     /// A `step N` command ran its N statements.
     Step,
     /// A replay stepped back (`back N`).
-    Back,
+    Back {
+        /// Statements of the N it could not undo: the node (or the trace) had no step before.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        short: Option<u64>,
+    },
     /// A replay jumped (`goto`).
     Goto,
     /// A replay is at the start of its trace.
@@ -118,7 +122,10 @@ impl fmt::Display for Reason {
                 write!(f, "condition `{condition}` cannot be tested, so it will not stop again: {error}")?
             }
             Why::Step => write!(f, "step done")?,
-            Why::Back => write!(f, "stepped back")?,
+            Why::Back { short: None } => write!(f, "stepped back")?,
+            Why::Back { short: Some(n) } => {
+                write!(f, "stepped back, {n} statement(s) short: no step ran before this one")?
+            }
             Why::Goto => write!(f, "goto")?,
             Why::Start => write!(f, "start of the trace")?,
             Why::End { beyond: None } => write!(f, "end of the trace")?,

@@ -267,7 +267,7 @@ impl Replayer {
 
     pub(super) fn back(&mut self, node: Option<usize>, count: u64) -> Result<(), TraceError> {
         let mut at = self.cursor.at();
-        let mut found = None;
+        let (mut found, mut undone) = (None, 0);
         // A statement that failed has no step of its own in the trace, only its failure: it is
         // undone like any other, so a step back can land before it.
         for _ in 0..count {
@@ -275,12 +275,15 @@ impl Replayer {
                 Some(m) => {
                     at = m.global_step;
                     found = Some(m);
+                    undone += 1;
                 }
                 None => break,
             }
         }
+        // As a step that ran out says how short it fell.
+        let why = Why::Back { short: (undone < count).then_some(count - undone) };
         match found {
-            Some(m) => self.land(Some(m), Position::Before, plain(Why::Back), Some((Release::Back, node))),
+            Some(m) => self.land(Some(m), Position::Before, plain(why), Some((Release::Back, node))),
             None => {
                 let first = self.cursor.step_from(0)?;
                 self.land(first, Position::Before, plain(Why::Start), Some((Release::Back, node)));
