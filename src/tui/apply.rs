@@ -249,14 +249,12 @@ impl App {
         };
         let step = |l: &str| l.split_whitespace().next().and_then(|w| w.parse::<u64>().ok());
         let touches: Vec<usize> = (0..lines.len()).filter(|&i| step(&lines[i]).is_some()).collect();
-        let Some(&first) = touches.first() else { return };
-        let at = touches.iter().find(|&&i| step(&lines[i]).is_some_and(|g| !ran(g))).copied();
+        let Some(&last) = touches.last() else { return };
+        // Before the first step still to come, or under the last one when all ran.
+        let at = touches.into_iter().find(|&i| step(&lines[i]).is_some_and(|g| !ran(g))).unwrap_or(last + 1);
         let here =
             format!("──── the replay stands here: {} at global step {} ────", stop.node, stop.global_step);
-        match at {
-            Some(i) => lines.insert(i, here),
-            None => lines.insert(touches.last().map_or(first, |l| l + 1), here),
-        }
+        lines.insert(at, here);
     }
 }
 
