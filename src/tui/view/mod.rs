@@ -110,7 +110,17 @@ pub fn first_row(app: &App, pane: Pane, area: Rect) -> usize {
     let visible = (area.height as usize).saturating_sub(2 + header).max(1);
     let selected = match pane {
         Pane::Nodes => app.listed_nodes().iter().position(|&i| i == app.node).unwrap_or(0),
-        Pane::Program => app.statement,
+        // At a stop after the cursor's statement, the next one (▶, what a step runs) shows too.
+        Pane::Program => {
+            let stop = app.selected().and_then(|n| n.stop.as_ref());
+            let len = app.stage().map_or(0, |s| s.statements.len());
+            match stop {
+                Some(s) if s.at == crate::tracer::Position::After && s.position == app.statement => {
+                    (app.statement + 1).min(len.saturating_sub(1))
+                }
+                _ => app.statement,
+            }
+        }
         Pane::Cabinets => app.cabinet,
         Pane::Contexts => app.context,
         Pane::Results => app.result,
