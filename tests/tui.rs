@@ -256,6 +256,7 @@ fn help_and_editor_overlays() {
     assert!(app.help && app.help_scroll > 0);
     let end = screen(&app, 80, 24);
     assert!(end.contains("previous command") && !end.contains("more"), "{end}");
+    assert!(end.contains(&format!("Keys · ↑ {} above", app.help_scroll)), "what is above is counted: {end}");
     app.key(code(KeyCode::Down), area);
     assert_eq!(screen(&app, 80, 24), end, "nothing past the last page");
     app.key(key('g'), area);

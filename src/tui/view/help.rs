@@ -23,7 +23,11 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         Row::new([shown, keys.clone(), what.to_string()])
     });
     let more = entries.len().saturating_sub(popup.height.saturating_sub(3) as usize + app.help_scroll);
-    let title = if more > 0 { format!(" Keys · ↓ {more} more ") } else { " Keys ".to_string() };
+    // Scrolled, the lines above are counted too: at the bottom nothing else said there are any.
+    let above =
+        if app.help_scroll > 0 { format!(" · ↑ {} above", app.help_scroll) } else { String::new() };
+    let below = if more > 0 { format!(" · ↓ {more} more") } else { String::new() };
+    let title = format!(" Keys{above}{below} ");
     Table::new(rows, [Constraint::Length(13), Constraint::Length(16), Constraint::Fill(1)])
         .header(overlay_header(app, ["where", "keys", "what"]))
         .block(overlay(app, title, " ? or esc closes "))
